@@ -1,0 +1,30 @@
+"""Rendering a Reply for a channel: buttons on Telegram, numbered lines on SMS and in the simulator."""
+
+from __future__ import annotations
+
+from bot.messages import Address, Channel, Outbound, Reply
+
+SMS_MAX_CHARACTERS = 1600
+TELEGRAM_MAX_CHARACTERS = 4096
+_RLM = "\u200f"
+
+
+def numbered_lines(reply: Reply) -> str:
+    """The reply's text followed by one "N label" line per choice, as SMS shows choices."""
+    if not reply.choices:
+        return reply.text
+    # Arabic lines start with a right-to-left mark so that "1 العربية" keeps its order on every phone.
+    mark = _RLM if reply.direction == "rtl" else ""
+    lines = [f"{mark}{index} {choice.label}" for index, choice in enumerate(reply.choices, 1)]
+    return reply.text + "\n" + "\n".join(lines)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def render(reply: Reply, address: Address) -> Outbound:
+    """The Outbound that carries a reply to an address on its channel."""
+    if address.channel is Channel.TELEGRAM:
+        return Outbound(address, _clip(reply.text, TELEGRAM_MAX_CHARACTERS), reply.choices)
+    return Outbound(address, _clip(numbered_lines(reply), SMS_MAX_CHARACTERS))

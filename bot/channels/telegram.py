@@ -1,0 +1,159 @@
+"""Telegram through python-telegram-bot: secret-token check, update parsing, buttons, sends, webhook, polling."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+
+from bot.channels.base import InvalidInbound
+from bot.messages import Address, Channel, Inbound, Outbound, SendResult, SendStatus
+from bot.settings import TelegramSettings
+
+WEBHOOK_PATH = "/webhooks/telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_CALLBACK_BYTES = 64
+
+
+def secret_matches(expected: str | None, given: str | None) -> bool:
+    """Constant-time comparison of the webhook secret token header."""
+    if not expected or given is None:
+        return False
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
+
+
+def keyboard(outbound: Outbound) -> InlineKeyboardMarkup | None:
+    """One inline button per row for each choice; callback data is the choice value (at most 64 bytes)."""
+    if not outbound.choices:
+        return None
+    rows = [
+        [InlineKeyboardButton(choice.label[:64], callback_data=choice.value.encode()[:MAX_CALLBACK_BYTES].decode(
+            "utf-8", "ignore"))]
+        for choice in outbound.choices
+    ]
+    return InlineKeyboardMarkup(rows)
+
+
+class TelegramChannel:
+    """The Telegram channel adapter (one bot)."""
+
+    channel = Channel.TELEGRAM
+
+    def __init__(self, settings: TelegramSettings) -> None:
+        self.settings = settings
+        base = settings.api_base
+        self.bot = Bot(
+            settings.token,
+            base_url=f"{base}/bot" if base else "https://api.telegram.org/bot",
+            base_file_url=f"{base}/file/bot" if base else "https://api.telegram.org/file/bot",
+        )
+
+    async def start(self) -> None:
+        """Open the bot's HTTP connections."""
+        await self.bot.initialize()
+
+    async def stop(self) -> None:
+        """Close the bot's HTTP connections."""
+        await self.bot.shutdown()
+
+    def parse(self, data: Mapping[str, Any]) -> tuple[Inbound | None, str | None]:
+        """The Inbound of an update (None for updates that carry no message) and a callback query id to answer."""
+        try:
+            update = Update.de_json(dict(data), self.bot)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InvalidInbound(f"not a Telegram update ({type(exc).__name__})") from exc
+        if update is None or not isinstance(update.update_id, int):
+            raise InvalidInbound("not a Telegram update")
+        provider_id = str(update.update_id)
+        query = update.callback_query
+        if query is not None:
+            chat = query.message.chat if query.message is not None else None
+            chat_id = chat.id if chat is not None else query.from_user.id
+            inbound = Inbound(
+                Address(Channel.TELEGRAM, str(chat_id)),
+                query.data or "",
+                provider_id,
+                datetime.now(UTC),
+                language_hint=query.from_user.language_code,
+                display_name=query.from_user.first_name,
+                is_button=True,
+            )
+            return inbound, query.id
+        message = update.message or update.edited_message
+        if message is None:
+            return None, None
+        if message.chat.type != "private":
+            raise InvalidInbound("only private chats are served")
+        text = message.text or message.caption or ("[attachment]" if message.effective_attachment else "")
+        user = message.from_user
+        inbound = Inbound(
+            Address(Channel.TELEGRAM, str(message.chat.id)),
+            text[:5000],
+            provider_id,
+            message.date.astimezone(UTC) if message.date else datetime.now(UTC),
+            language_hint=user.language_code if user else None,
+            display_name=user.first_name if user else None,
+        )
+        return inbound, None
+
+    async def answer_callback(self, query_id: str) -> None:
+        """Stop the button's spinner; failures here never matter to the conversation."""
+        try:
+            await self.bot.answer_callback_query(query_id)
+        except TelegramError:
+            pass
+
+    async def send(self, outbound: Outbound) -> SendResult:
+        """Send one message with its buttons and classify any error."""
+        try:
+            sent = await self.bot.send_message(
+                chat_id=int(outbound.address.value), text=outbound.text, reply_markup=keyboard(outbound)
+            )
+        except RetryAfter as exc:
+            delay = exc.retry_after
+            seconds = delay.total_seconds() if hasattr(delay, "total_seconds") else float(delay)
+            return SendResult(SendStatus.RETRY, retry_after=seconds, error_code="429", error="retry after")
+        except Forbidden as exc:
+            return SendResult(SendStatus.FAILED, error_code="403", error=str(exc)[:200], unreachable=True)
+        except BadRequest as exc:
+            unreachable = "chat not found" in str(exc).lower()
+            return SendResult(SendStatus.FAILED, error_code="400", error=str(exc)[:200], unreachable=unreachable)
+        except (TimedOut, NetworkError) as exc:
+            return SendResult(SendStatus.RETRY, error=type(exc).__name__)
+        return SendResult(SendStatus.SENT, provider_id=f"{sent.chat_id}:{sent.message_id}")
+
+    async def register_webhook(self, public_url: str) -> None:
+        """Tell Telegram where to deliver updates, with our secret token."""
+        await self.bot.set_webhook(
+            url=public_url.rstrip("/") + WEBHOOK_PATH,
+            secret_token=self.settings.secret,
+            allowed_updates=["message", "edited_message", "callback_query"],
+        )
+
+    async def poll(self, handle: Callable[[dict[str, Any]], Awaitable[None]],
+                   running: Callable[[], bool], interval: float = 0.5) -> None:
+        """Long-poll getUpdates and hand each raw update to the same handler the webhook uses."""
+        import asyncio
+
+        await self.bot.delete_webhook()
+        offset = 0
+        while running():
+            try:
+                updates = await self.bot.get_updates(offset=offset, timeout=10, allowed_updates=[
+                    "message", "edited_message", "callback_query"])
+            except RetryAfter as exc:
+                delay = exc.retry_after
+                await asyncio.sleep(delay.total_seconds() if hasattr(delay, "total_seconds") else float(delay))
+                continue
+            except TelegramError:
+                await asyncio.sleep(interval * 4)
+                continue
+            for update in updates:
+                offset = max(offset, update.update_id + 1)
+                await handle(update.to_dict())
+            if not updates:
+                await asyncio.sleep(interval)

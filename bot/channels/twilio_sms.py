@@ -1,0 +1,162 @@
+"""Twilio SMS: signature check with the real RequestValidator, inbound parsing, TwiML replies, REST sends."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+import anyio
+import phonenumbers
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot.channels.base import InvalidInbound
+from bot.settings import TwilioSettings
+from bot.messages import Address, Channel, Inbound, Outbound, SendResult, SendStatus
+
+SMS_PATH = "/webhooks/twilio/sms"
+MAX_BODY_BYTES = 64 * 1024
+_SID = re.compile(r"^(SM|MM|SMS)[0-9a-zA-Z]{16,40}$|^[A-Za-z0-9]{10,64}$")
+# Opted out (21610) is permanent and means consent is gone; these mean the number can never get SMS.
+OPTED_OUT_CODES = frozenset({21610})
+UNREACHABLE_CODES = frozenset({21211, 21612, 21614, 30005, 30006, 21408})
+TRANSIENT_CODES = frozenset({20429, 30003, 30008, 20003})
+
+logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+
+
+def parse_form(body: bytes) -> dict[str, str]:
+    """Decode an application/x-www-form-urlencoded body without ever raising (bad UTF-8 becomes U+FFFD)."""
+    text = body.decode("latin-1")
+    pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="replace")
+    form: dict[str, str] = {}
+    for key, value in pairs:
+        form.setdefault(key, value)
+    return form
+
+
+def normalise_phone(raw: str) -> str | None:
+    """E.164 for a phone number, the digits of a short code, None for anything else."""
+    value = raw.strip()
+    if value.startswith("whatsapp:"):
+        return None
+    digits = value.lstrip("+")
+    if digits.isascii() and digits.isdigit() and 3 <= len(digits) <= 8 and not value.startswith("+"):
+        return digits  # a short code
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+class RewritingHttpClient(TwilioHttpClient):
+    """The real Twilio HTTP client, sending every request to another base URL (a mock such as Prism)."""
+
+    def __init__(self, base_url: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.base = urlsplit(base_url)
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        parts = urlsplit(url)
+        url = urlunsplit((self.base.scheme, self.base.netloc, parts.path, parts.query, parts.fragment))
+        return super().request(method, url, *args, **kwargs)
+
+
+class TwilioSms:
+    """The Twilio SMS channel adapter."""
+
+    channel = Channel.SMS
+
+    def __init__(self, settings: TwilioSettings, public_url: str | None) -> None:
+        self.settings = settings
+        self.public_url = public_url
+        self.validator = RequestValidator(settings.auth_token)
+        http = RewritingHttpClient(settings.api_base, timeout=10) if settings.api_base else TwilioHttpClient(timeout=10)
+        self.client = Client(settings.account_sid, settings.auth_token, http_client=http)
+
+    def signed_url(self, request_url: str) -> str:
+        """The URL Twilio signed: the configured public base + path and query, else the URL we were called on."""
+        if not self.public_url:
+            return request_url
+        called = urlsplit(request_url)
+        base = urlsplit(self.public_url)
+        path = base.path.rstrip("/") + called.path
+        return urlunsplit((base.scheme, base.netloc, path, called.query, ""))
+
+    def verify(self, request_url: str, form: Mapping[str, str], signature: str | None) -> bool:
+        """True when X-Twilio-Signature matches; checked before the form is used for anything."""
+        if not signature:
+            return False
+        return bool(self.validator.validate(self.signed_url(request_url), dict(form), signature))
+
+    def parse(self, form: Mapping[str, str], received_at: datetime) -> Inbound:
+        """An Inbound from an authentic webhook form; InvalidInbound when something essential is missing."""
+        sid = form.get("MessageSid") or form.get("SmsSid") or ""
+        if not _SID.match(sid):
+            raise InvalidInbound("MessageSid is missing or malformed")
+        if form.get("AccountSid") not in (None, "", self.settings.account_sid):
+            raise InvalidInbound("AccountSid is not this account")
+        sender = normalise_phone(form.get("From", ""))
+        if sender is None:
+            raise InvalidInbound("From is missing or not a phone number")
+        body = form.get("Body", "")
+        if not body and form.get("NumMedia", "0") not in ("", "0"):
+            body = "[media]"
+        raw = {k: v for k, v in form.items() if k in ("NumSegments", "NumMedia", "OptOutType", "To", "FromZip")}
+        return Inbound(Address(Channel.SMS, sender), body[:5000], sid, received_at, raw=raw)
+
+    @staticmethod
+    def provider_replied(inbound: Inbound) -> bool:
+        """Twilio Advanced Opt-Out already answered STOP/START/HELP itself when it sets OptOutType."""
+        return bool(inbound.raw.get("OptOutType"))
+
+    @staticmethod
+    def twiml(texts: Sequence[str]) -> str:
+        """The TwiML response: one <Message> per reply, or an empty <Response/>."""
+        response = MessagingResponse()
+        for text in texts:
+            response.message(text)
+        return str(response.to_xml(xml_declaration=True))
+
+    def _create(self, outbound: Outbound) -> str:
+        sender: dict[str, str] = (
+            {"messaging_service_sid": self.settings.messaging_service_sid}
+            if self.settings.messaging_service_sid
+            else {"from_": self.settings.from_number or ""}
+        )
+        message = self.client.messages.create(to=outbound.address.value, body=outbound.text, **sender)
+        return str(message.sid)
+
+    async def send(self, outbound: Outbound) -> SendResult:
+        """Send through the REST API (the blocking client runs in a worker thread) and classify the outcome."""
+        try:
+            sid = await anyio.to_thread.run_sync(self._create, outbound)
+        except TwilioRestException as exc:
+            return classify_error(exc.code, exc.status, str(exc.msg))
+        except OSError as exc:  # connection refused, DNS, timeouts from requests are OSError subclasses
+            return SendResult(SendStatus.RETRY, error=type(exc).__name__)
+        return SendResult(SendStatus.SENT, provider_id=sid)
+
+
+def classify_error(code: int | None, status: int, message: str) -> SendResult:
+    """Turn a Twilio error into retry / permanent failure, marking opt-outs and unreachable numbers."""
+    text = f"{code}: {message}"[:200] if code else message[:200]
+    if code in OPTED_OUT_CODES:
+        return SendResult(SendStatus.FAILED, error_code=str(code), error=text, opted_out=True)
+    if code in UNREACHABLE_CODES:
+        return SendResult(SendStatus.FAILED, error_code=str(code), error=text, unreachable=True)
+    if code in TRANSIENT_CODES or status == 429 or status >= 500:
+        retry = 1.0 if code == 20429 or status == 429 else None
+        return SendResult(SendStatus.RETRY, error_code=str(code) if code else None, retry_after=retry, error=text)
+    return SendResult(SendStatus.FAILED, error_code=str(code) if code else None, error=text)

@@ -1,0 +1,182 @@
+"""The flow engine: pure functions from (flow, node, state, answer, context) to replies, effects and next node."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from bot.conversation.flows.schema import Flow, Node, Text
+from bot.conversation.text import fold
+from bot.i18n.catalogs import Translator, _
+from bot.i18n.negotiation import text_direction
+from bot.messages import Choice, Reply
+
+MAX_AUTO_STEPS = 50
+SKIP_WORDS = frozenset(fold(w) for w in ("skip", "omitir", "saltar", "passer", "bo qua", "跳过", "تخطي", "تخطى"))
+
+@dataclass(frozen=True, slots=True)
+class SetField:
+    """An effect: set a field of the resident (locale, consent, area or fields.NAME)."""
+
+    field: str
+    value: str | None
+
+@dataclass(frozen=True, slots=True)
+class FlowContext:
+    """What the engine may know of the world: the resident's locale and fields, and the program's words."""
+
+    locale: str
+    resident: Mapping[str, str | None]
+    params: Mapping[str, str]
+    translator: Callable[[str], Translator] = Translator
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """The outcome of one engine call."""
+
+    node: str | None
+    state: dict[str, Any]
+    replies: tuple[Reply, ...] = ()
+    effects: tuple[SetField, ...] = ()
+
+    @property
+    def ended(self) -> bool:
+        """True when the flow reached its end."""
+        return self.node is None
+
+class _SafeParams(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+def render_text(text: Text, ctx: FlowContext) -> str:
+    """The text in the context's locale: a gettext message, or the staff-written text of that language."""
+    if isinstance(text, str):
+        raw = ctx.translator(ctx.locale).gettext(text)
+    else:
+        raw = text.get(ctx.locale) or text.get("*") or text.get("en") or next(iter(text.values()))
+    fields = {n for _, n, _, _ in string.Formatter().parse(raw) if n}
+    return raw.format_map(_SafeParams(ctx.params)) if fields else raw
+
+def _ask(node: Node, ctx: FlowContext, prefix: str | None = None) -> Reply:
+    assert node.text is not None
+    body = render_text(node.text, ctx)
+    if prefix:
+        body = f"{prefix}\n{body}"
+    choices = tuple(Choice(c.value, render_text(c.label, ctx)) for c in node.choices)
+    return Reply(body, choices, text_direction(ctx.locale))
+
+def match_choice(node: Node, answer: str, ctx: FlowContext, *, is_button: bool = False) -> str | None:
+    """The value of the choice an answer names: its number, value, label or one of its words; else None."""
+    if is_button:
+        return next((c.value for c in node.choices if c.value == answer), None)
+    folded = fold(answer)
+    if not folded:
+        return None
+    if folded.isdigit():
+        index = int(folded)
+        return node.choices[index - 1].value if 1 <= index <= len(node.choices) else None
+    for choice in node.choices:
+        names = {fold(choice.value), fold(render_text(choice.label, ctx))}
+        names.update(fold(w) for w in choice.words)
+        if folded in names:
+            return choice.value
+    return None
+
+def _resolve(value: str | None, state: Mapping[str, Any]) -> str | None:
+    if value == "$answer":
+        answer = state.get("answer")
+        return None if answer is None else str(answer)
+    return value
+
+def _run(flow: Flow, node_id: str | None, state: dict[str, Any], ctx: FlowContext,
+         replies: list[Reply], effects: list[SetField]) -> Step:
+    """Walk from node_id through nodes that need no answer until one that waits, or the end."""
+    for _step in range(MAX_AUTO_STEPS):
+        if node_id is None:
+            return Step(None, state, tuple(replies), tuple(effects))
+        node = flow.nodes[node_id]
+        if node.kind in ("ask-choice", "ask-text"):
+            replies.append(_ask(node, ctx))
+            return Step(node.id, {**state, "attempts": 0}, tuple(replies), tuple(effects))
+        if node.kind == "send":
+            assert node.text is not None
+            replies.append(Reply(render_text(node.text, ctx), (), text_direction(ctx.locale)))
+            node_id = node.next
+        elif node.kind == "set-field":
+            assert node.field is not None
+            value = _resolve(node.value, state)
+            effects.append(SetField(node.field, value))
+            resident = {**ctx.resident, node.field: value}
+            ctx = replace(ctx, resident=resident, locale=value if node.field == "locale" and value else ctx.locale)
+            node_id = node.next
+        elif node.kind == "branch":
+            node_id = next(
+                (arm.next for arm in node.conditions if str(_lookup(arm.field, ctx, state)) == arm.equals),
+                node.next,
+            )
+        else:  # end
+            node_id = None
+    return Step(None, state, tuple(replies), tuple(effects))
+
+def _lookup(name: str, ctx: FlowContext, state: Mapping[str, Any]) -> object:
+    if name == "answer":
+        return state.get("answer")
+    if name.startswith("answers."):
+        return state.get("answers", {}).get(name.removeprefix("answers."))
+    return ctx.resident.get(name)
+
+def start(flow: Flow, ctx: FlowContext, node_id: str | None = None) -> Step:
+    """Begin a flow (at its start, or at a given node) and run until it waits for the resident."""
+    return _run(flow, node_id or flow.start, {"answers": {}}, ctx, [], [])
+
+def advance(flow: Flow, node_id: str, state: Mapping[str, Any], answer: str, ctx: FlowContext,
+            *, is_button: bool = False) -> Step:
+    """Give the waiting node the resident's answer; re-prompt, skip after too many misses, or move on."""
+    node = flow.nodes[node_id]
+    state = dict(state)
+    value: str | None
+    next_id: str | None = node.next
+    translator = ctx.translator(ctx.locale)
+    if node.kind == "ask-choice":
+        value = match_choice(node, answer, ctx, is_button=is_button)
+        if value is None:
+            return _miss(flow, node, state, ctx, translator.gettext(
+                _("Sorry, I didn't understand. Please reply with a number from 1 to {count}."),
+                count=len(node.choices)))
+        chosen = next(c for c in node.choices if c.value == value)
+        next_id = chosen.next or node.next
+    else:
+        text = answer.strip()
+        if node.skippable and fold(text) in SKIP_WORDS:
+            value = None
+        elif not text:
+            return _miss(flow, node, state, ctx, translator.gettext(_("Please reply with a few words.")))
+        elif len(text) > node.max_length:
+            return _miss(flow, node, state, ctx, translator.gettext(
+                _("That is a bit long. Please keep it under {limit} characters."), limit=node.max_length))
+        else:
+            value = text
+    answers = dict(state.get("answers", {}))
+    if node.save_as:
+        answers[node.save_as] = value
+    state.update(answer=value, answers=answers, attempts=0)
+    return _run(flow, next_id, state, ctx, [], [])
+
+def _miss(flow: Flow, node: Node, state: dict[str, Any], ctx: FlowContext, hint: str) -> Step:
+    attempts = int(state.get("attempts", 0)) + 1
+    if attempts >= node.max_attempts:
+        # After too many misses the question is skipped, not looped.
+        state.update(answer=None, attempts=0)
+        skipped = Reply(ctx.translator(ctx.locale).gettext(_("Let's move on.")), (), text_direction(ctx.locale))
+        step = _run(flow, node.next, state, ctx, [skipped], [])
+        return step
+    return Step(node.id, {**state, "attempts": attempts}, (_ask(node, ctx, prefix=hint),))
+
+def expected_answer_hint(node: Node, ctx: FlowContext) -> str:
+    """A one-line reminder of what the waiting node expects (used after keywords like HELP)."""
+    translator = ctx.translator(ctx.locale)
+    if node.kind == "ask-choice":
+        return translator.gettext(_("Reply with a number from 1 to {count}."), count=len(node.choices))
+    return translator.gettext(_("Reply with your answer."))

@@ -1,0 +1,217 @@
+"""Flow documents as typed values, and their validation: every error names the flow and the node."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.i18n.negotiation import SUPPORTED_LOCALES
+
+SPEC_VERSION = 1
+NODE_KINDS = ("send", "ask-choice", "ask-text", "branch", "set-field", "end")
+SETTABLE_FIELDS = ("locale", "consent", "area")
+CONSENT_VALUES = ("granted", "declined", "pending")
+
+
+class FlowError(ValueError):
+    """A flow document is invalid; the message names the flow, the node and what is wrong."""
+
+
+# A text is either a gettext message id (the bot's own words, translated through locales/) or one text per
+# language written by staff ({"en": ..., "es": ...}); "*" means the same text in every language.
+Text = str | dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceSpec:
+    """One option of an ask-choice node."""
+
+    value: str
+    label: Text
+    words: tuple[str, ...] = ()
+    next: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One arm of a branch node: when a field equals a value, go to a node."""
+
+    field: str
+    equals: str
+    next: str
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One step of a flow."""
+
+    id: str
+    kind: str
+    text: Text | None = None
+    next: str | None = None
+    choices: tuple[ChoiceSpec, ...] = ()
+    save_as: str | None = None
+    skippable: bool = False
+    max_attempts: int = 3
+    max_length: int = 1000
+    conditions: tuple[Condition, ...] = ()
+    field: str | None = None
+    value: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """A validated flow document."""
+
+    slug: str
+    spec_version: int
+    start: str
+    nodes: dict[str, Node] = field(default_factory=dict)
+    name: str = ""
+
+
+def _fail(slug: str, node: str | None, problem: str) -> FlowError:
+    where = f"flow {slug!r}" + (f", node {node!r}" if node else "")
+    return FlowError(f"{where}: {problem}")
+
+
+def _text(slug: str, node: str, raw: Any, what: str, required: bool = True) -> Text | None:
+    if raw is None:
+        if required:
+            raise _fail(slug, node, f"{what} is required")
+        return None
+    if isinstance(raw, str):
+        if not raw.strip():
+            raise _fail(slug, node, f"{what} is empty")
+        return raw
+    if isinstance(raw, dict) and raw and all(isinstance(v, str) and v.strip() for v in raw.values()):
+        unknown = sorted(k for k in raw if k != "*" and k not in SUPPORTED_LOCALES)
+        if unknown:
+            raise _fail(slug, node, f"{what} has unknown languages {unknown}")
+        missing = [loc for loc in SUPPORTED_LOCALES if "*" not in raw and loc not in raw]
+        if missing:
+            raise _fail(slug, node, f"{what} is missing languages {missing}")
+        return {str(k): str(v) for k, v in raw.items()}
+    raise _fail(slug, node, f"{what} must be a message or a mapping of language to text")
+
+
+def _node(slug: str, node_id: str, raw: Any) -> Node:
+    if not isinstance(raw, dict):
+        raise _fail(slug, node_id, "must be a mapping")
+    kind = raw.get("kind")
+    if kind not in NODE_KINDS:
+        raise _fail(slug, node_id, f"kind must be one of {', '.join(NODE_KINDS)}, got {kind!r}")
+    allowed = {"kind", "text", "next", "choices", "save_as", "skippable", "max_attempts", "max_length",
+               "conditions", "default", "field", "value"}
+    extra = sorted(set(raw) - allowed)
+    if extra:
+        raise _fail(slug, node_id, f"unknown keys {extra}")
+    nxt = raw.get("next")
+    if nxt is not None and not isinstance(nxt, str):
+        raise _fail(slug, node_id, "next must be a node id")
+    if kind in ("send", "ask-choice", "ask-text"):
+        text = _text(slug, node_id, raw.get("text"), "text")
+    else:
+        text = None
+    choices: list[ChoiceSpec] = []
+    if kind == "ask-choice":
+        raw_choices = raw.get("choices")
+        if not isinstance(raw_choices, list) or len(raw_choices) < 2:
+            raise _fail(slug, node_id, "an ask-choice node needs at least two choices")
+        for index, item in enumerate(raw_choices, 1):
+            if not isinstance(item, dict) or not isinstance(item.get("value"), str):
+                raise _fail(slug, node_id, f"choice {index} needs a value")
+            words = item.get("words", [])
+            if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+                raise _fail(slug, node_id, f"choice {index}: words must be a list of strings")
+            label = _text(slug, node_id, item.get("label"), f"choice {index} label")
+            assert label is not None
+            choices.append(ChoiceSpec(item["value"], label, tuple(words), item.get("next")))
+        values = [c.value for c in choices]
+        if len(set(values)) != len(values):
+            raise _fail(slug, node_id, "choice values must be unique")
+    conditions: list[Condition] = []
+    if kind == "branch":
+        for index, arm in enumerate(raw.get("conditions") or [], 1):
+            if not (isinstance(arm, dict) and {"field", "equals", "next"} <= set(arm)):
+                raise _fail(slug, node_id, f"condition {index} needs field, equals and next")
+            conditions.append(Condition(str(arm["field"]), str(arm["equals"]), str(arm["next"])))
+        nxt = raw.get("default", nxt)
+        if not isinstance(nxt, str):
+            raise _fail(slug, node_id, "a branch node needs a default")
+    if kind == "set-field":
+        if raw.get("field") not in SETTABLE_FIELDS and not str(raw.get("field", "")).startswith("fields."):
+            raise _fail(slug, node_id, f"field must be one of {SETTABLE_FIELDS} or fields.NAME")
+        if raw.get("field") == "consent" and raw.get("value") not in CONSENT_VALUES:
+            raise _fail(slug, node_id, f"consent can only be set to {CONSENT_VALUES}")
+        if "value" not in raw:
+            raise _fail(slug, node_id, "a set-field node needs a value (use $answer for the last answer)")
+    if kind in ("send", "ask-choice", "ask-text", "set-field", "branch") and nxt is None:
+        if kind != "ask-choice" or not all(c.next for c in choices):
+            raise _fail(slug, node_id, "next is required")
+    if kind == "end" and nxt is not None:
+        raise _fail(slug, node_id, "an end node has no next")
+    max_attempts = raw.get("max_attempts", 3)
+    if not isinstance(max_attempts, int) or not 1 <= max_attempts <= 10:
+        raise _fail(slug, node_id, "max_attempts must be a whole number from 1 to 10")
+    return Node(
+        id=node_id,
+        kind=kind,
+        text=text,
+        next=nxt,
+        choices=tuple(choices),
+        save_as=raw.get("save_as"),
+        skippable=bool(raw.get("skippable", False)),
+        max_attempts=max_attempts,
+        max_length=int(raw.get("max_length", 1000)),
+        conditions=tuple(conditions),
+        field=raw.get("field"),
+        value=None if raw.get("value") is None else str(raw.get("value")),
+    )
+
+
+def _reachable(flow: Flow) -> set[str]:
+    seen: set[str] = set()
+    todo = [flow.start]
+    while todo:
+        node = flow.nodes[todo.pop()]
+        if node.id in seen:
+            continue
+        seen.add(node.id)
+        targets = [node.next] + [c.next for c in node.choices] + [c.next for c in node.conditions]
+        todo.extend(t for t in targets if t)
+    return seen
+
+
+def parse_flow(raw: Any) -> Flow:
+    """Validate a decoded flow document and return it typed; raise FlowError naming the node at fault."""
+    if not isinstance(raw, dict):
+        raise FlowError("a flow document must be a mapping")
+    slug = raw.get("slug")
+    if not isinstance(slug, str) or not slug.replace("_", "").replace("-", "").isalnum():
+        raise FlowError("flow: slug is required (letters, digits, - and _)")
+    if raw.get("spec_version") != SPEC_VERSION:
+        raise _fail(slug, None, f"spec_version must be {SPEC_VERSION}, got {raw.get('spec_version')!r}")
+    raw_nodes = raw.get("nodes")
+    if not isinstance(raw_nodes, dict) or not raw_nodes:
+        raise _fail(slug, None, "nodes must be a non-empty mapping of node id to node")
+    nodes = {}
+    for node_id, body in raw_nodes.items():
+        if not isinstance(node_id, str) or not node_id.replace("_", "").isalnum():
+            raise _fail(slug, str(node_id), "node ids are letters, digits and _")
+        nodes[node_id] = _node(slug, node_id, body)
+    start = raw.get("start")
+    if start not in nodes:
+        raise _fail(slug, None, f"start {start!r} is not a node")
+    for node in nodes.values():
+        targets = [node.next] + [c.next for c in node.choices] + [c.next for c in node.conditions]
+        for target in targets:
+            if target is not None and target not in nodes:
+                raise _fail(slug, node.id, f"goes to {target!r}, which is not a node")
+    flow = Flow(slug=slug, spec_version=SPEC_VERSION, start=start, nodes=nodes, name=str(raw.get("name", slug)))
+    unreachable = sorted(set(nodes) - _reachable(flow))
+    if unreachable:
+        raise _fail(slug, unreachable[0], "cannot be reached from start")
+    if not any(n.kind == "end" for n in nodes.values()):
+        raise _fail(slug, None, "has no end node")
+    return flow

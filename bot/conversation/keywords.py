@@ -1,0 +1,82 @@
+"""The keyword layer: STOP, START, HELP, LANGUAGE and MENU in every supported language, whole message only."""
+
+from __future__ import annotations
+
+import enum
+
+from bot.conversation.text import fold
+
+
+class Keyword(enum.StrEnum):
+    """A command the resident can send at any point in a conversation."""
+
+    OPT_OUT = "opt_out"
+    OPT_IN = "opt_in"
+    HELP = "help"
+    LANGUAGE = "language"
+    MENU = "menu"
+
+
+# Twilio's defaults (FACTS.md) first, then each supported language's natural words. Matched after fold().
+_WORDS: dict[Keyword, tuple[str, ...]] = {
+    Keyword.OPT_OUT: (
+        "stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout", "opt out",
+        "alto", "parar", "para", "cancelar", "baja", "darse de baja",  # es
+        "arret", "arreter", "desabonner", "desinscrire", "stop sms",  # fr
+        "dung", "huy", "huy dang ky", "ngung",  # vi
+        "退订", "停止", "取消", "取消订阅", "退出",  # zh
+        "توقف", "وقف", "ايقاف", "الغاء", "الغاء الاشتراك",  # ar (hamza folded by NFKD where it can be)
+    ),
+    Keyword.OPT_IN: (
+        "start", "unstop", "subscribe",
+        "iniciar", "comenzar", "alta", "empezar",  # es
+        "commencer", "demarrer", "abonner",  # fr
+        "bat dau", "dang ky",  # vi
+        "开始", "订阅",  # zh
+        "ابدا", "ابدأ", "اشتراك",  # ar
+    ),
+    Keyword.HELP: (
+        "help", "info",
+        "ayuda", "informacion",  # es
+        "aide",  # fr
+        "giup", "giup do", "tro giup",  # vi
+        "帮助", "求助", "信息",  # zh
+        "مساعدة", "مساعده", "معلومات",  # ar
+    ),
+    Keyword.LANGUAGE: (
+        "language", "lang", "languages",
+        "idioma", "idiomas", "lengua",  # es
+        "langue", "langues",  # fr
+        "ngon ngu", "tieng",  # vi
+        "语言", "語言",  # zh
+        "لغة", "اللغة", "لغه",  # ar
+    ),
+    Keyword.MENU: (
+        "menu", "options",
+        "opciones",  # es
+        "danh muc", "thuc don",  # vi
+        "菜单", "選單", "目录",  # zh
+        "القائمة", "قائمة", "القائمه",  # ar
+    ),
+}
+
+# Accepted as opt-in only from someone who has opted out; otherwise "yes" answers the question in front of them.
+OPT_IN_WHEN_STOPPED = frozenset({"yes", "si", "oui", "co", "是", "نعم"})
+
+_LOOKUP: dict[str, Keyword] = {fold(word): keyword for keyword, words in _WORDS.items() for word in words}
+
+
+def match_keyword(text: str, *, opted_out: bool = False) -> Keyword | None:
+    """The keyword that the whole message is, if any (any case, accents and punctuation ignored)."""
+    folded = fold(text)
+    if not folded:
+        return None
+    keyword = _LOOKUP.get(folded)
+    if keyword is None and opted_out and folded in {fold(w) for w in OPT_IN_WHEN_STOPPED}:
+        return Keyword.OPT_IN
+    return keyword
+
+
+def all_keywords() -> dict[Keyword, tuple[str, ...]]:
+    """Every word of every keyword, for documentation and tests."""
+    return dict(_WORDS)

@@ -1,0 +1,166 @@
+"""The delivery worker: claims due outbox rows, checks consent at send time, sends, and records the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from bot.channels.base import ChannelAdapter
+from bot.clock import Clock
+from bot.messages import Address, Channel, Choice, Outbound, SendResult, SendStatus
+from bot.store.db import Database
+from bot.store.models import Address as AddressRow
+from bot.store.models import ConsentEvent, Message, OutboxItem, Resident
+
+log = logging.getLogger("loopline.delivery")
+
+CONVERSATIONAL = frozenset({"reply"})
+ALWAYS_ALLOWED = frozenset({"opt_out", "help", "opt_in"})
+CLAIM_SECONDS = 120
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """An outbox row taken by this worker for one send attempt."""
+
+    id: int
+    attempts: int
+    outbound: Outbound
+
+
+def backoff(attempts: int, rng: random.Random | None = None) -> float:
+    """Exponential backoff with full jitter: up to 2, 4, 8 … seconds, capped at 15 minutes."""
+    ceiling = min(900.0, 2.0 ** max(1, attempts))
+    return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+def _skip_reason(item: OutboxItem, resident: Resident | None, address: AddressRow | None) -> str | None:
+    if address is not None and not address.reachable:
+        return "address unreachable"
+    if resident is None or item.purpose in ALWAYS_ALLOWED:
+        return None
+    if resident.consent == "revoked":
+        return "resident opted out"
+    if item.purpose not in CONVERSATIONAL and resident.consent != "granted":
+        return "no consent"
+    return None
+
+
+class DeliveryWorker:
+    """Sends what the outbox holds, through the adapters of the live channels."""
+
+    def __init__(self, db: Database, adapters: Mapping[Channel, ChannelAdapter], clock: Clock,
+                 batch: int = 50) -> None:
+        self.db = db
+        self.adapters = adapters
+        self.clock = clock
+        self.batch = batch
+        self.wake = asyncio.Event()
+
+    def claim(self) -> list[Claimed]:
+        """Take due rows (SKIP LOCKED on PostgreSQL), skipping those that consent or reachability forbid now."""
+        now = self.clock.now()
+        channels = [c.value for c in self.adapters]
+        with self.db.transaction() as session:
+            query = (
+                select(OutboxItem)
+                .where(OutboxItem.channel.in_(channels), OutboxItem.not_before <= now, or_(
+                    OutboxItem.status == "pending",
+                    (OutboxItem.status == "sending") & (OutboxItem.claimed_until < now),
+                ))
+                .order_by(OutboxItem.not_before, OutboxItem.id)
+                .limit(self.batch)
+            )
+            if not self.db.is_sqlite:
+                query = query.with_for_update(skip_locked=True)
+            claimed = []
+            for item in session.scalars(query):
+                resident = session.get(Resident, item.resident_id) if item.resident_id else None
+                address = session.scalars(select(AddressRow).where(
+                    AddressRow.channel == item.channel, AddressRow.value == item.address)).first()
+                reason = _skip_reason(item, resident, address)
+                if reason:
+                    item.status, item.last_error, item.finished_at = "skipped", reason, now
+                    continue
+                item.status, item.claimed_until = "sending", now + timedelta(seconds=CLAIM_SECONDS)
+                item.attempts += 1
+                choices = tuple(Choice(v, label) for v, label in item.choices.get("choices", []))
+                outbound = Outbound(Address(Channel(item.channel), item.address), item.text, choices,
+                                    reference=item.idempotency_key)
+                claimed.append(Claimed(item.id, item.attempts, outbound))
+            return claimed
+
+    def finish(self, claimed: Claimed, result: SendResult) -> None:
+        """Record one attempt's outcome: sent, retry later, or a permanent failure with its consequences."""
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            item = session.get(OutboxItem, claimed.id)
+            if item is None or item.status != "sending":
+                return
+            item.claimed_until = None
+            if result.status is SendStatus.SENT:
+                message = Message(resident_id=item.resident_id, direction="out", channel=item.channel,
+                                  address=item.address, text=item.text, provider_id=result.provider_id,
+                                  status="sent", payload={}, created_at=now)
+                session.add(message)
+                session.flush()
+                item.status, item.message_id, item.finished_at, item.last_error = "sent", message.id, now, None
+                return
+            item.last_error = (result.error or result.error_code or "failed")[:500]
+            if result.status is SendStatus.RETRY and claimed.attempts < MAX_ATTEMPTS:
+                delay = result.retry_after if result.retry_after is not None else backoff(claimed.attempts)
+                item.status, item.not_before = "pending", now + timedelta(seconds=delay)
+                return
+            item.status, item.finished_at = "failed", now
+            self._consequences(session, item, result, now)
+
+    def _consequences(self, session: Session, item: OutboxItem, result: SendResult, now: object) -> None:
+        if result.opted_out and item.resident_id is not None:
+            resident = session.get(Resident, item.resident_id)
+            if resident is not None and resident.consent != "revoked":
+                resident.consent = "revoked"
+                session.add(ConsentEvent(resident_id=resident.id, state="revoked", source="provider",
+                                         channel=item.channel, message_id=None, at=self.clock.now()))
+        if result.unreachable:
+            for address in session.scalars(select(AddressRow).where(
+                    AddressRow.channel == item.channel, AddressRow.value == item.address)):
+                address.reachable = False
+
+    async def run_once(self) -> int:
+        """Claim one batch and send it; the number of rows attempted."""
+        from anyio import to_thread
+
+        claimed = await to_thread.run_sync(self.claim)
+        for item in claimed:
+            adapter = self.adapters[item.outbound.address.channel]
+            try:
+                result = await adapter.send(item.outbound)
+            except Exception as exc:  # an adapter bug must not stop delivery of everything else
+                log.exception("outbox %s: adapter raised", item.id)
+                result = SendResult(SendStatus.RETRY, error=type(exc).__name__)
+            await to_thread.run_sync(self.finish, item, result)
+        return len(claimed)
+
+    async def run_forever(self, idle_seconds: float = 2.0) -> None:
+        """Drain the outbox, then sleep until woken (by a commit or the scheduler's tick)."""
+        while True:
+            try:
+                sent = await self.run_once()
+            except Exception:
+                log.exception("delivery sweep failed; retrying")
+                sent = 0
+            if sent:
+                continue
+            self.wake.clear()
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout=idle_seconds)
+            except TimeoutError:
+                pass

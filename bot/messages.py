@@ -1,0 +1,85 @@
+"""Frozen value objects that cross layer boundaries: addresses, inbound and outbound messages, send results."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class Channel(enum.StrEnum):
+    """A way to reach a resident."""
+
+    SMS = "sms"
+    TELEGRAM = "telegram"
+    SIMULATOR = "simulator"
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """One channel address of a resident: an E.164 number, a Telegram chat id or a simulator handle."""
+
+    channel: Channel
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One message a resident sent, as a channel adapter parsed it."""
+
+    address: Address
+    text: str
+    provider_id: str
+    received_at: datetime
+    language_hint: str | None = None
+    display_name: str | None = None
+    is_button: bool = False
+    raw: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A choice offered to the resident: a button on Telegram, a numbered line on SMS."""
+
+    value: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Something the bot says, before it is rendered for a channel."""
+
+    text: str
+    choices: tuple[Choice, ...] = ()
+    direction: str = "ltr"
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """A rendered message ready for a channel adapter."""
+
+    address: Address
+    text: str
+    choices: tuple[Choice, ...] = ()
+    reference: str = ""
+
+
+class SendStatus(enum.StrEnum):
+    """What happened to a send attempt."""
+
+    SENT = "sent"
+    RETRY = "retry"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What a channel adapter reports after trying to send an Outbound."""
+
+    status: SendStatus
+    provider_id: str | None = None
+    retry_after: float | None = None
+    error_code: str | None = None
+    error: str | None = None
+    opted_out: bool = False
+    unreachable: bool = False

@@ -1,0 +1,69 @@
+"""One process's parts, wired from Settings: store, flows, pipeline, channel adapters and delivery worker."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import IntegrityError
+
+from bot.channels.base import ChannelAdapter
+from bot.channels.simulator import SimulatorChannel
+from bot.channels.telegram import TelegramChannel
+from bot.channels.twilio_sms import TwilioSms
+from bot.clock import Clock
+from bot.delivery.worker import DeliveryWorker
+from bot.engagement.flow_versions import FlowRegistry
+from bot.messages import Channel
+from bot.pipeline import Pipeline
+from bot.settings import Settings
+from bot.store.db import Database
+from bot.store.migrate import upgrade
+
+log = logging.getLogger("loopline")
+
+
+@dataclass
+class Runtime:
+    """Everything a serve, worker or chat process uses, built once and passed explicitly."""
+
+    settings: Settings
+    clock: Clock = field(default_factory=Clock)
+    db: Database = field(init=False)
+    flows: FlowRegistry = field(init=False)
+    pipeline: Pipeline = field(init=False)
+    twilio: TwilioSms | None = field(init=False, default=None)
+    telegram: TelegramChannel | None = field(init=False, default=None)
+    worker: DeliveryWorker = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.db = Database(self.settings.database_url)
+        self.flows = FlowRegistry()
+        self.pipeline = Pipeline(self.db, self.settings, self.clock, self.flows)
+        adapters: dict[Channel, ChannelAdapter] = {}
+        if self.settings.twilio:
+            self.twilio = TwilioSms(self.settings.twilio, self.settings.public_url)
+            adapters[Channel.SMS] = self.twilio
+        if self.settings.telegram:
+            self.telegram = TelegramChannel(self.settings.telegram)
+            adapters[Channel.TELEGRAM] = self.telegram
+        if self.settings.simulator:
+            adapters[Channel.SIMULATOR] = SimulatorChannel()
+        self.worker = DeliveryWorker(self.db, adapters, self.clock)
+
+    def prepare(self, migrate: bool) -> None:
+        """Migrate (when asked) and store the built-in flows' current versions."""
+        if migrate:
+            upgrade(self.db.engine)
+        for attempt in range(3):
+            try:
+                with self.db.transaction() as session:
+                    self.flows.sync_builtin(session, self.clock)
+                return
+            except IntegrityError:  # another process stored the same new version at the same moment
+                if attempt == 2:
+                    raise
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.db.dispose()

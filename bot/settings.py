@@ -1,0 +1,165 @@
+"""Typed settings read from LOOPLINE_* environment variables and passed explicitly (no global singleton)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+
+from bot.i18n.negotiation import SUPPORTED_LOCALES
+
+_SID = re.compile(r"^(AC|MG)[0-9a-fA-F]{32}$")
+_TELEGRAM_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{10,}$")
+_TELEGRAM_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+@dataclass(frozen=True, slots=True)
+class TwilioSettings:
+    """Credentials and sender of the Twilio SMS channel."""
+
+    account_sid: str
+    auth_token: str
+    from_number: str | None
+    messaging_service_sid: str | None
+    api_base: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramSettings:
+    """Credentials and mode of the Telegram channel."""
+
+    token: str
+    secret: str | None
+    api_base: str | None
+    mode: str
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the process needs to know, read once at start."""
+
+    database_url: str = "sqlite:///./loopline.db"
+    public_url: str | None = None
+    twilio: TwilioSettings | None = None
+    telegram: TelegramSettings | None = None
+    program_name: str = "Loopline"
+    help_contact: str = "the program team"
+    default_locale: str = "en"
+    timezone: str = "UTC"
+    simulator: bool = True
+    message_frequency: str = "up to 4 msgs/month"
+
+    @property
+    def live_channels(self) -> list[str]:
+        """Names of the channels that can carry messages in this process."""
+        live = []
+        if self.twilio:
+            live.append("sms")
+        if self.telegram:
+            live.append("telegram")
+        if self.simulator:
+            live.append("simulator")
+        return live
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the store is the embedded SQLite database."""
+        return self.database_url.startswith("sqlite")
+
+
+def _url(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(name, f"must be an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def _twilio(env: Mapping[str, str]) -> TwilioSettings | None:
+    sid = env.get("LOOPLINE_TWILIO_ACCOUNT_SID", "").strip()
+    token = env.get("LOOPLINE_TWILIO_AUTH_TOKEN", "").strip()
+    if not sid and not token:
+        return None
+    if not sid:
+        raise SettingsError("LOOPLINE_TWILIO_ACCOUNT_SID", "is required when LOOPLINE_TWILIO_AUTH_TOKEN is set")
+    if not token:
+        raise SettingsError("LOOPLINE_TWILIO_AUTH_TOKEN", "is required when LOOPLINE_TWILIO_ACCOUNT_SID is set")
+    if not _SID.match(sid) or not sid.startswith("AC"):
+        raise SettingsError("LOOPLINE_TWILIO_ACCOUNT_SID", "must be AC followed by 32 hexadecimal digits")
+    sender = env.get("LOOPLINE_TWILIO_FROM", "").strip() or None
+    service = env.get("LOOPLINE_TWILIO_MESSAGING_SERVICE_SID", "").strip() or None
+    if not sender and not service:
+        raise SettingsError(
+            "LOOPLINE_TWILIO_FROM", "set it (or LOOPLINE_TWILIO_MESSAGING_SERVICE_SID) to send SMS"
+        )
+    if sender:
+        try:
+            parsed = phonenumbers.parse(sender, None)
+        except phonenumbers.NumberParseException as exc:
+            raise SettingsError("LOOPLINE_TWILIO_FROM", "must be an E.164 number like +15551234567") from exc
+        sender = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if service and not (_SID.match(service) and service.startswith("MG")):
+        raise SettingsError("LOOPLINE_TWILIO_MESSAGING_SERVICE_SID", "must be MG followed by 32 hexadecimal digits")
+    return TwilioSettings(sid, token, sender, service, _url(env, "LOOPLINE_TWILIO_API_BASE"))
+
+
+def _telegram(env: Mapping[str, str], public_url: str | None) -> TelegramSettings | None:
+    token = env.get("LOOPLINE_TELEGRAM_TOKEN", "").strip()
+    if not token:
+        return None
+    if not _TELEGRAM_TOKEN.match(token):
+        raise SettingsError("LOOPLINE_TELEGRAM_TOKEN", "must look like 123456:ABC-token from @BotFather")
+    secret = env.get("LOOPLINE_TELEGRAM_SECRET", "").strip() or None
+    if secret and not _TELEGRAM_SECRET.match(secret):
+        raise SettingsError("LOOPLINE_TELEGRAM_SECRET", "must be 1-256 characters of A-Z a-z 0-9 _ -")
+    mode = env.get("LOOPLINE_TELEGRAM_MODE", "").strip().lower() or ("webhook" if public_url else "polling")
+    if mode not in ("webhook", "polling"):
+        raise SettingsError("LOOPLINE_TELEGRAM_MODE", "must be webhook or polling")
+    if mode == "webhook" and not secret:
+        raise SettingsError("LOOPLINE_TELEGRAM_SECRET", "is required in webhook mode")
+    return TelegramSettings(token, secret, _url(env, "LOOPLINE_TELEGRAM_API_BASE"), mode)
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Read and check every LOOPLINE_* variable; raise SettingsError naming the first bad one."""
+    database_url = env.get("LOOPLINE_DATABASE_URL", "").strip() or "sqlite:///./loopline.db"
+    if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", database_url):
+        raise SettingsError("LOOPLINE_DATABASE_URL", "must be a sqlite:/// or postgresql:// URL")
+    public_url = _url(env, "LOOPLINE_PUBLIC_URL")
+    locale = env.get("LOOPLINE_DEFAULT_LOCALE", "").strip() or "en"
+    if locale not in SUPPORTED_LOCALES:
+        raise SettingsError("LOOPLINE_DEFAULT_LOCALE", f"must be one of {', '.join(SUPPORTED_LOCALES)}")
+    timezone = env.get("LOOPLINE_TIMEZONE", "").strip() or "UTC"
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SettingsError("LOOPLINE_TIMEZONE", f"unknown time zone {timezone!r}") from exc
+    simulator = env.get("LOOPLINE_SIMULATOR", "on").strip().lower()
+    if simulator not in ("on", "off", "1", "0", "true", "false"):
+        raise SettingsError("LOOPLINE_SIMULATOR", "must be on or off")
+    return Settings(
+        database_url=database_url,
+        public_url=public_url,
+        twilio=_twilio(env),
+        telegram=_telegram(env, public_url),
+        program_name=env.get("LOOPLINE_PROGRAM_NAME", "").strip() or "Loopline",
+        help_contact=env.get("LOOPLINE_HELP_CONTACT", "").strip() or "the program team",
+        default_locale=locale,
+        timezone=timezone,
+        simulator=simulator in ("on", "1", "true"),
+        message_frequency=env.get("LOOPLINE_MESSAGE_FREQUENCY", "").strip() or "up to 4 msgs/month",
+    )

@@ -1,0 +1,91 @@
+"""Engines and sessions: SQLite in WAL mode with one connection per process, PostgreSQL with a pool."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+
+def normalise_url(url: str) -> str:
+    """Use the psycopg 3 driver for plain postgresql:// URLs."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str, **options: Any) -> Engine:
+    """An engine for the store; SQLite gets WAL, foreign keys and a single shared connection."""
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            poolclass=StaticPool,
+            connect_args={"check_same_thread": False, "isolation_level": None},
+            **options,
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(conn: Any) -> None:
+            # With the driver's autocommit off we begin ourselves; IMMEDIATE takes the write lock up front.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    options.setdefault("pool_size", 10)
+    options.setdefault("max_overflow", 10)
+    options.setdefault("pool_pre_ping", True)
+    return create_engine(url, **options)
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects usable after commit."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on error."""
+    with factory() as session, session.begin():
+        yield session
+
+
+class Database:
+    """The store of one process: engine, session factory, and the gate that serialises SQLite access."""
+
+    def __init__(self, url: str, **options: Any) -> None:
+        import threading
+
+        self.url = normalise_url(url)
+        self.engine = make_engine(self.url, **options)
+        self.sessions = make_sessionmaker(self.engine)
+        self.is_sqlite = self.url.startswith("sqlite")
+        # SQLite has one connection per process: every unit of work takes this lock.
+        self.lock = threading.RLock() if self.is_sqlite else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work, serialised on SQLite, committed on success."""
+        if self.lock is None:
+            with transaction(self.sessions) as session:
+                yield session
+            return
+        with self.lock, transaction(self.sessions) as session:
+            yield session
+
+    def dispose(self) -> None:
+        """Close every connection."""
+        self.engine.dispose()

@@ -1,0 +1,106 @@
+"""The web application: health check, provider webhooks and the simulator, with the delivery loop alongside."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from anyio import to_thread
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from bot.channels.telegram import WEBHOOK_PATH
+from bot.channels.twilio_sms import SMS_PATH
+from bot.runtime import Runtime
+from bot.web import simulator, webhooks
+
+log = logging.getLogger("loopline.web")
+
+
+async def healthz(request: Request) -> Response:
+    """GET /healthz: 200 when the database answers."""
+    runtime: Runtime = request.app.state.runtime
+
+    def ping() -> None:
+        with runtime.db.transaction() as session:
+            session.execute(text("SELECT 1"))
+
+    try:
+        await to_thread.run_sync(ping)
+    except Exception:
+        log.exception("health check failed")
+        return JSONResponse({"status": "database unavailable"}, status_code=503)
+    return JSONResponse({"status": "ok", "channels": runtime.settings.live_channels})
+
+
+async def home(request: Request) -> Response:
+    """GET /: the simulator is the front door until the dashboard exists."""
+    return RedirectResponse("/simulator", status_code=307)
+
+
+@contextlib.asynccontextmanager
+async def _background(runtime: Runtime, deliver: bool) -> AsyncIterator[None]:
+    tasks: list[asyncio.Task[None]] = []
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    if deliver:
+        tasks.append(asyncio.create_task(runtime.worker.run_forever(), name="delivery"))
+        # APScheduler is the clock: it only wakes sweeps that claim due rows from the database.
+        scheduler.add_job(runtime.worker.wake.set, "interval", seconds=2, id="outbox-sweep",
+                          coalesce=True, max_instances=1)
+        scheduler.start()
+    telegram = runtime.telegram
+    running = True
+    if telegram is not None:
+        await telegram.start()
+        settings = runtime.settings.telegram
+        assert settings is not None
+        if settings.mode == "webhook" and runtime.settings.public_url:
+            await telegram.register_webhook(runtime.settings.public_url)
+        elif settings.mode == "polling":
+            tasks.append(asyncio.create_task(telegram.poll(
+                lambda data: webhooks.handle_telegram_update(runtime, data), lambda: running), name="polling"))
+    try:
+        yield
+    finally:
+        running = False
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if telegram is not None:
+            await telegram.stop()
+
+
+def create_app(runtime: Runtime, *, deliver: bool = True) -> Starlette:
+    """The ASGI app of one process; deliver=False leaves sending to separate `loopline worker` processes."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with _background(runtime, deliver):
+            yield
+
+    routes = [
+        Route("/", home),
+        Route("/healthz", healthz),
+        Route(SMS_PATH, webhooks.twilio_sms, methods=["POST"]),
+        Route(WEBHOOK_PATH, webhooks.telegram_update, methods=["POST"]),
+    ]
+    if runtime.settings.simulator:
+        routes += [
+            Route("/simulator", simulator.page, methods=["GET"]),
+            Route("/simulator", simulator.post_form, methods=["POST"]),
+            Route("/simulator/api/messages", simulator.api_send, methods=["POST"]),
+            Route("/simulator/api/messages", simulator.api_messages, methods=["GET"]),
+        ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.runtime = runtime
+    return app

@@ -1,0 +1,97 @@
+"""Provider webhooks: Twilio SMS (signature first, TwiML answer) and Telegram (secret token, update dedupe)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from anyio import to_thread
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from bot.channels.base import InvalidInbound
+from bot.channels.telegram import SECRET_HEADER, secret_matches
+from bot.channels.twilio_sms import MAX_BODY_BYTES, TwilioSms, parse_form
+from bot.messages import Channel
+from bot.runtime import Runtime
+
+log = logging.getLogger("loopline.webhooks")
+TWIML = "application/xml"
+
+
+async def _body(request: Request) -> bytes | None:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > MAX_BODY_BYTES:
+            return None
+    return bytes(body)
+
+
+async def twilio_sms(request: Request) -> Response:
+    """POST /webhooks/twilio/sms: verify, store, answer in TwiML."""
+    runtime: Runtime = request.app.state.runtime
+    twilio: TwilioSms | None = runtime.twilio
+    if twilio is None:
+        return PlainTextResponse("The SMS channel is not configured.\n", status_code=404)
+    body = await _body(request)
+    if body is None:
+        return PlainTextResponse("Request body too large.\n", status_code=413)
+    form = parse_form(body)
+    if not twilio.verify(str(request.url), form, request.headers.get("x-twilio-signature")):
+        return PlainTextResponse("Invalid Twilio signature.\n", status_code=403)
+    try:
+        inbound = twilio.parse(form, runtime.clock.now())
+    except InvalidInbound as exc:
+        log.warning("twilio webhook kept as a dead letter: %s", exc)
+        await to_thread.run_sync(runtime.pipeline.record_dead_letter, Channel.SMS, str(exc), form)
+        return Response(TwilioSms.twiml([]), status_code=200, media_type=TWIML)
+    handled = await to_thread.run_sync(
+        lambda: runtime.pipeline.handle(inbound, reply_inline=True, provider_replied=twilio.provider_replied(inbound))
+    )
+    if handled.queued:
+        runtime.worker.wake.set()
+    return Response(TwilioSms.twiml([o.text for o in handled.immediate]), media_type=TWIML)
+
+
+async def handle_telegram_update(runtime: Runtime, data: dict[str, Any]) -> None:
+    """Turn one raw update into a message through the pipeline, and answer its button press."""
+    telegram = runtime.telegram
+    assert telegram is not None
+    try:
+        inbound, callback_id = telegram.parse(data)
+    except InvalidInbound as exc:
+        await to_thread.run_sync(runtime.pipeline.record_dead_letter, Channel.TELEGRAM, str(exc),
+                                 {"update": json.dumps(data)[:5000]})
+        return
+    if inbound is not None:
+        handled = await to_thread.run_sync(lambda: runtime.pipeline.handle(inbound))
+        if handled.queued:
+            runtime.worker.wake.set()
+    if callback_id:
+        await telegram.answer_callback(callback_id)
+
+
+async def telegram_update(request: Request) -> Response:
+    """POST /webhooks/telegram: check the secret token, then handle the update."""
+    runtime: Runtime = request.app.state.runtime
+    if runtime.telegram is None:
+        return PlainTextResponse("The Telegram channel is not configured.\n", status_code=404)
+    if not secret_matches(runtime.settings.telegram.secret if runtime.settings.telegram else None,
+                          request.headers.get(SECRET_HEADER)):
+        return PlainTextResponse("Invalid secret token.\n", status_code=403)
+    body = await _body(request)
+    if body is None:
+        return PlainTextResponse("Request body too large.\n", status_code=413)
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return JSONResponse({"error": "body is not JSON"}, status_code=400)
+    if not isinstance(data, dict):
+        return JSONResponse({"error": "an update is a JSON object"}, status_code=400)
+    await handle_telegram_update(runtime, data)
+    return JSONResponse({"ok": True})
