@@ -320,6 +320,8 @@ def run_load_sync(
 def _child_main(conn: Connection, args: tuple[Any, ...]) -> None:
     try:
         result: LoadResult | str = run_load_sync(*args)
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group; the parent reports it
+        return
     except Exception as exc:  # report it to the parent instead of dying silently
         result = f"{type(exc).__name__}: {exc}"
     conn.send(result)
