@@ -75,8 +75,13 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--no-delivery", is_flag=True, help="Leave sending to separate `loopline worker` processes.")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]), help="Logging threshold.")
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    help="Logging threshold.",
+)
 @click.option("--access-log", is_flag=True, help="Log every HTTP request (paths only, never bodies).")
 def serve(host: str, port: int, no_delivery: bool, log_level: str, access_log: bool) -> None:
     """Serve webhooks, the simulator, the scheduler and delivery in one process.
@@ -96,15 +101,26 @@ def serve(host: str, port: int, no_delivery: bool, log_level: str, access_log: b
     sys.stdout.flush()
     app = create_app(runtime, deliver=not no_delivery)
     try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log,
-                    timeout_graceful_shutdown=10)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=access_log,
+            timeout_graceful_shutdown=10,
+        )
     finally:
         runtime.close()
 
 
 @main.command()
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]), help="Logging threshold.")
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    help="Logging threshold.",
+)
 def worker(log_level: str) -> None:
     """Send what the outbox holds (run several; they share the work through the database)."""
     from apscheduler.schedulers.asyncio import AsyncIOScheduler

@@ -103,9 +103,7 @@ def _twilio(env: Mapping[str, str]) -> TwilioSettings | None:
     sender = env.get("LOOPLINE_TWILIO_FROM", "").strip() or None
     service = env.get("LOOPLINE_TWILIO_MESSAGING_SERVICE_SID", "").strip() or None
     if not sender and not service:
-        raise SettingsError(
-            "LOOPLINE_TWILIO_FROM", "set it (or LOOPLINE_TWILIO_MESSAGING_SERVICE_SID) to send SMS"
-        )
+        raise SettingsError("LOOPLINE_TWILIO_FROM", "set it (or LOOPLINE_TWILIO_MESSAGING_SERVICE_SID) to send SMS")
     if sender:
         try:
             parsed = phonenumbers.parse(sender, None)

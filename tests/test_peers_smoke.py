@@ -112,9 +112,7 @@ def test_button_press_reaches_the_bot(emu: TelegramEmulator) -> None:
 
     message_id = asyncio.run(send())
     shown = emu.wait_for_updates(token, 9)
-    assert shown[0]["message"]["reply_markup"] == {
-        "inline_keyboard": [[{"text": "Yes", "callback_data": "vote:yes"}]]
-    }
+    assert shown[0]["message"]["reply_markup"] == {"inline_keyboard": [[{"text": "Yes", "callback_data": "vote:yes"}]]}
 
     emu.send_callback(token, 9, "vote:yes", message_id, language_code="fr")
 
@@ -238,9 +236,7 @@ def test_async_twilio_client_through_prism(prism: TwilioMock) -> None:
         http_client = AsyncPrismHttpClient(prism.base_url)
         try:
             client = Client(TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, http_client=http_client)
-            message = await client.messages.create_async(
-                to="+15005550007", from_="+15005550001", body="async hello"
-            )
+            message = await client.messages.create_async(to="+15005550007", from_="+15005550001", body="async hello")
             return str(message.sid)
         finally:
             await http_client.close()
@@ -308,9 +304,7 @@ def test_server_harness_with_a_stand_in(tmp_path: Path) -> None:
 def _serve_available() -> bool:
     package = Path(__file__).resolve().parents[1] / "bot"
     cli = package / "cli.py"
-    return (
-        (package / "__main__.py").is_file() and cli.is_file() and "serve" in cli.read_text(encoding="utf-8")
-    )
+    return (package / "__main__.py").is_file() and cli.is_file() and "serve" in cli.read_text(encoding="utf-8")
 
 
 @pytest.mark.skipif(not _serve_available(), reason="`python -m bot serve` does not exist yet")

@@ -29,15 +29,13 @@ def _table() -> dict[int, str]:
         # Double quotes, double primes, guillemets.
         '"': "\u00ab\u00bb\u201c\u201d\u201e\u201f\u2033\u2036\u02ba\u02ee\u275d\u275e\u301d\u301e",
         # Single quotes, primes, acute/grave accents used as apostrophes (plus ASCII backtick, not in GSM).
-        "'": "\u2018\u2019\u201b\u2032\u2035\u00b4\u02b9\u02bb\u02bc\u02bd\u02c8\u02ca\u02cb\u0060"
-        "\u275b\u275c",
+        "'": "\u2018\u2019\u201b\u2032\u2035\u00b4\u02b9\u02bb\u02bc\u02bd\u02c8\u02ca\u02cb\u0060\u275b\u275c",
         # Hyphens, dashes, minus signs; bullets become list dashes.
         "-": "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\u2022\u2023\u2043\u2219\u25e6",
         # Asterisk look-alikes.
         "*": "\u204e\u2217",
         # Non-breaking, narrow, thin, figure and other spaces.
-        " ": "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
-        "\u202f\u205f\u3000",
+        " ": "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000",
         # Zero-width and invisible characters, soft hyphen.
         "": "\u00ad\u200b\u200c\u200d\u2060\ufeff",
         ".": "\u2024",

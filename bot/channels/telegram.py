@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from bot.messages import Address, Channel, Inbound, Outbound, SendResult, SendSt
 from bot.settings import TelegramSettings
 
 WEBHOOK_PATH = "/webhooks/telegram"
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 MAX_CALLBACK_BYTES = 64
 
 
@@ -31,8 +32,12 @@ def keyboard(outbound: Outbound) -> InlineKeyboardMarkup | None:
     if not outbound.choices:
         return None
     rows = [
-        [InlineKeyboardButton(choice.label[:64], callback_data=choice.value.encode()[:MAX_CALLBACK_BYTES].decode(
-            "utf-8", "ignore"))]
+        [
+            InlineKeyboardButton(
+                choice.label[:64],
+                callback_data=choice.value.encode()[:MAX_CALLBACK_BYTES].decode("utf-8", "ignore"),
+            )
+        ]
         for choice in outbound.choices
     ]
     return InlineKeyboardMarkup(rows)
@@ -102,10 +107,8 @@ class TelegramChannel:
 
     async def answer_callback(self, query_id: str) -> None:
         """Stop the button's spinner; failures here never matter to the conversation."""
-        try:
+        with contextlib.suppress(TelegramError):
             await self.bot.answer_callback_query(query_id)
-        except TelegramError:
-            pass
 
     async def send(self, outbound: Outbound) -> SendResult:
         """Send one message with its buttons and classify any error."""
@@ -134,8 +137,12 @@ class TelegramChannel:
             allowed_updates=["message", "edited_message", "callback_query"],
         )
 
-    async def poll(self, handle: Callable[[dict[str, Any]], Awaitable[None]],
-                   running: Callable[[], bool], interval: float = 0.5) -> None:
+    async def poll(
+        self,
+        handle: Callable[[dict[str, Any]], Awaitable[None]],
+        running: Callable[[], bool],
+        interval: float = 0.5,
+    ) -> None:
         """Long-poll getUpdates and hand each raw update to the same handler the webhook uses."""
         import asyncio
 
@@ -143,8 +150,9 @@ class TelegramChannel:
         offset = 0
         while running():
             try:
-                updates = await self.bot.get_updates(offset=offset, timeout=10, allowed_updates=[
-                    "message", "edited_message", "callback_query"])
+                updates = await self.bot.get_updates(
+                    offset=offset, timeout=10, allowed_updates=["message", "edited_message", "callback_query"]
+                )
             except RetryAfter as exc:
                 delay = exc.retry_after
                 await asyncio.sleep(delay.total_seconds() if hasattr(delay, "total_seconds") else float(delay))

@@ -19,8 +19,8 @@ from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.channels.base import InvalidInbound
-from bot.settings import TwilioSettings
 from bot.messages import Address, Channel, Inbound, Outbound, SendResult, SendStatus
+from bot.settings import TwilioSettings
 
 SMS_PATH = "/webhooks/twilio/sms"
 MAX_BODY_BYTES = 64 * 1024
@@ -60,7 +60,7 @@ def normalise_phone(raw: str) -> str | None:
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
-class RewritingHttpClient(TwilioHttpClient):
+class RewritingHttpClient(TwilioHttpClient):  # type: ignore[misc]
     """The real Twilio HTTP client, sending every request to another base URL (a mock such as Prism)."""
 
     def __init__(self, base_url: str, **kwargs: Any) -> None:

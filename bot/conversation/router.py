@@ -95,10 +95,15 @@ def route(
     keyword = None if is_button else match_keyword(text, opted_out=stopped)
     silent = provider_replied  # the provider (Twilio Advanced Opt-Out) already answered this keyword
     if keyword is Keyword.OPT_OUT:
-        return Turn("opt_out", () if silent else (_say(ctx, STOPPED),), consent="revoked", end_session=True,
-                    keyword=keyword)
+        return Turn(
+            "opt_out",
+            () if silent else (_say(ctx, STOPPED),),
+            consent="revoked",
+            end_session=True,
+            keyword=keyword,
+        )
     if keyword is Keyword.HELP:
-        replies = [] if silent else [_say(ctx, HELP)]
+        replies: list[Reply] = [] if silent else [_say(ctx, HELP)]
         if session and not stopped and replies:
             node = session.flow.nodes[session.node]
             replies.append(Reply(engine.expected_answer_hint(node, ctx), (), text_direction(ctx.locale)))
@@ -107,8 +112,8 @@ def route(
         if resident.consent == "granted" and session is not None:
             keyword = None  # "start" in the middle of a conversation is an answer, not a command
         else:
-            replies = () if silent else (_say(ctx, RESTARTED),)
-            return Turn("opt_in", replies, consent="granted", end_session=session is not None, keyword=keyword)
+            restarted = () if silent else (_say(ctx, RESTARTED),)
+            return Turn("opt_in", restarted, consent="granted", end_session=session is not None, keyword=keyword)
     if stopped:
         return Turn("ignored")  # after STOP nothing is sent but answers to START and HELP
     if keyword is Keyword.LANGUAGE:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Mapping
@@ -57,8 +58,7 @@ def _skip_reason(item: OutboxItem, resident: Resident | None, address: AddressRo
 class DeliveryWorker:
     """Sends what the outbox holds, through the adapters of the live channels."""
 
-    def __init__(self, db: Database, adapters: Mapping[Channel, ChannelAdapter], clock: Clock,
-                 batch: int = 50) -> None:
+    def __init__(self, db: Database, adapters: Mapping[Channel, ChannelAdapter], clock: Clock, batch: int = 50) -> None:
         self.db = db
         self.adapters = adapters
         self.clock = clock
@@ -72,10 +72,14 @@ class DeliveryWorker:
         with self.db.transaction() as session:
             query = (
                 select(OutboxItem)
-                .where(OutboxItem.channel.in_(channels), OutboxItem.not_before <= now, or_(
-                    OutboxItem.status == "pending",
-                    (OutboxItem.status == "sending") & (OutboxItem.claimed_until < now),
-                ))
+                .where(
+                    OutboxItem.channel.in_(channels),
+                    OutboxItem.not_before <= now,
+                    or_(
+                        OutboxItem.status == "pending",
+                        (OutboxItem.status == "sending") & (OutboxItem.claimed_until < now),
+                    ),
+                )
                 .order_by(OutboxItem.not_before, OutboxItem.id)
                 .limit(self.batch)
             )
@@ -84,8 +88,9 @@ class DeliveryWorker:
             claimed = []
             for item in session.scalars(query):
                 resident = session.get(Resident, item.resident_id) if item.resident_id else None
-                address = session.scalars(select(AddressRow).where(
-                    AddressRow.channel == item.channel, AddressRow.value == item.address)).first()
+                address = session.scalars(
+                    select(AddressRow).where(AddressRow.channel == item.channel, AddressRow.value == item.address)
+                ).first()
                 reason = _skip_reason(item, resident, address)
                 if reason:
                     item.status, item.last_error, item.finished_at = "skipped", reason, now
@@ -93,8 +98,12 @@ class DeliveryWorker:
                 item.status, item.claimed_until = "sending", now + timedelta(seconds=CLAIM_SECONDS)
                 item.attempts += 1
                 choices = tuple(Choice(v, label) for v, label in item.choices.get("choices", []))
-                outbound = Outbound(Address(Channel(item.channel), item.address), item.text, choices,
-                                    reference=item.idempotency_key)
+                outbound = Outbound(
+                    Address(Channel(item.channel), item.address),
+                    item.text,
+                    choices,
+                    reference=item.idempotency_key,
+                )
                 claimed.append(Claimed(item.id, item.attempts, outbound))
             return claimed
 
@@ -107,12 +116,25 @@ class DeliveryWorker:
                 return
             item.claimed_until = None
             if result.status is SendStatus.SENT:
-                message = Message(resident_id=item.resident_id, direction="out", channel=item.channel,
-                                  address=item.address, text=item.text, provider_id=result.provider_id,
-                                  status="sent", payload={}, created_at=now)
+                message = Message(
+                    resident_id=item.resident_id,
+                    direction="out",
+                    channel=item.channel,
+                    address=item.address,
+                    text=item.text,
+                    provider_id=result.provider_id,
+                    status="sent",
+                    payload={},
+                    created_at=now,
+                )
                 session.add(message)
                 session.flush()
-                item.status, item.message_id, item.finished_at, item.last_error = "sent", message.id, now, None
+                item.status, item.message_id, item.finished_at, item.last_error = (
+                    "sent",
+                    message.id,
+                    now,
+                    None,
+                )
                 return
             item.last_error = (result.error or result.error_code or "failed")[:500]
             if result.status is SendStatus.RETRY and claimed.attempts < MAX_ATTEMPTS:
@@ -127,11 +149,20 @@ class DeliveryWorker:
             resident = session.get(Resident, item.resident_id)
             if resident is not None and resident.consent != "revoked":
                 resident.consent = "revoked"
-                session.add(ConsentEvent(resident_id=resident.id, state="revoked", source="provider",
-                                         channel=item.channel, message_id=None, at=self.clock.now()))
+                session.add(
+                    ConsentEvent(
+                        resident_id=resident.id,
+                        state="revoked",
+                        source="provider",
+                        channel=item.channel,
+                        message_id=None,
+                        at=self.clock.now(),
+                    )
+                )
         if result.unreachable:
-            for address in session.scalars(select(AddressRow).where(
-                    AddressRow.channel == item.channel, AddressRow.value == item.address)):
+            for address in session.scalars(
+                select(AddressRow).where(AddressRow.channel == item.channel, AddressRow.value == item.address)
+            ):
                 address.reachable = False
 
     async def run_once(self) -> int:
@@ -160,7 +191,5 @@ class DeliveryWorker:
             if sent:
                 continue
             self.wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=idle_seconds)
-            except TimeoutError:
-                pass

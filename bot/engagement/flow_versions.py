@@ -30,10 +30,12 @@ class FlowRegistry:
         if current is not None and current.checksum == digest:
             row = current
         else:
-            number = (session.scalar(select(func.max(FlowVersion.version)).where(FlowVersion.slug == flow.slug))
-                      or 0) + 1
-            row = FlowVersion(slug=flow.slug, version=number, checksum=digest, definition=document,
-                              created_at=clock.now())
+            number = (
+                session.scalar(select(func.max(FlowVersion.version)).where(FlowVersion.slug == flow.slug)) or 0
+            ) + 1
+            row = FlowVersion(
+                slug=flow.slug, version=number, checksum=digest, definition=document, created_at=clock.now()
+            )
             session.add(row)
             session.flush()
         self._by_id[row.id] = flow
@@ -47,9 +49,7 @@ class FlowRegistry:
 
     def refresh(self, session: Session) -> None:
         """Learn the latest version of every flow from the store (another process may have loaded one)."""
-        rows = session.execute(
-            select(FlowVersion.slug, func.max(FlowVersion.id)).group_by(FlowVersion.slug)
-        ).all()
+        rows = session.execute(select(FlowVersion.slug, func.max(FlowVersion.id)).group_by(FlowVersion.slug)).all()
         self.latest.update({slug: version_id for slug, version_id in rows})
 
     def get(self, session: Session, version_id: int) -> Flow:

@@ -38,4 +38,4 @@ def negotiate(requested: str | None, default: str = "en") -> str:
 
 def text_direction(locale: str) -> str:
     """'rtl' for right-to-left scripts, 'ltr' otherwise."""
-    return "rtl" if locale.split("_")[0] in RTL_LANGUAGES else "ltr"
+    return "rtl" if locale.split("_", maxsplit=1)[0] in RTL_LANGUAGES else "ltr"

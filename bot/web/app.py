@@ -51,8 +51,9 @@ async def _background(runtime: Runtime, deliver: bool) -> AsyncIterator[None]:
     if deliver:
         tasks.append(asyncio.create_task(runtime.worker.run_forever(), name="delivery"))
         # APScheduler is the clock: it only wakes sweeps that claim due rows from the database.
-        scheduler.add_job(runtime.worker.wake.set, "interval", seconds=2, id="outbox-sweep",
-                          coalesce=True, max_instances=1)
+        scheduler.add_job(
+            runtime.worker.wake.set, "interval", seconds=2, id="outbox-sweep", coalesce=True, max_instances=1
+        )
         scheduler.start()
     telegram = runtime.telegram
     running = True
@@ -63,8 +64,12 @@ async def _background(runtime: Runtime, deliver: bool) -> AsyncIterator[None]:
         if settings.mode == "webhook" and runtime.settings.public_url:
             await telegram.register_webhook(runtime.settings.public_url)
         elif settings.mode == "polling":
-            tasks.append(asyncio.create_task(telegram.poll(
-                lambda data: webhooks.handle_telegram_update(runtime, data), lambda: running), name="polling"))
+            tasks.append(
+                asyncio.create_task(
+                    telegram.poll(lambda data: webhooks.handle_telegram_update(runtime, data), lambda: running),
+                    name="polling",
+                )
+            )
     try:
         yield
     finally:

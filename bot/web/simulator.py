@@ -14,7 +14,7 @@ from starlette.templating import Jinja2Templates
 
 from bot.channels import simulator
 from bot.channels.base import InvalidInbound
-from bot.i18n.negotiation import SUPPORTED_LOCALES, NATIVE_NAMES, text_direction
+from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, text_direction
 from bot.messages import Channel
 from bot.runtime import Runtime
 from bot.store.models import Message
@@ -30,8 +30,15 @@ def _conversation(runtime: Runtime, handle: str, after: int = 0) -> list[dict[st
             .order_by(Message.id)
             .limit(500)
         ).all()
-        return [{"id": m.id, "direction": m.direction, "text": m.text,
-                 "at": m.created_at.isoformat(timespec="seconds")} for m in rows]
+        return [
+            {
+                "id": m.id,
+                "direction": m.direction,
+                "text": m.text,
+                "at": m.created_at.isoformat(timespec="seconds"),
+            }
+            for m in rows
+        ]
 
 
 def _send(runtime: Runtime, handle: str, text: str, language: str | None, message_id: str) -> list[str]:
@@ -54,10 +61,16 @@ async def page(request: Request) -> Response:
     except InvalidInbound:
         handle = _handle(None)
     messages = await to_thread.run_sync(_conversation, runtime, handle)
-    response = templates.TemplateResponse(request, "simulator.html", {
-        "handle": handle, "messages": messages, "program": runtime.settings.program_name,
-        "languages": [(code, NATIVE_NAMES[code], text_direction(code)) for code in SUPPORTED_LOCALES],
-    })
+    response = templates.TemplateResponse(
+        request,
+        "simulator.html",
+        {
+            "handle": handle,
+            "messages": messages,
+            "program": runtime.settings.program_name,
+            "languages": [(code, NATIVE_NAMES[code], text_direction(code)) for code in SUPPORTED_LOCALES],
+        },
+    )
     response.set_cookie("sim_handle", handle, httponly=True, samesite="lax")
     return response
 

@@ -65,8 +65,12 @@ async def handle_telegram_update(runtime: Runtime, data: dict[str, Any]) -> None
     try:
         inbound, callback_id = telegram.parse(data)
     except InvalidInbound as exc:
-        await to_thread.run_sync(runtime.pipeline.record_dead_letter, Channel.TELEGRAM, str(exc),
-                                 {"update": json.dumps(data)[:5000]})
+        await to_thread.run_sync(
+            runtime.pipeline.record_dead_letter,
+            Channel.TELEGRAM,
+            str(exc),
+            {"update": json.dumps(data)[:5000]},
+        )
         return
     if inbound is not None:
         handled = await to_thread.run_sync(lambda: runtime.pipeline.handle(inbound))
@@ -81,8 +85,10 @@ async def telegram_update(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     if runtime.telegram is None:
         return PlainTextResponse("The Telegram channel is not configured.\n", status_code=404)
-    if not secret_matches(runtime.settings.telegram.secret if runtime.settings.telegram else None,
-                          request.headers.get(SECRET_HEADER)):
+    if not secret_matches(
+        runtime.settings.telegram.secret if runtime.settings.telegram else None,
+        request.headers.get(SECRET_HEADER),
+    ):
         return PlainTextResponse("Invalid secret token.\n", status_code=403)
     body = await _body(request)
     if body is None:

@@ -191,9 +191,9 @@ def ucs2_greedy(text: str) -> int:
     return count
 
 
-gsm_text = st.lists(
-    st.one_of(st.sampled_from(GSM_CHARS), st.sampled_from(sorted(GSM7_EXTENDED))), max_size=700
-).map("".join)
+gsm_text = st.lists(st.one_of(st.sampled_from(GSM_CHARS), st.sampled_from(sorted(GSM7_EXTENDED))), max_size=700).map(
+    "".join
+)
 # Lone surrogates (category Cs) cannot occur in text that reaches us over HTTP, so leave them out.
 chars = st.characters(exclude_categories=["Cs"])
 any_text = st.text(

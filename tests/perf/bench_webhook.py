@@ -209,9 +209,7 @@ class Server:
         last_error = "no answer"
         while time.monotonic() - started < timeout:
             if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"{self.name} exited with code {self.proc.returncode} before it was healthy"
-                )
+                raise RuntimeError(f"{self.name} exited with code {self.proc.returncode} before it was healthy")
             conn = http.client.HTTPConnection(HOST, self.port, timeout=2.0)
             try:
                 conn.request("GET", HEALTH_PATH)
@@ -257,6 +255,28 @@ class Server:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+def prepare(cmd: Sequence[str], env: Mapping[str, str], log_path: Path, timeout: float) -> None:
+    """Run a set-up command (e.g. ``loopline migrate``) to completion, logging to ``log_path``."""
+    with log_path.open("a", encoding="utf-8") as log:
+        log.write(f"$ {shlex.join(cmd)}\n")
+        log.flush()
+        try:
+            code = subprocess.run(
+                list(cmd),
+                cwd=REPO_ROOT,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                check=False,
+            ).returncode
+        except subprocess.TimeoutExpired as exc:
+            raise RuntimeError(f"{shlex.join(cmd)} did not finish in {timeout:.0f}s") from exc
+    if code != 0:
+        raise RuntimeError(f"{shlex.join(cmd)} exited with code {code}")
 
 
 @contextlib.contextmanager
@@ -355,6 +375,10 @@ def loopline_command(port: int, template: str | None) -> list[str]:
     return [sys.executable, "-m", "bot", "serve", "--host", HOST, "--port", str(port)]
 
 
+def loopline_migrate_command() -> list[str]:
+    return [sys.executable, "-m", "bot", "migrate"]
+
+
 def loopline_env(port: int, database_url: str, creds: Credentials) -> dict[str, str]:
     env = _clean_env()
     env.update(
@@ -397,14 +421,18 @@ def run_target(
     creds: Credentials,
     opts: Options,
     workdir: Path,
+    prepare_cmd: Sequence[str] | None = None,
 ) -> TargetRun:
     port = free_port()
     run = TargetRun(target=target, round=round_no, port=port)
     requests = build_requests(plan, port, creds)
     warmup = build_requests(warmup_plan, port, creds)
     server = Server(target, cmd_for_port(port), env_for_port(port), port, workdir / f"{target}.log")
-    _log(f"{target} (round {round_no}): starting on {HOST}:{port}: {shlex.join(server.cmd)}")
     try:
+        if prepare_cmd:
+            _log(f"{target} (round {round_no}): {shlex.join(prepare_cmd)}")
+            prepare(prepare_cmd, env_for_port(port), server.log_path, opts.startup_timeout)
+        _log(f"{target} (round {round_no}): starting on {HOST}:{port}: {shlex.join(server.cmd)}")
         with running(server):
             run.startup_s = server.wait_healthy(opts.startup_timeout)
             _log(f"{target}: healthy after {run.startup_s:.1f}s; warming up with {len(warmup)} requests")
@@ -543,9 +571,7 @@ def print_problems(runs: Sequence[TargetRun], out: TextIO) -> None:
             problems.append(f"{r.load.errors} requests without a response")
             problems.extend(f"    e.g. {sample}" for sample in r.load.error_samples)
         if r.load is not None and r.load.stopped_by == "time":
-            problems.append(
-                f"note: time limit reached, {r.load.sent} of {r.load.planned} requests sent (not an error)"
-            )
+            problems.append(f"note: time limit reached, {r.load.sent} of {r.load.planned} requests sent (not an error)")
         if r.warmup_non_2xx or r.warmup_errors:
             problems.append(f"warm-up: {r.warmup_non_2xx} non-2xx, {r.warmup_errors} without a response")
         if problems:
@@ -564,9 +590,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Inbound SMS webhook throughput/latency: Loopline versus a bare ASGI app.",
     )
     parser.add_argument("--requests", type=int, default=20_000, help="requests per target (default 20000)")
-    parser.add_argument(
-        "--seconds", type=float, default=60.0, help="time limit per target's load phase (default 60)"
-    )
+    parser.add_argument("--seconds", type=float, default=120.0, help="time limit per target's load phase (default 120)")
     parser.add_argument("--connections", type=int, default=32, help="keep-alive connections (default 32)")
     parser.add_argument("--warmup", type=int, default=500, help="warm-up requests per target (default 500)")
     parser.add_argument(
@@ -612,8 +636,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="loopline-bench-") as tmp:
         workdir = Path(tmp)
         sqlite_url = f"sqlite:///{workdir / 'bench.db'}"
-        targets: list[tuple[str, CommandFactory, EnvFactory]] = [
-            (BARE, bare_command, lambda port: _clean_env())
+        # (name, command, environment, set-up command run before each start)
+        targets: list[tuple[str, CommandFactory, EnvFactory, list[str] | None]] = [
+            (BARE, bare_command, lambda port: _clean_env(), None)
         ]
         if not args.no_sqlite:
             targets.append(
@@ -621,6 +646,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     LOOPLINE,
                     lambda port: loopline_command(port, args.target_cmd),
                     lambda port: loopline_env(port, sqlite_url, creds),
+                    None,  # `loopline serve` migrates the embedded SQLite database itself
                 )
             )
         if args.postgres:
@@ -629,16 +655,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                     LOOPLINE_PG,
                     lambda port: loopline_command(port, args.target_cmd),
                     lambda port: loopline_env(port, args.postgres, creds),
+                    None if args.target_cmd else loopline_migrate_command(),
                 )
             )
         for round_no in range(1, args.rounds + 1):
             # Odd rounds run the baseline first, even rounds last (A B B A ...), so a
             # machine that slowly gets busier or quieter does not favour one target.
             ordered = targets if round_no % 2 else targets[::-1]
-            for target, cmd_for_port, env_for_port in ordered:
+            for target, cmd_for_port, env_for_port, prepare_cmd in ordered:
                 runs.append(
                     run_target(
-                        target, round_no, cmd_for_port, env_for_port, plan, warmup_plan, creds, opts, workdir
+                        target,
+                        round_no,
+                        cmd_for_port,
+                        env_for_port,
+                        plan,
+                        warmup_plan,
+                        creds,
+                        opts,
+                        workdir,
+                        prepare_cmd,
                     )
                 )
 

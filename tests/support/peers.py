@@ -185,9 +185,7 @@ def _answers(url: str, *, ok_only: bool) -> bool:
 class _Process:
     """A subprocess in its own process group, output (stdout+stderr) to a log file."""
 
-    def __init__(
-        self, name: str, argv: Sequence[str], cwd: Path, env: Mapping[str, str], log_path: Path
-    ) -> None:
+    def __init__(self, name: str, argv: Sequence[str], cwd: Path, env: Mapping[str, str], log_path: Path) -> None:
         self.name = name
         self.argv = list(argv)
         self.log_path = log_path
@@ -328,9 +326,7 @@ class TelegramEmulator:
         except ValueError:
             payload = None
         if response.status_code != 200 or not isinstance(payload, dict) or not payload.get("ok"):
-            raise PeerError(
-                f"Telegram emulator {path} answered HTTP {response.status_code}: {response.text[:500]}"
-            )
+            raise PeerError(f"Telegram emulator {path} answered HTTP {response.status_code}: {response.text[:500]}")
         return payload.get("result")
 
     @staticmethod
@@ -414,9 +410,7 @@ class TelegramEmulator:
         result = self._post("/getUpdates", {"token": token, "chatId": chat_id})
         return list(result or [])
 
-    def wait_for_updates(
-        self, token: str, chat_id: int, count: int = 1, timeout: float = 10.0
-    ) -> list[dict[str, Any]]:
+    def wait_for_updates(self, token: str, chat_id: int, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
         """Poll `updates` until at least `count` unread bot messages arrived; returns them all."""
         collected: list[dict[str, Any]] = []
         deadline = time.monotonic() + timeout
@@ -571,8 +565,7 @@ class TwilioMock:
         return [
             r
             for r in _parse_prism_log(self.log_text())
-            if (path_contains is None or path_contains in r.path)
-            and (method is None or r.method == method.upper())
+            if (path_contains is None or path_contains in r.path) and (method is None or r.method == method.upper())
         ]
 
     def wait_for_requests(
@@ -635,9 +628,7 @@ def rewrite_url(url: str, base_url: str) -> str:
     prefixed); path and query of `url` are kept."""
     target = urlsplit(url)
     base = urlsplit(base_url)
-    return urlunsplit(
-        (base.scheme, base.netloc, base.path.rstrip("/") + target.path, target.query, target.fragment)
-    )
+    return urlunsplit((base.scheme, base.netloc, base.path.rstrip("/") + target.path, target.query, target.fragment))
 
 
 class PrismHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio ships no type hints

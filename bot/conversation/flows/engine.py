@@ -16,12 +16,14 @@ from bot.messages import Choice, Reply
 MAX_AUTO_STEPS = 50
 SKIP_WORDS = frozenset(fold(w) for w in ("skip", "omitir", "saltar", "passer", "bo qua", "跳过", "تخطي", "تخطى"))
 
+
 @dataclass(frozen=True, slots=True)
 class SetField:
     """An effect: set a field of the resident (locale, consent, area or fields.NAME)."""
 
     field: str
     value: str | None
+
 
 @dataclass(frozen=True, slots=True)
 class FlowContext:
@@ -31,6 +33,7 @@ class FlowContext:
     resident: Mapping[str, str | None]
     params: Mapping[str, str]
     translator: Callable[[str], Translator] = Translator
+
 
 @dataclass(frozen=True, slots=True)
 class Step:
@@ -46,9 +49,11 @@ class Step:
         """True when the flow reached its end."""
         return self.node is None
 
+
 class _SafeParams(dict[str, str]):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
+
 
 def render_text(text: Text, ctx: FlowContext) -> str:
     """The text in the context's locale: a gettext message, or the staff-written text of that language."""
@@ -59,6 +64,7 @@ def render_text(text: Text, ctx: FlowContext) -> str:
     fields = {n for _, n, _, _ in string.Formatter().parse(raw) if n}
     return raw.format_map(_SafeParams(ctx.params)) if fields else raw
 
+
 def _ask(node: Node, ctx: FlowContext, prefix: str | None = None) -> Reply:
     assert node.text is not None
     body = render_text(node.text, ctx)
@@ -66,6 +72,7 @@ def _ask(node: Node, ctx: FlowContext, prefix: str | None = None) -> Reply:
         body = f"{prefix}\n{body}"
     choices = tuple(Choice(c.value, render_text(c.label, ctx)) for c in node.choices)
     return Reply(body, choices, text_direction(ctx.locale))
+
 
 def match_choice(node: Node, answer: str, ctx: FlowContext, *, is_button: bool = False) -> str | None:
     """The value of the choice an answer names: its number, value, label or one of its words; else None."""
@@ -84,14 +91,22 @@ def match_choice(node: Node, answer: str, ctx: FlowContext, *, is_button: bool =
             return choice.value
     return None
 
+
 def _resolve(value: str | None, state: Mapping[str, Any]) -> str | None:
     if value == "$answer":
         answer = state.get("answer")
         return None if answer is None else str(answer)
     return value
 
-def _run(flow: Flow, node_id: str | None, state: dict[str, Any], ctx: FlowContext,
-         replies: list[Reply], effects: list[SetField]) -> Step:
+
+def _run(
+    flow: Flow,
+    node_id: str | None,
+    state: dict[str, Any],
+    ctx: FlowContext,
+    replies: list[Reply],
+    effects: list[SetField],
+) -> Step:
     """Walk from node_id through nodes that need no answer until one that waits, or the end."""
     for _step in range(MAX_AUTO_STEPS):
         if node_id is None:
@@ -120,6 +135,7 @@ def _run(flow: Flow, node_id: str | None, state: dict[str, Any], ctx: FlowContex
             node_id = None
     return Step(None, state, tuple(replies), tuple(effects))
 
+
 def _lookup(name: str, ctx: FlowContext, state: Mapping[str, Any]) -> object:
     if name == "answer":
         return state.get("answer")
@@ -127,12 +143,21 @@ def _lookup(name: str, ctx: FlowContext, state: Mapping[str, Any]) -> object:
         return state.get("answers", {}).get(name.removeprefix("answers."))
     return ctx.resident.get(name)
 
+
 def start(flow: Flow, ctx: FlowContext, node_id: str | None = None) -> Step:
     """Begin a flow (at its start, or at a given node) and run until it waits for the resident."""
     return _run(flow, node_id or flow.start, {"answers": {}}, ctx, [], [])
 
-def advance(flow: Flow, node_id: str, state: Mapping[str, Any], answer: str, ctx: FlowContext,
-            *, is_button: bool = False) -> Step:
+
+def advance(
+    flow: Flow,
+    node_id: str,
+    state: Mapping[str, Any],
+    answer: str,
+    ctx: FlowContext,
+    *,
+    is_button: bool = False,
+) -> Step:
     """Give the waiting node the resident's answer; re-prompt, skip after too many misses, or move on."""
     node = flow.nodes[node_id]
     state = dict(state)
@@ -142,9 +167,16 @@ def advance(flow: Flow, node_id: str, state: Mapping[str, Any], answer: str, ctx
     if node.kind == "ask-choice":
         value = match_choice(node, answer, ctx, is_button=is_button)
         if value is None:
-            return _miss(flow, node, state, ctx, translator.gettext(
-                _("Sorry, I didn't understand. Please reply with a number from 1 to {count}."),
-                count=len(node.choices)))
+            return _miss(
+                flow,
+                node,
+                state,
+                ctx,
+                translator.gettext(
+                    _("Sorry, I didn't understand. Please reply with a number from 1 to {count}."),
+                    count=len(node.choices),
+                ),
+            )
         chosen = next(c for c in node.choices if c.value == value)
         next_id = chosen.next or node.next
     else:
@@ -154,8 +186,15 @@ def advance(flow: Flow, node_id: str, state: Mapping[str, Any], answer: str, ctx
         elif not text:
             return _miss(flow, node, state, ctx, translator.gettext(_("Please reply with a few words.")))
         elif len(text) > node.max_length:
-            return _miss(flow, node, state, ctx, translator.gettext(
-                _("That is a bit long. Please keep it under {limit} characters."), limit=node.max_length))
+            return _miss(
+                flow,
+                node,
+                state,
+                ctx,
+                translator.gettext(
+                    _("That is a bit long. Please keep it under {limit} characters."), limit=node.max_length
+                ),
+            )
         else:
             value = text
     answers = dict(state.get("answers", {}))
@@ -163,6 +202,7 @@ def advance(flow: Flow, node_id: str, state: Mapping[str, Any], answer: str, ctx
         answers[node.save_as] = value
     state.update(answer=value, answers=answers, attempts=0)
     return _run(flow, next_id, state, ctx, [], [])
+
 
 def _miss(flow: Flow, node: Node, state: dict[str, Any], ctx: FlowContext, hint: str) -> Step:
     attempts = int(state.get("attempts", 0)) + 1
@@ -173,6 +213,7 @@ def _miss(flow: Flow, node: Node, state: dict[str, Any], ctx: FlowContext, hint:
         step = _run(flow, node.next, state, ctx, [skipped], [])
         return step
     return Step(node.id, {**state, "attempts": attempts}, (_ask(node, ctx, prefix=hint),))
+
 
 def expected_answer_hint(node: Node, ctx: FlowContext) -> str:
     """A one-line reminder of what the waiting node expects (used after keywords like HELP)."""

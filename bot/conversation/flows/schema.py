@@ -101,26 +101,37 @@ def _node(slug: str, node_id: str, raw: Any) -> Node:
     kind = raw.get("kind")
     if kind not in NODE_KINDS:
         raise _fail(slug, node_id, f"kind must be one of {', '.join(NODE_KINDS)}, got {kind!r}")
-    allowed = {"kind", "text", "next", "choices", "save_as", "skippable", "max_attempts", "max_length",
-               "conditions", "default", "field", "value"}
+    allowed = {
+        "kind",
+        "text",
+        "next",
+        "choices",
+        "save_as",
+        "skippable",
+        "max_attempts",
+        "max_length",
+        "conditions",
+        "default",
+        "field",
+        "value",
+    }
     extra = sorted(set(raw) - allowed)
     if extra:
         raise _fail(slug, node_id, f"unknown keys {extra}")
     nxt = raw.get("next")
     if nxt is not None and not isinstance(nxt, str):
         raise _fail(slug, node_id, "next must be a node id")
-    if kind in ("send", "ask-choice", "ask-text"):
-        text = _text(slug, node_id, raw.get("text"), "text")
-    else:
-        text = None
+    text = _text(slug, node_id, raw.get("text"), "text") if kind in ("send", "ask-choice", "ask-text") else None
     choices: list[ChoiceSpec] = []
     if kind == "ask-choice":
         raw_choices = raw.get("choices")
         if not isinstance(raw_choices, list) or len(raw_choices) < 2:
             raise _fail(slug, node_id, "an ask-choice node needs at least two choices")
         for index, item in enumerate(raw_choices, 1):
-            if not isinstance(item, dict) or not isinstance(item.get("value"), str):
+            if not isinstance(item, dict) or not isinstance(item.get("value"), str) or not item["value"]:
                 raise _fail(slug, node_id, f"choice {index} needs a value")
+            if len(item["value"].encode()) > 64:
+                raise _fail(slug, node_id, f"choice {index}: value is over 64 bytes (Telegram's button limit)")
             words = item.get("words", [])
             if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
                 raise _fail(slug, node_id, f"choice {index}: words must be a list of strings")
@@ -146,9 +157,9 @@ def _node(slug: str, node_id: str, raw: Any) -> Node:
             raise _fail(slug, node_id, f"consent can only be set to {CONSENT_VALUES}")
         if "value" not in raw:
             raise _fail(slug, node_id, "a set-field node needs a value (use $answer for the last answer)")
-    if kind in ("send", "ask-choice", "ask-text", "set-field", "branch") and nxt is None:
-        if kind != "ask-choice" or not all(c.next for c in choices):
-            raise _fail(slug, node_id, "next is required")
+    every_choice_leads_on = kind == "ask-choice" and all(c.next for c in choices)
+    if kind != "end" and nxt is None and not every_choice_leads_on:
+        raise _fail(slug, node_id, "next is required")
     if kind == "end" and nxt is not None:
         raise _fail(slug, node_id, "an end node has no next")
     max_attempts = raw.get("max_attempts", 3)
@@ -178,9 +189,37 @@ def _reachable(flow: Flow) -> set[str]:
         if node.id in seen:
             continue
         seen.add(node.id)
-        targets = [node.next] + [c.next for c in node.choices] + [c.next for c in node.conditions]
-        todo.extend(t for t in targets if t)
+        todo.extend(_targets(node))
     return seen
+
+
+def _targets(node: Node) -> list[str]:
+    return [t for t in [node.next, *(c.next for c in node.choices), *(c.next for c in node.conditions)] if t]
+
+
+def _loop_without_question(flow: Flow) -> str | None:
+    """A node on a cycle that never waits for the resident (it would spin forever), if there is one."""
+    waiting = {"ask-choice", "ask-text"}
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+    def visit(node_id: str) -> str | None:
+        state[node_id] = 1
+        node = flow.nodes[node_id]
+        if node.kind not in waiting:
+            for target in _targets(node):
+                if flow.nodes[target].kind in waiting:
+                    continue
+                if state.get(target) == 1:
+                    return target
+                if target not in state and (found := visit(target)):
+                    return found
+        state[node_id] = 2
+        return None
+
+    for node_id in flow.nodes:
+        if node_id not in state and (found := visit(node_id)):
+            return found
+    return None
 
 
 def parse_flow(raw: Any) -> Flow:
@@ -204,9 +243,8 @@ def parse_flow(raw: Any) -> Flow:
     if start not in nodes:
         raise _fail(slug, None, f"start {start!r} is not a node")
     for node in nodes.values():
-        targets = [node.next] + [c.next for c in node.choices] + [c.next for c in node.conditions]
-        for target in targets:
-            if target is not None and target not in nodes:
+        for target in _targets(node):
+            if target not in nodes:
                 raise _fail(slug, node.id, f"goes to {target!r}, which is not a node")
     flow = Flow(slug=slug, spec_version=SPEC_VERSION, start=start, nodes=nodes, name=str(raw.get("name", slug)))
     unreachable = sorted(set(nodes) - _reachable(flow))
@@ -214,4 +252,7 @@ def parse_flow(raw: Any) -> Flow:
         raise _fail(slug, unreachable[0], "cannot be reached from start")
     if not any(n.kind == "end" for n in nodes.values()):
         raise _fail(slug, None, "has no end node")
+    spinning = _loop_without_question(flow)
+    if spinning:
+        raise _fail(slug, spinning, "is on a loop that never asks the resident anything")
     return flow

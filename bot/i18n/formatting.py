@@ -1,0 +1,39 @@
+"""Dates and numbers in the resident's language and time zone, kept SMS-friendly (GSM-7 spaces) on request."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_datetime
+from babel.numbers import format_decimal
+
+# Our locale codes that Babel needs spelled differently (the rest parse as they are).
+_BABEL_CODES = {"zh_Hans": "zh_Hans_CN"}
+
+
+def babel_locale(locale: str) -> Locale:
+    """The Babel locale of one of our locale codes (zh_Hans -> zh_Hans_CN)."""
+    return Locale.parse(_BABEL_CODES.get(locale, locale))
+
+
+def _gsm_spaces(text: str) -> str:
+    """Replace every space character but U+0020 (no-break, narrow no-break, thin...) with a plain space."""
+    return "".join(" " if ch != " " and unicodedata.category(ch) == "Zs" else ch for ch in text)
+
+
+def format_datetime_for(value: datetime, locale: str, timezone: str, *, sms: bool) -> str:
+    """An aware datetime as the resident reads it: in their zone, Babel's medium format, plain spaces for SMS."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("format_datetime_for needs an aware datetime")
+    zone = ZoneInfo(timezone)
+    text = format_datetime(value.astimezone(zone), format="medium", tzinfo=zone, locale=babel_locale(locale))
+    return _gsm_spaces(text) if sms else text
+
+
+def format_number_for(n: float, locale: str, *, sms: bool = False) -> str:
+    """A number with the locale's separators (French groups with U+202F: plain space when sms is true)."""
+    text = format_decimal(n, locale=babel_locale(locale))
+    return _gsm_spaces(text) if sms else text

@@ -1,0 +1,165 @@
+"""End-to-end tests: a real `loopline serve` process against the real peers (Telegram Bot API
+emulator, Prism serving Twilio's REST API), and the `loopline` command line as a subprocess.
+
+Shared helpers live here (plain functions, no fixtures) so that each test module stays readable.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from babel.messages.pofile import read_po
+from sqlalchemy import Engine, create_engine, text
+
+from tests.support.peers import REPO_ROOT
+
+T = TypeVar("T")
+
+LOCALES_DIR = REPO_ROOT / "locales"
+
+# Every LOOPLINE_* variable the settings read: blanked for each server so that nothing from the
+# developer's environment leaks into a test (an empty value means "not set" to bot.settings).
+LOOPLINE_VARIABLES = (
+    "LOOPLINE_DATABASE_URL",
+    "LOOPLINE_PUBLIC_URL",
+    "LOOPLINE_TWILIO_ACCOUNT_SID",
+    "LOOPLINE_TWILIO_AUTH_TOKEN",
+    "LOOPLINE_TWILIO_FROM",
+    "LOOPLINE_TWILIO_MESSAGING_SERVICE_SID",
+    "LOOPLINE_TWILIO_API_BASE",
+    "LOOPLINE_TELEGRAM_TOKEN",
+    "LOOPLINE_TELEGRAM_SECRET",
+    "LOOPLINE_TELEGRAM_API_BASE",
+    "LOOPLINE_TELEGRAM_MODE",
+    "LOOPLINE_PROGRAM_NAME",
+    "LOOPLINE_HELP_CONTACT",
+    "LOOPLINE_DEFAULT_LOCALE",
+    "LOOPLINE_TIMEZONE",
+    "LOOPLINE_SIMULATOR",
+    "LOOPLINE_MESSAGE_FREQUENCY",
+)
+
+# The texts of the program that the tests fill in ({program}, {contact}, {frequency}).
+PROGRAM = "Northside Health Line"
+CONTACT = "help@northside.example"
+FREQUENCY = "up to 4 msgs/month"
+PARAMS = {"program": PROGRAM, "contact": CONTACT, "frequency": FREQUENCY}
+
+# The language menu in the order of onboarding.yaml: (callback data, label).
+LANGUAGES = (
+    ("en", "English"),
+    ("es", "Español"),
+    ("zh_Hans", "中文"),
+    ("vi", "Tiếng Việt"),
+    ("ar", "العربية"),
+    ("fr", "Français"),
+)
+
+# English source texts (gettext message ids) the tests look for.
+MENU_PROMPT = "Welcome to {program}! Choose your language:"
+CONSENT_PROMPT = (
+    "{program} sends community health news, polls and event invitations ({frequency}). "
+    "Msg & data rates may apply. Reply HELP for help, STOP to stop. Would you like to join?"
+)
+WELCOME = "Thank you for joining {program} ({frequency}). Reply STOP at any time to stop."
+AREA_PROMPT = (
+    "Optional: what is your ZIP code or neighborhood? It helps us share what matters where you live. "
+    "Reply SKIP to skip."
+)
+FINISH = "All set. Reply MENU to see what you can do, or HELP for help."
+HELP = (
+    "{program}: community health news, polls and events ({frequency}). Questions: {contact}. "
+    "Msg & data rates may apply. Reply STOP to stop, LANGUAGE to change language, MENU for options."
+)
+STOPPED = "You are unsubscribed from {program} and will get no more messages. Reply START to join again."
+RESTARTED = (
+    "You are subscribed to {program} again ({frequency}). Msg & data rates may apply. "
+    "Reply HELP for help, STOP to stop."
+)
+YES_LABEL = "Yes, join"
+NO_LABEL = "No, thanks"
+
+
+def base_env(database_path: Path, **overrides: str) -> dict[str, str]:
+    """Environment for a Loopline process: every LOOPLINE_* blank, a fresh SQLite file, our program."""
+    env = dict.fromkeys(LOOPLINE_VARIABLES, "")
+    env.update(
+        LOOPLINE_DATABASE_URL=f"sqlite:///{database_path}",
+        LOOPLINE_PROGRAM_NAME=PROGRAM,
+        LOOPLINE_HELP_CONTACT=CONTACT,
+        LOOPLINE_MESSAGE_FREQUENCY=FREQUENCY,
+    )
+    env.update(overrides)
+    return env
+
+
+def clean_os_env(**overrides: str) -> dict[str, str]:
+    """os.environ without any LOOPLINE_* variable, plus overrides (for plain subprocess.run)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPLINE_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(overrides)
+    return env
+
+
+@functools.cache
+def _catalog(locale: str) -> dict[str, str]:
+    path = LOCALES_DIR / locale / "LC_MESSAGES" / "messages.po"
+    if not path.is_file():
+        return {}
+    with path.open("rb") as handle:
+        catalog = read_po(handle, locale=locale)
+    # Only what the bot itself would use: translated, not fuzzy (bot.i18n.catalogs skips fuzzy).
+    return {
+        str(m.id): str(m.string)
+        for m in catalog
+        if m.id and isinstance(m.id, str) and isinstance(m.string, str) and m.string and not m.fuzzy
+    }
+
+
+def translation(locale: str, msgid: str) -> str | None:
+    """The catalog's translation of `msgid` filled with PARAMS, or None while it is untranslated."""
+    translated = _catalog(locale).get(msgid)
+    return translated.format(**PARAMS) if translated is not None else None
+
+
+def expected(locale: str, msgid: str) -> str:
+    """What the bot should say for `msgid` to a resident of `locale`: the translation once there is
+    one, the English source text until then."""
+    return translation(locale, msgid) or msgid.format(**PARAMS)
+
+
+def wait_until(condition: Callable[[], T], timeout: float = 10.0, interval: float = 0.1) -> T:
+    """Poll `condition` until it returns something truthy (returned); AssertionError at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout:g} s (last value: {value!r})")
+        time.sleep(interval)
+
+
+def sqlite_engine(database_path: Path) -> Engine:
+    """An engine on the server's SQLite file, for queries from the test process."""
+    return create_engine(f"sqlite:///{database_path}", connect_args={"timeout": 10})
+
+
+def query(engine: Engine, sql: str, **params: Any) -> list[dict[str, Any]]:
+    """Rows of a read-only query, as dicts."""
+    with engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(text(sql), params)]
+
+
+def scalar(engine: Engine, sql: str, **params: Any) -> Any:
+    with engine.connect() as connection:
+        return connection.execute(text(sql), params).scalar()
+
+
+def env_without(mapping: Mapping[str, str], *names: str) -> dict[str, str]:
+    return {k: v for k, v in mapping.items() if k not in names}
