@@ -47,11 +47,11 @@ class Handled:
 
 
 def program_params(settings: Settings) -> dict[str, str]:
-    """The words every flow text may use: {program}, {contact}, {frequency}."""
+    """The words every flow text may use: {program}, {contact}, and {frequency} (said in the resident's language)."""
     return {
         "program": settings.program_name,
         "contact": settings.help_contact,
-        "frequency": settings.message_frequency,
+        "messages_per_month": str(settings.messages_per_month),
     }
 
 
@@ -172,7 +172,12 @@ class Pipeline:
         )
         ctx = FlowContext(
             locale=locale,
-            resident={"consent": resident.consent, "locale": locale, "area": resident.area},
+            resident={
+                "consent": resident.consent,
+                "locale": locale,
+                "locale_known": "yes" if resident.locale else "no",
+                "area": resident.area,
+            },
             params=self.params,
         )
         turn = route(

@@ -59,7 +59,7 @@ class Settings:
     default_locale: str = "en"
     timezone: str = "UTC"
     simulator: bool = True
-    message_frequency: str = "up to 4 msgs/month"
+    messages_per_month: int = 4
 
     @property
     def live_channels(self) -> list[str]:
@@ -132,6 +132,13 @@ def _telegram(env: Mapping[str, str], public_url: str | None) -> TelegramSetting
     return TelegramSettings(token, secret, _url(env, "LOOPLINE_TELEGRAM_API_BASE"), mode)
 
 
+def _per_month(env: Mapping[str, str]) -> int:
+    raw = env.get("LOOPLINE_MESSAGES_PER_MONTH", "").strip() or "4"
+    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+        raise SettingsError("LOOPLINE_MESSAGES_PER_MONTH", "must be a whole number from 1 to 100")
+    return int(raw)
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Read and check every LOOPLINE_* variable; raise SettingsError naming the first bad one."""
     database_url = env.get("LOOPLINE_DATABASE_URL", "").strip() or "sqlite:///./loopline.db"
@@ -159,5 +166,5 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         default_locale=locale,
         timezone=timezone,
         simulator=simulator in ("on", "1", "true"),
-        message_frequency=env.get("LOOPLINE_MESSAGE_FREQUENCY", "").strip() or "up to 4 msgs/month",
+        messages_per_month=_per_month(env),
     )

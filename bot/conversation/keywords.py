@@ -18,109 +18,49 @@ class Keyword(enum.StrEnum):
 
 
 # Twilio's defaults (FACTS.md) first, then each supported language's natural words. Matched after fold().
+# fmt: off
 _WORDS: dict[Keyword, tuple[str, ...]] = {
     Keyword.OPT_OUT: (
-        "stop",
-        "stopall",
-        "unsubscribe",
-        "cancel",
-        "end",
-        "quit",
-        "revoke",
-        "optout",
-        "opt out",
-        "alto",
-        "parar",
-        "para",
-        "cancelar",
-        "baja",
-        "darse de baja",  # es
-        "arret",
-        "arreter",
-        "desabonner",
-        "desinscrire",
-        "stop sms",  # fr
-        "dung",
-        "huy",
-        "huy dang ky",
-        "ngung",  # vi
-        "退订",
-        "停止",
-        "取消",
-        "取消订阅",
-        "退出",  # zh
-        "توقف",
-        "وقف",
-        "ايقاف",
-        "الغاء",
-        "الغاء الاشتراك",  # ar (hamza folded by NFKD where it can be)
+        "stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout", "opt out",
+        "alto", "parar", "para", "cancelar", "baja", "darse de baja",  # es
+        "arret", "arreter", "desabonner", "desinscrire", "stop sms",  # fr
+        "dung", "dung lai", "huy", "huy dang ky", "ngung",  # vi
+        "退订", "退訂", "停止", "取消", "取消订阅", "取消訂閱", "退出",  # zh
+        "توقف", "وقف", "اوقف", "ايقاف", "الغاء", "الغاء الاشتراك",  # ar (hamza folded by NFKD where it can be)
     ),
     Keyword.OPT_IN: (
-        "start",
-        "unstop",
-        "subscribe",
-        "iniciar",
-        "comenzar",
-        "alta",
-        "empezar",  # es
-        "commencer",
-        "demarrer",
-        "abonner",  # fr
-        "bat dau",
-        "dang ky",  # vi
-        "开始",
-        "订阅",  # zh
-        "ابدا",
-        "ابدأ",
-        "اشتراك",  # ar
+        "start", "unstop", "subscribe",
+        "iniciar", "comenzar", "alta", "empezar",  # es
+        "commencer", "demarrer", "abonner",  # fr
+        "bat dau", "dang ky",  # vi
+        "开始", "開始", "订阅", "訂閱",  # zh
+        "ابدا", "ابدأ", "اشتراك",  # ar
     ),
     Keyword.HELP: (
-        "help",
-        "info",
-        "ayuda",
-        "informacion",  # es
+        "help", "info",
+        "ayuda", "informacion",  # es
         "aide",  # fr
-        "giup",
-        "giup do",
-        "tro giup",  # vi
-        "帮助",
-        "求助",
-        "信息",  # zh
-        "مساعدة",
-        "مساعده",
-        "معلومات",  # ar
+        "giup", "giup do", "tro giup",  # vi
+        "帮助", "幫助", "求助", "信息",  # zh
+        "مساعدة", "مساعده", "معلومات",  # ar
     ),
     Keyword.LANGUAGE: (
-        "language",
-        "lang",
-        "languages",
-        "idioma",
-        "idiomas",
-        "lengua",  # es
-        "langue",
-        "langues",  # fr
-        "ngon ngu",
-        "tieng",  # vi
-        "语言",
-        "語言",  # zh
-        "لغة",
-        "اللغة",
-        "لغه",  # ar
+        "language", "lang", "languages",
+        "idioma", "idiomas", "lengua",  # es
+        "langue", "langues",  # fr
+        "ngon ngu", "tieng",  # vi
+        "语言", "語言",  # zh
+        "لغة", "اللغة", "لغه",  # ar
     ),
     Keyword.MENU: (
-        "menu",
-        "options",
+        "menu", "options",
         "opciones",  # es
-        "danh muc",
-        "thuc don",  # vi
-        "菜单",
-        "選單",
-        "目录",  # zh
-        "القائمة",
-        "قائمة",
-        "القائمه",  # ar
+        "danh muc", "thuc don",  # vi
+        "菜单", "菜單", "選單", "目录",  # zh
+        "القائمة", "قائمة", "القائمه",  # ar
     ),
 }
+# fmt: on
 
 # Accepted as opt-in only from someone who has opted out; otherwise "yes" answers the question in front of them.
 OPT_IN_WHEN_STOPPED = frozenset({"yes", "si", "oui", "co", "是", "نعم"})

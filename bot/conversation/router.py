@@ -109,8 +109,9 @@ def route(
             replies.append(Reply(engine.expected_answer_hint(node, ctx), (), text_direction(ctx.locale)))
         return Turn("help", tuple(replies), keyword=keyword)
     if keyword is Keyword.OPT_IN:
-        if resident.consent == "granted" and session is not None:
-            keyword = None  # "start" in the middle of a conversation is an answer, not a command
+        if resident.consent == "pending" or (resident.consent == "granted" and session is not None):
+            # Someone new (Telegram's /start too) goes through language and consent; mid-conversation it's an answer.
+            keyword = None
         else:
             restarted = () if silent else (_say(ctx, RESTARTED),)
             return Turn("opt_in", restarted, consent="granted", end_session=session is not None, keyword=keyword)

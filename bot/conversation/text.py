@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_PUNCTUATION = re.compile(r"[\s\.,;:!\?¡¿\"'“”‘’`´\-–—_()\[\]{}*#~。，！？、؟،؛…]+")
+_PUNCTUATION = re.compile(r"[\s\.,;:!\?¡¿\"'“”‘’`´\-–—_()\[\]{}*#~/\\。，！？、؟،؛…]+")
 
 
 def fold(text: str) -> str:

@@ -15,7 +15,7 @@ def flow_messages(document: Any) -> list[str]:
     flow = parse_flow(document)
     found: list[str] = []
     for node in flow.nodes.values():
-        texts = [node.text] + [choice.label for choice in node.choices]
+        texts = [node.text, node.until_language_known] + [choice.label for choice in node.choices]
         found.extend(t for t in texts if isinstance(t, str) and t not in found)
     return found
 

@@ -7,13 +7,16 @@ Shared helpers live here (plain functions, no fixtures) so that each test module
 from __future__ import annotations
 
 import functools
+import io
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
 from sqlalchemy import Engine, create_engine, text
 
 from tests.support.peers import REPO_ROOT
@@ -41,14 +44,15 @@ LOOPLINE_VARIABLES = (
     "LOOPLINE_DEFAULT_LOCALE",
     "LOOPLINE_TIMEZONE",
     "LOOPLINE_SIMULATOR",
-    "LOOPLINE_MESSAGE_FREQUENCY",
+    "LOOPLINE_MESSAGES_PER_MONTH",
 )
 
 # The texts of the program that the tests fill in ({program}, {contact}, {frequency}).
 PROGRAM = "Northside Health Line"
 CONTACT = "help@northside.example"
-FREQUENCY = "up to 4 msgs/month"
-PARAMS = {"program": PROGRAM, "contact": CONTACT, "frequency": FREQUENCY}
+MESSAGES_PER_MONTH = 4
+FREQUENCY_MSGIDS = ("up to {n} message a month", "up to {n} messages a month")
+PARAMS = {"program": PROGRAM, "contact": CONTACT}
 
 # The language menu in the order of onboarding.yaml: (callback data, label).
 LANGUAGES = (
@@ -92,7 +96,8 @@ def base_env(database_path: Path, **overrides: str) -> dict[str, str]:
         LOOPLINE_DATABASE_URL=f"sqlite:///{database_path}",
         LOOPLINE_PROGRAM_NAME=PROGRAM,
         LOOPLINE_HELP_CONTACT=CONTACT,
-        LOOPLINE_MESSAGE_FREQUENCY=FREQUENCY,
+        LOOPLINE_MESSAGES_PER_MONTH=str(MESSAGES_PER_MONTH),
+        LOOPLINE_SIMULATOR="on",  # blank is refused here, unlike every other variable
     )
     env.update(overrides)
     return env
@@ -107,30 +112,52 @@ def clean_os_env(**overrides: str) -> dict[str, str]:
 
 
 @functools.cache
-def _catalog(locale: str) -> dict[str, str]:
+def _translations(locale: str) -> NullTranslations:
+    """The locale's catalog as the bot loads it: translated, non-fuzzy messages only."""
     path = LOCALES_DIR / locale / "LC_MESSAGES" / "messages.po"
-    if not path.is_file():
-        return {}
+    if locale == "en" or not path.is_file():
+        return NullTranslations()
     with path.open("rb") as handle:
         catalog = read_po(handle, locale=locale)
-    # Only what the bot itself would use: translated, not fuzzy (bot.i18n.catalogs skips fuzzy).
-    return {
-        str(m.id): str(m.string)
-        for m in catalog
-        if m.id and isinstance(m.id, str) and isinstance(m.string, str) and m.string and not m.fuzzy
-    }
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog, use_fuzzy=False)
+    buffer.seek(0)
+    return Translations(fp=buffer)
+
+
+def frequency(locale: str) -> str:
+    """ "up to 4 messages a month" in the resident's language (with its plural rules)."""
+    plural = _translations(locale).ngettext(*FREQUENCY_MSGIDS, MESSAGES_PER_MONTH)
+    return plural.format(n=MESSAGES_PER_MONTH)
 
 
 def translation(locale: str, msgid: str) -> str | None:
-    """The catalog's translation of `msgid` filled with PARAMS, or None while it is untranslated."""
-    translated = _catalog(locale).get(msgid)
-    return translated.format(**PARAMS) if translated is not None else None
+    """The catalog's translation of `msgid`, filled in, or None while it is untranslated."""
+    translated = _translations(locale).gettext(msgid)
+    if translated == msgid:
+        return None
+    return translated.format(**PARAMS, frequency=frequency(locale))
 
 
 def expected(locale: str, msgid: str) -> str:
     """What the bot should say for `msgid` to a resident of `locale`: the translation once there is
     one, the English source text until then."""
-    return translation(locale, msgid) or msgid.format(**PARAMS)
+    return translation(locale, msgid) or msgid.format(**PARAMS, frequency=frequency("en"))
+
+
+def numbered(text: str, labels: list[str]) -> str:
+    """How SMS and the simulator show a question with choices: the text, then one "N label" line each."""
+    return "\n".join([text, *(f"{i} {label}" for i, label in enumerate(labels, 1))])
+
+
+def language_menu() -> str:
+    """The language menu as SMS and the simulator show it (in English: nobody has chosen yet)."""
+    return numbered(expected("en", MENU_PROMPT), [label for _, label in LANGUAGES])
+
+
+def consent_question(locale: str) -> str:
+    """The consent question with its two numbered choices, as SMS and the simulator show it."""
+    return numbered(expected(locale, CONSENT_PROMPT), [expected(locale, YES_LABEL), expected(locale, NO_LABEL)])
 
 
 def wait_until(condition: Callable[[], T], timeout: float = 10.0, interval: float = 0.1) -> T:
@@ -159,7 +186,3 @@ def query(engine: Engine, sql: str, **params: Any) -> list[dict[str, Any]]:
 def scalar(engine: Engine, sql: str, **params: Any) -> Any:
     with engine.connect() as connection:
         return connection.execute(text(sql), params).scalar()
-
-
-def env_without(mapping: Mapping[str, str], *names: str) -> dict[str, str]:
-    return {k: v for k, v in mapping.items() if k not in names}

@@ -420,14 +420,14 @@ def run_target(
     warmup_plan: Sequence[Plan],
     creds: Credentials,
     opts: Options,
-    workdir: Path,
+    log_dir: Path,
     prepare_cmd: Sequence[str] | None = None,
 ) -> TargetRun:
     port = free_port()
     run = TargetRun(target=target, round=round_no, port=port)
     requests = build_requests(plan, port, creds)
     warmup = build_requests(warmup_plan, port, creds)
-    server = Server(target, cmd_for_port(port), env_for_port(port), port, workdir / f"{target}.log")
+    server = Server(target, cmd_for_port(port), env_for_port(port), port, log_dir / f"{target}.log")
     try:
         if prepare_cmd:
             _log(f"{target} (round {round_no}): {shlex.join(prepare_cmd)}")
@@ -572,6 +572,10 @@ def print_problems(runs: Sequence[TargetRun], out: TextIO) -> None:
             problems.extend(f"    e.g. {sample}" for sample in r.load.error_samples)
         if r.load is not None and r.load.stopped_by == "time":
             problems.append(f"note: time limit reached, {r.load.sent} of {r.load.planned} requests sent (not an error)")
+        if r.load is not None and r.load.marker and r.load.completed - r.load.non_2xx > r.load.marker_hits:
+            unmarked = r.load.completed - r.load.non_2xx - r.load.marker_hits
+            problems.append(f"note: {unmarked} 2xx responses without {r.load.marker}> (no reply sent)")
+            problems.extend(f"    e.g. {sample}" for sample in r.load.unmarked_samples)
         if r.warmup_non_2xx or r.warmup_errors:
             problems.append(f"warm-up: {r.warmup_non_2xx} non-2xx, {r.warmup_errors} without a response")
         if problems:
@@ -602,6 +606,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--residents", type=int, default=2000, help="distinct sender numbers (default 2000)")
     parser.add_argument("--startup-timeout", type=float, default=60.0, help=argparse.SUPPRESS)
     parser.add_argument("--request-timeout", type=float, default=30.0, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--log-dir", metavar="DIR", help="keep the servers' logs in DIR (default: a temporary directory)"
+    )
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
     # Plumbing check: run this command (with {python} and {port} placeholders) instead of Loopline.
     parser.add_argument("--target-cmd", help=argparse.SUPPRESS)
@@ -636,6 +643,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="loopline-bench-") as tmp:
         workdir = Path(tmp)
         sqlite_url = f"sqlite:///{workdir / 'bench.db'}"
+        log_dir = Path(args.log_dir) if args.log_dir else workdir
+        log_dir.mkdir(parents=True, exist_ok=True)
         # (name, command, environment, set-up command run before each start)
         targets: list[tuple[str, CommandFactory, EnvFactory, list[str] | None]] = [
             (BARE, bare_command, lambda port: _clean_env(), None)
@@ -673,7 +682,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         warmup_plan,
                         creds,
                         opts,
-                        workdir,
+                        log_dir,
                         prepare_cmd,
                     )
                 )

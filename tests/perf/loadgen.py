@@ -58,6 +58,7 @@ class LoadResult:
     client_cpu_s: float
     non_2xx_samples: list[str] = field(default_factory=list)
     error_samples: list[str] = field(default_factory=list)
+    unmarked_samples: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -151,6 +152,14 @@ class _State:
     statuses: Counter[int] = field(default_factory=Counter)
     non_2xx_samples: list[str] = field(default_factory=list)
     error_samples: list[str] = field(default_factory=list)
+    unmarked_samples: list[str] = field(default_factory=list)
+
+
+def _sample(request: bytes, status: int, body: bytes) -> str:
+    """``request body -> status response body``, both shortened, for the report."""
+    sent = request.partition(b"\r\n\r\n")[2][:SAMPLE_BYTES].decode("utf-8", "replace")
+    got = body[:SAMPLE_BYTES].decode("utf-8", "replace")
+    return f"{sent} -> {status} {got}"
 
 
 async def _close(writer: asyncio.StreamWriter | None) -> None:
@@ -209,11 +218,14 @@ async def _worker(
                 continue
             state.latencies.append(perf_counter() - started)
             state.statuses[status] += 1
-            if not 200 <= status < 300 and len(state.non_2xx_samples) < MAX_SAMPLES:
-                text = body[:SAMPLE_BYTES].decode("utf-8", "replace")
-                state.non_2xx_samples.append(f"{status}: {text}")
-            if state.marker is not None and state.marker in body:
-                state.marker_hits += 1
+            success = 200 <= status < 300
+            if not success and len(state.non_2xx_samples) < MAX_SAMPLES:
+                state.non_2xx_samples.append(_sample(request, status, body))
+            if state.marker is not None:
+                if state.marker in body:
+                    state.marker_hits += 1
+                elif success and len(state.unmarked_samples) < MAX_SAMPLES:
+                    state.unmarked_samples.append(_sample(request, status, body))
             if not keep_alive:
                 await _close(writer)
                 reader = writer = None
@@ -291,6 +303,7 @@ async def run_load(
         client_cpu_s=time.process_time() - cpu_started,
         non_2xx_samples=state.non_2xx_samples,
         error_samples=state.error_samples,
+        unmarked_samples=state.unmarked_samples,
     )
 
 

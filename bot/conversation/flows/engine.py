@@ -10,11 +10,13 @@ from typing import Any
 from bot.conversation.flows.schema import Flow, Node, Text
 from bot.conversation.text import fold
 from bot.i18n.catalogs import Translator, _
-from bot.i18n.negotiation import text_direction
+from bot.i18n.negotiation import SUPPORTED_LOCALES, text_direction
 from bot.messages import Choice, Reply
 
 MAX_AUTO_STEPS = 50
-SKIP_WORDS = frozenset(fold(w) for w in ("skip", "omitir", "saltar", "passer", "bo qua", "跳过", "تخطي", "تخطى"))
+SKIP_WORDS = frozenset(
+    fold(w) for w in ("skip", "omitir", "saltar", "passer", "ignorer", "bo qua", "跳过", "跳過", "تخطي", "تخطى")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +64,25 @@ def render_text(text: Text, ctx: FlowContext) -> str:
     else:
         raw = text.get(ctx.locale) or text.get("*") or text.get("en") or next(iter(text.values()))
     fields = {n for _, n, _, _ in string.Formatter().parse(raw) if n}
-    return raw.format_map(_SafeParams(ctx.params)) if fields else raw
+    if not fields:
+        return raw
+    params = _SafeParams(ctx.params)
+    if "frequency" in fields:
+        params["frequency"] = frequency(ctx.translator(ctx.locale), int(ctx.params.get("messages_per_month", "4")))
+    return raw.format_map(params)
+
+
+def frequency(translator: Translator, per_month: int) -> str:
+    """How often messages come, in the resident's language with its plural rules."""
+    return translator.ngettext("up to {n} message a month", "up to {n} messages a month", per_month)
 
 
 def _ask(node: Node, ctx: FlowContext, prefix: str | None = None) -> Reply:
     assert node.text is not None
     body = render_text(node.text, ctx)
+    if node.until_language_known is not None and ctx.resident.get("locale_known") != "yes":
+        others = [render_text(node.until_language_known, replace(ctx, locale=loc)) for loc in SUPPORTED_LOCALES]
+        body = "\n".join([body, *(line for line in dict.fromkeys(others) if line not in body)])
     if prefix:
         body = f"{prefix}\n{body}"
     choices = tuple(Choice(c.value, render_text(c.label, ctx)) for c in node.choices)
@@ -181,6 +196,8 @@ def advance(
         next_id = chosen.next or node.next
     else:
         text = answer.strip()
+        if is_button:  # a button from an earlier question cannot answer a question in words: ask again
+            return Step(node.id, state, (_ask(node, ctx),))
         if node.skippable and fold(text) in SKIP_WORDS:
             value = None
         elif not text:

@@ -54,6 +54,8 @@ class Node:
     skippable: bool = False
     max_attempts: int = 3
     max_length: int = 1000
+    # Said once in every other language too while the resident's language is unknown (the language menu).
+    until_language_known: Text | None = None
     conditions: tuple[Condition, ...] = ()
     field: str | None = None
     value: str | None = None
@@ -114,6 +116,7 @@ def _node(slug: str, node_id: str, raw: Any) -> Node:
         "default",
         "field",
         "value",
+        "until_language_known",
     }
     extra = sorted(set(raw) - allowed)
     if extra:
@@ -175,6 +178,7 @@ def _node(slug: str, node_id: str, raw: Any) -> Node:
         skippable=bool(raw.get("skippable", False)),
         max_attempts=max_attempts,
         max_length=int(raw.get("max_length", 1000)),
+        until_language_known=_text(slug, node_id, raw.get("until_language_known"), "until_language_known", False),
         conditions=tuple(conditions),
         field=raw.get("field"),
         value=None if raw.get("value") is None else str(raw.get("value")),
