@@ -21,6 +21,7 @@ demo: run
 
 peers:
 	bash .ci/install-peers
+	bash .ci/install-browser
 
 ## test: set up and run the whole suite (SQLite always; PostgreSQL too when LOOPLINE_TEST_POSTGRES_URL is set)
 test: $(STAMP) peers
