@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -15,6 +15,7 @@ from bot.channels.render import render
 from bot.clock import Clock
 from bot.conversation.flows.engine import FlowContext
 from bot.conversation.router import ResidentView, SessionView, Turn, route
+from bot.conversation.text import storable
 from bot.engagement.flow_versions import FlowRegistry
 from bot.i18n.negotiation import negotiate
 from bot.messages import Address, Channel, Inbound, Outbound
@@ -33,6 +34,10 @@ from bot.store.models import (
 )
 
 log = logging.getLogger("loopline.pipeline")
+MESSAGES = cast(Table, Message.__table__)
+OUTBOX = cast(Table, OutboxItem.__table__)
+RESIDENTS = cast(Table, Resident.__table__)
+ADDRESSES = cast(Table, AddressRow.__table__)
 
 
 @dataclass(slots=True)
@@ -75,6 +80,8 @@ class Pipeline:
 
     def handle(self, inbound: Inbound, *, reply_inline: bool = False, provider_replied: bool = False) -> Handled:
         """Store, dedupe and answer one message; replies for reply_inline channels are returned, not queued."""
+        if (text := storable(inbound.text)) != inbound.text:
+            inbound = replace(inbound, text=text)
         stored = self._store(inbound)
         if stored is None:
             return Handled(None, duplicate=True)
@@ -85,70 +92,86 @@ class Pipeline:
         except Exception:
             log.exception("message %s could not be handled; it is kept with status 'error'", message_id)
             with self.db.transaction() as session:
-                session.execute(update(Message).where(Message.id == message_id).values(status="error"))
+                session.connection().execute(update(MESSAGES).where(MESSAGES.c.id == message_id).values(status="error"))
             return Handled(message_id, failed=True)
 
     def _store(self, inbound: Inbound) -> tuple[int, int] | None:
         """First transaction: the message itself and its resident. None when it was seen before."""
         now = self.clock.now()
-        try:
-            with self.db.transaction() as session:
-                duplicate = session.scalar(
-                    select(Message.id).where(
-                        Message.channel == inbound.address.channel.value,
-                        Message.provider_id == inbound.provider_id,
+        for _attempt in range(3):
+            try:
+                with self.db.transaction() as session:
+                    resident_id = self._resident_id(session, inbound, now)
+                    message_id = (
+                        session.connection()
+                        .execute(
+                            insert(MESSAGES).returning(MESSAGES.c.id),
+                            {
+                                "resident_id": resident_id,
+                                "direction": "in",
+                                "channel": inbound.address.channel.value,
+                                "address": inbound.address.value,
+                                "text": inbound.text,
+                                "provider_id": inbound.provider_id,
+                                "status": "received",
+                                "payload": dict(inbound.raw),
+                                "created_at": now,
+                            },
+                        )
+                        .scalar_one()
+                    )
+                    return message_id, resident_id
+            except IntegrityError:
+                # Either this provider id was stored before (a duplicate), or a concurrent first message from
+                # the same new address created the resident first: then the next attempt finds it.
+                if self._seen(inbound):
+                    return None
+        raise RuntimeError("could not store an inbound message after three attempts")
+
+    def _seen(self, inbound: Inbound) -> bool:
+        with self.db.transaction() as session:
+            found = (
+                session.connection()
+                .execute(
+                    select(MESSAGES.c.id).where(
+                        MESSAGES.c.channel == inbound.address.channel.value,
+                        MESSAGES.c.provider_id == inbound.provider_id,
                     )
                 )
-                if duplicate is not None:
-                    return None
-                resident = self._find_or_create(session, inbound, now)
-                message = Message(
-                    resident_id=resident.id,
-                    direction="in",
-                    channel=inbound.address.channel.value,
-                    address=inbound.address.value,
-                    text=inbound.text,
-                    provider_id=inbound.provider_id,
-                    status="received",
-                    payload=dict(inbound.raw),
-                    created_at=now,
-                )
-                session.add(message)
-                session.flush()
-                return message.id, resident.id
-        except IntegrityError:
-            return None  # the same provider id committed by a concurrent request
+                .first()
+            )
+            return found is not None
 
-    def _find_or_create(self, session: Session, inbound: Inbound, now: datetime) -> Resident:
-        address = session.scalars(
-            select(AddressRow).where(
-                AddressRow.channel == inbound.address.channel.value, AddressRow.value == inbound.address.value
-            )
-        ).first()
-        if address is not None:
-            return address.resident
+    def _resident_id(self, session: Session, inbound: Inbound, now: datetime) -> int:
+        channel, value = inbound.address.channel.value, inbound.address.value
+        found = (
+            session.connection()
+            .execute(select(ADDRESSES.c.resident_id).where(ADDRESSES.c.channel == channel, ADDRESSES.c.value == value))
+            .scalar()
+        )
+        if found is not None:
+            return int(found)
         hint = negotiate(inbound.language_hint, default="") or None
-        resident = Resident(
-            locale=hint,
-            consent="pending",
-            fields={},
-            display_name=inbound.display_name,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(resident)
-        session.flush()
-        session.add(
-            AddressRow(
-                resident_id=resident.id,
-                channel=inbound.address.channel.value,
-                value=inbound.address.value,
-                reachable=True,
-                created_at=now,
+        resident_id = (
+            session.connection()
+            .execute(
+                insert(RESIDENTS).returning(RESIDENTS.c.id),
+                {
+                    "locale": hint,
+                    "consent": "pending",
+                    "fields": {},
+                    "display_name": inbound.display_name,
+                    "created_at": now,
+                    "updated_at": now,
+                },
             )
+            .scalar_one()
         )
-        session.flush()
-        return resident
+        session.connection().execute(
+            insert(ADDRESSES),
+            {"resident_id": resident_id, "channel": channel, "value": value, "reachable": True, "created_at": now},
+        )
+        return int(resident_id)
 
     def _respond(
         self,
@@ -193,7 +216,7 @@ class Pipeline:
         self._apply(session, resident, turn, inbound, message_id, now)
         self._save_session(session, resident, row, turn, now)
         handled = self._enqueue(session, resident, turn, inbound, message_id, reply_inline, now)
-        session.execute(update(Message).where(Message.id == message_id).values(status="handled"))
+        session.connection().execute(update(MESSAGES).where(MESSAGES.c.id == message_id).values(status="handled"))
         return handled
 
     def _apply(
@@ -226,9 +249,9 @@ class Pipeline:
             )
             if turn.consent == "revoked":
                 # STOP wins over anything already queued, on every channel of this resident.
-                session.execute(
-                    update(OutboxItem)
-                    .where(OutboxItem.resident_id == resident.id, OutboxItem.status == "pending")
+                session.connection().execute(
+                    update(OUTBOX)
+                    .where(OUTBOX.c.resident_id == resident.id, OUTBOX.c.status == "pending")
                     .values(status="cancelled", last_error="resident opted out", finished_at=now)
                 )
         resident.updated_at = now
@@ -273,37 +296,45 @@ class Pipeline:
         address = Address(inbound.address.channel, inbound.address.value)
         for index, reply in enumerate(turn.replies):
             outbound = render(reply, address)
-            item = OutboxItem(
-                idempotency_key=f"{turn.purpose}:{message_id}:{index}",
-                purpose=turn.purpose,
-                resident_id=resident.id,
-                channel=address.channel.value,
-                address=address.value,
-                text=outbound.text,
-                choices={"choices": [[c.value, c.label] for c in outbound.choices]},
-                status="pending",
-                urgent=False,
-                attempts=0,
-                not_before=now,
-                created_at=now,
-            )
+            item: dict[str, Any] = {
+                "idempotency_key": f"{turn.purpose}:{message_id}:{index}",
+                "purpose": turn.purpose,
+                "resident_id": resident.id,
+                "channel": address.channel.value,
+                "address": address.value,
+                "text": outbound.text,
+                "choices": {"choices": [[c.value, c.label] for c in outbound.choices]},
+                "status": "pending",
+                "urgent": False,
+                "attempts": 0,
+                "not_before": now,
+                "created_at": now,
+                "message_id": None,
+                "finished_at": None,
+            }
             if reply_inline:
-                sent = Message(
-                    resident_id=resident.id,
-                    direction="out",
-                    channel=address.channel.value,
-                    address=address.value,
-                    text=outbound.text,
-                    provider_id=None,
-                    status="sent",
-                    payload={"inline": "1"},
-                    created_at=now,
+                # Answered in the provider's HTTP response (TwiML, the simulator): recorded as sent now.
+                sent_id = (
+                    session.connection()
+                    .execute(
+                        insert(MESSAGES).returning(MESSAGES.c.id),
+                        {
+                            "resident_id": resident.id,
+                            "direction": "out",
+                            "channel": address.channel.value,
+                            "address": address.value,
+                            "text": outbound.text,
+                            "provider_id": None,
+                            "status": "sent",
+                            "payload": {"inline": "1"},
+                            "created_at": now,
+                        },
+                    )
+                    .scalar_one()
                 )
-                session.add(sent)
-                session.flush()
-                item.status, item.message_id, item.finished_at, item.attempts = "sent", sent.id, now, 1
+                item.update(status="sent", message_id=sent_id, finished_at=now, attempts=1)
                 handled.immediate.append(outbound)
             else:
                 handled.queued += 1
-            session.add(item)
+            session.connection().execute(insert(OUTBOX), item)
         return handled

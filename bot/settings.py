@@ -153,7 +153,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise SettingsError("LOOPLINE_TIMEZONE", f"unknown time zone {timezone!r}") from exc
-    simulator = env.get("LOOPLINE_SIMULATOR", "on").strip().lower()
+    # The simulator has no sign-in: on by default only while no provider is configured.
+    providers = any(env.get(name, "").strip() for name in ("LOOPLINE_TWILIO_ACCOUNT_SID", "LOOPLINE_TELEGRAM_TOKEN"))
+    simulator = env.get("LOOPLINE_SIMULATOR", "").strip().lower() or ("off" if providers else "on")
     if simulator not in ("on", "off", "1", "0", "true", "false"):
         raise SettingsError("LOOPLINE_SIMULATOR", "must be on or off")
     return Settings(

@@ -43,6 +43,10 @@ def keyboard(outbound: Outbound) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows)
 
 
+def _text_or_none(value: object) -> str | None:
+    return value[:64] if isinstance(value, str) else None
+
+
 class TelegramChannel:
     """The Telegram channel adapter (one bot)."""
 
@@ -69,39 +73,49 @@ class TelegramChannel:
         """The Inbound of an update (None for updates that carry no message) and a callback query id to answer."""
         try:
             update = Update.de_json(dict(data), self.bot)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise InvalidInbound(f"not a Telegram update ({type(exc).__name__})") from exc
-        if update is None or not isinstance(update.update_id, int):
-            raise InvalidInbound("not a Telegram update")
+            if update is None or not isinstance(update.update_id, int):
+                raise InvalidInbound("not a Telegram update")
+            return self._inbound(update)
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
+            raise InvalidInbound(f"not a usable Telegram update ({type(exc).__name__})") from exc
+
+    @staticmethod
+    def _inbound(update: Update) -> tuple[Inbound | None, str | None]:
         provider_id = str(update.update_id)
         query = update.callback_query
         if query is not None:
+            user = query.from_user
             chat = query.message.chat if query.message is not None else None
-            chat_id = chat.id if chat is not None else query.from_user.id
+            chat_id = chat.id if chat is not None else (user.id if user is not None else None)
+            if not isinstance(chat_id, int) or not isinstance(query.data or "", str):
+                raise InvalidInbound("a button press without a chat or with odd data")
             inbound = Inbound(
                 Address(Channel.TELEGRAM, str(chat_id)),
-                query.data or "",
+                (query.data or "")[:5000],
                 provider_id,
                 datetime.now(UTC),
-                language_hint=query.from_user.language_code,
-                display_name=query.from_user.first_name,
+                language_hint=_text_or_none(user.language_code if user else None),
+                display_name=_text_or_none(user.first_name if user else None),
                 is_button=True,
             )
-            return inbound, query.id
+            return inbound, query.id if isinstance(query.id, str) else None
         message = update.message or update.edited_message
         if message is None:
             return None, None
-        if message.chat.type != "private":
+        if message.chat is None or not isinstance(message.chat.id, int) or message.chat.type != "private":
             raise InvalidInbound("only private chats are served")
         text = message.text or message.caption or ("[attachment]" if message.effective_attachment else "")
-        user = message.from_user
+        if not isinstance(text, str):
+            raise InvalidInbound("the message text is not text")
+        sender = message.from_user
+        sent_at = message.date.astimezone(UTC) if isinstance(message.date, datetime) else datetime.now(UTC)
         inbound = Inbound(
             Address(Channel.TELEGRAM, str(message.chat.id)),
             text[:5000],
             provider_id,
-            message.date.astimezone(UTC) if message.date else datetime.now(UTC),
-            language_hint=user.language_code if user else None,
-            display_name=user.first_name if user else None,
+            sent_at,
+            language_hint=_text_or_none(sender.language_code if sender else None),
+            display_name=_text_or_none(sender.first_name if sender else None),
         )
         return inbound, None
 

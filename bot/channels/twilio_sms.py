@@ -24,7 +24,7 @@ from bot.settings import TwilioSettings
 
 SMS_PATH = "/webhooks/twilio/sms"
 MAX_BODY_BYTES = 64 * 1024
-_SID = re.compile(r"^(SM|MM|SMS)[0-9a-zA-Z]{16,40}$|^[A-Za-z0-9]{10,64}$")
+_SID = re.compile(r"(SM|MM|SMS)[0-9a-zA-Z]{16,40}|[A-Za-z0-9]{10,64}")
 # Opted out (21610) is permanent and means consent is gone; these mean the number can never get SMS.
 OPTED_OUT_CODES = frozenset({21610})
 UNREACHABLE_CODES = frozenset({21211, 21612, 21614, 30005, 30006, 21408})
@@ -103,7 +103,7 @@ class TwilioSms:
     def parse(self, form: Mapping[str, str], received_at: datetime) -> Inbound:
         """An Inbound from an authentic webhook form; InvalidInbound when something essential is missing."""
         sid = form.get("MessageSid") or form.get("SmsSid") or ""
-        if not _SID.match(sid):
+        if not _SID.fullmatch(sid):
             raise InvalidInbound("MessageSid is missing or malformed")
         if form.get("AccountSid") not in (None, "", self.settings.account_sid):
             raise InvalidInbound("AccountSid is not this account")

@@ -11,14 +11,14 @@ _PUNCTUATION = re.compile(r"[\s\.,;:!\?¡¿\"'“”‘’`´\-–—_()\[\]{}*#
 def fold(text: str) -> str:
     """Lower-case, strip accents and surrounding punctuation, collapse inner spaces: ' Arrêt! ' -> 'arret'."""
     decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    # Accents go, and so do invisible format characters (RLM, zero-width space, BOM) that RTL keyboards add.
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch) and unicodedata.category(ch) != "Cf")
     # Vietnamese đ/Đ has no decomposition; fold it by hand.
     stripped = stripped.replace("đ", "d").replace("Đ", "D")
     words = _PUNCTUATION.sub(" ", stripped.casefold()).split()
     return " ".join(words)
 
 
-def clean(text: str) -> str:
-    """Drop control characters (keeping newlines and tabs) and surrounding space from inbound text."""
-    kept = (ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C" or ch == "\u200d")
-    return "".join(kept).strip()
+def storable(text: str) -> str:
+    """Inbound text as it can be stored anywhere: lone surrogates become U+FFFD, NUL characters go."""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")

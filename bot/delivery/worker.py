@@ -167,9 +167,7 @@ class DeliveryWorker:
 
     async def run_once(self) -> int:
         """Claim one batch and send it; the number of rows attempted."""
-        from anyio import to_thread
-
-        claimed = await to_thread.run_sync(self.claim)
+        claimed = await self.db.run(self.claim)
         for item in claimed:
             adapter = self.adapters[item.outbound.address.channel]
             try:
@@ -177,7 +175,7 @@ class DeliveryWorker:
             except Exception as exc:  # an adapter bug must not stop delivery of everything else
                 log.exception("outbox %s: adapter raised", item.id)
                 result = SendResult(SendStatus.RETRY, error=type(exc).__name__)
-            await to_thread.run_sync(self.finish, item, result)
+            await self.db.run(self.finish, item, result)
         return len(claimed)
 
     async def run_forever(self, idle_seconds: float = 2.0) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
+from anyio import to_thread
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
+
+T = TypeVar("T")
 
 
 def normalise_url(url: str) -> str:
@@ -85,6 +88,13 @@ class Database:
             return
         with self.lock, transaction(self.sessions) as session:
             yield session
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        """Run blocking database work from async code: inline on SQLite (one connection, no thread hand-offs
+        fighting over the GIL), in a worker thread on PostgreSQL (where the wait is network I/O)."""
+        if self.is_sqlite:
+            return work(*args)
+        return await to_thread.run_sync(work, *args)
 
     def dispose(self) -> None:
         """Close every connection."""

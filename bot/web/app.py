@@ -7,7 +7,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from anyio import to_thread
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -32,7 +31,7 @@ async def healthz(request: Request) -> Response:
             session.execute(text("SELECT 1"))
 
     try:
-        await to_thread.run_sync(ping)
+        await runtime.db.run(ping)
     except Exception:
         log.exception("health check failed")
         return JSONResponse({"status": "database unavailable"}, status_code=503)

@@ -6,7 +6,6 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from anyio import to_thread
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -60,7 +59,7 @@ async def page(request: Request) -> Response:
         simulator.parse(handle, "", "probe", runtime.clock.now())
     except InvalidInbound:
         handle = _handle(None)
-    messages = await to_thread.run_sync(_conversation, runtime, handle)
+    messages = await runtime.db.run(_conversation, runtime, handle)
     response = templates.TemplateResponse(
         request,
         "simulator.html",
@@ -82,7 +81,7 @@ async def post_form(request: Request) -> Response:
     handle = _handle(form.get("handle"))
     text = str(form.get("text") or "")
     try:
-        await to_thread.run_sync(_send, runtime, handle, text, None, f"sim-{secrets.token_hex(12)}")
+        await runtime.db.run(_send, runtime, handle, text, None, f"sim-{secrets.token_hex(12)}")
     except InvalidInbound as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
     return RedirectResponse(f"/simulator?handle={handle}", status_code=303)
@@ -93,7 +92,7 @@ async def api_send(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     try:
         data = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return JSONResponse({"error": "body must be JSON"}, status_code=400)
     if not isinstance(data, dict) or not isinstance(data.get("text"), str):
         return JSONResponse({"error": "give handle and text"}, status_code=400)
@@ -101,7 +100,7 @@ async def api_send(request: Request) -> Response:
     message_id = str(data.get("id") or f"sim-{secrets.token_hex(12)}")
     language = data.get("language") if isinstance(data.get("language"), str) else None
     try:
-        replies = await to_thread.run_sync(_send, runtime, handle, data["text"], language, message_id)
+        replies = await runtime.db.run(_send, runtime, handle, data["text"], language, message_id)
     except InvalidInbound as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
     return JSONResponse({"handle": handle, "replies": replies})
@@ -116,5 +115,5 @@ async def api_messages(request: Request) -> Response:
         simulator.parse(handle, "", "probe", runtime.clock.now())
     except InvalidInbound as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
-    messages = await to_thread.run_sync(_conversation, runtime, handle, int(after) if after.isdigit() else 0)
+    messages = await runtime.db.run(_conversation, runtime, handle, int(after) if after.isdigit() else 0)
     return JSONResponse({"handle": handle, "messages": messages})

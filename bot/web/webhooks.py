@@ -6,7 +6,6 @@ import json
 import logging
 from typing import Any
 
-from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
@@ -48,9 +47,9 @@ async def twilio_sms(request: Request) -> Response:
         inbound = twilio.parse(form, runtime.clock.now())
     except InvalidInbound as exc:
         log.warning("twilio webhook kept as a dead letter: %s", exc)
-        await to_thread.run_sync(runtime.pipeline.record_dead_letter, Channel.SMS, str(exc), form)
+        await runtime.db.run(runtime.pipeline.record_dead_letter, Channel.SMS, str(exc), form)
         return Response(TwilioSms.twiml([]), status_code=200, media_type=TWIML)
-    handled = await to_thread.run_sync(
+    handled = await runtime.db.run(
         lambda: runtime.pipeline.handle(inbound, reply_inline=True, provider_replied=twilio.provider_replied(inbound))
     )
     if handled.queued:
@@ -65,7 +64,7 @@ async def handle_telegram_update(runtime: Runtime, data: dict[str, Any]) -> None
     try:
         inbound, callback_id = telegram.parse(data)
     except InvalidInbound as exc:
-        await to_thread.run_sync(
+        await runtime.db.run(
             runtime.pipeline.record_dead_letter,
             Channel.TELEGRAM,
             str(exc),
@@ -73,7 +72,7 @@ async def handle_telegram_update(runtime: Runtime, data: dict[str, Any]) -> None
         )
         return
     if inbound is not None:
-        handled = await to_thread.run_sync(lambda: runtime.pipeline.handle(inbound))
+        handled = await runtime.db.run(lambda: runtime.pipeline.handle(inbound))
         if handled.queued:
             runtime.worker.wake.set()
     if callback_id:
@@ -95,7 +94,7 @@ async def telegram_update(request: Request) -> Response:
         return PlainTextResponse("Request body too large.\n", status_code=413)
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # bad UTF-8, bad JSON, absurd nesting or numbers
         return JSONResponse({"error": "body is not JSON"}, status_code=400)
     if not isinstance(data, dict):
         return JSONResponse({"error": "an update is a JSON object"}, status_code=400)

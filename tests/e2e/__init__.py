@@ -66,6 +66,7 @@ LANGUAGES = (
 
 # English source texts (gettext message ids) the tests look for.
 MENU_PROMPT = "Welcome to {program}! Choose your language:"
+CHOOSE_LANGUAGE = "Choose your language:"
 CONSENT_PROMPT = (
     "{program} sends community health news, polls and event invitations ({frequency}). "
     "Msg & data rates may apply. Reply HELP for help, STOP to stop. Would you like to join?"
@@ -150,9 +151,14 @@ def numbered(text: str, labels: list[str]) -> str:
     return "\n".join([text, *(f"{i} {label}" for i, label in enumerate(labels, 1))])
 
 
-def language_menu() -> str:
-    """The language menu as SMS and the simulator show it (in English: nobody has chosen yet)."""
-    return numbered(expected("en", MENU_PROMPT), [label for _, label in LANGUAGES])
+def language_menu(locale: str = "en", *, locale_known: bool = False) -> str:
+    """The language menu as SMS and the simulator show it. Until the resident's language is known
+    (no hint from the channel), "Choose your language:" follows in every language not yet said."""
+    body = expected(locale, MENU_PROMPT)
+    if not locale_known:
+        others = dict.fromkeys(expected(code, CHOOSE_LANGUAGE) for code, _ in LANGUAGES)
+        body = "\n".join([body, *(line for line in others if line not in body)])
+    return numbered(body, [label for _, label in LANGUAGES])
 
 
 def consent_question(locale: str) -> str:

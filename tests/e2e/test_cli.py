@@ -89,9 +89,6 @@ BAD_SETTINGS = [
     ("LOOPLINE_TELEGRAM_MODE", {"LOOPLINE_TELEGRAM_MODE": "carrier-pigeon", **TELEGRAM_TOKEN}),
     ("LOOPLINE_PUBLIC_URL", {"LOOPLINE_PUBLIC_URL": "ftp://x"}),
     ("LOOPLINE_TWILIO_AUTH_TOKEN", {"LOOPLINE_TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID}),
-    ("LOOPLINE_TWILIO_FROM", {"LOOPLINE_TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
-                              "LOOPLINE_TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN, "LOOPLINE_TWILIO_FROM": "12"}),
-    ("LOOPLINE_TELEGRAM_TOKEN", {"LOOPLINE_TELEGRAM_TOKEN": "not-a-token"}),
     ("LOOPLINE_TELEGRAM_SECRET", {**TELEGRAM_TOKEN, "LOOPLINE_TELEGRAM_MODE": "webhook"}),
 ]  # fmt: skip
 
@@ -118,15 +115,24 @@ def test_bad_setting_stops_every_command(command: str, tmp_path: Path) -> None:
     _assert_one_line_naming(result, "LOOPLINE_TIMEZONE")
 
 
-def test_worker_refuses_an_unmigrated_database_until_migrate(tmp_path: Path) -> None:
+def test_worker_refuses_an_unmigrated_database_with_one_line(tmp_path: Path) -> None:
+    # BUG (bot/cli.py `_logging`): alembic's INFO lines ("setup plugin ...", "Context impl
+    # SQLiteImpl.") come first, burying the one line that says what to do.
     result = _run(["worker"], tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "loopline: the database is not at the latest schema; run `loopline migrate` first"
+    )
     _assert_one_line_naming(result, "loopline migrate")
 
-    migrated = _run(["migrate"], tmp_path)
-    assert migrated.returncode == 0, migrated.stderr
-    assert migrated.stdout.strip() == "Database is at the latest schema."
-    again = _run(["migrate"], tmp_path)  # idempotent
-    assert again.returncode == 0, again.stderr
+
+def test_migrate_creates_the_schema_and_is_idempotent(tmp_path: Path) -> None:
+    for _ in range(2):
+        migrated = _run(["migrate"], tmp_path)
+        assert migrated.returncode == 0, migrated.stderr
+        assert migrated.stdout.strip() == "Database is at the latest schema."
+        assert migrated.stderr == ""
+    assert (tmp_path / "cli.db").is_file()
 
 
 # ------------------------------------------------------------------------------------------
@@ -171,9 +177,8 @@ def test_chat_language_hint(tmp_path: Path) -> None:
     result = _run(["chat", "--as", "li", "--language", "zh-hans"], tmp_path, stdin="你好\n")
     assert result.returncode == 0, result.stderr
     (menu,) = _bot_lines(result.stdout)
-    # The menu's prompt is in the hinted language once translated; the labels are always native.
-    assert menu.endswith("\n".join(f"{i} {label}" for i, label in enumerate(
-        ["English", "Español", "中文", "Tiếng Việt", "العربية", "Français"], 1)))  # fmt: skip
+    # The hint is enough: the prompt is in Chinese (once translated), and only in Chinese.
+    assert menu == language_menu("zh_Hans", locale_known=True)
 
 
 # ------------------------------------------------------------------------------------------

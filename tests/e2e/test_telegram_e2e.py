@@ -116,6 +116,7 @@ def test_webhook_conversation_in_spanish(emu: TelegramEmulator, tmp_path: Path) 
     chat = 7
     with loopline_server(env, port=port, log_dir=tmp_path) as server:
         # The server registered its webhook, with our secret, before it answered /healthz.
+        assert f"telegram (webhook {public_url}{WEBHOOK_PATH})" in server.log_text()
         (registration,) = _bot_calls(emu, token, "setWebhook")
         assert f"{public_url}{WEBHOOK_PATH}" in registration
         assert secret in registration
@@ -177,7 +178,7 @@ def test_webhook_conversation_in_spanish(emu: TelegramEmulator, tmp_path: Path) 
             headers = {SECRET_HEADER: secret, "Content-Type": "application/json"}
             for _ in range(2):
                 assert client.post(url, content=duplicate, headers=headers).status_code == 200
-        (only,) = _replies(emu, token, 8, 1, settle=1.5)
+        (only,) = _replies(emu, token, 8, 1, settle=1.0)
         assert _text(only) == expected("en", MENU_PROMPT)
         assert emu.updates(token, chat) == []  # the forged updates got no answer
         assert emu.webhook_failures() == []
@@ -223,7 +224,8 @@ def test_polling_mode_answers_with_the_language_menu(emu: TelegramEmulator, tmp_
         LOOPLINE_TELEGRAM_API_BASE=emu.base_url,
         LOOPLINE_TELEGRAM_MODE="polling",
     )
-    with loopline_server(env, log_dir=tmp_path):
+    with loopline_server(env, log_dir=tmp_path) as server:
+        assert "telegram (polling)" in server.log_text()
         wait_until(lambda: _bot_calls(emu, token, "getUpdates"), timeout=10.0)
         emu.send_message(token, 11, "hi", language_code="en")
         (menu,) = _replies(emu, token, 11, 1, settle=1.0)

@@ -187,9 +187,7 @@ def test_onboarding(
         "WHERE a.channel = 'sms' AND a.value = :n",
         n=number,
     )
-    assert resident["locale"] == locale and resident["consent"] == "granted"
-    if area is not None:
-        assert resident["area"] == area
+    assert resident == {"locale": locale, "consent": "granted", "area": area}
     directions = query(
         db,
         "SELECT direction, text FROM messages WHERE channel = 'sms' AND address = :n ORDER BY id",
@@ -315,11 +313,20 @@ def test_public_url_with_a_path_prefix(prism: TwilioMock, tmp_path: Path, sms: S
     )
     with loopline_server(env, port=port, log_dir=tmp_path) as server:
         sms.extra_logs.append(server.log_path)
+        assert f"POST {public_url}{SMS_PATH}" in server.log_text()  # what to give Twilio
         prefixed = SmsServer(server, public_url, tmp_path / "e2e.db", [])
         number = "+14155550125"
         assert prefixed.say(number, "hi") == [language_menu()]
         unprefixed = prefixed.post(inbound(number, "1"), signed_url=f"http://127.0.0.1:{port}{SMS_PATH}")
         assert unprefixed.status_code == 403
+        # The app has no root path: a proxy that forwards /base unchanged reaches nothing.
+        with httpx.Client(timeout=10.0, trust_env=False) as client:
+            form = inbound(number, "1")
+            signature = sign_twilio(TEST_AUTH_TOKEN, f"{public_url}{SMS_PATH}", form)
+            kept = client.post(
+                f"{server.base_url}/base{SMS_PATH}", data=form, headers={"X-Twilio-Signature": signature}
+            )
+        assert kept.status_code == 404
 
 
 # ------------------------------------------------------------------------------------------
