@@ -191,3 +191,20 @@ def chat(handle: str | None, language: str | None) -> None:
                 click.echo(f"bot> {outbound.text}")
     finally:
         runtime.close()
+
+
+def content_runtime(*, migrate: bool = False):  # type: ignore[no-untyped-def]
+    """A runtime for content commands: settings from the environment, the schema current (SQLite migrates)."""
+    settings = _settings()
+    _logging("warning")
+    return _runtime(settings, migrate=migrate or settings.is_sqlite)
+
+
+def _register() -> None:
+    from bot.cli_content import demo, flows, polls, results
+
+    for command in (flows, polls, results, demo):
+        main.add_command(command)
+
+
+_register()

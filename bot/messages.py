@@ -52,6 +52,7 @@ class Reply:
     text: str
     choices: tuple[Choice, ...] = ()
     direction: str = "ltr"
+    numbered: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
@@ -13,10 +14,12 @@ from sqlalchemy.orm import Session
 
 from bot.channels.render import render
 from bot.clock import Clock
-from bot.conversation.flows.engine import FlowContext
-from bot.conversation.router import ResidentView, SessionView, Turn, route
+from bot.conversation.flows.engine import FlowContext, RecordAnswer, SetField, SubmitFeedback
+from bot.conversation.router import FEEDBACK_FLOW, ResidentView, SessionView, Turn, route
 from bot.conversation.text import storable
 from bot.engagement.flow_versions import FlowRegistry
+from bot.engagement.recording import POLL_FLOW_PREFIX, allocate_ref, poll_for_flow, record_answer, submit_feedback
+from bot.engagement.world import read_world
 from bot.i18n.negotiation import negotiate
 from bot.messages import Address, Channel, Inbound, Outbound
 from bot.settings import Settings
@@ -69,6 +72,8 @@ class Pipeline:
         self.clock = clock
         self.flows = flows
         self.params = program_params(settings)
+        # References are short on purpose; STATUS only ever shows a resident their own items.
+        self.rng = random.Random()  # noqa: S311
 
     def record_dead_letter(self, channel: Channel, reason: str, payload: dict[str, Any]) -> None:
         """Keep an authentic request that could not become a message."""
@@ -190,9 +195,11 @@ class Pipeline:
         flows = self.flows.latest_flows(session)
         locale = resident.locale or self.settings.default_locale
         view = ResidentView(consent=resident.consent, locale=locale, area=resident.area)
-        current = (
-            SessionView(self.flows.get(session, row.flow_version_id), row.node, row.state) if row is not None else None
-        )
+        current = self._session_view(session, row)
+        world = read_world(session, resident_id, inbound.text)
+        params = dict(self.params)
+        if current is not None and current.flow.slug == FEEDBACK_FLOW:
+            params["ref"] = str(allocate_ref(session, self.rng))
         ctx = FlowContext(
             locale=locale,
             resident={
@@ -201,7 +208,7 @@ class Pipeline:
                 "locale_known": "yes" if resident.locale else "no",
                 "area": resident.area,
             },
-            params=self.params,
+            params=params,
         )
         turn = route(
             inbound.text,
@@ -209,15 +216,53 @@ class Pipeline:
             current,
             flows,
             ctx,
+            world=world,
             is_button=inbound.is_button,
             provider_replied=provider_replied,
         )
         now = self.clock.now()
         self._apply(session, resident, turn, inbound, message_id, now)
+        self._record(session, resident, row, turn, inbound, params, now)
         self._save_session(session, resident, row, turn, now)
         handled = self._enqueue(session, resident, turn, inbound, message_id, reply_inline, now)
         session.connection().execute(update(MESSAGES).where(MESSAGES.c.id == message_id).values(status="handled"))
         return handled
+
+    def _session_view(self, session: Session, row: ConversationSession | None) -> SessionView | None:
+        if row is None:
+            return None
+        paused = row.state.get("paused")
+        paused_view = (
+            SessionView(self.flows.get(session, paused["flow_version_id"]), paused["node"], paused["state"])
+            if isinstance(paused, dict)
+            else None
+        )
+        return SessionView(self.flows.get(session, row.flow_version_id), row.node, row.state, paused_view)
+
+    def _record(
+        self,
+        session: Session,
+        resident: Resident,
+        row: ConversationSession | None,
+        turn: Turn,
+        inbound: Inbound,
+        params: dict[str, str],
+        now: datetime,
+    ) -> None:
+        """Answers and feedback the flow produced, into the store."""
+        channel = inbound.address.channel.value
+        for effect in turn.effects:
+            if isinstance(effect, RecordAnswer) and row is not None:
+                slug = self.flows.get(session, row.flow_version_id).slug
+                poll = poll_for_flow(session, slug)
+                if poll is not None and poll.status == "open":
+                    record_answer(
+                        session, poll, resident, effect.question, effect.value, effect.kind, channel, now, self.rng
+                    )
+            elif isinstance(effect, SubmitFeedback) and "ref" in params:
+                submit_feedback(
+                    session, resident, int(params["ref"]), effect.text, effect.topic, effect.may_contact, channel, now
+                )
 
     def _apply(
         self,
@@ -229,6 +274,8 @@ class Pipeline:
         now: datetime,
     ) -> None:
         for effect in turn.effects:
+            if not isinstance(effect, SetField):
+                continue
             if effect.field == "locale" and effect.value:
                 resident.locale = effect.value
             elif effect.field == "area":
@@ -259,25 +306,36 @@ class Pipeline:
     def _save_session(
         self, session: Session, resident: Resident, row: ConversationSession | None, turn: Turn, now: datetime
     ) -> None:
+        paused = row.state.get("paused") if row is not None else None
         if turn.end_session:
-            if row is not None:
+            if row is not None and turn.resume and isinstance(paused, dict):
+                row.flow_version_id, row.node, row.state = paused["flow_version_id"], paused["node"], paused["state"]
+                row.updated_at = now
+            elif row is not None:
                 session.delete(row)
             return
         if turn.start_flow is not None and turn.session_node is not None:
             version_id = self.flows.latest[turn.start_flow]
+            if row is not None and not isinstance(paused, dict):
+                current = self.flows.get(session, row.flow_version_id).slug
+                if current.startswith(POLL_FLOW_PREFIX) and current != turn.start_flow:
+                    # Another conversation interrupts a poll: keep the poll to come back to it afterwards.
+                    paused = {"flow_version_id": row.flow_version_id, "node": row.node, "state": row.state}
+            state = {**turn.session_state, "paused": paused} if isinstance(paused, dict) else turn.session_state
+            node = turn.session_node
             if row is None:
                 session.add(
                     ConversationSession(
                         resident_id=resident.id,
                         flow_version_id=version_id,
-                        node=turn.session_node,
-                        state=turn.session_state,
+                        node=node,
+                        state=state,
                         started_at=now,
                         updated_at=now,
                     )
                 )
             else:
-                row.flow_version_id, row.node, row.state = version_id, turn.session_node, turn.session_state
+                row.flow_version_id, row.node, row.state = version_id, node, state
                 row.started_at = row.updated_at = now
         elif row is not None and turn.session_node is not None:
             row.node, row.state, row.updated_at = turn.session_node, turn.session_state, now

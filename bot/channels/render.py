@@ -11,7 +11,7 @@ _RLM = "\u200f"
 
 def numbered_lines(reply: Reply) -> str:
     """The reply's text followed by one "N label" line per choice, as SMS shows choices."""
-    if not reply.choices:
+    if not reply.choices or not reply.numbered:
         return reply.text
     # Arabic lines start with a right-to-left mark so that "1 العربية" keeps its order on every phone.
     mark = _RLM if reply.direction == "rtl" else ""

@@ -15,6 +15,9 @@ class Keyword(enum.StrEnum):
     HELP = "help"
     LANGUAGE = "language"
     MENU = "menu"
+    POLL = "poll"
+    FEEDBACK = "feedback"
+    EVENTS = "events"
 
 
 # Twilio's defaults (FACTS.md) first, then each supported language's natural words. Matched after fold().
@@ -59,8 +62,35 @@ _WORDS: dict[Keyword, tuple[str, ...]] = {
         "菜单", "菜單", "選單", "目录",  # zh
         "القائمة", "قائمة", "القائمه",  # ar
     ),
+    Keyword.POLL: (
+        "poll", "polls", "survey",
+        "encuesta", "encuestas",  # es
+        "sondage", "sondages", "enquete",  # fr
+        "khao sat", "binh chon",  # vi
+        "调查", "問卷", "问卷", "投票",  # zh
+        "استطلاع", "استبيان",  # ar
+    ),
+    Keyword.FEEDBACK: (
+        "feedback", "comment", "idea", "suggestion",
+        "comentario", "comentarios", "opinion", "sugerencia",  # es
+        "avis", "commentaire", "idee",  # fr
+        "gop y", "y kien", "phan hoi",  # vi
+        "反馈", "意见", "建议", "意見",  # zh
+        "راي", "رأي", "ملاحظات", "اقتراح",  # ar
+    ),
+    Keyword.EVENTS: (
+        "events", "event", "calendar",
+        "eventos", "evento", "calendario",  # es
+        "evenements", "evenement", "agenda",  # fr
+        "su kien", "lich",  # vi
+        "活动", "活動", "日程",  # zh
+        "فعاليات", "الفعاليات", "فعالية", "احداث",  # ar
+    ),
 }
 # fmt: on
+
+_STATUS_WORDS = ("status", "estado", "statut", "trang thai", "tinh trang", "状态", "狀態", "进度", "الحالة", "حالة")
+_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹０１２３４５６７８９", "0123456789" * 3)
 
 # Accepted as opt-in only from someone who has opted out; otherwise "yes" answers the question in front of them.
 OPT_IN_WHEN_STOPPED = frozenset({"yes", "si", "oui", "co", "是", "نعم"})
@@ -82,3 +112,15 @@ def match_keyword(text: str, *, opted_out: bool = False) -> Keyword | None:
 def all_keywords() -> dict[Keyword, tuple[str, ...]]:
     """Every word of every keyword, for documentation and tests."""
     return dict(_WORDS)
+
+
+def match_status(text: str) -> int | None:
+    """The reference in "STATUS 4821" (any supported language, with or without #), else None."""
+    folded = fold(text).translate(_DIGITS)
+    for word in _STATUS_WORDS:
+        prefix = fold(word)
+        if folded.startswith(prefix):
+            rest = folded.removeprefix(prefix).strip()
+            if rest.isdigit() and 3 <= len(rest) <= 8:
+                return int(rest)
+    return None

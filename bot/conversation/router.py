@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.conversation.flows import engine
 from bot.conversation.flows.schema import Flow
 from bot.conversation.keywords import Keyword, match_keyword
+from bot.conversation.text import fold
 from bot.i18n.catalogs import _
 from bot.i18n.negotiation import text_direction
 from bot.messages import Reply
 
 ONBOARDING = "onboarding"
+FEEDBACK_FLOW = "feedback"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,11 +29,31 @@ class ResidentView:
 
 @dataclass(frozen=True, slots=True)
 class SessionView:
-    """The resident's active conversation, if any."""
+    """The resident's active conversation, if any, and the poll it interrupted (resumed when it ends)."""
 
     flow: Flow
     node: str
     state: Mapping[str, Any]
+    paused: SessionView | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PollView:
+    """A poll as the router needs it: where its questions are and whether it can be answered."""
+
+    slug: str
+    status: str
+    flow: str
+    results_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class World:
+    """What exists beyond this resident, read by the pipeline before routing (the router does no I/O)."""
+
+    open_polls: tuple[PollView, ...] = ()
+    poll_keywords: Mapping[str, PollView] = field(default_factory=dict)
+    item_status: tuple[int, str | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,16 +62,19 @@ class Turn:
 
     purpose: str
     replies: tuple[Reply, ...] = ()
-    effects: tuple[engine.SetField, ...] = ()
+    effects: tuple[engine.Effect, ...] = ()
     consent: str | None = None
     end_session: bool = False
     start_flow: str | None = None
     session_node: str | None = None
     session_state: dict[str, Any] = field(default_factory=dict)
     keyword: Keyword | None = None
+    resume: bool = False
 
 
-def _say(ctx: engine.FlowContext, message: str) -> Reply:
+def _say(ctx: engine.FlowContext, message: str, **params: str) -> Reply:
+    if params:
+        ctx = replace(ctx, params={**ctx.params, **params})
     return Reply(engine.render_text(message, ctx), (), text_direction(ctx.locale))
 
 
@@ -62,12 +87,28 @@ RESTARTED = _(
     "You are subscribed to {program} again ({frequency}). Msg & data rates may apply. "
     "Reply HELP for help, STOP to stop."
 )
-MENU = _("What you can do:\nLANGUAGE - change your language\nHELP - help and contact\nSTOP - stop all messages")
+MENU = _(
+    "What you can do:\nPOLL - answer the current poll\nFEEDBACK - tell us something\nSTATUS and a number - "
+    "where your feedback stands\nLANGUAGE - change your language\nHELP - help and contact\nSTOP - stop all messages"
+)
+NO_POLL = _("There is no open poll right now. We will let you know when there is one.")
+POLL_CLOSED = _("This poll is closed. Thank you for your interest!")
+POLL_CLOSED_RESULTS = _("This poll is closed. Thank you for your interest! See the results: {url}")
+BACK_TO_POLL = _("Back to the poll where you left off:")
+STATUS_TEXTS = {
+    "received": _("#{ref}: we received it and will review it soon."),
+    "under_review": _("#{ref}: our team is reviewing it."),
+    "acted_on": _("#{ref}: it was acted on. Thank you! We will share what changed."),
+    "not_adopted": _("#{ref}: it was considered but not adopted this time. Thank you for speaking up."),
+}
+STATUS_UNKNOWN = _("We could not find #{ref} among your messages. Please check the number.")
 FALLBACK = _("Thank you, we received your message. Reply MENU to see what you can do.")
 
 
 def _from_step(step: engine.Step, purpose: str, flow_slug: str | None) -> Turn:
-    consent = next((e.value for e in reversed(step.effects) if e.field == "consent"), None)
+    consent = next(
+        (e.value for e in reversed(step.effects) if isinstance(e, engine.SetField) and e.field == "consent"), None
+    )
     return Turn(
         purpose=purpose,
         replies=step.replies,
@@ -80,6 +121,31 @@ def _from_step(step: engine.Step, purpose: str, flow_slug: str | None) -> Turn:
     )
 
 
+def _poll_turn(poll: PollView, session: SessionView | None, flows: Mapping[str, Flow], ctx: engine.FlowContext) -> Turn:
+    if poll.status != "open":
+        if poll.results_url:
+            return Turn("reply", (_say(ctx, POLL_CLOSED_RESULTS, url=poll.results_url),))
+        return Turn("reply", (_say(ctx, POLL_CLOSED),))
+    if session is not None and session.flow.slug == poll.flow:
+        node = session.flow.nodes[session.node]
+        return Turn("reply", (engine.ask(node, ctx),))  # resume where they stopped
+    return _from_step(engine.start(flows[poll.flow], ctx), "reply", poll.flow)
+
+
+def _closed(flow: str, world: World) -> PollView:
+    known = next((p for p in world.poll_keywords.values() if p.flow == flow), None)
+    return known or PollView(flow.removeprefix("poll-"), "closed", flow)
+
+
+def _resume(turn: Turn, session: SessionView | None, ctx: engine.FlowContext) -> Turn:
+    """When a flow that interrupted a poll ends, go back to the poll's question."""
+    if not (turn.end_session and session is not None and session.paused is not None and turn.consent != "revoked"):
+        return turn
+    paused = session.paused
+    question = engine.ask(paused.flow.nodes[paused.node], ctx)
+    return replace(turn, replies=(*turn.replies, _say(ctx, BACK_TO_POLL), question), resume=True)
+
+
 def route(
     text: str,
     resident: ResidentView,
@@ -87,10 +153,30 @@ def route(
     flows: Mapping[str, Flow],
     ctx: engine.FlowContext,
     *,
+    world: World | None = None,
     is_button: bool = False,
     provider_replied: bool = False,
 ) -> Turn:
     """Decide what one message from a resident does; pure, so that it can be tested as a transcript."""
+    turn = _route(text, resident, session, flows, ctx, world or World(), is_button, provider_replied)
+    return _resume(turn, session, replace(ctx, locale=_locale_after(turn, ctx)))
+
+
+def _locale_after(turn: Turn, ctx: engine.FlowContext) -> str:
+    chosen = [e.value for e in turn.effects if isinstance(e, engine.SetField) and e.field == "locale" and e.value]
+    return chosen[-1] if chosen else ctx.locale
+
+
+def _route(
+    text: str,
+    resident: ResidentView,
+    session: SessionView | None,
+    flows: Mapping[str, Flow],
+    ctx: engine.FlowContext,
+    world: World,
+    is_button: bool,
+    provider_replied: bool,
+) -> Turn:
     stopped = resident.consent == "revoked"
     keyword = None if is_button else match_keyword(text, opted_out=stopped)
     silent = provider_replied  # the provider (Twilio Advanced Opt-Out) already answered this keyword
@@ -122,6 +208,26 @@ def route(
         return _from_step(step, "reply", ONBOARDING)
     if keyword is Keyword.MENU:
         return Turn("reply", (_say(ctx, MENU),), keyword=keyword)
+    if session is not None and session.flow.slug.startswith("poll-"):
+        if session.flow.slug not in {p.flow for p in world.open_polls}:
+            # The poll closed while this resident was in it: say so once and let the conversation go.
+            return replace(_poll_turn(_closed(session.flow.slug, world), None, flows, ctx), end_session=True)
+    if resident.consent == "granted":
+        keyed = None if is_button else world.poll_keywords.get(fold(text))
+        if keyed is not None:
+            return _poll_turn(keyed, session, flows, ctx)
+        if keyword is Keyword.POLL:
+            if session is not None and session.flow.slug.startswith("poll-"):
+                return Turn("reply", (engine.ask(session.flow.nodes[session.node], ctx),))
+            if not world.open_polls:
+                return Turn("reply", (_say(ctx, NO_POLL),), keyword=keyword)
+            return _poll_turn(world.open_polls[0], session, flows, ctx)
+        if keyword is Keyword.FEEDBACK and FEEDBACK_FLOW in flows:
+            return _from_step(engine.start(flows[FEEDBACK_FLOW], ctx), "reply", FEEDBACK_FLOW)
+        if world.item_status is not None and not is_button:
+            ref, status = world.item_status
+            message = STATUS_TEXTS.get(status or "", STATUS_UNKNOWN)
+            return Turn("reply", (_say(ctx, message, ref=str(ref)),))
     if session is not None:
         step = engine.advance(session.flow, session.node, session.state, text, ctx, is_button=is_button)
         return _from_step(step, "reply", None)

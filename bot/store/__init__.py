@@ -1,0 +1,5 @@
+"""The store: every model is registered on one metadata as soon as the package is imported."""
+
+from bot.store import engagement, models
+
+__all__ = ["engagement", "models"]

@@ -152,7 +152,7 @@ class ConversationSession(Base):
     started_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
-    flow_version: Mapped[FlowVersion] = relationship(lazy="joined")
+    flow_version: Mapped[FlowVersion] = relationship()
 
 
 class OutboxItem(Base):

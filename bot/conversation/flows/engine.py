@@ -7,11 +7,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bot.conversation.flows.schema import Flow, Node, Text
+from bot.conversation.flows import questions
+from bot.conversation.flows.schema import ASK_KINDS, Flow, Node, Text
 from bot.conversation.text import fold
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.negotiation import SUPPORTED_LOCALES, text_direction
-from bot.messages import Choice, Reply
+from bot.messages import Reply
 
 MAX_AUTO_STEPS = 50
 SKIP_WORDS = frozenset(
@@ -25,6 +26,27 @@ class SetField:
 
     field: str
     value: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordAnswer:
+    """An effect: the resident answered a poll question (value: str, int, bool, list, or None when skipped)."""
+
+    question: str
+    value: Any
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitFeedback:
+    """An effect: the resident's feedback becomes an input item (its reference is {ref} in later texts)."""
+
+    text: str
+    topic: str | None
+    may_contact: bool
+
+
+Effect = SetField | RecordAnswer | SubmitFeedback
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +66,7 @@ class Step:
     node: str | None
     state: dict[str, Any]
     replies: tuple[Reply, ...] = ()
-    effects: tuple[SetField, ...] = ()
+    effects: tuple[Effect, ...] = ()
 
     @property
     def ended(self) -> bool:
@@ -77,7 +99,8 @@ def frequency(translator: Translator, per_month: int) -> str:
     return translator.ngettext("up to {n} message a month", "up to {n} messages a month", per_month)
 
 
-def _ask(node: Node, ctx: FlowContext, prefix: str | None = None) -> Reply:
+def ask(node: Node, ctx: FlowContext, prefix: str | None = None) -> Reply:
+    """The question a waiting node asks, with its choices and how to answer."""
     assert node.text is not None
     body = render_text(node.text, ctx)
     if node.until_language_known is not None and ctx.resident.get("locale_known") != "yes":
@@ -85,8 +108,11 @@ def _ask(node: Node, ctx: FlowContext, prefix: str | None = None) -> Reply:
         body = "\n".join([body, *(line for line in dict.fromkeys(others) if line not in body)])
     if prefix:
         body = f"{prefix}\n{body}"
-    choices = tuple(Choice(c.value, render_text(c.label, ctx)) for c in node.choices)
-    return Reply(body, choices, text_direction(ctx.locale))
+    choices, numbered = questions.choices(node, ctx)
+    line = questions.instruction(node, ctx)
+    if line:
+        body = f"{body}\n{line}"
+    return Reply(body, choices, text_direction(ctx.locale), numbered=numbered)
 
 
 def match_choice(node: Node, answer: str, ctx: FlowContext, *, is_button: bool = False) -> str | None:
@@ -120,15 +146,15 @@ def _run(
     state: dict[str, Any],
     ctx: FlowContext,
     replies: list[Reply],
-    effects: list[SetField],
+    effects: list[Effect],
 ) -> Step:
     """Walk from node_id through nodes that need no answer until one that waits, or the end."""
     for _step in range(MAX_AUTO_STEPS):
         if node_id is None:
             return Step(None, state, tuple(replies), tuple(effects))
         node = flow.nodes[node_id]
-        if node.kind in ("ask-choice", "ask-text"):
-            replies.append(_ask(node, ctx))
+        if node.kind in ASK_KINDS:
+            replies.append(ask(node, ctx))
             return Step(node.id, {**state, "attempts": 0}, tuple(replies), tuple(effects))
         if node.kind == "send":
             assert node.text is not None
@@ -140,6 +166,12 @@ def _run(
             effects.append(SetField(node.field, value))
             resident = {**ctx.resident, node.field: value}
             ctx = replace(ctx, resident=resident, locale=value if node.field == "locale" and value else ctx.locale)
+            node_id = node.next
+        elif node.kind == "submit-feedback":
+            answers = state.get("answers", {})
+            text = answers.get("feedback")
+            if text:
+                effects.append(SubmitFeedback(str(text), answers.get("topic"), answers.get("may_contact") is True))
             node_id = node.next
         elif node.kind == "branch":
             node_id = next(
@@ -176,28 +208,23 @@ def advance(
     """Give the waiting node the resident's answer; re-prompt, skip after too many misses, or move on."""
     node = flow.nodes[node_id]
     state = dict(state)
-    value: str | None
     next_id: str | None = node.next
     translator = ctx.translator(ctx.locale)
-    if node.kind == "ask-choice":
-        value = match_choice(node, answer, ctx, is_button=is_button)
-        if value is None:
-            return _miss(
-                flow,
-                node,
-                state,
-                ctx,
-                translator.gettext(
-                    _("Sorry, I didn't understand. Please reply with a number from 1 to {count}."),
-                    count=len(node.choices),
-                ),
-            )
-        chosen = next(c for c in node.choices if c.value == value)
-        next_id = chosen.next or node.next
+    value: Any
+    if node.kind != "ask-text":
+        if node.skippable and not is_button and fold(answer) in SKIP_WORDS:
+            value = None
+        else:
+            reading = questions.read(node, answer, ctx, is_button=is_button)
+            if not reading.understood:
+                return _miss(flow, node, state, ctx, reading.hint or "")
+            value = reading.value
+        chosen = next((c for c in node.choices if node.kind == "ask-choice" and c.value == value), None)
+        next_id = (chosen.next if chosen else None) or node.next
     else:
         text = answer.strip()
         if is_button:  # a button from an earlier question cannot answer a question in words: ask again
-            return Step(node.id, state, (_ask(node, ctx),))
+            return Step(node.id, state, (ask(node, ctx),))
         if node.skippable and fold(text) in SKIP_WORDS:
             value = None
         elif not text:
@@ -218,7 +245,8 @@ def advance(
     if node.save_as:
         answers[node.save_as] = value
     state.update(answer=value, answers=answers, attempts=0)
-    return _run(flow, next_id, state, ctx, [], [])
+    recorded: list[Effect] = [RecordAnswer(node.question, value, node.kind)] if node.question else []
+    return _run(flow, next_id, state, ctx, [], recorded)
 
 
 def _miss(flow: Flow, node: Node, state: dict[str, Any], ctx: FlowContext, hint: str) -> Step:
@@ -227,14 +255,15 @@ def _miss(flow: Flow, node: Node, state: dict[str, Any], ctx: FlowContext, hint:
         # After too many misses the question is skipped, not looped.
         state.update(answer=None, attempts=0)
         skipped = Reply(ctx.translator(ctx.locale).gettext(_("Let's move on.")), (), text_direction(ctx.locale))
-        step = _run(flow, node.next, state, ctx, [skipped], [])
-        return step
-    return Step(node.id, {**state, "attempts": attempts}, (_ask(node, ctx, prefix=hint),))
+        return _run(flow, node.next, state, ctx, [skipped], [])
+    return Step(node.id, {**state, "attempts": attempts}, (ask(node, ctx, prefix=hint),))
 
 
 def expected_answer_hint(node: Node, ctx: FlowContext) -> str:
     """A one-line reminder of what the waiting node expects (used after keywords like HELP)."""
     translator = ctx.translator(ctx.locale)
-    if node.kind == "ask-choice":
-        return translator.gettext(_("Reply with a number from 1 to {count}."), count=len(node.choices))
-    return translator.gettext(_("Reply with your answer."))
+    if node.kind == "ask-text":
+        return translator.gettext(_("Reply with your answer."))
+    return questions.instruction(node, ctx) or translator.gettext(
+        _("Reply with a number from 1 to {count}."), count=len(questions.choices(node, ctx)[0])
+    )

@@ -8,7 +8,9 @@ from typing import Any
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 
 SPEC_VERSION = 1
-NODE_KINDS = ("send", "ask-choice", "ask-text", "branch", "set-field", "end")
+ASK_KINDS = ("ask-choice", "ask-multi", "ask-ranking", "ask-rating", "ask-yes-no", "ask-text")
+WITH_CHOICES = ("ask-choice", "ask-multi", "ask-ranking")
+NODE_KINDS = ("send", *ASK_KINDS, "branch", "set-field", "submit-feedback", "end")
 SETTABLE_FIELDS = ("locale", "consent", "area")
 CONSENT_VALUES = ("granted", "declined", "pending")
 
@@ -56,6 +58,8 @@ class Node:
     max_length: int = 1000
     # Said once in every other language too while the resident's language is unknown (the language menu).
     until_language_known: Text | None = None
+    question: str | None = None
+    max_choices: int | None = None
     conditions: tuple[Condition, ...] = ()
     field: str | None = None
     value: str | None = None
@@ -97,6 +101,22 @@ def _text(slug: str, node: str, raw: Any, what: str, required: bool = True) -> T
     raise _fail(slug, node, f"{what} must be a message or a mapping of language to text")
 
 
+def _question(slug: str, node_id: str, kind: str, raw: Any) -> str | None:
+    if raw is None:
+        return None
+    if kind not in ASK_KINDS or not isinstance(raw, str) or not raw.replace("_", "").isalnum():
+        raise _fail(slug, node_id, "question must be an id of letters, digits and _ on an ask node")
+    return raw
+
+
+def _max_choices(slug: str, node_id: str, raw: Any) -> int | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, int) or not 1 <= raw <= 10:
+        raise _fail(slug, node_id, "max_choices must be a whole number from 1 to 10")
+    return raw
+
+
 def _node(slug: str, node_id: str, raw: Any) -> Node:
     if not isinstance(raw, dict):
         raise _fail(slug, node_id, "must be a mapping")
@@ -117,6 +137,8 @@ def _node(slug: str, node_id: str, raw: Any) -> Node:
         "field",
         "value",
         "until_language_known",
+        "question",
+        "max_choices",
     }
     extra = sorted(set(raw) - allowed)
     if extra:
@@ -124,12 +146,12 @@ def _node(slug: str, node_id: str, raw: Any) -> Node:
     nxt = raw.get("next")
     if nxt is not None and not isinstance(nxt, str):
         raise _fail(slug, node_id, "next must be a node id")
-    text = _text(slug, node_id, raw.get("text"), "text") if kind in ("send", "ask-choice", "ask-text") else None
+    text = _text(slug, node_id, raw.get("text"), "text") if kind == "send" or kind in ASK_KINDS else None
     choices: list[ChoiceSpec] = []
-    if kind == "ask-choice":
+    if kind in WITH_CHOICES:
         raw_choices = raw.get("choices")
         if not isinstance(raw_choices, list) or len(raw_choices) < 2:
-            raise _fail(slug, node_id, "an ask-choice node needs at least two choices")
+            raise _fail(slug, node_id, f"an {kind} node needs at least two choices")
         for index, item in enumerate(raw_choices, 1):
             if not isinstance(item, dict) or not isinstance(item.get("value"), str) or not item["value"]:
                 raise _fail(slug, node_id, f"choice {index} needs a value")
@@ -179,6 +201,8 @@ def _node(slug: str, node_id: str, raw: Any) -> Node:
         max_attempts=max_attempts,
         max_length=int(raw.get("max_length", 1000)),
         until_language_known=_text(slug, node_id, raw.get("until_language_known"), "until_language_known", False),
+        question=_question(slug, node_id, kind, raw.get("question")),
+        max_choices=_max_choices(slug, node_id, raw.get("max_choices")),
         conditions=tuple(conditions),
         field=raw.get("field"),
         value=None if raw.get("value") is None else str(raw.get("value")),
@@ -203,7 +227,7 @@ def _targets(node: Node) -> list[str]:
 
 def _loop_without_question(flow: Flow) -> str | None:
     """A node on a cycle that never waits for the resident (it would spin forever), if there is one."""
-    waiting = {"ask-choice", "ask-text"}
+    waiting = set(ASK_KINDS)
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
 
     def visit(node_id: str) -> str | None:

@@ -1,0 +1,177 @@
+"""Content commands of the `loopline` CLI: flows validate/load, polls open/close/list, results, demo."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bot.conversation.flows.loader import read_document
+from bot.conversation.flows.schema import FlowError, parse_flow
+from bot.engagement import polls as poll_store
+from bot.engagement.polls import compile_poll
+
+DEMO_DIR = Path(__file__).resolve().parent / "engagement" / "demo"
+
+
+def check_document(document: dict[str, Any]) -> str:
+    """Validate a poll or flow document; the kind and slug it holds."""
+    kind = document.get("kind", "flow")
+    if kind == "poll":
+        fields, _flow = compile_poll(document)
+        return f"poll {fields['slug']}"
+    if kind == "flow":
+        return f"flow {parse_flow(document).slug}"
+    raise FlowError(f"kind must be flow or poll, got {kind!r}")
+
+
+def _documents(files: tuple[Path, ...]) -> list[tuple[Path, dict[str, Any]]]:
+    found, failed = [], False
+    for path in files:
+        try:
+            document = read_document(path)
+            what = check_document(document)
+        except FlowError as exc:
+            message = str(exc)
+            click.echo(message if message.startswith(path.name) else f"{path}: {message}", err=True)
+            failed = True
+            continue
+        click.echo(f"ok {path} ({what})")
+        found.append((path, document))
+    if failed:
+        sys.exit(1)
+    return found
+
+
+@click.group()
+def flows() -> None:
+    """Check and load flow and poll files (YAML, kept in version control)."""
+
+
+@flows.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def validate(files: tuple[Path, ...]) -> None:
+    """Check files; errors name the file, the node or question and the missing language."""
+    _documents(files)
+
+
+@flows.command("load")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def load(files: tuple[Path, ...]) -> None:
+    """Store each file as a new version (conversations in progress keep the version they started on)."""
+    from bot.cli import content_runtime
+
+    documents = _documents(files)
+    runtime = content_runtime()
+    try:
+        with runtime.db.transaction() as session:
+            for path, document in documents:
+                if document.get("kind") == "poll":
+                    poll, version = poll_store.load_poll(session, document, runtime.flows, runtime.clock)
+                    click.echo(f"loaded poll {poll.slug} ({poll.status}), questions version {version}")
+                else:
+                    row = runtime.flows.store(session, document, runtime.clock)
+                    click.echo(f"loaded flow {row.slug} version {row.version} from {path}")
+    finally:
+        runtime.close()
+
+
+@click.group()
+def polls() -> None:
+    """List polls and move them from draft to open to closed."""
+
+
+@polls.command("list")
+def list_polls() -> None:
+    """Every poll with its status and keywords."""
+    from sqlalchemy import select
+
+    from bot.cli import content_runtime
+    from bot.store.engagement import Poll
+
+    runtime = content_runtime()
+    try:
+        with runtime.db.transaction() as session:
+            for poll in session.scalars(select(Poll).order_by(Poll.id)):
+                words = ", ".join(poll.keywords.values())
+                click.echo(f"{poll.slug}\t{poll.status}\t{words}\t{poll.title.get('en', '')}")
+    finally:
+        runtime.close()
+
+
+def _set_status(slug: str, status: str) -> None:
+    from bot.cli import content_runtime
+
+    runtime = content_runtime()
+    try:
+        with runtime.db.transaction() as session:
+            poll = poll_store.set_status(session, slug, status, runtime.clock.now())
+            click.echo(f"{poll.slug} is {poll.status}")
+    except LookupError as exc:
+        click.echo(f"loopline: {exc}", err=True)
+        sys.exit(2)
+    finally:
+        runtime.close()
+
+
+@polls.command("open")
+@click.argument("slug")
+def open_poll(slug: str) -> None:
+    """Open a poll: residents can reach it by POLL or its keyword."""
+    _set_status(slug, "open")
+
+
+@polls.command("close")
+@click.argument("slug")
+def close_poll(slug: str) -> None:
+    """Close a poll: residents are told it is closed and where its results are."""
+    _set_status(slug, "closed")
+
+
+@click.command()
+@click.argument("slug")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def results(slug: str, fmt: str) -> None:
+    """Results of a poll: counts per resident and percentages, by language, area and channel."""
+    from sqlalchemy import select
+
+    from bot.cli import content_runtime
+    from bot.engagement import results as poll_results
+    from bot.engagement.recording import POLL_FLOW_PREFIX
+    from bot.store.engagement import Poll
+
+    runtime = content_runtime()
+    try:
+        with runtime.db.transaction() as session:
+            poll = session.scalars(select(Poll).where(Poll.slug == slug)).first()
+            if poll is None:
+                click.echo(f"loopline: no poll {slug!r}", err=True)
+                sys.exit(2)
+            runtime.flows.refresh(session)
+            flow = runtime.flows.get(session, runtime.flows.latest[POLL_FLOW_PREFIX + slug])
+            found = poll_results.poll_results(session, poll, flow)
+    finally:
+        runtime.close()
+    render = {"table": poll_results.as_table, "csv": poll_results.as_csv, "json": poll_results.as_json}[fmt]
+    click.echo(render(found))
+
+
+@click.command()
+def demo() -> None:
+    """Seed demo content in all six languages (a community health poll, opened) to try in the simulator."""
+    from bot.cli import content_runtime
+
+    runtime = content_runtime(migrate=True)
+    try:
+        with runtime.db.transaction() as session:
+            for path in sorted(DEMO_DIR.glob("*.yaml")):
+                document = read_document(path)
+                if document.get("kind") == "poll":
+                    poll, _version = poll_store.load_poll(session, document, runtime.flows, runtime.clock)
+                    poll_store.set_status(session, poll.slug, "open", runtime.clock.now())
+                    click.echo(f"demo poll {poll.slug} is open: text POLL or {poll.keywords.get('en', 'POLL')}")
+    finally:
+        runtime.close()
+    click.echo("Feedback: text FEEDBACK at any time. Try it all in the simulator (make run).")

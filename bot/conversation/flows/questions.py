@@ -1,0 +1,143 @@
+"""Poll question kinds: how each asks (choices, instruction line) and how it reads an answer (answers.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from bot.conversation import answers
+from bot.i18n.catalogs import _
+from bot.i18n.negotiation import SUPPORTED_LOCALES
+from bot.messages import Choice
+
+if TYPE_CHECKING:
+    from bot.conversation.flows.engine import FlowContext
+    from bot.conversation.flows.schema import Node
+
+RATING_LOW, RATING_HIGH = 1, 5
+PICK_MANY = _("You can choose more than one: reply with the numbers, e.g. 1,3.")
+RANK = _("Reply with up to {count} numbers, most important first, e.g. 3,1,2.")
+RATE = _("Reply with a number from {low} (worst) to {high} (best).")
+USE_BUTTONS = _("Please use the buttons of this question.")
+YES_OR_NO = _("Please reply 1 for yes or 2 for no.")
+NOT_A_NUMBER = _("Sorry, I didn't understand. Please reply with a number from 1 to {count}.")
+NOT_NUMBERS = _("Sorry, I didn't understand. Reply with one or more numbers from 1 to {count}, e.g. 1,3.")
+NOT_AN_ORDER = _("Sorry, I didn't understand. Reply with the numbers in order, e.g. 3,1,2.")
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What an answer meant: a value, or a hint of what was expected."""
+
+    value: Any = None
+    hint: str | None = None
+
+    @property
+    def understood(self) -> bool:
+        """True when the answer gave a value."""
+        return self.hint is None
+
+
+def options(node: Node, ctx: FlowContext) -> list[answers.Option]:
+    """The node's choices with their labels in every language, for the parser."""
+    from bot.conversation.flows.engine import render_text
+
+    return [
+        answers.Option(
+            c.value,
+            {loc: render_text(c.label, replace(ctx, locale=loc)) for loc in SUPPORTED_LOCALES},
+            tuple(c.words),
+        )
+        for c in node.choices
+    ]
+
+
+def choices(node: Node, ctx: FlowContext) -> tuple[tuple[Choice, ...], bool]:
+    """The buttons of a question and whether SMS shows them as numbered lines."""
+    from bot.conversation.flows.engine import render_text
+
+    t = ctx.translator(ctx.locale)
+    if node.kind == "ask-yes-no":
+        return (Choice("yes", t.gettext(_("Yes"))), Choice("no", t.gettext(_("No")))), True
+    if node.kind == "ask-rating":
+        return tuple(Choice(str(n), str(n)) for n in range(RATING_LOW, RATING_HIGH + 1)), False
+    return tuple(Choice(c.value, render_text(c.label, ctx)) for c in node.choices), True
+
+
+def instruction(node: Node, ctx: FlowContext) -> str | None:
+    """A line that says how to answer, for kinds where the question text alone is not enough."""
+    t = ctx.translator(ctx.locale)
+    if node.kind == "ask-multi":
+        return t.gettext(PICK_MANY)
+    if node.kind == "ask-ranking":
+        return t.gettext(RANK, count=min(node.max_choices or 5, len(node.choices)))
+    if node.kind == "ask-rating":
+        return t.gettext(
+            _("Reply with a number from {low} (worst) to {high} (best)."), low=RATING_LOW, high=RATING_HIGH
+        )
+    return None
+
+
+def _button(node: Node, answer: str, buttons: Sequence[Choice]) -> Any:
+    values = [c.value for c in buttons]
+    if answer not in values:
+        return None
+    if node.kind == "ask-yes-no":
+        return answer == "yes"
+    if node.kind == "ask-rating":
+        return int(answer)
+    if node.kind in ("ask-multi", "ask-ranking"):
+        return [answer]
+    return answer
+
+
+def read(node: Node, answer: str, ctx: FlowContext, *, is_button: bool = False) -> Reading:
+    """Interpret an answer to a question node; ambiguous or unknown answers are never guessed."""
+    t = ctx.translator(ctx.locale)
+    count = len(node.choices)
+    if is_button:
+        value = _button(node, answer, choices(node, ctx)[0])
+        return (
+            Reading(value)
+            if value is not None
+            else Reading(hint=t.gettext(_("Please use the buttons of this question.")))
+        )
+    if node.kind == "ask-yes-no":
+        yes = answers.parse_yes_no(answer)
+        return Reading(yes) if yes is not None else Reading(hint=t.gettext(YES_OR_NO))
+    if node.kind == "ask-rating":
+        rating = answers.parse_rating(answer, RATING_LOW, RATING_HIGH)
+        if rating is None:
+            return Reading(
+                hint=t.gettext(
+                    _("Sorry, I didn't understand. Please reply with a number from 1 to {count}."), count=RATING_HIGH
+                )
+            )
+        return Reading(rating)
+    opts = options(node, ctx)
+    if node.kind == "ask-multi":
+        picked = answers.parse_multi(answer, opts, ctx.locale, node.max_choices)
+        if picked is None:
+            return Reading(
+                hint=t.gettext(
+                    _("Sorry, I didn't understand. Reply with one or more numbers from 1 to {count}, e.g. 1,3."),
+                    count=count,
+                )
+            )
+        return Reading(list(picked))
+    if node.kind == "ask-ranking":
+        order = answers.parse_ranking(answer, opts, ctx.locale, node.max_choices or 5)
+        if order is None:
+            return Reading(
+                hint=t.gettext(_("Sorry, I didn't understand. Reply with the numbers in order, e.g. 3,1,2."))
+            )
+        return Reading(list(order))
+    from bot.conversation.flows.engine import match_choice
+
+    single = match_choice(node, answer, ctx) or answers.parse_single(answer, opts, ctx.locale)
+    if single is None:
+        return Reading(
+            hint=t.gettext(_("Sorry, I didn't understand. Please reply with a number from 1 to {count}."), count=count)
+        )
+    return Reading(single)

@@ -1,0 +1,142 @@
+"""Polls as data: a poll file compiles to a flow of question nodes; draft -> open -> closed in the store."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.clock import Clock
+from bot.conversation.flows.schema import FlowError, parse_flow
+from bot.engagement.flow_versions import FlowRegistry
+from bot.engagement.recording import POLL_FLOW_PREFIX
+from bot.i18n.negotiation import SUPPORTED_LOCALES
+from bot.store.engagement import Poll
+
+QUESTION_KINDS = {
+    "single": "ask-choice",
+    "multi": "ask-multi",
+    "ranking": "ask-ranking",
+    "rating": "ask-rating",
+    "yes_no": "ask-yes-no",
+    "text": "ask-text",
+}
+STATUSES = ("draft", "open", "closed")
+
+
+def _texts(slug: str, where: str, raw: Any, required: bool = True) -> dict[str, str] | None:
+    if raw is None and not required:
+        return None
+    if not isinstance(raw, dict) or not all(isinstance(v, str) and v.strip() for v in raw.values()):
+        raise FlowError(f"poll {slug!r}, {where}: give one text per language ({', '.join(SUPPORTED_LOCALES)})")
+    missing = [loc for loc in SUPPORTED_LOCALES if loc not in raw and "*" not in raw]
+    if missing:
+        raise FlowError(f"poll {slug!r}, {where}: missing languages {missing}")
+    return {str(k): str(v) for k, v in raw.items()}
+
+
+def compile_poll(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The poll's own fields and the flow document of its questions; FlowError names question and language."""
+    slug = document.get("slug")
+    if not isinstance(slug, str) or not slug.replace("-", "").replace("_", "").isalnum():
+        raise FlowError("poll: slug is required (letters, digits, - and _)")
+    if document.get("spec_version") != 1:
+        raise FlowError(f"poll {slug!r}: spec_version must be 1")
+    title = _texts(slug, "title", document.get("title"))
+    keywords = document.get("keywords") or {}
+    if not isinstance(keywords, dict) or not all(isinstance(v, str) and v.strip() for v in keywords.values()):
+        raise FlowError(f"poll {slug!r}, keywords: a mapping of language to one keyword")
+    questions = document.get("questions")
+    if not isinstance(questions, list) or not questions:
+        raise FlowError(f"poll {slug!r}: questions must be a non-empty list")
+    nodes: dict[str, Any] = {}
+    ids = []
+    for index, question in enumerate(questions, 1):
+        if not isinstance(question, dict) or not isinstance(question.get("id"), str):
+            raise FlowError(f"poll {slug!r}, question {index}: needs an id")
+        qid = question["id"]
+        kind = QUESTION_KINDS.get(str(question.get("kind")))
+        if kind is None:
+            raise FlowError(f"poll {slug!r}, question {qid!r}: kind must be one of {', '.join(QUESTION_KINDS)}")
+        node: dict[str, Any] = {
+            "kind": kind,
+            "text": _texts(slug, f"question {qid!r}", question.get("text")),
+            "question": qid,
+            "save_as": qid,
+            "skippable": bool(question.get("optional", False)),
+        }
+        if kind in ("ask-choice", "ask-multi", "ask-ranking"):
+            options = question.get("options")
+            if not isinstance(options, list) or len(options) < 2:
+                raise FlowError(f"poll {slug!r}, question {qid!r}: needs at least two options")
+            node["choices"] = [
+                {
+                    "value": str(o.get("value")),
+                    "label": _texts(slug, f"question {qid!r}, option {o.get('value')!r}", o.get("label")),
+                    "words": o.get("words", []),
+                }
+                for o in options
+            ]
+        if "max_choices" in question:
+            node["max_choices"] = question["max_choices"]
+        if kind == "ask-text":
+            node["max_length"] = int(question.get("max_length", 1000))
+        nodes[qid] = node
+        ids.append(qid)
+    for current, following in zip(ids, [*ids[1:], "thanks"], strict=True):
+        nodes[current]["next"] = following
+    start = ids[0]
+    intro = _texts(slug, "intro", document.get("intro"), required=False)
+    if intro:
+        nodes["intro"] = {"kind": "send", "text": intro, "next": ids[0]}
+        start = "intro"
+    nodes["thanks"] = {"kind": "send", "text": _texts(slug, "thanks", document.get("thanks")), "next": "done"}
+    nodes["done"] = {"kind": "end"}
+    flow = {
+        "spec_version": 1,
+        "slug": POLL_FLOW_PREFIX + slug,
+        "name": (title or {}).get("en", slug),
+        "start": start,
+        "nodes": nodes,
+    }
+    parse_flow(flow)  # the compiled flow must itself be valid
+    fields = {"slug": slug, "title": title, "keywords": keywords, "results_url": document.get("results_url")}
+    return fields, flow
+
+
+def load_poll(session: Session, document: dict[str, Any], flows: FlowRegistry, clock: Clock) -> tuple[Poll, int]:
+    """Store the poll (a new draft, or new texts for an existing one) and a new version of its questions."""
+    fields, flow = compile_poll(document)
+    version = flows.store(session, flow, clock)
+    poll = session.scalars(select(Poll).where(Poll.slug == fields["slug"])).first()
+    if poll is None:
+        poll = Poll(
+            slug=fields["slug"],
+            status="draft",
+            title=fields["title"],
+            keywords=fields["keywords"],
+            results_url=fields["results_url"],
+            created_at=clock.now(),
+        )
+        session.add(poll)
+    else:
+        poll.title, poll.keywords, poll.results_url = fields["title"], fields["keywords"], fields["results_url"]
+    session.flush()
+    return poll, version.version
+
+
+def set_status(session: Session, slug: str, status: str, now: datetime) -> Poll:
+    """Open or close a poll (draft -> open -> closed; a closed poll can be reopened)."""
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {STATUSES}")
+    poll = session.scalars(select(Poll).where(Poll.slug == slug)).first()
+    if poll is None:
+        raise LookupError(f"no poll {slug!r}")
+    if status == "open" and poll.status != "open":
+        poll.opened_at = now
+    if status == "closed" and poll.status != "closed":
+        poll.closed_at = now
+    poll.status = status
+    return poll

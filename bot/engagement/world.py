@@ -1,0 +1,22 @@
+"""What the router may know beyond the resident, read from the store: open polls, poll keywords, item status."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.conversation.keywords import match_status
+from bot.conversation.router import PollView, World
+from bot.conversation.text import fold
+from bot.engagement.recording import POLL_FLOW_PREFIX, item_status
+from bot.store.engagement import Poll
+
+
+def read_world(session: Session, resident_id: int, text: str) -> World:
+    """The open polls (newest first), every published poll's keywords, and the status a STATUS message asks for."""
+    polls = session.scalars(select(Poll).where(Poll.status != "draft").order_by(Poll.opened_at.desc(), Poll.id.desc()))
+    views = [(p, PollView(p.slug, p.status, POLL_FLOW_PREFIX + p.slug, p.results_url)) for p in polls]
+    keywords = {fold(word): view for poll, view in views for word in poll.keywords.values() if fold(word)}
+    ref = match_status(text)
+    status = (ref, item_status(session, resident_id, ref)) if ref is not None else None
+    return World(tuple(v for _, v in views if v.status == "open"), keywords, status)

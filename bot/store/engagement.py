@@ -1,0 +1,100 @@
+"""Models of what residents take part in: polls and their answers, input items (feedback), events and RSVPs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.store.models import Base
+
+
+class Poll(Base):
+    """A poll: draft, then open, then closed; its questions live in the flow `poll-<slug>`."""
+
+    __tablename__ = "polls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    title: Mapped[dict[str, Any]]
+    keywords: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    results_url: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime]
+    opened_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+
+
+class Answer(Base):
+    """One resident's answer to one poll question; a changed answer replaces the old one while the poll is open."""
+
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("poll_id", "resident_id", "question", name="uq_answers_poll_resident_question"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"), index=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"), index=True)
+    question: Mapped[str] = mapped_column(String(64))
+    value: Mapped[dict[str, Any]]
+    channel: Mapped[str] = mapped_column(String(16))
+    locale: Mapped[str] = mapped_column(String(16))
+    area: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class InputItem(Base):
+    """Something a resident said that staff should read and act on: feedback or an open poll answer."""
+
+    __tablename__ = "input_items"
+    __table_args__ = (Index("ix_input_items_status_created", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[int] = mapped_column(Integer, unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id", ondelete="SET NULL"), index=True)
+    poll_id: Mapped[int | None] = mapped_column(ForeignKey("polls.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text)
+    topic: Mapped[str | None] = mapped_column(String(64))
+    may_contact: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    channel: Mapped[str] = mapped_column(String(16))
+    locale: Mapped[str] = mapped_column(String(16))
+    area: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Event(Base):
+    """A community event residents can RSVP to; texts per language."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[dict[str, Any]]
+    place: Mapped[dict[str, Any]]
+    description: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    starts_at: Mapped[datetime] = mapped_column(index=True)
+    ends_at: Mapped[datetime]
+    timezone: Mapped[str] = mapped_column(String(64))
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="published")
+    created_at: Mapped[datetime]
+
+
+class Rsvp(Base):
+    """A resident's answer to an event: yes, no or maybe; yes beyond capacity waits on the waitlist."""
+
+    __tablename__ = "rsvps"
+    __table_args__ = (UniqueConstraint("event_id", "resident_id", name="uq_rsvps_event_resident"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"), index=True)
+    response: Mapped[str] = mapped_column(String(8))
+    waitlisted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
