@@ -208,10 +208,10 @@ def _route(
         return _from_step(step, "reply", ONBOARDING)
     if keyword is Keyword.MENU:
         return Turn("reply", (_say(ctx, MENU),), keyword=keyword)
-    if session is not None and session.flow.slug.startswith("poll-"):
-        if session.flow.slug not in {p.flow for p in world.open_polls}:
-            # The poll closed while this resident was in it: say so once and let the conversation go.
-            return replace(_poll_turn(_closed(session.flow.slug, world), None, flows, ctx), end_session=True)
+    in_poll = session is not None and session.flow.slug.startswith("poll-")
+    if session is not None and in_poll and session.flow.slug not in {p.flow for p in world.open_polls}:
+        # The poll closed while this resident was in it: say so once and let the conversation go.
+        return replace(_poll_turn(_closed(session.flow.slug, world), None, flows, ctx), end_session=True)
     if resident.consent == "granted":
         keyed = None if is_button else world.poll_keywords.get(fold(text))
         if keyed is not None:
