@@ -26,15 +26,22 @@ QUESTION_KINDS = {
 STATUSES = ("draft", "open", "closed")
 
 
-def _texts(slug: str, where: str, raw: Any, required: bool = True) -> dict[str, str] | None:
+def texts_in_every_language(
+    slug: str, where: str, raw: Any, what: str = "poll", *, required: bool = True
+) -> dict[str, str] | None:
+    """A text per language ("*" for all); FlowError naming the file's item and the missing languages."""
     if raw is None and not required:
         return None
     if not isinstance(raw, dict) or not all(isinstance(v, str) and v.strip() for v in raw.values()):
-        raise FlowError(f"poll {slug!r}, {where}: give one text per language ({', '.join(SUPPORTED_LOCALES)})")
+        raise FlowError(f"{what} {slug!r}, {where}: give one text per language ({', '.join(SUPPORTED_LOCALES)})")
     missing = [loc for loc in SUPPORTED_LOCALES if loc not in raw and "*" not in raw]
     if missing:
-        raise FlowError(f"poll {slug!r}, {where}: missing languages {missing}")
+        raise FlowError(f"{what} {slug!r}, {where}: missing languages {missing}")
     return {str(k): str(v) for k, v in raw.items()}
+
+
+def _texts(slug: str, where: str, raw: Any, required: bool = True) -> dict[str, str] | None:
+    return texts_in_every_language(slug, where, raw, required=required)
 
 
 def compile_poll(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

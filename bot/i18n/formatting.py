@@ -37,3 +37,17 @@ def format_number_for(n: float, locale: str, *, sms: bool = False) -> str:
     """A number with the locale's separators (French groups with U+202F: plain space when sms is true)."""
     text = format_decimal(n, locale=babel_locale(locale))
     return _gsm_spaces(text) if sms else text
+
+
+def format_event_time(start: datetime, end: datetime, locale: str, timezone: str, *, sms: bool) -> str:
+    """When an event happens, as the resident reads it: "Sat, Dec 12, 10:00 AM - 12:00 PM" in their zone."""
+    from babel.dates import format_skeleton, format_time
+
+    zone = ZoneInfo(timezone)
+    start, end = start.astimezone(zone), end.astimezone(zone)
+    where = babel_locale(locale)
+    day = format_skeleton("MMMEd", start, tzinfo=zone, locale=where)
+    text = f"{day}, {format_time(start, 'short', tzinfo=zone, locale=where)}"
+    if end.date() == start.date():
+        text += f" - {format_time(end, 'short', tzinfo=zone, locale=where)}"
+    return _gsm_spaces(text) if sms else text

@@ -18,7 +18,7 @@ from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 
 from bot.conversation.flows.engine import SKIP_WORDS
-from bot.conversation.keywords import match_keyword
+from bot.conversation.keywords import match_keyword, match_status
 from bot.conversation.router import FALLBACK, HELP
 from bot.conversation.text import fold
 from bot.i18n.catalogs import Translator
@@ -152,7 +152,12 @@ def _upper_runs(text: str) -> list[str]:
 
 
 def _recognised(word: str) -> bool:
-    return word in ACRONYMS or match_keyword(word) is not None or fold(word) in SKIP_WORDS
+    return (
+        word in ACRONYMS
+        or match_keyword(word) is not None
+        or fold(word) in SKIP_WORDS
+        or match_status(f"{word} 1234") is not None
+    )
 
 
 def test_upper_case_words_are_keywords_the_bot_recognises(locale_catalog: tuple[str, Catalog]) -> None:

@@ -46,7 +46,15 @@ class SubmitFeedback:
     may_contact: bool
 
 
-Effect = SetField | RecordAnswer | SubmitFeedback
+@dataclass(frozen=True, slots=True)
+class Rsvp:
+    """An effect: the resident answered an event (yes, no or maybe)."""
+
+    event_id: int
+    response: str
+
+
+Effect = SetField | RecordAnswer | SubmitFeedback | Rsvp
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +65,16 @@ class FlowContext:
     resident: Mapping[str, str | None]
     params: Mapping[str, str]
     translator: Callable[[str], Translator] = Translator
+    listed: tuple[tuple[str, str], ...] = ()  # choices listed earlier in this conversation (value, label)
+
+
+def with_state(ctx: FlowContext, state: Mapping[str, Any]) -> FlowContext:
+    """The context of a conversation in progress: its {vars} for texts and the choices it listed."""
+    variables = state.get("vars") or {}
+    listed = tuple((str(v), str(label)) for v, label, *_ in state.get("listed") or ())
+    if not variables and not listed:
+        return ctx
+    return replace(ctx, params={**ctx.params, **{str(k): str(v) for k, v in variables.items()}}, listed=listed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,15 +168,16 @@ def _run(
 ) -> Step:
     """Walk from node_id through nodes that need no answer until one that waits, or the end."""
     for _step in range(MAX_AUTO_STEPS):
+        here = with_state(ctx, state)
         if node_id is None:
             return Step(None, state, tuple(replies), tuple(effects))
         node = flow.nodes[node_id]
         if node.kind in ASK_KINDS:
-            replies.append(ask(node, ctx))
+            replies.append(ask(node, here))
             return Step(node.id, {**state, "attempts": 0}, tuple(replies), tuple(effects))
         if node.kind == "send":
             assert node.text is not None
-            replies.append(Reply(render_text(node.text, ctx), (), text_direction(ctx.locale)))
+            replies.append(Reply(render_text(node.text, here), (), text_direction(ctx.locale)))
             node_id = node.next
         elif node.kind == "set-field":
             assert node.field is not None
@@ -172,6 +191,11 @@ def _run(
             text = answers.get("feedback")
             if text:
                 effects.append(SubmitFeedback(str(text), answers.get("topic"), answers.get("may_contact") is True))
+            node_id = node.next
+        elif node.kind == "submit-rsvp":
+            answers = state.get("answers", {})
+            if str(answers.get("event", "")).isdigit() and answers.get("rsvp"):
+                effects.append(Rsvp(int(answers["event"]), str(answers["rsvp"])))
             node_id = node.next
         elif node.kind == "branch":
             node_id = next(
@@ -191,9 +215,9 @@ def _lookup(name: str, ctx: FlowContext, state: Mapping[str, Any]) -> object:
     return ctx.resident.get(name)
 
 
-def start(flow: Flow, ctx: FlowContext, node_id: str | None = None) -> Step:
-    """Begin a flow (at its start, or at a given node) and run until it waits for the resident."""
-    return _run(flow, node_id or flow.start, {"answers": {}}, ctx, [], [])
+def start(flow: Flow, ctx: FlowContext, node_id: str | None = None, state: Mapping[str, Any] | None = None) -> Step:
+    """Begin a flow (at its start, or at a given node, with some state) and run until it waits for the resident."""
+    return _run(flow, node_id or flow.start, {"answers": {}, **(state or {})}, ctx, [], [])
 
 
 def advance(
@@ -209,6 +233,7 @@ def advance(
     node = flow.nodes[node_id]
     state = dict(state)
     next_id: str | None = node.next
+    outer, ctx = ctx, with_state(ctx, state)
     translator = ctx.translator(ctx.locale)
     value: Any
     if node.kind != "ask-text":
@@ -245,8 +270,11 @@ def advance(
     if node.save_as:
         answers[node.save_as] = value
     state.update(answer=value, answers=answers, attempts=0)
+    if node.kind == "ask-listed":
+        titles = {str(v): str(rest[0]) if rest else str(label) for v, label, *rest in state.get("listed") or ()}
+        state["vars"] = {**(state.get("vars") or {}), node.save_as or "chosen": titles.get(str(value), "")}
     recorded: list[Effect] = [RecordAnswer(node.question, value, node.kind)] if node.question else []
-    return _run(flow, next_id, state, ctx, [], recorded)
+    return _run(flow, next_id, state, outer, [], recorded)
 
 
 def _miss(flow: Flow, node: Node, state: dict[str, Any], ctx: FlowContext, hint: str) -> Step:

@@ -62,6 +62,8 @@ def choices(node: Node, ctx: FlowContext) -> tuple[tuple[Choice, ...], bool]:
         return (Choice("yes", t.gettext(_("Yes"))), Choice("no", t.gettext(_("No")))), True
     if node.kind == "ask-rating":
         return tuple(Choice(str(n), str(n)) for n in range(RATING_LOW, RATING_HIGH + 1)), False
+    if node.kind == "ask-listed":
+        return tuple(Choice(value, label) for value, label in ctx.listed), True
     return tuple(Choice(c.value, render_text(c.label, ctx)) for c in node.choices), True
 
 
@@ -115,6 +117,10 @@ def read(node: Node, answer: str, ctx: FlowContext, *, is_button: bool = False) 
                 )
             )
         return Reading(rating)
+    if node.kind == "ask-listed":
+        listed = [answers.Option(value, {"*": label}) for value, label in ctx.listed]
+        found = answers.parse_single(answer, listed, ctx.locale)
+        return Reading(found) if found is not None else Reading(hint=t.gettext(NOT_A_NUMBER, count=len(listed)))
     opts = options(node, ctx)
     if node.kind == "ask-multi":
         picked = answers.parse_multi(answer, opts, ctx.locale, node.max_choices)

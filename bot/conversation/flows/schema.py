@@ -8,9 +8,9 @@ from typing import Any
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 
 SPEC_VERSION = 1
-ASK_KINDS = ("ask-choice", "ask-multi", "ask-ranking", "ask-rating", "ask-yes-no", "ask-text")
+ASK_KINDS = ("ask-choice", "ask-multi", "ask-ranking", "ask-rating", "ask-yes-no", "ask-listed", "ask-text")
 WITH_CHOICES = ("ask-choice", "ask-multi", "ask-ranking")
-NODE_KINDS = ("send", *ASK_KINDS, "branch", "set-field", "submit-feedback", "end")
+NODE_KINDS = ("send", *ASK_KINDS, "branch", "set-field", "submit-feedback", "submit-rsvp", "end")
 SETTABLE_FIELDS = ("locale", "consent", "area")
 CONSENT_VALUES = ("granted", "declined", "pending")
 

@@ -1,0 +1,144 @@
+"""Events as data: files with texts in every language, upcoming listings, RSVPs with capacity and a waitlist."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.conversation.flows.schema import FlowError
+from bot.engagement.polls import texts_in_every_language
+from bot.store.engagement import Event, Rsvp
+
+RESPONSES = ("yes", "no", "maybe")
+
+
+def _when(slug: str, raw: Any, zone: ZoneInfo, what: str) -> datetime:
+    try:
+        value = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw))
+    except ValueError as exc:
+        raise FlowError(f"event {slug!r}: {what} must be a date and time like 2026-12-12T10:00") from exc
+    return value.replace(tzinfo=zone) if value.tzinfo is None else value
+
+
+def parse_event(document: dict[str, Any]) -> dict[str, Any]:
+    """The fields of an event file, checked: every text in every language, times in its time zone."""
+    slug = document.get("slug")
+    if not isinstance(slug, str) or not slug.replace("-", "").replace("_", "").isalnum():
+        raise FlowError("event: slug is required (letters, digits, - and _)")
+    if document.get("spec_version") != 1:
+        raise FlowError(f"event {slug!r}: spec_version must be 1")
+    try:
+        zone = ZoneInfo(str(document.get("timezone", "")))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise FlowError(f"event {slug!r}: timezone must be an IANA name like America/Los_Angeles") from exc
+    starts = _when(slug, document.get("starts_at"), zone, "starts_at")
+    ends = _when(slug, document.get("ends_at", starts + timedelta(hours=2)), zone, "ends_at")
+    if ends <= starts:
+        raise FlowError(f"event {slug!r}: ends_at must come after starts_at")
+    capacity = document.get("capacity")
+    if capacity is not None and (not isinstance(capacity, int) or capacity < 1):
+        raise FlowError(f"event {slug!r}: capacity must be a whole number of places")
+    return {
+        "slug": slug,
+        "title": texts_in_every_language(slug, "title", document.get("title"), "event"),
+        "place": texts_in_every_language(slug, "place", document.get("place"), "event"),
+        "description": texts_in_every_language(
+            slug, "description", document.get("description"), "event", required=False
+        )
+        or {},
+        "starts_at": starts,
+        "ends_at": ends,
+        "timezone": str(zone),
+        "capacity": capacity,
+    }
+
+
+def load_event(session: Session, document: dict[str, Any], now: datetime) -> Event:
+    """Create or update an event from its file."""
+    fields = parse_event(document)
+    event = session.scalars(select(Event).where(Event.slug == fields["slug"])).first()
+    if event is None:
+        event = Event(status="published", created_at=now, **fields)
+        session.add(event)
+    else:
+        for name, value in fields.items():
+            setattr(event, name, value)
+    session.flush()
+    return event
+
+
+def upcoming(session: Session, now: datetime, limit: int = 5) -> list[Event]:
+    """Published events that have not ended, soonest first."""
+    return list(
+        session.scalars(
+            select(Event).where(Event.status == "published", Event.ends_at > now).order_by(Event.starts_at).limit(limit)
+        )
+    )
+
+
+def _confirmed(session: Session, event_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Rsvp)
+            .where(Rsvp.event_id == event_id, Rsvp.response == "yes", Rsvp.waitlisted.is_(False))
+        )
+        or 0
+    )
+
+
+@dataclass(frozen=True)
+class RsvpOutcome:
+    """What an RSVP did: the answer, whether it waits for a place, and who got a place it freed."""
+
+    response: str
+    waitlisted: bool
+    promoted_resident_id: int | None = None
+
+
+def rsvp(session: Session, event: Event, resident_id: int, response: str, now: datetime) -> RsvpOutcome:
+    """Record or change an RSVP; yes beyond capacity joins the waitlist; a freed place goes to the first waiting."""
+    if response not in RESPONSES:
+        raise ValueError(f"response must be one of {RESPONSES}")
+    row = session.scalars(
+        select(Rsvp).where(Rsvp.event_id == event.id, Rsvp.resident_id == resident_id).with_for_update()
+    ).first()
+    held_place = row is not None and row.response == "yes" and not row.waitlisted
+    if row is None:
+        row = Rsvp(
+            event_id=event.id,
+            resident_id=resident_id,
+            response=response,
+            waitlisted=False,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+    row.response, row.updated_at = response, now
+    if response == "yes" and held_place:
+        row.waitlisted = False
+    elif response == "yes":
+        full = event.capacity is not None and _confirmed(session, event.id) >= event.capacity
+        row.waitlisted = full
+        if not full:
+            row.created_at = now
+    else:
+        row.waitlisted = False
+    session.flush()
+    promoted = None
+    if held_place and response != "yes" and event.capacity is not None:
+        first = session.scalars(
+            select(Rsvp)
+            .where(Rsvp.event_id == event.id, Rsvp.waitlisted.is_(True))
+            .order_by(Rsvp.created_at, Rsvp.id)
+            .limit(1)
+        ).first()
+        if first is not None:
+            first.waitlisted, first.updated_at = False, now
+            promoted = first.resident_id
+    return RsvpOutcome(response, row.waitlisted, promoted)
