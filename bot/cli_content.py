@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import click
 from bot.conversation.flows.loader import read_document
 from bot.conversation.flows.schema import FlowError, parse_flow
 from bot.engagement import polls as poll_store
+from bot.engagement.events import load_event, parse_event
 from bot.engagement.polls import compile_poll
 
 DEMO_DIR = Path(__file__).resolve().parent / "engagement" / "demo"
@@ -22,9 +24,11 @@ def check_document(document: dict[str, Any]) -> str:
     if kind == "poll":
         fields, _flow = compile_poll(document)
         return f"poll {fields['slug']}"
+    if kind == "event":
+        return f"event {parse_event(document)['slug']}"
     if kind == "flow":
         return f"flow {parse_flow(document).slug}"
-    raise FlowError(f"kind must be flow or poll, got {kind!r}")
+    raise FlowError(f"kind must be flow, poll or event, got {kind!r}")
 
 
 def _documents(files: tuple[Path, ...]) -> list[tuple[Path, dict[str, Any]]]:
@@ -71,6 +75,9 @@ def load(files: tuple[Path, ...]) -> None:
                 if document.get("kind") == "poll":
                     poll, version = poll_store.load_poll(session, document, runtime.flows, runtime.clock)
                     click.echo(f"loaded poll {poll.slug} ({poll.status}), questions version {version}")
+                elif document.get("kind") == "event":
+                    event = load_event(session, document, runtime.clock.now())
+                    click.echo(f"loaded event {event.slug} ({event.starts_at.isoformat()})")
                 else:
                     row = runtime.flows.store(session, document, runtime.clock)
                     click.echo(f"loaded flow {row.slug} version {row.version} from {path}")
@@ -158,9 +165,20 @@ def results(slug: str, fmt: str) -> None:
     click.echo(render(found))
 
 
+def _upcoming(document: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A demo event moved to `demo_offset_days` from today, at the times its file gives."""
+    days = int(document.get("demo_offset_days", 7))
+    moved = dict(document)
+    for key in ("starts_at", "ends_at"):
+        at = datetime.fromisoformat(str(document[key]))
+        day = (now + timedelta(days=days)).date()
+        moved[key] = at.replace(year=day.year, month=day.month, day=day.day).isoformat()
+    return moved
+
+
 @click.command()
 def demo() -> None:
-    """Seed demo content in all six languages (a community health poll, opened) to try in the simulator."""
+    """Seed demo content in all six languages (a health poll, opened; two events) to try in the simulator."""
     from bot.cli import content_runtime
 
     runtime = content_runtime(migrate=True)
@@ -172,6 +190,9 @@ def demo() -> None:
                     poll, _version = poll_store.load_poll(session, document, runtime.flows, runtime.clock)
                     poll_store.set_status(session, poll.slug, "open", runtime.clock.now())
                     click.echo(f"demo poll {poll.slug} is open: text POLL or {poll.keywords.get('en', 'POLL')}")
+                elif document.get("kind") == "event":
+                    event = load_event(session, _upcoming(document, runtime.clock.now()), runtime.clock.now())
+                    click.echo(f"demo event {event.slug} on {event.starts_at.date().isoformat()}: text EVENTS")
     finally:
         runtime.close()
     click.echo("Feedback: text FEEDBACK at any time. Try it all in the simulator (make run).")

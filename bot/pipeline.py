@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session
 
 from bot.channels.render import render
 from bot.clock import Clock
-from bot.conversation.flows.engine import FlowContext, RecordAnswer, SetField, SubmitFeedback
+from bot.conversation.flows.engine import FlowContext, SetField
 from bot.conversation.router import FEEDBACK_FLOW, ResidentView, SessionView, Turn, route
 from bot.conversation.text import storable
+from bot.engagement.effects import Situation, carry_out
 from bot.engagement.flow_versions import FlowRegistry
-from bot.engagement.recording import POLL_FLOW_PREFIX, allocate_ref, poll_for_flow, record_answer, submit_feedback
+from bot.engagement.recording import POLL_FLOW_PREFIX, allocate_ref
 from bot.engagement.world import read_world
 from bot.i18n.negotiation import negotiate
 from bot.messages import Address, Channel, Inbound, Outbound
@@ -190,13 +191,12 @@ class Pipeline:
         resident = session.get(Resident, resident_id, with_for_update=not self.db.is_sqlite)
         assert resident is not None
         row = session.scalars(select(ConversationSession).where(ConversationSession.resident_id == resident_id)).first()
-        if not self.flows.latest:
-            self.flows.refresh(session)
+        self.flows.refresh(session)  # another process may have loaded a poll or a new version of a flow
         flows = self.flows.latest_flows(session)
         locale = resident.locale or self.settings.default_locale
         view = ResidentView(consent=resident.consent, locale=locale, area=resident.area)
         current = self._session_view(session, row)
-        world = read_world(session, resident_id, inbound.text)
+        world = read_world(session, resident_id, inbound.text, self.clock.now())
         params = dict(self.params)
         if current is not None and current.flow.slug == FEEDBACK_FLOW:
             params["ref"] = str(allocate_ref(session, self.rng))
@@ -207,6 +207,7 @@ class Pipeline:
                 "locale": locale,
                 "locale_known": "yes" if resident.locale else "no",
                 "area": resident.area,
+                "timezone": resident.timezone or self.settings.timezone,
             },
             params=params,
         )
@@ -222,7 +223,17 @@ class Pipeline:
         )
         now = self.clock.now()
         self._apply(session, resident, turn, inbound, message_id, now)
-        self._record(session, resident, row, turn, inbound, params, now)
+        situation = Situation(
+            resident,
+            inbound.address.channel.value,
+            self.flows.get(session, row.flow_version_id).slug if row is not None else turn.start_flow,
+            int(params["ref"]) if "ref" in params else None,
+            self.settings.timezone,
+            now,
+        )
+        extra = carry_out(session, turn.effects, situation, self.rng)
+        if extra:
+            turn = replace(turn, replies=(*turn.replies, *extra))
         self._save_session(session, resident, row, turn, now)
         handled = self._enqueue(session, resident, turn, inbound, message_id, reply_inline, now)
         session.connection().execute(update(MESSAGES).where(MESSAGES.c.id == message_id).values(status="handled"))
@@ -238,31 +249,6 @@ class Pipeline:
             else None
         )
         return SessionView(self.flows.get(session, row.flow_version_id), row.node, row.state, paused_view)
-
-    def _record(
-        self,
-        session: Session,
-        resident: Resident,
-        row: ConversationSession | None,
-        turn: Turn,
-        inbound: Inbound,
-        params: dict[str, str],
-        now: datetime,
-    ) -> None:
-        """Answers and feedback the flow produced, into the store."""
-        channel = inbound.address.channel.value
-        for effect in turn.effects:
-            if isinstance(effect, RecordAnswer) and row is not None:
-                slug = self.flows.get(session, row.flow_version_id).slug
-                poll = poll_for_flow(session, slug)
-                if poll is not None and poll.status == "open":
-                    record_answer(
-                        session, poll, resident, effect.question, effect.value, effect.kind, channel, now, self.rng
-                    )
-            elif isinstance(effect, SubmitFeedback) and "ref" in params:
-                submit_feedback(
-                    session, resident, int(params["ref"]), effect.text, effect.topic, effect.may_contact, channel, now
-                )
 
     def _apply(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from bot.conversation.flows import engine
@@ -11,11 +12,13 @@ from bot.conversation.flows.schema import Flow
 from bot.conversation.keywords import Keyword, match_keyword
 from bot.conversation.text import fold
 from bot.i18n.catalogs import _
+from bot.i18n.formatting import format_event_time
 from bot.i18n.negotiation import text_direction
 from bot.messages import Reply
 
 ONBOARDING = "onboarding"
 FEEDBACK_FLOW = "feedback"
+EVENTS_FLOW = "events"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +51,31 @@ class PollView:
 
 
 @dataclass(frozen=True, slots=True)
+class EventView:
+    """An upcoming event as the router lists it."""
+
+    id: int
+    title: Mapping[str, str]
+    place: Mapping[str, str]
+    starts_at: datetime
+    ends_at: datetime
+
+    def listing(self, locale: str, timezone: str) -> tuple[str, str]:
+        """Its title and its line in a list: title, when (in the resident's zone), place."""
+        title = self.title.get(locale) or self.title.get("*") or self.title.get("en") or ""
+        place = self.place.get(locale) or self.place.get("*") or self.place.get("en") or ""
+        when = format_event_time(self.starts_at, self.ends_at, locale, timezone, sms=True)
+        return title, f"{title} - {when} - {place}"
+
+
+@dataclass(frozen=True, slots=True)
 class World:
     """What exists beyond this resident, read by the pipeline before routing (the router does no I/O)."""
 
     open_polls: tuple[PollView, ...] = ()
     poll_keywords: Mapping[str, PollView] = field(default_factory=dict)
     item_status: tuple[int, str | None] | None = None
+    events: tuple[EventView, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +123,7 @@ STATUS_TEXTS = {
     "acted_on": _("#{ref}: it was acted on. Thank you! We will share what changed."),
     "not_adopted": _("#{ref}: it was considered but not adopted this time. Thank you for speaking up."),
 }
+NO_EVENTS = _("There are no upcoming events right now. We will let you know when there is one.")
 STATUS_UNKNOWN = _("We could not find #{ref} among your messages. Please check the number.")
 FALLBACK = _("Thank you, we received your message. Reply MENU to see what you can do.")
 
@@ -222,6 +245,13 @@ def _route(
             if not world.open_polls:
                 return Turn("reply", (_say(ctx, NO_POLL),), keyword=keyword)
             return _poll_turn(world.open_polls[0], session, flows, ctx)
+        if keyword is Keyword.EVENTS and EVENTS_FLOW in flows:
+            if not world.events:
+                return Turn("reply", (_say(ctx, NO_EVENTS),), keyword=keyword)
+            zone = str(ctx.resident.get("timezone") or "UTC")
+            listed = [[str(e.id), *reversed(e.listing(ctx.locale, zone))] for e in world.events]
+            step = engine.start(flows[EVENTS_FLOW], ctx, state={"listed": listed})
+            return _from_step(step, "reply", EVENTS_FLOW)
         if keyword is Keyword.FEEDBACK and FEEDBACK_FLOW in flows:
             return _from_step(engine.start(flows[FEEDBACK_FLOW], ctx), "reply", FEEDBACK_FLOW)
         if world.item_status is not None and not is_button:

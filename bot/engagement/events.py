@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import FlowError
 from bot.engagement.polls import texts_in_every_language
+from bot.i18n.catalogs import Translator, _
+from bot.i18n.formatting import format_event_time
 from bot.store.engagement import Event, Rsvp
 
 RESPONSES = ("yes", "no", "maybe")
@@ -142,3 +144,36 @@ def rsvp(session: Session, event: Event, resident_id: int, response: str, now: d
             first.waitlisted, first.updated_at = False, now
             promoted = first.resident_id
     return RsvpOutcome(response, row.waitlisted, promoted)
+
+
+ON_THE_LIST = _("You are on the list for {event}, {when}, at {place}. Reply EVENTS to change your answer.")
+WAITLISTED = _("{event} is full, so you are on the waitlist. We will tell you if a place opens up.")
+MIGHT_COME = _("Thank you! We noted that you might come to {event}. Reply EVENTS to change your answer.")
+NOT_COMING = _("Thank you for letting us know that you can't come to {event}.")
+PROMOTED = _(
+    "Good news: a place opened up at {event}, {when}. You are on the list! Reply EVENTS to change your answer."
+)
+
+
+def describe(event: Event, locale: str, timezone: str) -> dict[str, str]:
+    """The words an event message uses, in the resident's language and time zone (SMS-safe)."""
+
+    def text(texts: dict[str, Any]) -> str:
+        return str(texts.get(locale) or texts.get("*") or texts.get("en") or "")
+
+    return {
+        "event": text(event.title),
+        "place": text(event.place),
+        "when": format_event_time(event.starts_at, event.ends_at, locale, timezone, sms=True),
+    }
+
+
+def confirmation(outcome: RsvpOutcome, event: Event, locale: str, timezone: str) -> str:
+    """What the resident is told after answering an event."""
+    message = {"yes": WAITLISTED if outcome.waitlisted else ON_THE_LIST, "maybe": MIGHT_COME, "no": NOT_COMING}
+    return Translator(locale).gettext(message[outcome.response], **describe(event, locale, timezone))
+
+
+def promotion(event: Event, locale: str, timezone: str) -> str:
+    """What someone on the waitlist is told when a place opens up."""
+    return Translator(locale).gettext(PROMOTED, **describe(event, locale, timezone))

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.conversation.keywords import match_status
-from bot.conversation.router import PollView, World
+from bot.conversation.keywords import Keyword, match_keyword, match_status
+from bot.conversation.router import EventView, PollView, World
 from bot.conversation.text import fold
+from bot.engagement.events import upcoming
 from bot.engagement.recording import POLL_FLOW_PREFIX, item_status
 from bot.store.engagement import Poll
 
 
-def read_world(session: Session, resident_id: int, text: str) -> World:
+def read_world(session: Session, resident_id: int, text: str, now: datetime) -> World:
     """The open polls (newest first), every published poll's keywords, and the status a STATUS message asks for."""
     polls = session.scalars(select(Poll).where(Poll.status != "draft").order_by(Poll.opened_at.desc(), Poll.id.desc()))
     views = [(p, PollView(p.slug, p.status, POLL_FLOW_PREFIX + p.slug, p.results_url)) for p in polls]
     keywords = {fold(word): view for poll, view in views for word in poll.keywords.values() if fold(word)}
+    wants_events = match_keyword(text) is Keyword.EVENTS
     ref = match_status(text)
     status = (ref, item_status(session, resident_id, ref)) if ref is not None else None
-    return World(tuple(v for _, v in views if v.status == "open"), keywords, status)
+    events = (
+        tuple(EventView(e.id, e.title, e.place, e.starts_at, e.ends_at) for e in upcoming(session, now))
+        if wants_events
+        else ()
+    )
+    return World(tuple(v for _, v in views if v.status == "open"), keywords, status, events)

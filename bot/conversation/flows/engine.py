@@ -65,13 +65,13 @@ class FlowContext:
     resident: Mapping[str, str | None]
     params: Mapping[str, str]
     translator: Callable[[str], Translator] = Translator
-    listed: tuple[tuple[str, str], ...] = ()  # choices listed earlier in this conversation (value, label)
+    listed: tuple[tuple[str, str, str], ...] = ()  # choices listed earlier in this conversation: value, line, name
 
 
 def with_state(ctx: FlowContext, state: Mapping[str, Any]) -> FlowContext:
     """The context of a conversation in progress: its {vars} for texts and the choices it listed."""
     variables = state.get("vars") or {}
-    listed = tuple((str(v), str(label)) for v, label, *_ in state.get("listed") or ())
+    listed = tuple((str(v), str(line), str(name)) for v, line, name in state.get("listed") or ())
     if not variables and not listed:
         return ctx
     return replace(ctx, params={**ctx.params, **{str(k): str(v) for k, v in variables.items()}}, listed=listed)
@@ -271,7 +271,7 @@ def advance(
         answers[node.save_as] = value
     state.update(answer=value, answers=answers, attempts=0)
     if node.kind == "ask-listed":
-        titles = {str(v): str(rest[0]) if rest else str(label) for v, label, *rest in state.get("listed") or ()}
+        titles = {str(v): str(name) for v, _line, name in state.get("listed") or ()}
         state["vars"] = {**(state.get("vars") or {}), node.save_as or "chosen": titles.get(str(value), "")}
     recorded: list[Effect] = [RecordAnswer(node.question, value, node.kind)] if node.question else []
     return _run(flow, next_id, state, outer, [], recorded)

@@ -63,7 +63,7 @@ def choices(node: Node, ctx: FlowContext) -> tuple[tuple[Choice, ...], bool]:
     if node.kind == "ask-rating":
         return tuple(Choice(str(n), str(n)) for n in range(RATING_LOW, RATING_HIGH + 1)), False
     if node.kind == "ask-listed":
-        return tuple(Choice(value, label) for value, label in ctx.listed), True
+        return tuple(Choice(value, line) for value, line, _name in ctx.listed), True
     return tuple(Choice(c.value, render_text(c.label, ctx)) for c in node.choices), True
 
 
@@ -118,9 +118,11 @@ def read(node: Node, answer: str, ctx: FlowContext, *, is_button: bool = False) 
             )
         return Reading(rating)
     if node.kind == "ask-listed":
-        listed = [answers.Option(value, {"*": label}) for value, label in ctx.listed]
-        found = answers.parse_single(answer, listed, ctx.locale)
-        return Reading(found) if found is not None else Reading(hint=t.gettext(NOT_A_NUMBER, count=len(listed)))
+        # By number, or by a title: a line's dates and times must not make "2" look like a name.
+        number = answers.parse_rating(answer, 1, len(ctx.listed)) if ctx.listed else None
+        titles = [answers.Option(value, {"*": name}) for value, _line, name in ctx.listed]
+        found = ctx.listed[number - 1][0] if number else answers.parse_single(answer, titles, ctx.locale)
+        return Reading(found) if found is not None else Reading(hint=t.gettext(NOT_A_NUMBER, count=len(ctx.listed)))
     opts = options(node, ctx)
     if node.kind == "ask-multi":
         picked = answers.parse_multi(answer, opts, ctx.locale, node.max_choices)
