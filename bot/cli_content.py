@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import click
 from bot.conversation.flows.loader import read_document
 from bot.conversation.flows.schema import FlowError, parse_flow
 from bot.engagement import polls as poll_store
-from bot.engagement.events import load_event, parse_event
+from bot.engagement.events import load_event, moved_to_offset, parse_event
 from bot.engagement.polls import compile_poll
 
 DEMO_DIR = Path(__file__).resolve().parent / "engagement" / "demo"
@@ -165,17 +164,6 @@ def results(slug: str, fmt: str) -> None:
     click.echo(render(found))
 
 
-def _upcoming(document: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """A demo event moved to `demo_offset_days` from today, at the times its file gives."""
-    days = int(document.get("demo_offset_days", 7))
-    moved = dict(document)
-    for key in ("starts_at", "ends_at"):
-        at = datetime.fromisoformat(str(document[key]))
-        day = (now + timedelta(days=days)).date()
-        moved[key] = at.replace(year=day.year, month=day.month, day=day.day).isoformat()
-    return moved
-
-
 @click.command()
 def demo() -> None:
     """Seed demo content in all six languages (a health poll, opened; two events) to try in the simulator."""
@@ -191,7 +179,7 @@ def demo() -> None:
                     poll_store.set_status(session, poll.slug, "open", runtime.clock.now())
                     click.echo(f"demo poll {poll.slug} is open: text POLL or {poll.keywords.get('en', 'POLL')}")
                 elif document.get("kind") == "event":
-                    event = load_event(session, _upcoming(document, runtime.clock.now()), runtime.clock.now())
+                    event = load_event(session, moved_to_offset(document, runtime.clock.now()), runtime.clock.now())
                     click.echo(f"demo event {event.slug} on {event.starts_at.date().isoformat()}: text EVENTS")
     finally:
         runtime.close()

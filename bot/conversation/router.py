@@ -110,7 +110,8 @@ RESTARTED = _(
     "Reply HELP for help, STOP to stop."
 )
 MENU = _(
-    "What you can do:\nPOLL - answer the current poll\nFEEDBACK - tell us something\nSTATUS and a number - "
+    "What you can do:\nPOLL - answer the current poll\nEVENTS - upcoming events\nFEEDBACK - tell us something\n"
+    "STATUS and a number - "
     "where your feedback stands\nLANGUAGE - change your language\nHELP - help and contact\nSTOP - stop all messages"
 )
 NO_POLL = _("There is no open poll right now. We will let you know when there is one.")

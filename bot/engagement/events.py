@@ -60,6 +60,18 @@ def parse_event(document: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def moved_to_offset(document: dict[str, Any], now: datetime, days: int | None = None) -> dict[str, Any]:
+    """A demo event moved to `days` (or its `demo_offset_days`) from today, at the times its file gives."""
+    offset = days if days is not None else int(document.get("demo_offset_days", 7))
+    day = (now + timedelta(days=offset)).date()
+    moved = dict(document)
+    for key in ("starts_at", "ends_at"):
+        raw = document[key]
+        at = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw))
+        moved[key] = at.replace(year=day.year, month=day.month, day=day.day).isoformat()
+    return moved
+
+
 def load_event(session: Session, document: dict[str, Any], now: datetime) -> Event:
     """Create or update an event from its file."""
     fields = parse_event(document)
@@ -111,6 +123,7 @@ def rsvp(session: Session, event: Event, resident_id: int, response: str, now: d
         select(Rsvp).where(Rsvp.event_id == event.id, Rsvp.resident_id == resident_id).with_for_update()
     ).first()
     held_place = row is not None and row.response == "yes" and not row.waitlisted
+    full = event.capacity is not None and _confirmed(session, event.id) >= event.capacity  # counted before changing
     if row is None:
         row = Rsvp(
             event_id=event.id,
@@ -125,7 +138,6 @@ def rsvp(session: Session, event: Event, resident_id: int, response: str, now: d
     if response == "yes" and held_place:
         row.waitlisted = False
     elif response == "yes":
-        full = event.capacity is not None and _confirmed(session, event.id) >= event.capacity
         row.waitlisted = full
         if not full:
             row.created_at = now

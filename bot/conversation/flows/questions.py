@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from bot.conversation import answers
+from bot.conversation.text import fold
 from bot.i18n.catalogs import _
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.messages import Choice
@@ -122,6 +123,9 @@ def read(node: Node, answer: str, ctx: FlowContext, *, is_button: bool = False) 
         number = answers.parse_rating(answer, 1, len(ctx.listed)) if ctx.listed else None
         titles = [answers.Option(value, {"*": name}) for value, _line, name in ctx.listed]
         found = ctx.listed[number - 1][0] if number else answers.parse_single(answer, titles, ctx.locale)
+        if found is None and len(fold(answer)) >= 4:  # part of one title only: "town hall"
+            named = [value for value, _line, name in ctx.listed if fold(answer) in fold(name)]
+            found = named[0] if len(named) == 1 else None
         return Reading(found) if found is not None else Reading(hint=t.gettext(NOT_A_NUMBER, count=len(ctx.listed)))
     opts = options(node, ctx)
     if node.kind == "ask-multi":

@@ -1,0 +1,106 @@
+"""Events through the real pipeline: listing in the resident's language and zone, RSVP, capacity, waitlist."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.conversation.flows.loader import read_document
+from bot.engagement.events import load_event, moved_to_offset
+from bot.messages import Channel
+from bot.runtime import Runtime
+from bot.store.engagement import Rsvp
+from bot.store.models import OutboxItem, Resident
+from tests.support.chat import Chat
+
+DEMO = Path(__file__).resolve().parents[1] / "bot" / "engagement" / "demo"
+
+
+def add_events(runtime: Runtime) -> None:
+    """The demo events, moved to a week and two weeks from the test clock."""
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        for name, days in (("health-fair.yaml", 7), ("town-hall.yaml", 14)):
+            load_event(session, moved_to_offset(read_document(DEMO / name), now, days), now)
+
+
+def joined(chat: Callable[..., Chat], address: str, language: str = "1", channel: Channel = Channel.SMS) -> Chat:
+    resident = chat(channel, address)
+    for text in ("hi", language, "yes", "skip"):
+        resident.send(text)
+    return resident
+
+
+def rsvps(runtime: Runtime) -> list[tuple[int, str, bool]]:
+    with runtime.db.transaction() as session:
+        rows = session.scalars(select(Rsvp).order_by(Rsvp.id))
+        return [(r.resident_id, r.response, r.waitlisted) for r in rows]
+
+
+def test_no_upcoming_events(runtime: Runtime, chat: Callable[..., Chat]) -> None:
+    assert "no upcoming events" in joined(chat, "+14155550100").texts("EVENTS")[0]
+
+
+def test_events_are_listed_with_dates_in_the_residents_language(runtime: Runtime, chat: Callable[..., Chat]) -> None:
+    add_events(runtime)
+    listing = joined(chat, "+14155550100").texts("Events")[0]
+    lines = listing.splitlines()
+    assert lines[0].startswith("Upcoming events.")
+    assert lines[1].startswith("1 Eastside community health fair - ")
+    # Filed as 10:00-14:00 in Los Angeles; this resident's zone is the program's (UTC here).
+    assert "6:00 PM - 10:00 PM - Eastside Library, 1200 Main St" in lines[1]
+    assert "\u202f" not in listing
+    with runtime.db.transaction() as session:
+        for resident in session.scalars(select(Resident)):
+            resident.timezone = "America/Los_Angeles"
+    assert "10:00 AM - 2:00 PM - Eastside Library" in joined(chat, "+14155550100").texts("EVENTS")[0]
+    arabic = joined(chat, "+14155550101", language="5").texts("فعاليات")[0]
+    assert "معرض صحة المجتمع في الحي الشرقي" in arabic
+    assert "مكتبة الحي الشرقي" in arabic
+
+
+def test_rsvp_can_be_changed_and_a_full_event_has_a_waitlist(runtime: Runtime, chat: Callable[..., Chat]) -> None:
+    add_events(runtime)
+    first, second, third = (joined(chat, f"+1415555010{n}") for n in range(3))
+    for resident in (first, second, third):
+        resident.send("EVENTS")
+        asked = resident.texts("2")[0]
+        assert asked.startswith("Will you come to Town hall: what we heard about community health?")
+    assert first.texts("1")[0].startswith("You are on the list for Town hall")
+    assert second.texts("yes")[0].startswith("You are on the list")
+    assert "waitlist" in third.texts("si")[0]
+    assert [(response, waiting) for _, response, waiting in rsvps(runtime)] == [
+        ("yes", False),
+        ("yes", False),
+        ("yes", True),
+    ]
+    first.send("EVENTS")
+    first.send("town hall")
+    assert "can't come" in first.texts("no")[0]
+    assert [(response, waiting) for _, response, waiting in rsvps(runtime)] == [
+        ("no", False),
+        ("yes", False),
+        ("yes", False),
+    ]
+    with runtime.db.transaction() as session:
+        told = session.scalars(select(OutboxItem).where(OutboxItem.purpose == "event")).one()
+        assert told.address == "+14155550102"
+        assert told.text.startswith("Good news: a place opened up at Town hall")
+    second.send("EVENTS")
+    second.send("2")
+    assert "might come" in second.texts("maybe")[0]
+
+
+def test_rsvp_with_buttons_on_telegram(runtime: Runtime, chat: Callable[..., Chat]) -> None:
+    add_events(runtime)
+    resident = chat(Channel.TELEGRAM, "77", language_hint="en")
+    for text, button in (("hi", False), ("en", True), ("yes", True), ("skip", False)):
+        resident.send(text, button=button)
+    listing = resident.send("EVENTS")[0]
+    assert [value for value, _ in listing.buttons] == [str(e) for e in (1, 2)]
+    rsvp = resident.send("1", button=True)[0]
+    assert [value for value, _ in rsvp.buttons] == ["yes", "no", "maybe"]
+    confirmed = resident.send("yes", button=True)[0].text
+    assert confirmed.startswith("You are on the list for Eastside community health fair")
