@@ -210,6 +210,7 @@ class Pipeline:
                 "timezone": resident.timezone or self.settings.timezone,
             },
             params=params,
+            now=self.clock.now(),
         )
         turn = route(
             inbound.text,

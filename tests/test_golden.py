@@ -8,18 +8,35 @@ and review the diff like any other change.
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from bot.clock import FixedClock
+from bot.conversation.flows.loader import read_document
+from bot.engagement.events import load_event, moved_to_offset
+from bot.engagement.polls import load_poll, set_status
 from bot.messages import Channel
+from bot.runtime import Runtime
 from tests.support.chat import Chat
 
 GOLDEN = Path(__file__).parent / "golden"
+POLLS = Path(__file__).parent / "polls"
+DEMO = Path(__file__).resolve().parents[1] / "bot" / "engagement" / "demo"
 UPDATE = os.environ.get("LOOPLINE_UPDATE_GOLDEN") == "1"
+
+JOIN_EN = ["hi", "1", "yes", "skip"]
+JOIN_ES = ["hola", "2", "sí", "omitir"]
+JOIN_AR = ["مرحبا", "5", "نعم", "تخطي"]
+JOIN_TG_EN = ["hi", "button:en", "button:yes", "skip"]
+JOIN_TG_ES = ["hola", "button:es", "button:yes", "omitir"]
+JOIN_TG_AR = ["مرحبا", "button:ar", "button:yes", "تخطي"]
 
 # name: (channel, Telegram language_code, what the resident sends; "button:X" presses the button with value X)
 SCENARIOS: dict[str, tuple[Channel, str | None, list[str]]] = {
@@ -47,6 +64,73 @@ SCENARIOS: dict[str, tuple[Channel, str | None, list[str]]] = {
         ["hi", "Parar", "START", "arrêt", "START", "DỪNG", "START", "退订", "START", "توقف", "START"],
     ),
     "stop_during_onboarding_telegram_vi": (Channel.TELEGRAM, "vi", ["chào", "button:vi", "DUNG", "chào", "BẮT ĐẦU"]),
+    # Polls: every question kind (tests/polls/all_kinds.yaml), answered the way people type.
+    "poll_kinds_sms_en": (
+        Channel.SMS,
+        None,
+        [*JOIN_EN, "KINDS", "mango", "1 and 3", "3,1", "four stars", "yep", "More shade at bus stops"],
+    ),
+    "poll_kinds_sms_es": (
+        Channel.SMS,
+        None,
+        [*JOIN_ES, "TIPOS", "manzanna", "lunes y sabado", "3 1 2", "5", "si", "omitir"],
+    ),
+    "poll_kinds_sms_ar": (Channel.SMS, None, [*JOIN_AR, "أنواع", "٢", "١ و ٣", "٣ ١", "٤", "نعم", "حدائق أكثر"]),
+    "poll_kinds_telegram_en": (
+        Channel.TELEGRAM,
+        "en",
+        [*JOIN_TG_EN, "KINDS", "button:pear", "2", "2 3 1", "button:3", "button:no", "skip"],
+    ),
+    "poll_kinds_telegram_es": (
+        Channel.TELEGRAM,
+        "es",
+        [*JOIN_TG_ES, "tipos", "button:apple", "1,2", "1", "button:5", "button:yes", "Nada más"],
+    ),
+    "poll_kinds_telegram_ar": (
+        Channel.TELEGRAM,
+        "ar",
+        [*JOIN_TG_AR, "أنواع", "button:mango", "الكل", "2 1", "button:4", "button:yes", "تخطي"],
+    ),
+    "poll_misses_and_resume_sms_en": (
+        Channel.SMS,
+        None,
+        [*JOIN_EN, "POLL", "banana", "7", "MENU", "POLL", "apple", "LANGUAGE", "2", "lunes", "ALTO"],
+    ),
+    "demo_poll_sms_es": (Channel.SMS, None, [*JOIN_ES, "SALUD", "salud mental", "2 4 1", "Más clínicas"]),
+    # Feedback, with a reference and STATUS.
+    "feedback_sms_en": (
+        Channel.SMS,
+        None,
+        [
+            *JOIN_EN,
+            "FEEDBACK",
+            "The clinic closes too early for shift workers.",
+            "1",
+            "yes",
+            "STATUS 1234",
+            "status 9999",
+        ],
+    ),
+    "feedback_sms_es": (
+        Channel.SMS,
+        None,
+        [*JOIN_ES, "COMENTARIO", "Necesitamos más intérpretes en la clínica.", "omitir", "no", "ESTADO 1234"],
+    ),
+    "feedback_sms_ar": (Channel.SMS, None, [*JOIN_AR, "رأي", "نحتاج إلى مترجمين في العيادة", "٤", "نعم"]),
+    "feedback_telegram_es": (
+        Channel.TELEGRAM,
+        "es",
+        [*JOIN_TG_ES, "comentario", "Faltan bancos en el parque", "button:environment", "button:yes"],
+    ),
+    # Events: listing in the resident's language, RSVP, change of mind.
+    "events_sms_en": (
+        Channel.SMS,
+        None,
+        [*JOIN_EN, "EVENTS", "1", "maybe", "EVENTS", "town hall", "yes", "EVENTS", "2", "no"],
+    ),
+    "events_sms_es": (Channel.SMS, None, [*JOIN_ES, "EVENTOS", "1", "sí"]),
+    "events_sms_ar": (Channel.SMS, None, [*JOIN_AR, "فعاليات", "٢", "ربما"]),
+    "events_telegram_ar": (Channel.TELEGRAM, "ar", [*JOIN_TG_AR, "الفعاليات", "button:1", "button:yes"]),
 }
 
 
@@ -58,6 +142,20 @@ _Dumper.add_representer(
     str,
     lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None),
 )
+
+
+def _world(runtime: Runtime) -> None:
+    """A fixed clock and references, the every-kind poll open, and the demo events a week and two ahead."""
+    clock = FixedClock(at=datetime(2026, 3, 2, 17, 0, tzinfo=UTC))
+    runtime.clock = runtime.pipeline.clock = clock
+    runtime.pipeline.settings = replace(runtime.pipeline.settings, timezone="America/Los_Angeles")
+    runtime.pipeline.rng = random.Random(2026)
+    with runtime.db.transaction() as session:
+        for path in (POLLS / "all_kinds.yaml", DEMO / "health-priorities.yaml"):
+            poll, _version = load_poll(session, read_document(path), runtime.flows, clock)
+            set_status(session, poll.slug, "open", clock.now())
+        for name, days in (("health-fair.yaml", 7), ("town-hall.yaml", 14)):
+            load_event(session, moved_to_offset(read_document(DEMO / name), clock.now(), days), clock.now())
 
 
 def _play(chat: Callable[..., Chat], name: str) -> list[dict[str, Any]]:
@@ -76,7 +174,8 @@ def _play(chat: Callable[..., Chat], name: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
-def test_golden_transcript(name: str, chat: Callable[..., Chat], database_url: str) -> None:
+def test_golden_transcript(name: str, chat: Callable[..., Chat], runtime: Runtime, database_url: str) -> None:
+    _world(runtime)
     path = GOLDEN / f"{name}.yaml"
     transcript = _play(chat, name)
     if UPDATE and database_url.startswith("sqlite"):

@@ -177,3 +177,34 @@ def test_feedback_gets_a_reference_and_status_answers_only_its_author(
 def test_feedback_keyword_in_every_language(runtime: Runtime, chat: Callable[..., Chat], word: str) -> None:
     resident = joined(chat)
     assert "What would you like to tell us?" in resident.texts(word)[0]
+
+
+def test_a_long_feedback_split_by_the_carrier_is_joined(runtime: Runtime, chat: Callable[..., Chat]) -> None:
+    resident = joined(chat)
+    resident.send("FEEDBACK")
+    first = "The bus stop on 5th street has no shade and no bench, and older people wait there in the heat for a "
+    first += "long time every afternoon; last summer, somebody fain"
+    assert len(first) == 153
+    assert "What is it mostly about?" in resident.texts(first)[0]
+    assert resident.send("ted there. Please add a shelter.") == []  # the second part, seconds later: no reply
+    assert resident.send("Also more benches") == []
+    resident.send("4")
+    resident.send("no")
+    with runtime.db.transaction() as session:
+        item = session.scalars(select(InputItem)).one()
+    assert item.text == first + "ted there. Please add a shelter.\nAlso more benches"
+    assert item.topic == "safety"
+
+
+def test_parts_are_not_joined_after_the_window(runtime: Runtime, chat: Callable[..., Chat]) -> None:
+    from datetime import timedelta
+
+    from bot.clock import FixedClock
+
+    clock = FixedClock()
+    runtime.clock = runtime.pipeline.clock = clock
+    resident = joined(chat)
+    resident.send("FEEDBACK")
+    resident.send("Short note about the clinic hours")
+    clock.at += timedelta(seconds=60)
+    assert "Sorry, I didn't understand" in resident.texts("and the parking")[0]

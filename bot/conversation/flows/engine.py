@@ -5,6 +5,7 @@ from __future__ import annotations
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.conversation.flows import questions
@@ -15,6 +16,8 @@ from bot.i18n.negotiation import SUPPORTED_LOCALES, text_direction
 from bot.messages import Reply
 
 MAX_AUTO_STEPS = 50
+JOIN_WINDOW = timedelta(seconds=15)
+SEGMENT_LENGTHS = frozenset({153, 160, 67, 70})  # where a carrier cuts a long SMS (GSM-7, UCS-2)
 SKIP_WORDS = frozenset(
     fold(w) for w in ("skip", "omitir", "saltar", "passer", "ignorer", "bo qua", "跳过", "跳過", "تخطي", "تخطى")
 )
@@ -65,7 +68,9 @@ class FlowContext:
     resident: Mapping[str, str | None]
     params: Mapping[str, str]
     translator: Callable[[str], Translator] = Translator
-    listed: tuple[tuple[str, str, str], ...] = ()  # choices listed earlier in this conversation: value, line, name
+    # Choices listed earlier in this conversation (value, line, name), and the clock (to join a long SMS's parts).
+    listed: tuple[tuple[str, str, str], ...] = ()
+    now: datetime | None = None
 
 
 def with_state(ctx: FlowContext, state: Mapping[str, Any]) -> FlowContext:
@@ -242,6 +247,9 @@ def advance(
         else:
             reading = questions.read(node, answer, ctx, is_button=is_button)
             if not reading.understood:
+                joined = _joined_part(state, answer, ctx)
+                if joined is not None:
+                    return Step(node.id, joined)  # the next part of a long text the carrier split: no reply
                 return _miss(flow, node, state, ctx, reading.hint or "")
             value = reading.value
         chosen = next((c for c in node.choices if node.kind == "ask-choice" and c.value == value), None)
@@ -273,8 +281,27 @@ def advance(
     if node.kind == "ask-listed":
         titles = {str(v): str(name) for v, _line, name in state.get("listed") or ()}
         state["vars"] = {**(state.get("vars") or {}), node.save_as or "chosen": titles.get(str(value), "")}
+    state.pop("joining", None)
+    if node.kind == "ask-text" and node.joins_parts and value and ctx.now is not None:
+        state["joining"] = {"save_as": node.save_as, "until": (ctx.now + JOIN_WINDOW).isoformat(), "last": len(value)}
     recorded: list[Effect] = [RecordAnswer(node.question, value, node.kind)] if node.question else []
     return _run(flow, next_id, state, outer, [], recorded)
+
+
+def _joined_part(state: dict[str, Any], answer: str, ctx: FlowContext) -> dict[str, Any] | None:
+    """A message that arrives right after a long text and answers nothing is its next part: append it."""
+    joining = state.get("joining")
+    if not isinstance(joining, dict) or ctx.now is None or not answer.strip():
+        return None
+    if ctx.now > datetime.fromisoformat(str(joining["until"])):
+        return None
+    answers = dict(state.get("answers", {}))
+    name = str(joining.get("save_as") or "")
+    # A carrier splits at a segment's length, even mid-word: join such parts as sent; else as a new line.
+    gap = "" if int(joining.get("last", 0)) in SEGMENT_LENGTHS else "\n"
+    answers[name] = f"{answers.get(name) or ''}{gap}{answer}"
+    until = (ctx.now + JOIN_WINDOW).isoformat()
+    return {**state, "answers": answers, "joining": {**joining, "until": until, "last": len(answer)}}
 
 
 def _miss(flow: Flow, node: Node, state: dict[str, Any], ctx: FlowContext, hint: str) -> Step:

@@ -123,9 +123,8 @@ def read(node: Node, answer: str, ctx: FlowContext, *, is_button: bool = False) 
         number = answers.parse_rating(answer, 1, len(ctx.listed)) if ctx.listed else None
         titles = [answers.Option(value, {"*": name}) for value, _line, name in ctx.listed]
         found = ctx.listed[number - 1][0] if number else answers.parse_single(answer, titles, ctx.locale)
-        if found is None and len(fold(answer)) >= 4:  # part of one title only: "town hall"
-            named = [value for value, _line, name in ctx.listed if fold(answer) in fold(name)]
-            found = named[0] if len(named) == 1 else None
+        if found is None:  # part of one title only: "town hall"
+            found = _part_of_one(answer, {value: [name] for value, _line, name in ctx.listed})
         return Reading(found) if found is not None else Reading(hint=t.gettext(NOT_A_NUMBER, count=len(ctx.listed)))
     opts = options(node, ctx)
     if node.kind == "ask-multi":
@@ -147,9 +146,22 @@ def read(node: Node, answer: str, ctx: FlowContext, *, is_button: bool = False) 
         return Reading(list(order))
     from bot.conversation.flows.engine import match_choice
 
-    single = match_choice(node, answer, ctx) or answers.parse_single(answer, opts, ctx.locale)
+    single = (
+        match_choice(node, answer, ctx)
+        or answers.parse_single(answer, opts, ctx.locale)
+        or _part_of_one(answer, {o.value: list(o.labels.values()) for o in opts})
+    )
     if single is None:
         return Reading(
             hint=t.gettext(_("Sorry, I didn't understand. Please reply with a number from 1 to {count}."), count=count)
         )
     return Reading(single)
+
+
+def _part_of_one(answer: str, names: dict[str, list[str]]) -> str | None:
+    """The one choice whose name contains the answer as whole words ("salud mental"), if exactly one does."""
+    wanted = fold(answer)
+    if len(wanted) < 4 or wanted.isdigit():
+        return None
+    hits = {value for value, labels in names.items() if any(f" {wanted} " in f" {fold(label)} " for label in labels)}
+    return hits.pop() if len(hits) == 1 else None

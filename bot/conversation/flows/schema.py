@@ -60,6 +60,7 @@ class Node:
     until_language_known: Text | None = None
     question: str | None = None
     max_choices: int | None = None
+    joins_parts: bool = False
     conditions: tuple[Condition, ...] = ()
     field: str | None = None
     value: str | None = None
@@ -139,6 +140,7 @@ def _node(slug: str, node_id: str, raw: Any) -> Node:
         "until_language_known",
         "question",
         "max_choices",
+        "joins_parts",
     }
     extra = sorted(set(raw) - allowed)
     if extra:
@@ -203,6 +205,7 @@ def _node(slug: str, node_id: str, raw: Any) -> Node:
         until_language_known=_text(slug, node_id, raw.get("until_language_known"), "until_language_known", False),
         question=_question(slug, node_id, kind, raw.get("question")),
         max_choices=_max_choices(slug, node_id, raw.get("max_choices")),
+        joins_parts=bool(raw.get("joins_parts", False)),
         conditions=tuple(conditions),
         field=raw.get("field"),
         value=None if raw.get("value") is None else str(raw.get("value")),
