@@ -17,7 +17,11 @@ run: $(STAMP)
 	$(BIN)/loopline migrate
 	$(BIN)/loopline serve --host 127.0.0.1 --port $${PORT:-8000}
 
-demo: run
+## demo: like run, with demo content in six languages (a health poll, two events) to try in the simulator
+demo: $(STAMP)
+	$(BIN)/loopline migrate
+	$(BIN)/loopline demo
+	$(BIN)/loopline serve --host 127.0.0.1 --port $${PORT:-8000}
 
 peers:
 	bash .ci/install-peers

@@ -52,7 +52,8 @@ class Reply:
     text: str
     choices: tuple[Choice, ...] = ()
     direction: str = "ltr"
-    numbered: bool = True
+    numbered: bool = True  # SMS shows the choices as numbered lines
+    buttons: bool = True  # Telegram shows them as buttons (not for questions that take several numbers)
 
 
 @dataclass(frozen=True, slots=True)

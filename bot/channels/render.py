@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.channels.segments import smart_encode
 from bot.messages import Address, Channel, Outbound, Reply
 
 SMS_MAX_CHARACTERS = 1600
@@ -26,5 +27,10 @@ def _clip(text: str, limit: int) -> str:
 def render(reply: Reply, address: Address) -> Outbound:
     """The Outbound that carries a reply to an address on its channel."""
     if address.channel is Channel.TELEGRAM:
+        if not reply.buttons:
+            return Outbound(address, _clip(numbered_lines(reply), TELEGRAM_MAX_CHARACTERS))
         return Outbound(address, _clip(reply.text, TELEGRAM_MAX_CHARACTERS), reply.choices)
-    return Outbound(address, _clip(numbered_lines(reply), SMS_MAX_CHARACTERS))
+    text = numbered_lines(reply)
+    if address.channel is Channel.SMS:
+        text = smart_encode(text)  # curly quotes, dashes, odd spaces: kept GSM-7 when that is all that stood in the way
+    return Outbound(address, _clip(text, SMS_MAX_CHARACTERS))

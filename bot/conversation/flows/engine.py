@@ -135,7 +135,8 @@ def ask(node: Node, ctx: FlowContext, prefix: str | None = None) -> Reply:
     line = questions.instruction(node, ctx)
     if line:
         body = f"{body}\n{line}"
-    return Reply(body, choices, text_direction(ctx.locale), numbered=numbered)
+    several = node.kind in ("ask-multi", "ask-ranking")  # answered with several numbers: no single-tap buttons
+    return Reply(body, choices, text_direction(ctx.locale), numbered=numbered, buttons=not several)
 
 
 def match_choice(node: Node, answer: str, ctx: FlowContext, *, is_button: bool = False) -> str | None:
