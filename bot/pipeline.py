@@ -55,6 +55,11 @@ class Handled:
     failed: bool = False
 
 
+def _insert_returning_id(session: Session, table: Table, values: dict[str, Any]) -> int:
+    """Insert one row with Core (no ORM unit of work on the hot path) and return its id."""
+    return int(session.connection().execute(insert(table).returning(table.c.id), values).scalar_one())
+
+
 def program_params(settings: Settings) -> dict[str, str]:
     """The words every flow text may use: {program}, {contact}, and {frequency} (said in the resident's language)."""
     return {
@@ -108,23 +113,20 @@ class Pipeline:
             try:
                 with self.db.transaction() as session:
                     resident_id = self._resident_id(session, inbound, now)
-                    message_id = (
-                        session.connection()
-                        .execute(
-                            insert(MESSAGES).returning(MESSAGES.c.id),
-                            {
-                                "resident_id": resident_id,
-                                "direction": "in",
-                                "channel": inbound.address.channel.value,
-                                "address": inbound.address.value,
-                                "text": inbound.text,
-                                "provider_id": inbound.provider_id,
-                                "status": "received",
-                                "payload": dict(inbound.raw),
-                                "created_at": now,
-                            },
-                        )
-                        .scalar_one()
+                    message_id = _insert_returning_id(
+                        session,
+                        MESSAGES,
+                        {
+                            "resident_id": resident_id,
+                            "direction": "in",
+                            "channel": inbound.address.channel.value,
+                            "address": inbound.address.value,
+                            "text": inbound.text,
+                            "provider_id": inbound.provider_id,
+                            "status": "received",
+                            "payload": dict(inbound.raw),
+                            "created_at": now,
+                        },
                     )
                     return message_id, resident_id
             except IntegrityError:
@@ -158,20 +160,17 @@ class Pipeline:
         if found is not None:
             return int(found)
         hint = negotiate(inbound.language_hint, default="") or None
-        resident_id = (
-            session.connection()
-            .execute(
-                insert(RESIDENTS).returning(RESIDENTS.c.id),
-                {
-                    "locale": hint,
-                    "consent": "pending",
-                    "fields": {},
-                    "display_name": inbound.display_name,
-                    "created_at": now,
-                    "updated_at": now,
-                },
-            )
-            .scalar_one()
+        resident_id = _insert_returning_id(
+            session,
+            RESIDENTS,
+            {
+                "locale": hint,
+                "consent": "pending",
+                "fields": {},
+                "display_name": inbound.display_name,
+                "created_at": now,
+                "updated_at": now,
+            },
         )
         session.connection().execute(
             insert(ADDRESSES),
@@ -359,23 +358,20 @@ class Pipeline:
             }
             if reply_inline:
                 # Answered in the provider's HTTP response (TwiML, the simulator): recorded as sent now.
-                sent_id = (
-                    session.connection()
-                    .execute(
-                        insert(MESSAGES).returning(MESSAGES.c.id),
-                        {
-                            "resident_id": resident.id,
-                            "direction": "out",
-                            "channel": address.channel.value,
-                            "address": address.value,
-                            "text": outbound.text,
-                            "provider_id": None,
-                            "status": "sent",
-                            "payload": {"inline": "1"},
-                            "created_at": now,
-                        },
-                    )
-                    .scalar_one()
+                sent_id = _insert_returning_id(
+                    session,
+                    MESSAGES,
+                    {
+                        "resident_id": resident.id,
+                        "direction": "out",
+                        "channel": address.channel.value,
+                        "address": address.value,
+                        "text": outbound.text,
+                        "provider_id": None,
+                        "status": "sent",
+                        "payload": {"inline": "1"},
+                        "created_at": now,
+                    },
                 )
                 item.update(status="sent", message_id=sent_id, finished_at=now, attempts=1)
                 handled.immediate.append(outbound)

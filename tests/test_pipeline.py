@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.messages import Channel, Outbound, SendResult, SendStatus
@@ -212,28 +213,33 @@ def test_the_worker_retries_later_and_classifies_permanent_failures(
         assert statuses == ["pending", "failed", "skipped"]
 
 
+def queue_notice(session: Session, resident_id: int, key: str, now: datetime) -> None:
+    """A non-conversational message for the resident, as a broadcast would queue it."""
+    session.add(
+        OutboxItem(
+            idempotency_key=key,
+            purpose="notice",
+            resident_id=resident_id,
+            channel="sms",
+            address=PHONE,
+            text="Event tomorrow",
+            choices={},
+            status="pending",
+            urgent=False,
+            attempts=0,
+            not_before=now,
+            created_at=now,
+        )
+    )
+
+
 def test_consent_is_checked_again_at_send_time(runtime: Runtime, chat: Callable[..., Chat]) -> None:
     sms = chat()
     onboard(sms)
     resident = resident_of(runtime, Channel.SMS, PHONE)
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
-        session.add(
-            OutboxItem(
-                idempotency_key="notice:1",
-                purpose="notice",
-                resident_id=resident.id,
-                channel="sms",
-                address=PHONE,
-                text="Event tomorrow",
-                choices={},
-                status="pending",
-                urgent=False,
-                attempts=0,
-                not_before=now,
-                created_at=now,
-            )
-        )
+        queue_notice(session, resident.id, "notice:1", now)
         session.get(Resident, resident.id).consent = "revoked"  # type: ignore[union-attr]
     provider = FakeProvider(Channel.SMS)
     deliver(runtime, provider)
@@ -249,21 +255,6 @@ def test_a_provider_opt_out_error_revokes_consent(runtime: Runtime, chat: Callab
     resident = resident_of(runtime, Channel.SMS, PHONE)
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
-        session.add(
-            OutboxItem(
-                idempotency_key="notice:2",
-                purpose="notice",
-                resident_id=resident.id,
-                channel="sms",
-                address=PHONE,
-                text="Event tomorrow",
-                choices={},
-                status="pending",
-                urgent=False,
-                attempts=0,
-                not_before=now,
-                created_at=now,
-            )
-        )
+        queue_notice(session, resident.id, "notice:2", now)
     deliver(runtime, FakeProvider(Channel.SMS, SendResult(SendStatus.FAILED, error_code="21610", opted_out=True)))
     assert resident_of(runtime, Channel.SMS, PHONE).consent == "revoked"
