@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
+BUTTON_SEPARATOR = "|"  # between the question and the value in a button's data: "ask_consent|yes"
+
 
 class Channel(enum.StrEnum):
     """A way to reach a resident."""
@@ -54,6 +56,7 @@ class Reply:
     direction: str = "ltr"
     numbered: bool = True  # SMS shows the choices as numbered lines
     buttons: bool = True  # Telegram shows them as buttons (not for questions that take several numbers)
+    question: str = ""  # the node that asked: a button carries it, so that a stale press is recognised
 
 
 @dataclass(frozen=True, slots=True)

@@ -208,3 +208,16 @@ def test_parts_are_not_joined_after_the_window(runtime: Runtime, chat: Callable[
     resident.send("Short note about the clinic hours")
     clock.at += timedelta(seconds=60)
     assert "Sorry, I didn't understand" in resident.texts("and the parking")[0]
+
+
+def test_a_stale_button_asks_the_current_question_again(runtime: Runtime, chat: Callable[..., Chat]) -> None:
+    load(runtime, ALL_KINDS)
+    resident = chat(Channel.TELEGRAM, "42", language_hint="en")
+    for text, button in (("hi", False), ("en", True), ("yes", True), ("skip", False), ("KINDS", False)):
+        resident.send(text, button=button)
+    first_question = dict(resident.pressable)
+    resident.send("apple", button=True)
+    stale = resident.send(first_question["pear"], button=True)  # the fruit question's button, pressed again
+    assert "Which days suit you?" in stale[0].text
+    assert "Sorry" not in stale[0].text
+    assert answers(runtime) == {"fruit": "apple"}

@@ -77,9 +77,21 @@ def _replies(emu: TelegramEmulator, token: str, chat_id: int, count: int, settle
 
 
 def _buttons(update: dict[str, Any]) -> list[tuple[str, str]]:
+    """(value, label) of every inline button under a bot message, in order (data is "question|value")."""
+    return [(data.rpartition("|")[2], label) for data, label in _button_data(update)]
+
+
+def _button_data(update: dict[str, Any]) -> list[tuple[str, str]]:
     """(callback_data, label) of every inline button under a bot message, in order."""
     markup = update["message"].get("reply_markup") or {}
     return [(b["callback_data"], b["text"]) for row in markup.get("inline_keyboard", []) for b in row]
+
+
+def _press(update: dict[str, Any], value: str) -> str:
+    """The callback data of the button with that value: what Telegram sends when the resident taps it."""
+    data = [d for d, _label in _button_data(update) if d.rpartition("|")[2] == value]
+    assert data, f"no button {value!r} under the message"
+    return data[0]
 
 
 def _text(update: dict[str, Any]) -> str:
@@ -128,13 +140,13 @@ def test_webhook_conversation_in_spanish(emu: TelegramEmulator, tmp_path: Path) 
         assert _buttons(menu) == list(LANGUAGES)
 
         # Presses "Español": the consent question, with two buttons.
-        emu.send_callback(token, chat, "es", menu["messageId"], language_code="es")
+        emu.send_callback(token, chat, _press(menu, "es"), menu["messageId"], language_code="es")
         (consent,) = _replies(emu, token, chat, 1)
         assert _text(consent) == expected("es", CONSENT_PROMPT)
         assert _buttons(consent) == [("yes", expected("es", YES_LABEL)), ("no", expected("es", NO_LABEL))]
 
         # Presses "yes": welcome, then the (optional) area question.
-        emu.send_callback(token, chat, "yes", consent["messageId"], language_code="es")
+        emu.send_callback(token, chat, _press(consent, "yes"), consent["messageId"], language_code="es")
         welcome, area = _replies(emu, token, chat, 2)
         assert _text(welcome) == expected("es", WELCOME)
         assert _text(area) == expected("es", AREA_PROMPT)

@@ -7,11 +7,16 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from bot.messages import Address, Channel, Inbound
+from bot.messages import BUTTON_SEPARATOR, Address, Channel, Inbound
 from bot.runtime import Runtime
 from bot.store.models import OutboxItem
 
 _ids = itertools.count(1)
+
+
+def _value(data: str) -> str:
+    """The choice value in a button's data ("ask_consent|yes" -> "yes")."""
+    return data.rpartition(BUTTON_SEPARATOR)[2]
 
 
 @dataclass
@@ -30,9 +35,12 @@ class Chat:
     channel: Channel
     address: str
     language_hint: str | None = None
+    pressable: dict[str, str] = field(default_factory=dict)  # value -> the data of the last buttons shown
 
     def send(self, text: str, *, button: bool = False, provider_id: str | None = None) -> list[Said]:
         """Send one message as the resident and return what the bot answered to it."""
+        if button:
+            text = self.pressable.get(text, text)  # press the real button: its data names the question
         inbound = Inbound(
             Address(self.channel, self.address),
             text,
@@ -53,7 +61,11 @@ class Chat:
                 .where(OutboxItem.idempotency_key.like(f"%:{handled.message_id}:%"))
                 .order_by(OutboxItem.id)
             ).all()
-            return [Said(r.text, [(v, label) for v, label in r.choices.get("choices", [])]) for r in rows]
+            said = [Said(r.text, [(_value(v), label) for v, label in r.choices.get("choices", [])]) for r in rows]
+            shown = [v for r in rows for v, _label in r.choices.get("choices", [])]
+        if shown:
+            self.pressable = {_value(data): data for data in shown}
+        return said
 
     def texts(self, text: str, **kwargs: object) -> list[str]:
         """Only the texts of the replies."""

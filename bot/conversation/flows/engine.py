@@ -13,7 +13,7 @@ from bot.conversation.flows.schema import ASK_KINDS, Flow, Node, Text
 from bot.conversation.text import fold
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.negotiation import SUPPORTED_LOCALES, text_direction
-from bot.messages import Reply
+from bot.messages import BUTTON_SEPARATOR, Reply
 
 MAX_AUTO_STEPS = 50
 JOIN_WINDOW = timedelta(seconds=15)
@@ -136,7 +136,7 @@ def ask(node: Node, ctx: FlowContext, prefix: str | None = None) -> Reply:
     if line:
         body = f"{body}\n{line}"
     several = node.kind in ("ask-multi", "ask-ranking")  # answered with several numbers: no single-tap buttons
-    return Reply(body, choices, text_direction(ctx.locale), numbered=numbered, buttons=not several)
+    return Reply(body, choices, text_direction(ctx.locale), numbered=numbered, buttons=not several, question=node.id)
 
 
 def match_choice(node: Node, answer: str, ctx: FlowContext, *, is_button: bool = False) -> str | None:
@@ -242,6 +242,12 @@ def advance(
     outer, ctx = ctx, with_state(ctx, state)
     translator = ctx.translator(ctx.locale)
     value: Any
+    if is_button and BUTTON_SEPARATOR in answer:
+        asked_by, _, answer = answer.partition(BUTTON_SEPARATOR)
+        if asked_by != node.id:  # a button of an earlier question: ask the current one again, no miss counted
+            return Step(node.id, state, (ask(node, ctx),))
+    if is_button and node.kind in ("ask-multi", "ask-ranking"):  # these offer no buttons: the press is stale
+        return Step(node.id, state, (ask(node, ctx),))
     if node.kind != "ask-text":
         if node.skippable and not is_button and fold(answer) in SKIP_WORDS:
             value = None
