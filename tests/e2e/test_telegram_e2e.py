@@ -205,7 +205,7 @@ def test_webhook_conversation_in_spanish(emu: TelegramEmulator, tmp_path: Path) 
             a=str(chat),
         )
         assert [row["text"] for row in inbound] == [
-            "hola", "es", "yes", "94110", "ALTO", "hola", "AYUDA", "START",
+            "hola", "ask_language|es", "ask_consent|yes", "94110", "ALTO", "hola", "AYUDA", "START",
         ]  # fmt: skip
         assert len({row["provider_id"] for row in inbound}) == len(inbound)
         assert "forged" not in {row["text"] for row in query(engine, "SELECT text FROM messages")}
