@@ -146,7 +146,8 @@ def as_table(results: list[QuestionResult]) -> str:
     """A plain-text table for the terminal."""
     lines: list[str] = []
     for result in results:
-        lines.append(f"{result.question} ({result.kind.removeprefix('ask-')}): {result.respondents} respondents")
+        noun = "respondent" if result.respondents == 1 else "respondents"
+        lines.append(f"{result.question} ({result.kind.removeprefix('ask-')}): {result.respondents} {noun}")
         lines.append(f"  {result.text}")
         for option in result.options:
             extra = f"  {option.points} pts" if result.kind == "ask-ranking" else ""

@@ -287,7 +287,7 @@ def test_demo_poll_on_telegram_and_sms_then_results_and_close(tmp_path: Path) ->
             table = loopline(database, "results", SLUG, "--format", "table")
             assert "top_need (choice): 2 respondents" in table
             assert "ranking (ranking): 2 respondents" in table
-            assert "idea (text): 1 respondents" in table
+            assert "idea (text): 1 respondent" in table
             assert f"  - {IDEA}" in table
 
             rows = list(csv.reader(io.StringIO(loopline(database, "results", SLUG, "--format", "csv"))))
