@@ -131,6 +131,22 @@ SCENARIOS: dict[str, tuple[Channel, str | None, list[str]]] = {
     "events_sms_es": (Channel.SMS, None, [*JOIN_ES, "EVENTOS", "1", "sí"]),
     "events_sms_ar": (Channel.SMS, None, [*JOIN_AR, "فعاليات", "٢", "ربما"]),
     "events_telegram_ar": (Channel.TELEGRAM, "ar", [*JOIN_TG_AR, "الفعاليات", "button:1", "button:yes"]),
+    "events_telegram_en": (
+        Channel.TELEGRAM,
+        "en",
+        [*JOIN_TG_EN, "EVENTS", "button:2", "button:maybe", "EVENTS", "button:2", "button:no"],
+    ),
+    "events_telegram_es": (Channel.TELEGRAM, "es", [*JOIN_TG_ES, "eventos", "button:1", "button:yes"]),
+    "feedback_telegram_en": (
+        Channel.TELEGRAM,
+        "en",
+        [*JOIN_TG_EN, "feedback", "More Vietnamese interpreters", "skip", "button:no", "STATUS 1234"],
+    ),
+    "feedback_telegram_ar": (
+        Channel.TELEGRAM,
+        "ar",
+        [*JOIN_TG_AR, "ملاحظات", "الحديقة تحتاج إلى إنارة", "button:safety", "button:yes"],
+    ),
 }
 
 

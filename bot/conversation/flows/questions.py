@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from bot.conversation import answers
 from bot.conversation.text import fold
 from bot.i18n.catalogs import _
-from bot.i18n.negotiation import SUPPORTED_LOCALES
+from bot.i18n.negotiation import SUPPORTED_LOCALES, text_direction
 from bot.messages import Choice
 
 if TYPE_CHECKING:
@@ -63,14 +63,17 @@ def choices(node: Node, ctx: FlowContext) -> tuple[tuple[Choice, ...], bool]:
         return (Choice("yes", t.gettext(_("Yes"))), Choice("no", t.gettext(_("No")))), True
     if node.kind == "ask-rating":
         return tuple(Choice(str(n), str(n)) for n in range(RATING_LOW, RATING_HIGH + 1)), False
-    if node.kind == "ask-listed":
-        return tuple(Choice(value, line) for value, line, _name in ctx.listed), True
+    if node.kind == "ask-listed":  # the details are lines of the text; buttons carry the names only
+        return tuple(Choice(value, f"{i} {name}") for i, (value, _line, name) in enumerate(ctx.listed, 1)), False
     return tuple(Choice(c.value, render_text(c.label, ctx)) for c in node.choices), True
 
 
 def instruction(node: Node, ctx: FlowContext) -> str | None:
     """A line that says how to answer, for kinds where the question text alone is not enough."""
     t = ctx.translator(ctx.locale)
+    if node.kind == "ask-listed":
+        mark = "\u200f" if text_direction(ctx.locale) == "rtl" else ""
+        return "\n".join(f"{mark}{i} {line}" for i, (_value, line, _name) in enumerate(ctx.listed, 1)) or None
     if node.kind == "ask-multi":
         return t.gettext(PICK_MANY)
     if node.kind == "ask-ranking":
