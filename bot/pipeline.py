@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Row, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -42,6 +42,7 @@ MESSAGES = cast(Table, Message.__table__)
 OUTBOX = cast(Table, OutboxItem.__table__)
 RESIDENTS = cast(Table, Resident.__table__)
 ADDRESSES = cast(Table, AddressRow.__table__)
+SESSIONS = cast(Table, ConversationSession.__table__)
 
 
 @dataclass(slots=True)
@@ -58,6 +59,20 @@ class Handled:
 def _insert_returning_id(session: Session, table: Table, values: dict[str, Any]) -> int:
     """Insert one row with Core (no ORM unit of work on the hot path) and return its id."""
     return int(session.connection().execute(insert(table).returning(table.c.id), values).scalar_one())
+
+
+def _inbound_row(inbound: Inbound, resident_id: int, now: datetime) -> dict[str, Any]:
+    return {
+        "resident_id": resident_id,
+        "direction": "in",
+        "channel": inbound.address.channel.value,
+        "address": inbound.address.value,
+        "text": inbound.text,
+        "provider_id": inbound.provider_id,
+        "status": "received",
+        "payload": dict(inbound.raw),
+        "created_at": now,
+    }
 
 
 def program_params(settings: Settings) -> dict[str, str]:
@@ -93,47 +108,30 @@ class Pipeline:
         """Store, dedupe and answer one message; replies for reply_inline channels are returned, not queued."""
         if (text := storable(inbound.text)) != inbound.text:
             inbound = replace(inbound, text=text)
-        stored = self._store(inbound)
-        if stored is None:
-            return Handled(None, duplicate=True)
-        message_id, resident_id = stored
-        try:
-            with self.db.transaction() as session:
-                return self._respond(session, inbound, message_id, resident_id, reply_inline, provider_replied)
-        except Exception:
-            log.exception("message %s could not be handled; it is kept with status 'error'", message_id)
-            with self.db.transaction() as session:
-                session.connection().execute(update(MESSAGES).where(MESSAGES.c.id == message_id).values(status="error"))
-            return Handled(message_id, failed=True)
-
-    def _store(self, inbound: Inbound) -> tuple[int, int] | None:
-        """First transaction: the message itself and its resident. None when it was seen before."""
         now = self.clock.now()
         for _attempt in range(3):
             try:
                 with self.db.transaction() as session:
+                    # The message is written first; everything it causes happens inside a savepoint, so that a
+                    # failure there rolls back only the effects and the message is kept with status "error".
                     resident_id = self._resident_id(session, inbound, now)
-                    message_id = _insert_returning_id(
-                        session,
-                        MESSAGES,
-                        {
-                            "resident_id": resident_id,
-                            "direction": "in",
-                            "channel": inbound.address.channel.value,
-                            "address": inbound.address.value,
-                            "text": inbound.text,
-                            "provider_id": inbound.provider_id,
-                            "status": "received",
-                            "payload": dict(inbound.raw),
-                            "created_at": now,
-                        },
-                    )
-                    return message_id, resident_id
+                    message_id = _insert_returning_id(session, MESSAGES, _inbound_row(inbound, resident_id, now))
+                    try:
+                        with session.begin_nested():
+                            return self._respond(
+                                session, inbound, message_id, resident_id, reply_inline, provider_replied
+                            )
+                    except Exception:
+                        log.exception("message %s could not be handled; it is kept with status 'error'", message_id)
+                        session.connection().execute(
+                            update(MESSAGES).where(MESSAGES.c.id == message_id).values(status="error")
+                        )
+                        return Handled(message_id, failed=True)
             except IntegrityError:
                 # Either this provider id was stored before (a duplicate), or a concurrent first message from
                 # the same new address created the resident first: then the next attempt finds it.
                 if self._seen(inbound):
-                    return None
+                    return Handled(None, duplicate=True)
         raise RuntimeError("could not store an inbound message after three attempts")
 
     def _seen(self, inbound: Inbound) -> bool:
@@ -189,7 +187,7 @@ class Pipeline:
     ) -> Handled:
         resident = session.get(Resident, resident_id, with_for_update=not self.db.is_sqlite)
         assert resident is not None
-        row = session.scalars(select(ConversationSession).where(ConversationSession.resident_id == resident_id)).first()
+        row = session.connection().execute(select(SESSIONS).where(SESSIONS.c.resident_id == resident_id)).first()
         self.flows.refresh(session)  # another process may have loaded a poll or a new version of a flow
         flows = self.flows.latest_flows(session)
         locale = resident.locale or self.settings.default_locale
@@ -239,7 +237,7 @@ class Pipeline:
         session.connection().execute(update(MESSAGES).where(MESSAGES.c.id == message_id).values(status="handled"))
         return handled
 
-    def _session_view(self, session: Session, row: ConversationSession | None) -> SessionView | None:
+    def _session_view(self, session: Session, row: Row[Any] | None) -> SessionView | None:
         if row is None:
             return None
         paused = row.state.get("paused")
@@ -287,18 +285,29 @@ class Pipeline:
                     .where(OUTBOX.c.resident_id == resident.id, OUTBOX.c.status == "pending")
                     .values(status="cancelled", last_error="resident opted out", finished_at=now)
                 )
-        resident.updated_at = now
+        if session.is_modified(resident):
+            resident.updated_at = now
 
     def _save_session(
-        self, session: Session, resident: Resident, row: ConversationSession | None, turn: Turn, now: datetime
+        self, session: Session, resident: Resident, row: Row[Any] | None, turn: Turn, now: datetime
     ) -> None:
+        """Where the conversation stands after this turn (Core statements: one row, no unit of work)."""
+        db = session.connection()
         paused = row.state.get("paused") if row is not None else None
         if turn.end_session:
             if row is not None and turn.resume and isinstance(paused, dict):
-                row.flow_version_id, row.node, row.state = paused["flow_version_id"], paused["node"], paused["state"]
-                row.updated_at = now
+                db.execute(
+                    update(SESSIONS)
+                    .where(SESSIONS.c.id == row.id)
+                    .values(
+                        flow_version_id=paused["flow_version_id"],
+                        node=paused["node"],
+                        state=paused["state"],
+                        updated_at=now,
+                    )
+                )
             elif row is not None:
-                session.delete(row)
+                db.execute(delete(SESSIONS).where(SESSIONS.c.id == row.id))
             return
         if turn.start_flow is not None and turn.session_node is not None:
             version_id = self.flows.latest[turn.start_flow]
@@ -308,23 +317,23 @@ class Pipeline:
                     # Another conversation interrupts a poll: keep the poll to come back to it afterwards.
                     paused = {"flow_version_id": row.flow_version_id, "node": row.node, "state": row.state}
             state = {**turn.session_state, "paused": paused} if isinstance(paused, dict) else turn.session_state
-            node = turn.session_node
+            values = {
+                "flow_version_id": version_id,
+                "node": turn.session_node,
+                "state": state,
+                "started_at": now,
+                "updated_at": now,
+            }
             if row is None:
-                session.add(
-                    ConversationSession(
-                        resident_id=resident.id,
-                        flow_version_id=version_id,
-                        node=node,
-                        state=state,
-                        started_at=now,
-                        updated_at=now,
-                    )
-                )
+                db.execute(insert(SESSIONS), {"resident_id": resident.id, **values})
             else:
-                row.flow_version_id, row.node, row.state = version_id, node, state
-                row.started_at = row.updated_at = now
+                db.execute(update(SESSIONS).where(SESSIONS.c.id == row.id).values(**values))
         elif row is not None and turn.session_node is not None:
-            row.node, row.state, row.updated_at = turn.session_node, turn.session_state, now
+            db.execute(
+                update(SESSIONS)
+                .where(SESSIONS.c.id == row.id)
+                .values(node=turn.session_node, state=turn.session_state, updated_at=now)
+            )
 
     def _enqueue(
         self,

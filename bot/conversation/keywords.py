@@ -95,6 +95,7 @@ _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹０１２３４
 # Accepted as opt-in only from someone who has opted out; otherwise "yes" answers the question in front of them.
 OPT_IN_WHEN_STOPPED = frozenset({"yes", "si", "oui", "co", "是", "نعم"})
 
+_OPT_IN_WHEN_STOPPED_FOLDED = frozenset(fold(w) for w in OPT_IN_WHEN_STOPPED)
 _LOOKUP: dict[str, Keyword] = {fold(word): keyword for keyword, words in _WORDS.items() for word in words}
 
 
@@ -104,7 +105,7 @@ def match_keyword(text: str, *, opted_out: bool = False) -> Keyword | None:
     if not folded:
         return None
     keyword = _LOOKUP.get(folded)
-    if keyword is None and opted_out and folded in {fold(w) for w in OPT_IN_WHEN_STOPPED}:
+    if keyword is None and opted_out and folded in _OPT_IN_WHEN_STOPPED_FOLDED:
         return Keyword.OPT_IN
     return keyword
 

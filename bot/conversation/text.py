@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _PUNCTUATION = re.compile(r"[\s\.,;:!\?¡¿\"'“”‘’`´\-–—_()\[\]{}*#~/\\。，！？、؟،؛…]+")
 
 
+@lru_cache(maxsize=8192)
 def fold(text: str) -> str:
     """Lower-case, strip accents and surrounding punctuation, collapse inner spaces: ' Arrêt! ' -> 'arret'."""
     decomposed = unicodedata.normalize("NFKD", text)

@@ -129,6 +129,12 @@ def read(node: Node, answer: str, ctx: FlowContext, *, is_button: bool = False) 
         if found is None:  # part of one title only: "town hall"
             found = _part_of_one(answer, {value: [name] for value, _line, name in ctx.listed})
         return Reading(found) if found is not None else Reading(hint=t.gettext(NOT_A_NUMBER, count=len(ctx.listed)))
+    if node.kind == "ask-choice":
+        from bot.conversation.flows.engine import match_choice
+
+        exact = match_choice(node, answer, ctx)  # number, value, label in the resident's language: no parsing
+        if exact is not None:
+            return Reading(exact)
     opts = options(node, ctx)
     if node.kind == "ask-multi":
         picked = answers.parse_multi(answer, opts, ctx.locale, node.max_choices)
@@ -147,12 +153,8 @@ def read(node: Node, answer: str, ctx: FlowContext, *, is_button: bool = False) 
                 hint=t.gettext(_("Sorry, I didn't understand. Reply with the numbers in order, e.g. 3,1,2."))
             )
         return Reading(list(order))
-    from bot.conversation.flows.engine import match_choice
-
-    single = (
-        match_choice(node, answer, ctx)
-        or answers.parse_single(answer, opts, ctx.locale)
-        or _part_of_one(answer, {o.value: list(o.labels.values()) for o in opts})
+    single = answers.parse_single(answer, opts, ctx.locale) or _part_of_one(
+        answer, {o.value: list(o.labels.values()) for o in opts}
     )
     if single is None:
         return Reading(
