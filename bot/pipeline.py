@@ -69,7 +69,7 @@ def _inbound_row(inbound: Inbound, resident_id: int, now: datetime) -> dict[str,
         "address": inbound.address.value,
         "text": inbound.text,
         "provider_id": inbound.provider_id,
-        "status": "received",
+        "status": "handled",  # the same transaction handles it; a failure in the savepoint marks it "error"
         "payload": dict(inbound.raw),
         "created_at": now,
     }
@@ -188,7 +188,8 @@ class Pipeline:
         resident = session.get(Resident, resident_id, with_for_update=not self.db.is_sqlite)
         assert resident is not None
         row = session.connection().execute(select(SESSIONS).where(SESSIONS.c.resident_id == resident_id)).first()
-        self.flows.refresh(session)  # another process may have loaded a poll or a new version of a flow
+        # Another process may have loaded a poll or a new version of a flow: seen within a second.
+        self.flows.refresh(session, at_most_every=1.0)
         flows = self.flows.latest_flows(session)
         locale = resident.locale or self.settings.default_locale
         view = ResidentView(consent=resident.consent, locale=locale, area=resident.area)
@@ -234,7 +235,6 @@ class Pipeline:
             turn = replace(turn, replies=(*turn.replies, *extra))
         self._save_session(session, resident, row, turn, now)
         handled = self._enqueue(session, resident, turn, inbound, message_id, reply_inline, now)
-        session.connection().execute(update(MESSAGES).where(MESSAGES.c.id == message_id).values(status="handled"))
         return handled
 
     def _session_view(self, session: Session, row: Row[Any] | None) -> SessionView | None:

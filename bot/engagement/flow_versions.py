@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,6 +20,7 @@ class FlowRegistry:
     def __init__(self) -> None:
         self._by_id: dict[int, Flow] = {}
         self.latest: dict[str, int] = {}
+        self._refreshed = 0.0
 
     def store(self, session: Session, document: dict[str, Any], clock: Clock) -> FlowVersion:
         """Save a document as the next version of its flow unless the latest version is identical."""
@@ -47,10 +49,15 @@ class FlowRegistry:
         for document in builtin_documents().values():
             self.store(session, document, clock)
 
-    def refresh(self, session: Session) -> None:
-        """Learn the latest version of every flow from the store (another process may have loaded one)."""
+    def refresh(self, session: Session, *, at_most_every: float = 0.0) -> None:
+        """Learn the latest version of every flow from the store (another process may have loaded one);
+        with at_most_every, not more often than that many seconds (this process's own loads are seen at once)."""
+        now = time.monotonic()
+        if self.latest and now - self._refreshed < at_most_every:
+            return
         rows = session.execute(select(FlowVersion.slug, func.max(FlowVersion.id)).group_by(FlowVersion.slug)).all()
         self.latest.update({slug: version_id for slug, version_id in rows})
+        self._refreshed = now
 
     def get(self, session: Session, version_id: int) -> Flow:
         """The parsed flow of a stored version."""

@@ -17,7 +17,11 @@ from bot.store.engagement import Poll
 
 def read_world(session: Session, resident_id: int, text: str, now: datetime) -> World:
     """The open polls (newest first), every published poll's keywords, and the status a STATUS message asks for."""
-    polls = session.scalars(select(Poll).where(Poll.status != "draft").order_by(Poll.opened_at.desc(), Poll.id.desc()))
+    polls = session.execute(
+        select(Poll.slug, Poll.status, Poll.keywords, Poll.results_url)
+        .where(Poll.status != "draft")
+        .order_by(Poll.opened_at.desc(), Poll.id.desc())
+    ).all()
     views = [(p, PollView(p.slug, p.status, POLL_FLOW_PREFIX + p.slug, p.results_url)) for p in polls]
     keywords = {fold(word): view for poll, view in views for word in poll.keywords.values() if fold(word)}
     wants_events = match_keyword(text) is Keyword.EVENTS
