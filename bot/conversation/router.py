@@ -59,6 +59,11 @@ class EventView:
     place: Mapping[str, str]
     starts_at: datetime
     ends_at: datetime
+    description: Mapping[str, str] = field(default_factory=dict)
+
+    def about(self, locale: str) -> str:
+        """The event's description in the resident's language, if it has one."""
+        return self.description.get(locale) or self.description.get("*") or self.description.get("en") or ""
 
     def listing(self, locale: str, timezone: str) -> tuple[str, str]:
         """Its title and its line in a list: title, when (in the resident's zone), place."""
@@ -251,7 +256,8 @@ def _route(
                 return Turn("reply", (_say(ctx, NO_EVENTS),), keyword=keyword)
             zone = str(ctx.resident.get("timezone") or "UTC")
             listed = [[str(e.id), *reversed(e.listing(ctx.locale, zone))] for e in world.events]
-            step = engine.start(flows[EVENTS_FLOW], ctx, state={"listed": listed})
+            details = {str(e.id): e.about(ctx.locale) for e in world.events if e.about(ctx.locale)}
+            step = engine.start(flows[EVENTS_FLOW], ctx, state={"listed": listed, "details": details})
             return _from_step(step, "reply", EVENTS_FLOW)
         if keyword is Keyword.FEEDBACK and FEEDBACK_FLOW in flows:
             return _from_step(engine.start(flows[FEEDBACK_FLOW], ctx), "reply", FEEDBACK_FLOW)
