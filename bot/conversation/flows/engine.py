@@ -288,8 +288,8 @@ def advance(
     if node.kind == "ask-listed":
         titles = {str(v): str(name) for v, _line, name in state.get("listed") or ()}
         about = (state.get("details") or {}).get(str(value), "")
-        chosen = {node.save_as or "chosen": titles.get(str(value), ""), "details": f"{about}\n" if about else ""}
-        state["vars"] = {**(state.get("vars") or {}), **chosen}
+        picked = {node.save_as or "chosen": titles.get(str(value), ""), "details": f"{about}\n" if about else ""}
+        state["vars"] = {**(state.get("vars") or {}), **picked}
     state.pop("joining", None)
     if node.kind == "ask-text" and node.joins_parts and value and ctx.now is not None:
         state["joining"] = {"save_as": node.save_as, "until": (ctx.now + JOIN_WINDOW).isoformat(), "last": len(value)}
