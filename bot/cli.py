@@ -201,9 +201,10 @@ def content_runtime(*, migrate: bool = False):  # type: ignore[no-untyped-def]
 
 
 def _register() -> None:
+    from bot.cli_broadcast import broadcast
     from bot.cli_content import demo, flows, polls, results
 
-    for command in (flows, polls, results, demo):
+    for command in (flows, polls, results, demo, broadcast):
         main.add_command(command)
 
 

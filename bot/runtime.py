@@ -49,7 +49,7 @@ class Runtime:
             adapters[Channel.TELEGRAM] = self.telegram
         if self.settings.simulator:
             adapters[Channel.SIMULATOR] = SimulatorChannel()
-        self.worker = DeliveryWorker(self.db, adapters, self.clock)
+        self.worker = DeliveryWorker(self.db, adapters, self.clock, rules=self.settings.send_rules())
 
     def prepare(self, migrate: bool) -> None:
         """Migrate (when asked) and store the built-in flows' current versions."""

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
+from bot.delivery.rules import SendRules, parse_cap, parse_quiet_hours
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 
 _SID = re.compile(r"^(AC|MG)[0-9a-fA-F]{32}$")
@@ -60,6 +61,9 @@ class Settings:
     timezone: str = "UTC"
     simulator: bool = True
     messages_per_month: int = 4
+    quiet_hours: str = "21:00-08:00"
+    frequency_cap: str = "3/7d"
+    sms_price_per_segment: float = 0.0083
 
     @property
     def live_channels(self) -> list[str]:
@@ -72,6 +76,12 @@ class Settings:
         if self.simulator:
             live.append("simulator")
         return live
+
+    def send_rules(self) -> SendRules:
+        """Quiet hours and the frequency cap as the delivery worker applies them."""
+        start, end = parse_quiet_hours(self.quiet_hours)
+        cap, window = parse_cap(self.frequency_cap)
+        return SendRules(start, end, cap, window, self.timezone)
 
     @property
     def is_sqlite(self) -> bool:
@@ -132,6 +142,26 @@ def _telegram(env: Mapping[str, str], public_url: str | None) -> TelegramSetting
     return TelegramSettings(token, secret, _url(env, "LOOPLINE_TELEGRAM_API_BASE"), mode)
 
 
+def _checked(env: Mapping[str, str], name: str, default: str, parse: Callable[[str], object]) -> str:
+    value = env.get(name, "").strip() or default
+    try:
+        parse(value)
+    except ValueError as exc:
+        raise SettingsError(name, str(exc)) from exc
+    return value
+
+
+def _price(env: Mapping[str, str]) -> float:
+    raw = env.get("LOOPLINE_SMS_PRICE_PER_SEGMENT", "").strip() or "0.0083"
+    try:
+        price = float(raw)
+    except ValueError as exc:
+        raise SettingsError("LOOPLINE_SMS_PRICE_PER_SEGMENT", "must be a number like 0.0083") from exc
+    if price < 0:
+        raise SettingsError("LOOPLINE_SMS_PRICE_PER_SEGMENT", "cannot be negative")
+    return price
+
+
 def _per_month(env: Mapping[str, str]) -> int:
     raw = env.get("LOOPLINE_MESSAGES_PER_MONTH", "").strip() or "4"
     if not raw.isdigit() or not 1 <= int(raw) <= 100:
@@ -169,4 +199,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         timezone=timezone,
         simulator=simulator in ("on", "1", "true"),
         messages_per_month=_per_month(env),
+        quiet_hours=_checked(env, "LOOPLINE_QUIET_HOURS", "21:00-08:00", parse_quiet_hours),
+        frequency_cap=_checked(env, "LOOPLINE_FREQUENCY_CAP", "3/7d", parse_cap),
+        sms_price_per_segment=_price(env),
     )

@@ -8,13 +8,14 @@ import logging
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bot.channels.base import ChannelAdapter
 from bot.clock import Clock
+from bot.delivery.rules import SendRules, quiet_until
 from bot.messages import Address, Channel, Choice, Outbound, SendResult, SendStatus
 from bot.store.db import Database
 from bot.store.models import Address as AddressRow
@@ -25,6 +26,7 @@ log = logging.getLogger("loopline.delivery")
 CONVERSATIONAL = frozenset({"reply"})
 ALWAYS_ALLOWED = frozenset({"opt_out", "help", "opt_in"})
 CLAIM_SECONDS = 120
+CAPPED_PREFIX = "broadcast:"  # what counts towards the frequency cap
 MAX_ATTEMPTS = 8
 
 
@@ -58,8 +60,16 @@ def _skip_reason(item: OutboxItem, resident: Resident | None, address: AddressRo
 class DeliveryWorker:
     """Sends what the outbox holds, through the adapters of the live channels."""
 
-    def __init__(self, db: Database, adapters: Mapping[Channel, ChannelAdapter], clock: Clock, batch: int = 50) -> None:
+    def __init__(
+        self,
+        db: Database,
+        adapters: Mapping[Channel, ChannelAdapter],
+        clock: Clock,
+        batch: int = 50,
+        rules: SendRules | None = None,
+    ) -> None:
         self.db = db
+        self.rules = rules or SendRules()
         self.adapters = adapters
         self.clock = clock
         self.batch = batch
@@ -95,6 +105,10 @@ class DeliveryWorker:
                 if reason:
                     item.status, item.last_error, item.finished_at = "skipped", reason, now
                     continue
+                held = self._held_until(session, item, resident, now)
+                if held is not None:  # it waits, it is not dropped
+                    item.status, item.not_before, item.last_error = "pending", held[0], held[1]
+                    continue
                 item.status, item.claimed_until = "sending", now + timedelta(seconds=CLAIM_SECONDS)
                 item.attempts += 1
                 choices = tuple(Choice(v, label) for v, label in item.choices.get("choices", []))
@@ -106,6 +120,35 @@ class DeliveryWorker:
                 )
                 claimed.append(Claimed(item.id, item.attempts, outbound))
             return claimed
+
+    def _held_until(
+        self, session: Session, item: OutboxItem, resident: Resident | None, now: datetime
+    ) -> tuple[datetime, str] | None:
+        """Quiet hours and the frequency cap, checked when sending: (until when, why) if the row must wait."""
+        if item.urgent or resident is None or item.purpose in CONVERSATIONAL or item.purpose in ALWAYS_ALLOWED:
+            return None
+        quiet = quiet_until(now, resident.timezone, self.rules)
+        if quiet is not None:
+            return quiet, "held: quiet hours"
+        if self.rules.cap <= 0 or not item.purpose.startswith(CAPPED_PREFIX):
+            return None
+        since = now - self.rules.cap_window
+        recent = session.scalars(
+            select(OutboxItem.finished_at)
+            .where(
+                OutboxItem.resident_id == resident.id,
+                OutboxItem.status == "sent",
+                OutboxItem.urgent.is_(False),
+                OutboxItem.purpose.startswith(CAPPED_PREFIX),
+                OutboxItem.finished_at >= since,
+            )
+            .order_by(OutboxItem.finished_at)
+        ).all()
+        if len(recent) < self.rules.cap:
+            return None
+        oldest = recent[len(recent) - self.rules.cap]
+        assert oldest is not None
+        return oldest + self.rules.cap_window, "held: frequency cap"
 
     def finish(self, claimed: Claimed, result: SendResult) -> None:
         """Record one attempt's outcome: sent, retry later, or a permanent failure with its consequences."""

@@ -98,3 +98,20 @@ class Rsvp(Base):
     waitlisted: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class Broadcast(Base):
+    """A message to an audience, one text per language; its outbox rows carry purpose "broadcast:<id>"."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    texts: Mapped[dict[str, Any]]
+    audience: Mapped[str] = mapped_column(String(500), default="")
+    invite: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    fallback_locale: Mapped[str | None] = mapped_column(String(16))
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    send_at: Mapped[datetime]
+    created_at: Mapped[datetime]

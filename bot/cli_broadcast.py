@@ -1,0 +1,135 @@
+"""Broadcast commands of the `loopline` CLI: preview, send (now or --at a time) and status."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from bot.conversation.flows.loader import read_document
+from bot.conversation.flows.schema import FlowError
+from bot.engagement import broadcasts
+from bot.engagement.audiences import AudienceError, parse_audience
+from bot.i18n.negotiation import SUPPORTED_LOCALES
+
+
+def _load(path: Path) -> broadcasts.BroadcastFile:
+    try:
+        return broadcasts.parse_broadcast(read_document(path))
+    except FlowError as exc:
+        click.echo(f"loopline: {path}: {exc}", err=True)
+        sys.exit(2)
+
+
+def _audience(expression: str | None):  # type: ignore[no-untyped-def]
+    try:
+        return parse_audience(expression)
+    except AudienceError as exc:
+        click.echo(f"loopline: --audience: {exc}", err=True)
+        sys.exit(2)
+
+
+@click.group()
+def broadcast() -> None:
+    """Send a message to an audience, in each resident's language (see README: Broadcasts)."""
+
+
+AUDIENCE_HELP = "e.g. 'language=es,vi area=94110 channel=sms not-answered=health-priorities rsvp=town-hall:yes'"
+
+
+@broadcast.command("preview")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--audience", default=None, help=AUDIENCE_HELP)
+@click.option("--fallback", type=click.Choice(SUPPORTED_LOCALES), default=None, help="Language for those without one.")
+def preview_command(file: Path, audience: str | None, fallback: str | None) -> None:
+    """Recipients per language and channel; SMS encoding, segments and cost; what forces UCS-2."""
+    from bot.cli import content_runtime
+
+    message = _load(file)
+    runtime = content_runtime()
+    try:
+        with runtime.db.transaction() as session:
+            found = broadcasts.preview(
+                session,
+                message,
+                _audience(audience),
+                runtime.settings.default_locale,
+                runtime.settings.sms_price_per_segment,
+                fallback,
+            )
+    except AudienceError as exc:
+        click.echo(f"loopline: --audience: {exc}", err=True)
+        sys.exit(2)
+    finally:
+        runtime.close()
+    click.echo(f"{message.name}: {found.total} recipients ({found.audience})")
+    for entry in found.languages:
+        channels = ", ".join(f"{channel} {count}" for channel, count in sorted(entry.recipients.items()))
+        click.echo(
+            f"  {entry.locale}: {channels}; SMS {entry.encoding}, {entry.segments} segment(s) each, "
+            f"cost {entry.cost:.4f}"
+        )
+        if entry.forcing_ucs2:
+            click.echo(f"    warning: {' '.join(entry.forcing_ucs2)} force UCS-2 (70 characters a segment)")
+    for locale, count in sorted(found.missing.items()):
+        click.echo(f"  missing text: {count} recipients speak {locale} (add it, or --fallback)")
+    click.echo(f"  estimated SMS cost: {found.cost:.4f}")
+
+
+@broadcast.command("send")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--audience", default=None, help=AUDIENCE_HELP)
+@click.option("--at", "at", default=None, help="When to send (ISO time, e.g. 2026-12-01T09:00-08:00); now if absent.")
+@click.option("--fallback", type=click.Choice(SUPPORTED_LOCALES), default=None, help="Language for those without one.")
+def send_command(file: Path, audience: str | None, at: str | None, fallback: str | None) -> None:
+    """Queue the broadcast; refuses if a recipient's language has no text, unless --fallback is given."""
+    from bot.cli import content_runtime
+
+    message = _load(file)
+    chosen = _audience(audience)
+    runtime = content_runtime()
+    try:
+        send_at = datetime.fromisoformat(at) if at else runtime.clock.now()
+    except ValueError:
+        click.echo("loopline: --at: give an ISO time like 2026-12-01T09:00-08:00", err=True)
+        sys.exit(2)
+    if send_at.tzinfo is None:
+        send_at = send_at.replace(tzinfo=UTC)
+    try:
+        with runtime.db.transaction() as session:
+            found = broadcasts.preview(
+                session,
+                message,
+                chosen,
+                runtime.settings.default_locale,
+                runtime.settings.sms_price_per_segment,
+                fallback,
+            )
+            if found.missing:
+                missing = ", ".join(f"{loc} ({n})" for loc, n in sorted(found.missing.items()))
+                click.echo(f"loopline: no text for: {missing}; add them to {file} or use --fallback", err=True)
+                sys.exit(1)
+            row, count = broadcasts.enqueue(
+                session, message, chosen, runtime.settings.default_locale, send_at, runtime.clock.now(), fallback
+            )
+    finally:
+        runtime.close()
+    click.echo(f"broadcast {row.id}: {count} messages queued for {send_at.isoformat()}")
+
+
+@broadcast.command("status")
+@click.argument("broadcast_id", type=int)
+def status_command(broadcast_id: int) -> None:
+    """Queued / sent / delivered / failed / skipped counts, with the reasons."""
+    from bot.cli import content_runtime
+
+    runtime = content_runtime()
+    try:
+        with runtime.db.transaction() as session:
+            found = broadcasts.status(session, broadcast_id)
+    finally:
+        runtime.close()
+    click.echo(json.dumps(found, indent=2, sort_keys=True))

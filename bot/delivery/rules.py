@@ -1,0 +1,48 @@
+"""Send-time rules for non-urgent messages: quiet hours in the resident's time zone and a frequency cap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True, slots=True)
+class SendRules:
+    """Quiet hours (local start and end; messages wait until the end) and at most cap messages per window."""
+
+    quiet_start: time = time(21, 0)
+    quiet_end: time = time(8, 0)
+    cap: int = 3
+    cap_window: timedelta = timedelta(days=7)
+    timezone: str = "UTC"
+
+
+def parse_quiet_hours(value: str) -> tuple[time, time]:
+    """ "21:00-08:00" -> (21:00, 08:00); ValueError when malformed."""
+    start, sep, end = value.partition("-")
+    if not sep:
+        raise ValueError("quiet hours look like 21:00-08:00")
+    return time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
+
+
+def parse_cap(value: str) -> tuple[int, timedelta]:
+    """ "3/7d" -> (3, 7 days); "0/7d" turns the cap off."""
+    count, sep, window = value.partition("/")
+    if not sep or not count.strip().isdigit() or not window.strip().removesuffix("d").isdigit():
+        raise ValueError("the frequency cap looks like 3/7d (messages per days)")
+    return int(count), timedelta(days=int(window.strip().removesuffix("d")))
+
+
+def quiet_until(now: datetime, timezone: str | None, rules: SendRules) -> datetime | None:
+    """When quiet hours end for a resident if it is quiet where they are now; None if it is not quiet."""
+    zone = ZoneInfo(timezone or rules.timezone)
+    local = now.astimezone(zone)
+    start, end = rules.quiet_start, rules.quiet_end
+    moment = local.time()
+    overnight = start > end
+    quiet = (moment >= start or moment < end) if overnight else (start <= moment < end)
+    if not quiet:
+        return None
+    day = local.date() if (not overnight or moment < end) else local.date() + timedelta(days=1)
+    return datetime.combine(day, end, tzinfo=zone)

@@ -1,0 +1,222 @@
+"""Broadcasts: a text per language to an audience, previewed (segments, encoding, cost) and queued in the outbox."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, func, insert, select
+from sqlalchemy.orm import Session
+
+from bot.channels.render import render
+from bot.channels.segments import analyse
+from bot.conversation.flows.schema import FlowError
+from bot.engagement.audiences import Audience, Recipient, recipients
+from bot.i18n.catalogs import Translator, _
+from bot.i18n.negotiation import SUPPORTED_LOCALES, text_direction
+from bot.messages import Address, Channel, Reply
+from bot.store.engagement import Broadcast
+from bot.store.models import Message, OutboxItem
+
+OUTBOX = cast(Table, OutboxItem.__table__)
+INVITES = {
+    "poll": _("Reply POLL to answer."),
+    "event": _("Reply EVENTS to tell us if you will come."),
+}
+PURPOSE_PREFIX = "broadcast:"
+
+
+@dataclass(frozen=True)
+class BroadcastFile:
+    """A broadcast as written: a name, texts per language, an optional invitation, urgency."""
+
+    name: str
+    texts: dict[str, str]
+    invite: dict[str, str]
+    urgent: bool
+
+
+def parse_broadcast(document: dict[str, Any]) -> BroadcastFile:
+    """Check a broadcast file (`{name, text: {en: …}, invite: {poll: slug} | {event: slug}, urgent}`)."""
+    name = document.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise FlowError("broadcast: name is required")
+    texts = document.get("text")
+    if not isinstance(texts, dict) or not texts or not all(isinstance(v, str) and v.strip() for v in texts.values()):
+        raise FlowError(f"broadcast {name!r}: text must map languages to texts")
+    unknown = sorted(k for k in texts if k not in SUPPORTED_LOCALES)
+    if unknown:
+        raise FlowError(f"broadcast {name!r}: unknown languages {unknown}")
+    invite = document.get("invite") or {}
+    if not isinstance(invite, dict) or any(k not in INVITES for k in invite) or len(invite) > 1:
+        raise FlowError(f"broadcast {name!r}: invite is {{poll: slug}} or {{event: slug}}")
+    return BroadcastFile(
+        name, {str(k): str(v) for k, v in texts.items()}, dict(invite), bool(document.get("urgent", False))
+    )
+
+
+def compose(broadcast: BroadcastFile, locale: str) -> str:
+    """The broadcast's text in one language, with the invitation line in that language."""
+    text = broadcast.texts[locale]
+    for kind in broadcast.invite:
+        text = f"{text}\n{Translator(locale).gettext(INVITES[kind])}"
+    return text
+
+
+@dataclass
+class LanguagePreview:
+    """What one language's recipients get, and what it costs by SMS."""
+
+    locale: str
+    text: str
+    recipients: Counter[str] = field(default_factory=Counter)
+    encoding: str = ""
+    segments: int = 0
+    forcing_ucs2: tuple[str, ...] = ()
+    cost: float = 0.0
+
+
+@dataclass
+class Preview:
+    """Recipients per language and channel, SMS segments and cost, and what is missing."""
+
+    audience: str
+    total: int
+    languages: list[LanguagePreview]
+    missing: dict[str, int]
+    cost: float
+
+
+def preview(
+    session: Session,
+    broadcast: BroadcastFile,
+    audience: Audience,
+    default_locale: str,
+    price_per_segment: float,
+    fallback: str | None = None,
+) -> Preview:
+    """Who would get it and what SMS would cost, after smart encoding, before anything is queued."""
+    found = recipients(session, audience, default_locale)
+    by_locale: dict[str, LanguagePreview] = {}
+    missing: Counter[str] = Counter()
+    for recipient in found:
+        locale = _text_locale(broadcast, recipient.locale, fallback)
+        if locale is None:
+            missing[recipient.locale] += 1
+            continue
+        entry = by_locale.get(locale)
+        if entry is None:
+            entry = by_locale[locale] = LanguagePreview(locale, compose(broadcast, locale))
+            sms = render(Reply(entry.text), Address(Channel.SMS, "+10000000000")).text
+            cost = analyse(sms)
+            entry.encoding, entry.segments, entry.forcing_ucs2 = cost.encoding, cost.segments, cost.ucs2_characters
+        entry.recipients[recipient.channel] += 1
+    total_cost = 0.0
+    for entry in by_locale.values():
+        entry.cost = round(entry.recipients["sms"] * entry.segments * price_per_segment, 4)
+        total_cost += entry.cost
+    return Preview(
+        audience.describe(),
+        len(found),
+        sorted(by_locale.values(), key=lambda e: e.locale),
+        dict(missing),
+        round(total_cost, 4),
+    )
+
+
+def _text_locale(broadcast: BroadcastFile, locale: str, fallback: str | None) -> str | None:
+    if locale in broadcast.texts:
+        return locale
+    return fallback if fallback in broadcast.texts else None
+
+
+def enqueue(
+    session: Session,
+    broadcast: BroadcastFile,
+    audience: Audience,
+    default_locale: str,
+    send_at: datetime,
+    now: datetime,
+    fallback: str | None = None,
+) -> tuple[Broadcast, int]:
+    """Store the broadcast and one outbox row per recipient (a second enqueue of a row is a no-op by its key)."""
+    row = Broadcast(
+        name=broadcast.name,
+        texts=broadcast.texts,
+        audience=audience.describe(),
+        invite=broadcast.invite,
+        urgent=broadcast.urgent,
+        fallback_locale=fallback,
+        recipients=0,
+        send_at=send_at,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    purpose = f"{PURPOSE_PREFIX}{row.id}"
+    rendered: dict[tuple[str, str], str] = {}
+    rows: list[dict[str, Any]] = []
+    for recipient in recipients(session, audience, default_locale):
+        locale = _text_locale(broadcast, recipient.locale, fallback)
+        if locale is None:
+            continue
+        key = (locale, recipient.channel)
+        if key not in rendered:
+            reply = Reply(compose(broadcast, locale), (), text_direction(locale))
+            rendered[key] = render(reply, Address(Channel(recipient.channel), recipient.address)).text
+        rows.append(_outbox_row(purpose, recipient, rendered[key], broadcast.urgent, send_at, now))
+    for start in range(0, len(rows), 5000):
+        session.connection().execute(insert(OUTBOX), rows[start : start + 5000])
+    row.recipients = len(rows)
+    return row, len(rows)
+
+
+def _outbox_row(
+    purpose: str, recipient: Recipient, text: str, urgent: bool, at: datetime, now: datetime
+) -> dict[str, Any]:
+    return {
+        "idempotency_key": f"{purpose}:{recipient.resident_id}",
+        "purpose": purpose,
+        "resident_id": recipient.resident_id,
+        "channel": recipient.channel,
+        "address": recipient.address,
+        "text": text,
+        "choices": {},
+        "status": "pending",
+        "urgent": urgent,
+        "attempts": 0,
+        "not_before": at,
+        "claimed_until": None,
+        "last_error": None,
+        "message_id": None,
+        "created_at": now,
+        "finished_at": None,
+    }
+
+
+def status(session: Session, broadcast_id: int) -> dict[str, Any]:
+    """Counts by outbox status, the reasons rows were skipped or held, and the messages' delivery statuses."""
+    purpose = f"{PURPOSE_PREFIX}{broadcast_id}"
+    by_status = dict(
+        session.execute(
+            select(OutboxItem.status, func.count()).where(OutboxItem.purpose == purpose).group_by(OutboxItem.status)
+        ).all()
+    )
+    reasons = dict(
+        session.execute(
+            select(OutboxItem.last_error, func.count())
+            .where(OutboxItem.purpose == purpose, OutboxItem.last_error.is_not(None))
+            .group_by(OutboxItem.last_error)
+        ).all()
+    )
+    delivery = dict(
+        session.execute(
+            select(Message.status, func.count())
+            .join(OutboxItem, OutboxItem.message_id == Message.id)
+            .where(OutboxItem.purpose == purpose)
+            .group_by(Message.status)
+        ).all()
+    )
+    return {"outbox": by_status, "reasons": reasons, "delivery": delivery}
