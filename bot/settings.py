@@ -64,6 +64,7 @@ class Settings:
     quiet_hours: str = "21:00-08:00"
     frequency_cap: str = "3/7d"
     sms_price_per_segment: float = 0.0083
+    sms_segments_per_second: float = 1.0
 
     @property
     def live_channels(self) -> list[str]:
@@ -81,7 +82,10 @@ class Settings:
         """Quiet hours and the frequency cap as the delivery worker applies them."""
         start, end = parse_quiet_hours(self.quiet_hours)
         cap, window = parse_cap(self.frequency_cap)
-        return SendRules(start, end, cap, window, self.timezone)
+        sender = "default"
+        if self.twilio:
+            sender = self.twilio.messaging_service_sid or self.twilio.from_number or "default"
+        return SendRules(start, end, cap, window, self.timezone, self.sms_segments_per_second, sender)
 
     @property
     def is_sqlite(self) -> bool:
@@ -162,6 +166,17 @@ def _price(env: Mapping[str, str]) -> float:
     return price
 
 
+def _rate(env: Mapping[str, str]) -> float:
+    raw = env.get("LOOPLINE_TWILIO_SEGMENTS_PER_SECOND", "").strip() or "1"
+    try:
+        rate = float(raw)
+    except ValueError as exc:
+        raise SettingsError("LOOPLINE_TWILIO_SEGMENTS_PER_SECOND", "must be a number like 1, 3 or 100") from exc
+    if not 0 < rate <= 1000:
+        raise SettingsError("LOOPLINE_TWILIO_SEGMENTS_PER_SECOND", "must be between 0 and 1000")
+    return rate
+
+
 def _per_month(env: Mapping[str, str]) -> int:
     raw = env.get("LOOPLINE_MESSAGES_PER_MONTH", "").strip() or "4"
     if not raw.isdigit() or not 1 <= int(raw) <= 100:
@@ -202,4 +217,5 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         quiet_hours=_checked(env, "LOOPLINE_QUIET_HOURS", "21:00-08:00", parse_quiet_hours),
         frequency_cap=_checked(env, "LOOPLINE_FREQUENCY_CAP", "3/7d", parse_cap),
         sms_price_per_segment=_price(env),
+        sms_segments_per_second=_rate(env),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -69,9 +69,15 @@ class Recorder:
         return SendResult(SendStatus.SENT, provider_id=f"SM{next(SIDS):032d}")
 
 
+async def _advance(clock: FixedClock, seconds: float) -> None:
+    """Waiting for the provider's pace, on the test's clock."""
+    clock.at += timedelta(seconds=seconds)
+
+
 def drain(runtime: Runtime, clock: FixedClock) -> Recorder:
     recorder = Recorder()
     worker = DeliveryWorker(runtime.db, {Channel.SMS: recorder}, clock, rules=runtime.settings.send_rules())
+    worker.sleep = lambda seconds: _advance(clock, seconds)
     while asyncio.run(worker.run_once()):
         pass
     return recorder

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.clock import Clock
 from bot.messages import Channel, Outbound, SendResult, SendStatus
 from bot.runtime import Runtime
 from bot.store.models import Address, ConsentEvent, ConversationSession, Message, OutboxItem, Resident
@@ -165,11 +164,19 @@ class FakeProvider:
         return self.results.pop(0) if self.results else SendResult(SendStatus.SENT, provider_id=f"P{len(self.sent)}")
 
 
-def deliver(runtime: Runtime, provider: FakeProvider, clock: Clock | None = None) -> int:
+def deliver(runtime: Runtime, provider: FakeProvider) -> int:
+    """One delivery sweep at noon UTC tomorrow: after everything queued now, and outside quiet hours."""
+    from bot.clock import FixedClock
     from bot.delivery.worker import DeliveryWorker
 
-    worker = DeliveryWorker(runtime.db, {provider.channel: provider}, clock or runtime.clock)
+    noon = (runtime.clock.now() + timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
+    worker = DeliveryWorker(runtime.db, {provider.channel: provider}, FixedClock(at=noon))
+    worker.sleep = _no_sleep
     return asyncio.run(worker.run_once())
+
+
+async def _no_sleep(_seconds: float) -> None:
+    """Pacing waits are for real providers; these sweeps only check what is sent."""
 
 
 def test_the_worker_sends_queued_replies_and_records_the_provider_id(

@@ -23,6 +23,7 @@ from bot.messages import Address, Channel, Inbound, Outbound, SendResult, SendSt
 from bot.settings import TwilioSettings
 
 SMS_PATH = "/webhooks/twilio/sms"
+STATUS_PATH = "/webhooks/twilio/status"
 MAX_BODY_BYTES = 64 * 1024
 _SID = re.compile(r"(SM|MM|SMS)[0-9a-zA-Z]{16,40}|[A-Za-z0-9]{10,64}")
 # Opted out (21610) is permanent and means consent is gone; these mean the number can never get SMS.
@@ -135,6 +136,8 @@ class TwilioSms:
             if self.settings.messaging_service_sid
             else {"from_": self.settings.from_number or ""}
         )
+        if self.public_url:
+            sender["status_callback"] = self.public_url.rstrip("/") + STATUS_PATH
         message = self.client.messages.create(to=outbound.address.value, body=outbound.text, **sender)
         return str(message.sid)
 

@@ -16,6 +16,10 @@ class SendRules:
     cap: int = 3
     cap_window: timedelta = timedelta(days=7)
     timezone: str = "UTC"
+    sms_segments_per_second: float = 1.0  # a US long code; toll-free 3, short code 100
+    sms_sender: str = "default"
+    telegram_per_second: float = 30.0
+    telegram_per_chat_per_second: float = 1.0
 
 
 def parse_quiet_hours(value: str) -> tuple[time, time]:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,7 +14,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bot.channels.base import ChannelAdapter
+from bot.channels.segments import segment_count
 from bot.clock import Clock
+from bot.delivery.ratelimit import Limit, hold_back, reserve
 from bot.delivery.rules import SendRules, quiet_until
 from bot.messages import Address, Channel, Choice, Outbound, SendResult, SendStatus
 from bot.store.db import Database
@@ -25,7 +27,7 @@ log = logging.getLogger("loopline.delivery")
 
 CONVERSATIONAL = frozenset({"reply"})
 ALWAYS_ALLOWED = frozenset({"opt_out", "help", "opt_in"})
-CLAIM_SECONDS = 120
+CLAIM_SECONDS = 600  # long enough for a batch at one SMS segment a second; a crashed worker's rows return after
 CAPPED_PREFIX = "broadcast:"  # what counts towards the frequency cap
 MAX_ATTEMPTS = 8
 
@@ -70,6 +72,7 @@ class DeliveryWorker:
     ) -> None:
         self.db = db
         self.rules = rules or SendRules()
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self.adapters = adapters
         self.clock = clock
         self.batch = batch
@@ -208,16 +211,47 @@ class DeliveryWorker:
             ):
                 address.reachable = False
 
+    def limits(self, outbound: Outbound) -> list[tuple[Limit, float]]:
+        """The paces a message counts against: Telegram overall and per chat; SMS segments per sender."""
+        rules = self.rules
+        if outbound.address.channel is Channel.TELEGRAM:
+            chat = rules.telegram_per_chat_per_second
+            return [
+                (Limit("telegram", rules.telegram_per_second, rules.telegram_per_second), 1.0),
+                (Limit(f"telegram:{outbound.address.value}", chat, 1.0), 1.0),
+            ]
+        if outbound.address.channel is Channel.SMS:
+            rate = rules.sms_segments_per_second
+            return [(Limit(f"sms:{rules.sms_sender}", rate, max(1.0, rate)), float(segment_count(outbound.text)))]
+        return []
+
+    def _reserve(self, outbound: Outbound) -> float:
+        demands = self.limits(outbound)
+        if not demands:
+            return 0.0
+        with self.db.transaction() as session:
+            return reserve(session, demands, self.clock.now())
+
+    def _hold_back(self, outbound: Outbound, seconds: float) -> None:
+        with self.db.transaction() as session:
+            for limit, _cost in self.limits(outbound)[:1]:  # the shared (not per-chat) pace
+                hold_back(session, limit, seconds, self.clock.now())
+
     async def run_once(self) -> int:
-        """Claim one batch and send it; the number of rows attempted."""
+        """Claim one batch and send it at the pace the providers allow; the number of rows attempted."""
         claimed = await self.db.run(self.claim)
         for item in claimed:
             adapter = self.adapters[item.outbound.address.channel]
+            wait = await self.db.run(self._reserve, item.outbound)
+            if wait > 0:
+                await self.sleep(wait)
             try:
                 result = await adapter.send(item.outbound)
             except Exception as exc:  # an adapter bug must not stop delivery of everything else
                 log.exception("outbox %s: adapter raised", item.id)
                 result = SendResult(SendStatus.RETRY, error=type(exc).__name__)
+            if result.status is SendStatus.RETRY and result.retry_after:
+                await self.db.run(self._hold_back, item.outbound, result.retry_after)
             await self.db.run(self.finish, item, result)
         return len(claimed)
 

@@ -190,3 +190,13 @@ class DeadLetter(Base):
     reason: Mapped[str] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]]
     received_at: Mapped[datetime]
+
+
+class RateBucket(Base):
+    """A token bucket shared by every process: how much of a provider's pace is left, as of updated_at."""
+
+    __tablename__ = "rate_buckets"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    tokens: Mapped[float]
+    updated_at: Mapped[datetime]

@@ -15,9 +15,9 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from bot.channels.telegram import WEBHOOK_PATH
-from bot.channels.twilio_sms import SMS_PATH
+from bot.channels.twilio_sms import SMS_PATH, STATUS_PATH
 from bot.runtime import Runtime
-from bot.web import simulator, webhooks
+from bot.web import simulator, status, webhooks
 
 log = logging.getLogger("loopline.web")
 
@@ -96,6 +96,7 @@ def create_app(runtime: Runtime, *, deliver: bool = True) -> Starlette:
         Route("/", home),
         Route("/healthz", healthz),
         Route(SMS_PATH, webhooks.twilio_sms, methods=["POST"]),
+        Route(STATUS_PATH, status.twilio_status, methods=["POST"]),
         Route(WEBHOOK_PATH, webhooks.telegram_update, methods=["POST"]),
     ]
     if runtime.settings.simulator:

@@ -359,7 +359,8 @@ def test_queued_sms_goes_out_through_the_rest_api(sms: SmsServer, prism: TwilioM
     (sent,) = prism.wait_for_requests(1, timeout=10.0)
     assert sent.status == 201
     assert sent.path == f"/2010-04-01/Accounts/{TEST_ACCOUNT_SID}/Messages.json"
-    assert sent.params == {"To": number, "From": OUR_NUMBER, "Body": body}
+    status_url = f"{sms.public_url}/webhooks/twilio/status"
+    assert sent.params == {"To": number, "From": OUR_NUMBER, "Body": body, "StatusCallback": status_url}
     assert sent.basic_auth_user == TEST_ACCOUNT_SID
 
     row = wait_until(
@@ -377,6 +378,15 @@ def test_queued_sms_goes_out_through_the_rest_api(sms: SmsServer, prism: TwilioM
     assert row["status"] == "sent" and row["attempts"] == 1
     assert re.fullmatch(r"SM[0-9a-fA-F]{32}", row["provider_id"] or ""), row
     assert row["direction"] == "out" and row["text"] == body
+    # Twilio's signed status callback for the sid Prism returned moves the message row to "delivered".
+    callback = {"MessageSid": row["provider_id"], "MessageStatus": "delivered", "AccountSid": TEST_ACCOUNT_SID}
+    signature = sign_twilio(TEST_AUTH_TOKEN, status_url, callback)
+    with httpx.Client(timeout=10.0, trust_env=False) as client:
+        answer = client.post(
+            f"{sms.server.base_url}/webhooks/twilio/status", data=callback, headers={"X-Twilio-Signature": signature}
+        )
+    assert answer.status_code == 204, answer.text
+    assert scalar(db, "SELECT status FROM messages WHERE id = :i", i=row["message_id"]) == "delivered"
     # Sent once: the next sweep (every 2 s) must not send it again.
     time.sleep(2.2)
     assert len(prism.requests("/Messages.json", "POST")) == 1
