@@ -124,17 +124,13 @@ def serve(host: str, port: int, no_delivery: bool, log_level: str, access_log: b
 )
 def worker(log_level: str) -> None:
     """Send what the outbox holds (run several; they share the work through the database)."""
-    from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
     settings = _settings()
     _logging(log_level)
     runtime = _runtime(settings, migrate=False)
     click.echo(f"Loopline worker sending on: {', '.join(settings.live_channels) or 'no channel'}")
 
     async def run() -> None:
-        scheduler = AsyncIOScheduler(timezone="UTC")
-        scheduler.add_job(runtime.worker.wake.set, "interval", seconds=2, coalesce=True, max_instances=1)
-        scheduler.start()
+        scheduler = runtime.scheduler()
         if runtime.telegram:
             await runtime.telegram.start()
         try:

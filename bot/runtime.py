@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import IntegrityError
 
 from bot.channels.base import ChannelAdapter
@@ -12,6 +13,7 @@ from bot.channels.simulator import SimulatorChannel
 from bot.channels.telegram import TelegramChannel
 from bot.channels.twilio_sms import TwilioSms
 from bot.clock import Clock
+from bot.delivery.sweeps import Schedule, run_sweeps
 from bot.delivery.worker import DeliveryWorker
 from bot.engagement.flow_versions import FlowRegistry
 from bot.messages import Channel
@@ -63,6 +65,29 @@ class Runtime:
             except IntegrityError:  # another process stored the same new version at the same moment
                 if attempt == 2:
                     raise
+
+    def sweep(self) -> dict[str, int]:
+        """Queue what is due (event and poll reminders); safe to run in every process at once."""
+        schedule = Schedule(default_timezone=self.settings.timezone)
+        with self.db.transaction() as session:
+            queued = run_sweeps(session, self.clock.now(), schedule)
+        if any(queued.values()):
+            log.info("sweeps queued %s", queued)
+            self.worker.wake.set()
+        return queued
+
+    def scheduler(self) -> AsyncIOScheduler:
+        """APScheduler as the clock (started): it only wakes the outbox sweep and queues due reminders;
+        the database is the truth, so the same jobs in several processes cannot send anything twice."""
+
+        async def reminders() -> None:
+            await self.db.run(self.sweep)
+
+        clock = AsyncIOScheduler(timezone="UTC")
+        clock.add_job(self.worker.wake.set, "interval", seconds=2, id="outbox", coalesce=True, max_instances=1)
+        clock.add_job(reminders, "interval", seconds=60, id="reminders", coalesce=True, max_instances=1)
+        clock.start()
+        return clock
 
     def close(self) -> None:
         """Release the database connections."""

@@ -7,7 +7,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -46,14 +45,9 @@ async def home(request: Request) -> Response:
 @contextlib.asynccontextmanager
 async def _background(runtime: Runtime, deliver: bool) -> AsyncIterator[None]:
     tasks: list[asyncio.Task[None]] = []
-    scheduler = AsyncIOScheduler(timezone="UTC")
+    scheduler = runtime.scheduler() if deliver else None
     if deliver:
         tasks.append(asyncio.create_task(runtime.worker.run_forever(), name="delivery"))
-        # APScheduler is the clock: it only wakes sweeps that claim due rows from the database.
-        scheduler.add_job(
-            runtime.worker.wake.set, "interval", seconds=2, id="outbox-sweep", coalesce=True, max_instances=1
-        )
-        scheduler.start()
     telegram = runtime.telegram
     running = True
     if telegram is not None:
@@ -73,7 +67,7 @@ async def _background(runtime: Runtime, deliver: bool) -> AsyncIterator[None]:
         yield
     finally:
         running = False
-        if scheduler.running:
+        if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=False)
         for task in tasks:
             task.cancel()

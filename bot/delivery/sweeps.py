@@ -1,0 +1,157 @@
+"""Scheduled sweeps (APScheduler only wakes them): event reminders and poll reminders, queued exactly once.
+
+Every row a sweep queues has an idempotency key naming what it is for and whom ("reminder:24h:<event>:<resident>"),
+so a sweep that runs in several processes at once, or again after a restart, cannot queue anything twice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from bot.channels.render import render
+from bot.engagement.events import describe
+from bot.i18n.catalogs import Translator, _
+from bot.i18n.negotiation import text_direction
+from bot.messages import Address, Channel, Reply
+from bot.store.engagement import Answer, Broadcast, Event, Poll, Rsvp
+from bot.store.models import Address as AddressRow
+from bot.store.models import OutboxItem, Resident
+
+OUTBOX = cast(Table, OutboxItem.__table__)
+EVENT_REMINDER = _("Reminder: {event} is {when}, at {place}. Reply EVENTS to change your answer.")
+POLL_REMINDER = _("We would still love to hear from you: our poll is open. Reply POLL to answer.")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When reminders go: lead times before events, and how long after an invitation a poll reminder follows."""
+
+    event_leads: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=2))
+    poll_reminder_after: timedelta = timedelta(hours=48)
+    default_timezone: str = "UTC"
+
+
+def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    statement = (pg_insert(OUTBOX) if dialect == "postgresql" else sqlite_insert(OUTBOX)).on_conflict_do_nothing(
+        index_elements=["idempotency_key"]
+    )
+    keys = [row["idempotency_key"] for row in rows]
+    present = set(session.scalars(select(OutboxItem.idempotency_key).where(OutboxItem.idempotency_key.in_(keys))))
+    session.connection().execute(statement, rows)
+    return len(set(keys) - present)  # rowcount is not reliable for executemany on every driver
+
+
+def _row(key: str, purpose: str, resident: Resident, address: AddressRow, text: str, now: datetime) -> dict[str, Any]:
+    locale = resident.locale or "en"
+    outbound = render(Reply(text, (), text_direction(locale)), Address(Channel(address.channel), address.value))
+    return {
+        "idempotency_key": key,
+        "purpose": purpose,
+        "resident_id": resident.id,
+        "channel": address.channel,
+        "address": address.value,
+        "text": outbound.text,
+        "choices": {},
+        "status": "pending",
+        "urgent": False,
+        "attempts": 0,
+        "not_before": now,
+        "claimed_until": None,
+        "last_error": None,
+        "message_id": None,
+        "created_at": now,
+        "finished_at": None,
+    }
+
+
+def _reachable(session: Session, resident_id: int) -> AddressRow | None:
+    return session.scalars(
+        select(AddressRow)
+        .where(AddressRow.resident_id == resident_id, AddressRow.reachable.is_(True))
+        .order_by(AddressRow.id)
+    ).first()
+
+
+def event_reminders(session: Session, now: datetime, schedule: Schedule) -> int:
+    """Remind everyone who said yes or maybe, at each lead time before the event (once per lead time)."""
+    rows = []
+    longest = max(schedule.event_leads)
+    soon = session.scalars(
+        select(Event).where(
+            Event.status == "published",
+            Event.starts_at > now,
+            Event.starts_at <= now + longest,
+        )
+    )
+    for event in soon:
+        # Only the nearest lead time that has come: a sweep that was down for hours sends one reminder, not two.
+        lead = min(lead for lead in schedule.event_leads if event.starts_at - now <= lead)
+        label = f"{int(lead.total_seconds() // 3600)}h" if lead >= timedelta(hours=1) else f"{lead.seconds // 60}m"
+        going = session.execute(
+            select(Resident, Rsvp)
+            .join(Rsvp, Rsvp.resident_id == Resident.id)
+            .where(
+                Rsvp.event_id == event.id,
+                Rsvp.response.in_(("yes", "maybe")),
+                Rsvp.waitlisted.is_(False),
+                Resident.consent == "granted",
+            )
+        ).all()
+        for resident, _rsvp in going:
+            address = _reachable(session, resident.id)
+            if address is None:
+                continue
+            locale = resident.locale or "en"
+            words = describe(event, locale, resident.timezone or schedule.default_timezone)
+            text = Translator(locale).gettext(EVENT_REMINDER, **words)
+            key = f"reminder:{label}:{event.id}:{resident.id}"
+            rows.append(_row(key, f"reminder:{event.id}", resident, address, text, now))
+    return _insert_ignoring_duplicates(session, rows)
+
+
+def poll_reminders(session: Session, now: datetime, schedule: Schedule) -> int:
+    """Once, remind residents invited to an open poll (by a broadcast) who have not answered it."""
+    rows = []
+    for poll in session.scalars(select(Poll).where(Poll.status == "open")):
+        invitations = session.scalars(
+            select(Broadcast).where(
+                Broadcast.send_at <= now - schedule.poll_reminder_after,
+            )
+        ).all()
+        invited_by = [b.id for b in invitations if b.invite.get("poll") == poll.slug]
+        if not invited_by:
+            continue
+        purposes = [f"broadcast:{b}" for b in invited_by]
+        invited = select(OutboxItem.resident_id).where(OutboxItem.purpose.in_(purposes), OutboxItem.status == "sent")
+        answered = select(Answer.resident_id).where(Answer.poll_id == poll.id)
+        for resident in session.scalars(
+            select(Resident).where(
+                Resident.id.in_(invited),
+                Resident.id.not_in(answered),
+                Resident.consent == "granted",
+            )
+        ):
+            address = _reachable(session, resident.id)
+            if address is None:
+                continue
+            text = Translator(resident.locale or "en").gettext(POLL_REMINDER)
+            key = f"poll-reminder:{poll.id}:{resident.id}"
+            rows.append(_row(key, f"broadcast:poll-reminder:{poll.id}", resident, address, text, now))
+    return _insert_ignoring_duplicates(session, rows)
+
+
+def run_sweeps(session: Session, now: datetime, schedule: Schedule) -> dict[str, int]:
+    """Every sweep once; how many rows each queued (rows queued before by another process are not counted)."""
+    return {
+        "event_reminders": event_reminders(session, now, schedule),
+        "poll_reminders": poll_reminders(session, now, schedule),
+    }
