@@ -65,6 +65,7 @@ class Settings:
     frequency_cap: str = "3/7d"
     sms_price_per_segment: float = 0.0083
     sms_segments_per_second: float = 1.0
+    claim_seconds: float = 600.0
 
     @property
     def live_channels(self) -> list[str]:
@@ -85,7 +86,16 @@ class Settings:
         sender = "default"
         if self.twilio:
             sender = self.twilio.messaging_service_sid or self.twilio.from_number or "default"
-        return SendRules(start, end, cap, window, self.timezone, self.sms_segments_per_second, sender)
+        return SendRules(
+            start,
+            end,
+            cap,
+            window,
+            self.timezone,
+            self.sms_segments_per_second,
+            sender,
+            claim_seconds=self.claim_seconds,
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -177,6 +187,13 @@ def _rate(env: Mapping[str, str]) -> float:
     return rate
 
 
+def _claim(env: Mapping[str, str]) -> float:
+    raw = env.get("LOOPLINE_CLAIM_SECONDS", "").strip() or "600"
+    if not raw.isdigit() or not 1 <= int(raw) <= 86400:
+        raise SettingsError("LOOPLINE_CLAIM_SECONDS", "must be a whole number of seconds from 1 to 86400")
+    return float(raw)
+
+
 def _per_month(env: Mapping[str, str]) -> int:
     raw = env.get("LOOPLINE_MESSAGES_PER_MONTH", "").strip() or "4"
     if not raw.isdigit() or not 1 <= int(raw) <= 100:
@@ -218,4 +235,5 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         frequency_cap=_checked(env, "LOOPLINE_FREQUENCY_CAP", "3/7d", parse_cap),
         sms_price_per_segment=_price(env),
         sms_segments_per_second=_rate(env),
+        claim_seconds=_claim(env),
     )

@@ -27,7 +27,6 @@ log = logging.getLogger("loopline.delivery")
 
 CONVERSATIONAL = frozenset({"reply"})
 ALWAYS_ALLOWED = frozenset({"opt_out", "help", "opt_in"})
-CLAIM_SECONDS = 600  # long enough for a batch at one SMS segment a second; a crashed worker's rows return after
 CAPPED_PREFIX = "broadcast:"  # what counts towards the frequency cap
 MAX_ATTEMPTS = 8
 
@@ -112,7 +111,7 @@ class DeliveryWorker:
                 if held is not None:  # it waits, it is not dropped
                     item.status, item.not_before, item.last_error = "pending", held[0], held[1]
                     continue
-                item.status, item.claimed_until = "sending", now + timedelta(seconds=CLAIM_SECONDS)
+                item.status, item.claimed_until = "sending", now + timedelta(seconds=self.rules.claim_seconds)
                 item.attempts += 1
                 choices = tuple(Choice(v, label) for v, label in item.choices.get("choices", []))
                 outbound = Outbound(
