@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import secrets
+import signal
 import sys
 from typing import NoReturn
 
@@ -133,8 +134,14 @@ def worker(log_level: str) -> None:
         scheduler = runtime.scheduler()
         if runtime.telegram:
             await runtime.telegram.start()
+        sending = asyncio.current_task()
+        assert sending is not None
+        # Containers stop processes with SIGTERM: finish the message in hand's bookkeeping and leave.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, sending.cancel)
         try:
             await runtime.worker.run_forever()
+        except asyncio.CancelledError:
+            pass
         finally:
             scheduler.shutdown(wait=False)
             if runtime.telegram:
