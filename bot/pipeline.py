@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from bot.channels.render import render
 from bot.clock import Clock
 from bot.conversation.flows.engine import FlowContext, SetField
-from bot.conversation.router import FEEDBACK_FLOW, ResidentView, SessionView, Turn, route
+from bot.conversation.router import FEEDBACK_FLOW, FOLLOWUP_FLOW, ResidentView, SessionView, Turn, route
 from bot.conversation.text import storable
 from bot.engagement.effects import Situation, carry_out
 from bot.engagement.flow_versions import FlowRegistry
@@ -196,7 +196,7 @@ class Pipeline:
         current = self._session_view(session, row)
         world = read_world(session, resident_id, inbound.text, self.clock.now())
         params = dict(self.params)
-        if current is not None and current.flow.slug == FEEDBACK_FLOW:
+        if current is not None and current.flow.slug in (FEEDBACK_FLOW, FOLLOWUP_FLOW):
             params["ref"] = str(allocate_ref(session, self.rng))
         ctx = FlowContext(
             locale=locale,

@@ -70,7 +70,7 @@ class Runtime:
         """Queue what is due (event and poll reminders); safe to run in every process at once."""
         schedule = Schedule(default_timezone=self.settings.timezone)
         with self.db.transaction() as session:
-            queued = run_sweeps(session, self.clock.now(), schedule)
+            queued = run_sweeps(session, self.clock.now(), schedule, self.flows)
         if any(queued.values()):
             log.info("sweeps queued %s", queued)
             self.worker.wake.set()

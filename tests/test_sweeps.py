@@ -122,4 +122,42 @@ def test_the_scheduler_wakes_the_sweeps(runtime: Runtime) -> None:
 
     assert asyncio.run(started()) == ["outbox", "reminders"]
     runtime.clock = FixedClock(at=NOW)
-    assert runtime.sweep() == {"event_reminders": 0, "poll_reminders": 0}
+    assert runtime.sweep() == {"event_reminders": 0, "poll_reminders": 0, "event_followups": 0}
+
+
+def test_after_an_event_those_who_came_are_asked_how_it_was(runtime: Runtime, chat: Callable[..., Chat]) -> None:
+    from bot.store.engagement import InputItem
+
+    runtime.clock = runtime.pipeline.clock = FixedClock(at=NOW)
+    with runtime.db.transaction() as session:
+        event = load_event(session, moved_to_offset(read_document(EVENTS / "health-fair.yaml"), NOW, 1), NOW)
+        session.execute(
+            update(Event)
+            .where(Event.id == event.id)
+            .values(starts_at=NOW + timedelta(hours=2), ends_at=NOW + timedelta(hours=4))
+        )
+    came = resident(chat, "+14155550100", "2")
+    for text in ("EVENTOS", "1", "sí"):
+        came.send(text)
+    busy = resident(chat, "+14155550101")
+    for text in ("EVENTS", "1", "yes", "FEEDBACK"):
+        busy.send(text)  # in the middle of another conversation when the event ends
+    after = NOW + timedelta(hours=5)
+    with runtime.db.transaction() as session:
+        queued = run_sweeps(session, after, Schedule(), runtime.flows)
+    assert queued["event_followups"] == 1
+    with runtime.db.transaction() as session:
+        assert run_sweeps(session, after + timedelta(minutes=1), Schedule(), runtime.flows)["event_followups"] == 0
+    (asked,) = reminders(runtime, "followup:")
+    assert asked.address == "+14155550100"
+    assert asked.text.startswith("¡Gracias por venir a Feria de salud comunitaria del Eastside! ¿Qué te pareció?")
+    assert "¿Quieres contarnos algo" in came.texts("4")[0]
+    assert came.texts("Faltaron sillas, pero muy útil.") == ["¡Gracias! Esto nos ayuda a planear el próximo."]
+    with runtime.db.transaction() as session:
+        item = session.scalars(select(InputItem).where(InputItem.kind == "event")).one()
+    assert (item.rating, item.topic, item.text) == (4, "event:health-fair", "Faltaron sillas, pero muy útil.")
+    busy.send("The clinic needs longer hours")
+    busy.send("skip")
+    busy.send("no")
+    with runtime.db.transaction() as session:
+        assert run_sweeps(session, after + timedelta(hours=1), Schedule(), runtime.flows)["event_followups"] == 1

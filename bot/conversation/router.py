@@ -19,6 +19,7 @@ from bot.messages import Reply
 ONBOARDING = "onboarding"
 FEEDBACK_FLOW = "feedback"
 EVENTS_FLOW = "events"
+FOLLOWUP_FLOW = "event-followup"
 
 
 @dataclass(frozen=True, slots=True)

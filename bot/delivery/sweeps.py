@@ -15,13 +15,16 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.channels.render import render
+from bot.conversation.flows.engine import FlowContext, start
+from bot.conversation.router import FOLLOWUP_FLOW
 from bot.engagement.events import describe
+from bot.engagement.flow_versions import FlowRegistry
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.negotiation import text_direction
 from bot.messages import Address, Channel, Reply
 from bot.store.engagement import Answer, Broadcast, Event, Poll, Rsvp
 from bot.store.models import Address as AddressRow
-from bot.store.models import OutboxItem, Resident
+from bot.store.models import ConversationSession, OutboxItem, Resident
 
 OUTBOX = cast(Table, OutboxItem.__table__)
 EVENT_REMINDER = _("Reminder: {event} is {when}, at {place}. Reply EVENTS to change your answer.")
@@ -34,6 +37,7 @@ class Schedule:
 
     event_leads: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=2))
     poll_reminder_after: timedelta = timedelta(hours=48)
+    followup_window: timedelta = timedelta(hours=48)
     default_timezone: str = "UTC"
 
 
@@ -149,9 +153,73 @@ def poll_reminders(session: Session, now: datetime, schedule: Schedule) -> int:
     return _insert_ignoring_duplicates(session, rows)
 
 
-def run_sweeps(session: Session, now: datetime, schedule: Schedule) -> dict[str, int]:
+def event_followups(session: Session, now: datetime, schedule: Schedule, flows: FlowRegistry) -> int:
+    """After an event, ask those who said yes "how was it?" (a rating, then a comment), once each.
+
+    The conversation starts here: the resident's next message answers the rating. Someone in the middle of
+    another conversation is asked at a later sweep, within the follow-up window."""
+    flows.refresh(session)
+    version_id = flows.latest.get(FOLLOWUP_FLOW)
+    if version_id is None:
+        return 0
+    flow = flows.get(session, version_id)
+    ended = session.scalars(
+        select(Event).where(
+            Event.status == "published",
+            Event.ends_at <= now,
+            Event.ends_at > now - schedule.followup_window,
+        )
+    ).all()
+    queued = 0
+    for event in ended:
+        busy = select(ConversationSession.resident_id)
+        came = session.scalars(
+            select(Resident)
+            .join(Rsvp, Rsvp.resident_id == Resident.id)
+            .where(
+                Rsvp.event_id == event.id,
+                Rsvp.response == "yes",
+                Rsvp.waitlisted.is_(False),
+                Resident.consent == "granted",
+                Resident.id.not_in(busy),
+            )
+        ).all()
+        for resident in came:
+            key = f"followup:{event.id}:{resident.id}"
+            address = _reachable(session, resident.id)
+            if address is None or session.scalar(select(OutboxItem.id).where(OutboxItem.idempotency_key == key)):
+                continue
+            locale = resident.locale or "en"
+            title = describe(event, locale, resident.timezone or schedule.default_timezone)["event"]
+            state = {"answers": {"topic": f"event:{event.slug}"}, "vars": {"event": title}}
+            ctx = FlowContext(locale, {"consent": resident.consent, "locale": locale}, {"event": title})
+            step = start(flow, ctx, state=state)
+            if step.node is None or not step.replies:
+                continue
+            row = _row(key, f"followup:{event.id}", resident, address, step.replies[0].text, now)
+            if _insert_ignoring_duplicates(session, [row]):
+                session.add(
+                    ConversationSession(
+                        resident_id=resident.id,
+                        flow_version_id=version_id,
+                        node=step.node,
+                        state=step.state,
+                        started_at=now,
+                        updated_at=now,
+                    )
+                )
+                queued += 1
+    return queued
+
+
+def run_sweeps(
+    session: Session, now: datetime, schedule: Schedule, flows: FlowRegistry | None = None
+) -> dict[str, int]:
     """Every sweep once; how many rows each queued (rows queued before by another process are not counted)."""
-    return {
+    found = {
         "event_reminders": event_reminders(session, now, schedule),
         "poll_reminders": poll_reminders(session, now, schedule),
     }
+    if flows is not None:
+        found["event_followups"] = event_followups(session, now, schedule, flows)
+    return found

@@ -45,7 +45,15 @@ def carry_out(session: Session, effects: tuple[Effect, ...], where: Situation, r
                 )
         elif isinstance(effect, SubmitFeedback) and where.ref is not None:
             submit_feedback(
-                session, resident, where.ref, effect.text, effect.topic, effect.may_contact, where.channel, now
+                session,
+                resident,
+                where.ref,
+                effect.text,
+                effect.topic,
+                effect.may_contact,
+                where.channel,
+                now,
+                effect.rating,
             )
         elif isinstance(effect, Rsvp):
             event = session.get(Event, effect.event_id)

@@ -95,11 +95,13 @@ def submit_feedback(
     may_contact: bool,
     channel: str,
     now: datetime,
+    rating: int | None = None,
 ) -> InputItem:
     """Store a piece of feedback as an input item with the reference already told to the resident."""
     item = InputItem(
         ref=ref,
-        kind="feedback",
+        kind="event" if (topic or "").startswith("event:") else "feedback",
+        rating=rating,
         resident_id=resident.id,
         poll_id=None,
         text=text,

@@ -59,6 +59,7 @@ class InputItem(Base):
     text: Mapped[str] = mapped_column(Text)
     topic: Mapped[str | None] = mapped_column(String(64))
     may_contact: Mapped[bool] = mapped_column(Boolean, default=False)
+    rating: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="received")
     channel: Mapped[str] = mapped_column(String(16))
     locale: Mapped[str] = mapped_column(String(16))

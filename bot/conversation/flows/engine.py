@@ -47,6 +47,7 @@ class SubmitFeedback:
     text: str
     topic: str | None
     may_contact: bool
+    rating: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,9 +195,16 @@ def _run(
             node_id = node.next
         elif node.kind == "submit-feedback":
             answers = state.get("answers", {})
-            text = answers.get("feedback")
-            if text:
-                effects.append(SubmitFeedback(str(text), answers.get("topic"), answers.get("may_contact") is True))
+            text, rating = answers.get("feedback"), answers.get("rating")
+            if text or isinstance(rating, int):
+                effects.append(
+                    SubmitFeedback(
+                        str(text or ""),
+                        answers.get("topic"),
+                        answers.get("may_contact") is True,
+                        rating if isinstance(rating, int) else None,
+                    )
+                )
             node_id = node.next
         elif node.kind == "submit-rsvp":
             answers = state.get("answers", {})
