@@ -15,10 +15,11 @@ from sqlalchemy import func, select
 from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
+from bot.delivery.statuses import RANK, apply_status
 from bot.runtime import Runtime
 from bot.store.models import Address, ConsentEvent, Message, Resident
 from bot.web.app import create_app
-from bot.web.status import RANK, STATUS_PATH, apply_status
+from bot.web.status import STATUS_PATH
 
 AUTH_TOKEN = "test-auth-token"  # tests/conftest.py's TWILIO_ENV
 URL = f"http://testserver{STATUS_PATH}"  # no LOOPLINE_PUBLIC_URL: Twilio signed the URL we were called on
@@ -229,3 +230,46 @@ def test_final_status_is_the_highest_ranked(gateway: Gateway, initial: str, sequ
     for status in sequence:
         assert gateway.callback(sid, status) == 204
     assert gateway.message(sid)[0] == expected_final(initial, sequence)
+
+
+def test_a_callback_that_beats_the_send_record_is_applied_when_the_send_is_recorded(gateway: Gateway) -> None:
+    import asyncio
+
+    from bot.delivery.worker import DeliveryWorker
+    from bot.messages import Channel, Outbound, SendResult, SendStatus
+    from bot.store.models import OutboxItem
+
+    sid = new_sid()
+    runtime = gateway.runtime
+    assert gateway.callback(sid, "undelivered", "30003") == 200  # Twilio was faster than our bookkeeping
+    assert gateway.callback(sid, "sent") == 200  # an earlier status arriving later does not win
+    now = runtime.clock.now()
+    _resident, _old = gateway.outbound("+14155550188")
+    with runtime.db.transaction() as session:
+        resident_id = session.scalars(select(Address.resident_id).where(Address.value == "+14155550188")).one()
+        session.add(
+            OutboxItem(
+                idempotency_key="reply:early",
+                purpose="reply",
+                resident_id=resident_id,
+                channel="sms",
+                address="+14155550188",
+                text="Hi",
+                choices={},
+                status="pending",
+                urgent=True,
+                attempts=0,
+                not_before=now,
+                created_at=now,
+            )
+        )
+
+    class Provider:
+        channel = Channel.SMS
+
+        async def send(self, outbound: Outbound) -> SendResult:
+            return SendResult(SendStatus.SENT, provider_id=sid)
+
+    worker = DeliveryWorker(runtime.db, {Channel.SMS: Provider()}, runtime.clock)
+    assert asyncio.run(worker.run_once()) == 1
+    assert gateway.message(sid) == ("undelivered", "30003")

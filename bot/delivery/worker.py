@@ -18,6 +18,7 @@ from bot.channels.segments import segment_count
 from bot.clock import Clock
 from bot.delivery.ratelimit import Limit, hold_back, reserve
 from bot.delivery.rules import SendRules, quiet_until
+from bot.delivery.statuses import apply_early
 from bot.messages import Address, Channel, Choice, Outbound, SendResult, SendStatus
 from bot.store.db import Database
 from bot.store.models import Address as AddressRow
@@ -180,6 +181,8 @@ class DeliveryWorker:
                     now,
                     None,
                 )
+                if result.provider_id and item.channel == Channel.SMS.value:
+                    apply_early(session, result.provider_id, now)  # a callback that beat us to it
                 return
             item.last_error = (result.error or result.error_code or "failed")[:500]
             if result.status is SendStatus.RETRY and claimed.attempts < MAX_ATTEMPTS:

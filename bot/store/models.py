@@ -200,3 +200,14 @@ class RateBucket(Base):
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     tokens: Mapped[float]
     updated_at: Mapped[datetime]
+
+
+class EarlyStatus(Base):
+    """A provider status callback that arrived before its message was recorded; applied once it is."""
+
+    __tablename__ = "early_statuses"
+
+    provider_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    received_at: Mapped[datetime]

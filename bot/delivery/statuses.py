@@ -1,0 +1,103 @@
+"""Provider delivery statuses: they only move forward; one that arrives before its message is kept until it is."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from bot.channels.twilio_sms import OPTED_OUT_CODES, UNREACHABLE_CODES
+from bot.messages import Channel
+from bot.store.models import Address, ConsentEvent, EarlyStatus, Message, Resident
+
+# Twilio's message statuses, in the order a message goes through them; rank 3 and up is terminal.
+RANK: dict[str, int] = {
+    "queued": 0,
+    "accepted": 0,
+    "scheduled": 0,
+    "sending": 1,
+    "sent": 2,
+    "delivered": 3,
+    "undelivered": 3,
+    "failed": 3,
+    "canceled": 3,
+    "read": 4,
+}
+TERMINAL = 3
+
+
+def may_follow(new: str) -> frozenset[str]:
+    """The current statuses that `new` may replace: lower ranks, and only `delivered` among terminal ones."""
+    rank = RANK[new]
+    earlier = {status for status, r in RANK.items() if r < min(rank, TERMINAL)}
+    if new == "read":
+        earlier.add("delivered")
+    return frozenset(earlier)
+
+
+def error_code(raw: str) -> int | None:
+    """A Twilio ErrorCode field as a number (None when absent or not a number)."""
+    value = raw.strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else None
+
+
+def apply_status(session: Session, sid: str, status: str, code: int | None, now: datetime) -> bool:
+    """Record one callback inside a transaction; False when no outbound SMS has this provider id."""
+    message = session.execute(
+        select(Message.id, Message.resident_id, Message.address).where(
+            Message.channel == Channel.SMS.value, Message.provider_id == sid, Message.direction == "out"
+        )
+    ).first()
+    if message is None:
+        return False
+    values: dict[str, str] = {"status": status}
+    if code is not None:
+        values["error_code"] = str(code)
+    # One conditional UPDATE: a concurrent callback either sees this one's result or is re-checked after it,
+    # so the status can never move backwards.
+    session.execute(
+        update(Message)
+        .where(Message.id == message.id, Message.status.in_(sorted(may_follow(status))))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if code in OPTED_OUT_CODES and message.resident_id is not None:
+        resident = session.get(Resident, message.resident_id, with_for_update=True)
+        if resident is not None and resident.consent != "revoked":
+            resident.consent, resident.updated_at = "revoked", now
+            session.add(
+                ConsentEvent(
+                    resident_id=resident.id,
+                    state="revoked",
+                    source="provider",
+                    channel=Channel.SMS.value,
+                    message_id=message.id,
+                    at=now,
+                )
+            )
+    if code in UNREACHABLE_CODES:
+        session.execute(
+            update(Address)
+            .where(Address.channel == Channel.SMS.value, Address.value == message.address)
+            .values(reachable=False)
+            .execution_options(synchronize_session=False)
+        )
+    return True
+
+
+def keep_early(session: Session, sid: str, status: str, code: int | None, now: datetime) -> None:
+    """A callback for a message whose row is not written yet (the send is still being recorded): keep the furthest."""
+    kept = session.get(EarlyStatus, sid, with_for_update=True)
+    if kept is None:
+        session.add(EarlyStatus(provider_id=sid, status=status, error_code=code, received_at=now))
+    elif kept.status in may_follow(status):
+        kept.status, kept.error_code, kept.received_at = status, code, now
+
+
+def apply_early(session: Session, sid: str, now: datetime) -> None:
+    """Apply (and forget) what a provider said about a message before its row existed."""
+    kept = session.get(EarlyStatus, sid)
+    if kept is not None:
+        apply_status(session, sid, kept.status, kept.error_code, now)
+        session.execute(delete(EarlyStatus).where(EarlyStatus.provider_id == sid))
