@@ -265,3 +265,33 @@ def test_a_provider_opt_out_error_revokes_consent(runtime: Runtime, chat: Callab
         queue_notice(session, resident.id, "notice:2", now)
     deliver(runtime, FakeProvider(Channel.SMS, SendResult(SendStatus.FAILED, error_code="21610", opted_out=True)))
     assert resident_of(runtime, Channel.SMS, PHONE).consent == "revoked"
+
+
+def test_a_worker_whose_claim_ran_out_does_not_record_the_send(runtime: Runtime, chat: Callable[..., Chat]) -> None:
+    from bot.clock import FixedClock
+    from bot.delivery.rules import SendRules
+    from bot.delivery.worker import DeliveryWorker
+
+    chat(Channel.TELEGRAM, "42").send("hi")
+    start = runtime.clock.now() + timedelta(days=1)
+    rules = SendRules(claim_seconds=5)
+    slow = DeliveryWorker(
+        runtime.db, {Channel.TELEGRAM: FakeProvider(Channel.TELEGRAM)}, FixedClock(at=start), rules=rules
+    )
+    fresh = DeliveryWorker(
+        runtime.db,
+        {Channel.TELEGRAM: FakeProvider(Channel.TELEGRAM)},
+        FixedClock(at=start + timedelta(seconds=6)),
+        rules=rules,
+    )
+    (first,) = slow.claim()
+    (second,) = fresh.claim()  # the first claim ran out: another worker took the row
+    assert (first.id, first.attempts, second.attempts) == (second.id, 1, 2)
+    slow.finish(first, SendResult(SendStatus.SENT, provider_id="late"))
+    fresh.finish(second, SendResult(SendStatus.SENT, provider_id="current"))
+    with runtime.db.transaction() as session:
+        sent = session.scalars(select(Message.provider_id).where(Message.direction == "out")).all()
+        item = session.get(OutboxItem, first.id)
+        assert item is not None
+    assert sent == ["current"]
+    assert (item.status, item.attempts) == ("sent", 2)

@@ -157,8 +157,11 @@ class DeliveryWorker:
         """Record one attempt's outcome: sent, retry later, or a permanent failure with its consequences."""
         now = self.clock.now()
         with self.db.transaction() as session:
-            item = session.get(OutboxItem, claimed.id)
-            if item is None or item.status != "sending":
+            item = session.get(OutboxItem, claimed.id, with_for_update=True)
+            if item is None or item.status != "sending" or item.attempts != claimed.attempts:
+                # Our claim ran out and another worker took the row: only the current holder records the outcome.
+                if result.status is SendStatus.SENT:
+                    log.warning("outbox %s: sent after its claim ran out; another worker may send it again", claimed.id)
                 return
             item.claimed_until = None
             if result.status is SendStatus.SENT:
