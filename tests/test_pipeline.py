@@ -295,3 +295,20 @@ def test_a_worker_whose_claim_ran_out_does_not_record_the_send(runtime: Runtime,
         assert item is not None
     assert sent == ["current"]
     assert (item.status, item.attempts) == ("sent", 2)
+
+
+def test_a_reused_provider_id_is_still_recorded_as_sent(runtime: Runtime, chat: Callable[..., Chat]) -> None:
+    class SameId(FakeProvider):
+        async def send(self, outbound: Outbound) -> SendResult:
+            self.sent.append(outbound)
+            return SendResult(SendStatus.SENT, provider_id="SMaaaa")
+
+    for n in range(3):
+        chat(Channel.TELEGRAM, f"5{n}").send("hi")
+    provider = SameId(Channel.TELEGRAM)
+    assert deliver(runtime, provider) == 3
+    with runtime.db.transaction() as session:
+        statuses = session.scalars(select(OutboxItem.status)).all()
+        ids = session.scalars(select(Message.provider_id).where(Message.direction == "out")).all()
+    assert statuses == ["sent", "sent", "sent"]
+    assert (ids.count("SMaaaa"), ids.count(None)) == (1, 2)

@@ -165,15 +165,21 @@ class DeliveryWorker:
                 return
             item.claimed_until = None
             if result.status is SendStatus.SENT:
+                provider_id, payload = result.provider_id, {}
+                if provider_id and session.scalar(
+                    select(Message.id).where(Message.channel == item.channel, Message.provider_id == provider_id)
+                ):
+                    # A provider reused an id (a mock, a bug): the send still happened and is recorded as sent.
+                    provider_id, payload = None, {"provider_id": result.provider_id or "", "reused_id": "1"}
                 message = Message(
                     resident_id=item.resident_id,
                     direction="out",
                     channel=item.channel,
                     address=item.address,
                     text=item.text,
-                    provider_id=result.provider_id,
+                    provider_id=provider_id,
                     status="sent",
-                    payload={},
+                    payload=payload,
                     created_at=now,
                 )
                 session.add(message)
@@ -245,20 +251,40 @@ class DeliveryWorker:
     async def run_once(self) -> int:
         """Claim one batch and send it at the pace the providers allow; the number of rows attempted."""
         claimed = await self.db.run(self.claim)
-        for item in claimed:
-            adapter = self.adapters[item.outbound.address.channel]
-            wait = await self.db.run(self._reserve, item.outbound)
-            if wait > 0:
-                await self.sleep(wait)
+        for index, item in enumerate(claimed):
             try:
-                result = await adapter.send(item.outbound)
-            except Exception as exc:  # an adapter bug must not stop delivery of everything else
-                log.exception("outbox %s: adapter raised", item.id)
-                result = SendResult(SendStatus.RETRY, error=type(exc).__name__)
-            if result.status is SendStatus.RETRY and result.retry_after:
-                await self.db.run(self._hold_back, item.outbound, result.retry_after)
-            await self.db.run(self.finish, item, result)
+                await self._deliver(item)
+            except Exception:
+                # Bookkeeping failed (e.g. the database is busy): hand back what was not attempted, so that it
+                # does not wait for the claim to run out; this row is retried when its own claim does.
+                log.exception("outbox %s: delivery bookkeeping failed", item.id)
+                await self.db.run(self.release, [c.id for c in claimed[index + 1 :]])
+                break
         return len(claimed)
+
+    async def _deliver(self, item: Claimed) -> None:
+        adapter = self.adapters[item.outbound.address.channel]
+        wait = await self.db.run(self._reserve, item.outbound)
+        if wait > 0:
+            await self.sleep(wait)
+        try:
+            result = await adapter.send(item.outbound)
+        except Exception as exc:  # an adapter bug must not stop delivery of everything else
+            log.exception("outbox %s: adapter raised", item.id)
+            result = SendResult(SendStatus.RETRY, error=type(exc).__name__)
+        if result.status is SendStatus.RETRY and result.retry_after:
+            await self.db.run(self._hold_back, item.outbound, result.retry_after)
+        await self.db.run(self.finish, item, result)
+
+    def release(self, ids: list[int]) -> None:
+        """Give claimed rows back (not attempted): due again at once, for any worker."""
+        if not ids:
+            return
+        with self.db.transaction() as session:
+            for item in session.scalars(
+                select(OutboxItem).where(OutboxItem.id.in_(ids), OutboxItem.status == "sending")
+            ):
+                item.status, item.claimed_until, item.attempts = "pending", None, max(0, item.attempts - 1)
 
     async def run_forever(self, idle_seconds: float = 2.0) -> None:
         """Drain the outbox, then sleep until woken (by a commit or the scheduler's tick)."""

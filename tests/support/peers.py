@@ -592,15 +592,19 @@ class TwilioMock:
 
 @contextlib.contextmanager
 def twilio_mock(
-    port: int | None = None, *, log_dir: Path | None = None, startup_timeout: float = 60.0
+    port: int | None = None, *, log_dir: Path | None = None, startup_timeout: float = 60.0, dynamic: bool = False
 ) -> Iterator[TwilioMock]:
-    """Run `prism mock -h 127.0.0.1 -p PORT twilio_api_v2010.json` from `.peers/twilio`."""
+    """Run `prism mock -h 127.0.0.1 -p PORT twilio_api_v2010.json` from `.peers/twilio`.
+
+    Static (the default) answers every request with the spec's example (the same sid each time); dynamic (`-d`)
+    generates each answer from the schema, so every message gets its own sid."""
     peer_dir = ensure_peers_installed() / "twilio"
     prism = peer_dir / "node_modules" / ".bin" / "prism"
     base_cmd = [str(prism)] if prism.exists() else ["npx", "--no-install", "prism"]
 
     def argv(chosen: int) -> list[str]:
-        return [*base_cmd, "mock", "-v", "debug", "-h", HOST, "-p", str(chosen), "twilio_api_v2010.json"]
+        mode = ["-d"] if dynamic else []
+        return [*base_cmd, "mock", *mode, "-v", "debug", "-h", HOST, "-p", str(chosen), "twilio_api_v2010.json"]
 
     def ready(proc: _Process, chosen: int) -> bool:
         # The log line first: a bare "port answers" could be another process on that port.
