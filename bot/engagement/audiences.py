@@ -94,7 +94,8 @@ def _rsvp_filter(session: Session, spec: str) -> Any:
     return exists().where(and_(*conditions))
 
 
-def _query(session: Session, audience: Audience, default_locale: str) -> Select[Any]:
+def recipient_query(session: Session, audience: Audience, default_locale: str) -> Select[Any]:
+    """The audience as one query: resident id, locale, channel, address value, time zone (one row a resident)."""
     first_address = (
         select(ADDRESSES.c.resident_id, func.min(ADDRESSES.c.id).label("address_id"))
         .where(ADDRESSES.c.reachable.is_(True))
@@ -106,7 +107,13 @@ def _query(session: Session, audience: Audience, default_locale: str) -> Select[
     chosen = first_address.subquery()
     locale = func.coalesce(RESIDENTS.c.locale, default_locale)
     query = (
-        select(RESIDENTS.c.id, locale, ADDRESSES.c.channel, ADDRESSES.c.value, RESIDENTS.c.timezone)
+        select(
+            RESIDENTS.c.id,
+            locale.label("locale"),
+            ADDRESSES.c.channel,
+            ADDRESSES.c.value,
+            RESIDENTS.c.timezone,
+        )
         .join(chosen, chosen.c.resident_id == RESIDENTS.c.id)
         .join(ADDRESSES, ADDRESSES.c.id == chosen.c.address_id)
         .where(RESIDENTS.c.consent == "granted")
@@ -127,5 +134,5 @@ def _query(session: Session, audience: Audience, default_locale: str) -> Select[
 
 def recipients(session: Session, audience: Audience, default_locale: str) -> list[Recipient]:
     """Everyone the audience names who has joined and can be reached: one recipient per resident."""
-    rows = session.execute(_query(session, audience, default_locale))
+    rows = session.execute(recipient_query(session, audience, default_locale))
     return [Recipient(int(rid), str(loc), str(channel), str(value), tz) for rid, loc, channel, value, tz in rows]

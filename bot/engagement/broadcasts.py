@@ -5,22 +5,23 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
+from typing import cast as typed
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import JSON, Boolean, String, Table, and_, case, cast, func, insert, literal, null, select
 from sqlalchemy.orm import Session
 
 from bot.channels.render import render
 from bot.channels.segments import analyse
 from bot.conversation.flows.schema import FlowError
-from bot.engagement.audiences import Audience, Recipient, recipients
+from bot.engagement.audiences import Audience, recipient_query, recipients
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.negotiation import SUPPORTED_LOCALES, text_direction
 from bot.messages import Address, Channel, Reply
 from bot.store.engagement import Broadcast
 from bot.store.models import Message, OutboxItem
 
-OUTBOX = cast(Table, OutboxItem.__table__)
+OUTBOX = typed(Table, OutboxItem.__table__)
 INVITES = {
     "poll": _("Reply POLL to answer."),
     "event": _("Reply EVENTS to tell us if you will come."),
@@ -141,7 +142,7 @@ def enqueue(
     now: datetime,
     fallback: str | None = None,
 ) -> tuple[Broadcast, int]:
-    """Store the broadcast and one outbox row per recipient (a second enqueue of a row is a no-op by its key)."""
+    """Store the broadcast and one outbox row per recipient, keyed by (broadcast, resident)."""
     row = Broadcast(
         name=broadcast.name,
         texts=broadcast.texts,
@@ -156,44 +157,56 @@ def enqueue(
     session.add(row)
     session.flush()
     purpose = f"{PURPOSE_PREFIX}{row.id}"
-    rendered: dict[tuple[str, str], str] = {}
-    rows: list[dict[str, Any]] = []
-    for recipient in recipients(session, audience, default_locale):
-        locale = _text_locale(broadcast, recipient.locale, fallback)
-        if locale is None:
+    # One INSERT … SELECT: the database resolves the audience and picks each row's text from the few rendered
+    # ones (per language and channel), so 100,000 recipients never pass through Python one by one.
+    found = recipient_query(session, audience, default_locale).subquery()
+    arms = []
+    for locale in SUPPORTED_LOCALES:
+        chosen = _text_locale(broadcast, locale, fallback)
+        if chosen is None:
             continue
-        key = (locale, recipient.channel)
-        if key not in rendered:
-            reply = Reply(compose(broadcast, locale), (), text_direction(locale))
-            rendered[key] = render(reply, Address(Channel(recipient.channel), recipient.address)).text
-        rows.append(_outbox_row(purpose, recipient, rendered[key], broadcast.urgent, send_at, now))
-    for start in range(0, len(rows), 5000):
-        session.connection().execute(insert(OUTBOX), rows[start : start + 5000])
-    row.recipients = len(rows)
-    return row, len(rows)
-
-
-def _outbox_row(
-    purpose: str, recipient: Recipient, text: str, urgent: bool, at: datetime, now: datetime
-) -> dict[str, Any]:
-    return {
-        "idempotency_key": f"{purpose}:{recipient.resident_id}",
-        "purpose": purpose,
-        "resident_id": recipient.resident_id,
-        "channel": recipient.channel,
-        "address": recipient.address,
-        "text": text,
-        "choices": {},
-        "status": "pending",
-        "urgent": urgent,
-        "attempts": 0,
-        "not_before": at,
-        "claimed_until": None,
-        "last_error": None,
-        "message_id": None,
-        "created_at": now,
-        "finished_at": None,
-    }
+        reply = Reply(compose(broadcast, chosen), (), text_direction(chosen))
+        for channel in Channel:
+            rendered = render(reply, Address(channel, "+10000000000")).text
+            arms.append((and_(found.c.locale == locale, found.c.channel == channel.value), literal(rendered)))
+    if not arms:
+        return row, 0
+    text = case(*arms, else_=null())
+    empty: Any = literal("{}") if session.get_bind().dialect.name == "sqlite" else cast(literal("{}"), JSON)
+    moment = OUTBOX.c.not_before.type
+    rows = select(
+        (literal(f"{purpose}:") + cast(found.c.id, String)).label("idempotency_key"),
+        literal(purpose).label("purpose"),
+        found.c.id,
+        found.c.channel,
+        found.c.value,
+        text.label("text"),
+        empty.label("choices"),
+        literal("pending").label("status"),
+        literal(broadcast.urgent, Boolean).label("urgent"),
+        literal(0).label("attempts"),
+        literal(send_at, moment).label("not_before"),
+        literal(now, moment).label("created_at"),
+    ).where(text.is_not(None))
+    columns = [
+        "idempotency_key",
+        "purpose",
+        "resident_id",
+        "channel",
+        "address",
+        "text",
+        "choices",
+        "status",
+        "urgent",
+        "attempts",
+        "not_before",
+        "created_at",
+    ]
+    session.connection().execute(insert(OUTBOX).from_select(columns, rows))
+    # rowcount of INSERT … SELECT is not reported by every driver: count what was queued instead.
+    count = int(session.scalar(select(func.count()).select_from(OUTBOX).where(OUTBOX.c.purpose == purpose)) or 0)
+    row.recipients = count
+    return row, count
 
 
 def status(session: Session, broadcast_id: int) -> dict[str, Any]:
