@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 
-from bot.channels.twilio_sms import STATUS_PATH, TwilioSms, parse_form
+from bot.channels.twilio_sms import STATUS_PATH
 from bot.delivery.statuses import RANK, apply_status, error_code, keep_early
-from bot.runtime import Runtime
-from bot.web.webhooks import _body
+from bot.web.webhooks import verified_twilio_form
 
 __all__ = ["STATUS_PATH", "twilio_status"]
 
@@ -19,16 +18,10 @@ log = logging.getLogger("loopline.status")
 
 async def twilio_status(request: Request) -> Response:
     """POST /webhooks/twilio/status: verify, then move the message's status forward (never back)."""
-    runtime: Runtime = request.app.state.runtime
-    twilio: TwilioSms | None = runtime.twilio
-    if twilio is None:
-        return PlainTextResponse("The SMS channel is not configured.\n", status_code=404)
-    body = await _body(request)
-    if body is None:
-        return PlainTextResponse("Request body too large.\n", status_code=413)
-    form = parse_form(body)
-    if not twilio.verify(str(request.url), form, request.headers.get("x-twilio-signature")):
-        return PlainTextResponse("Invalid Twilio signature.\n", status_code=403)
+    verified = await verified_twilio_form(request)
+    if isinstance(verified, Response):
+        return verified
+    runtime, _twilio, form = verified
     sid = form.get("MessageSid") or form.get("SmsSid") or ""
     status = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()
     if not sid or len(sid) > 64 or status not in RANK:

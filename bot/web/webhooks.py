@@ -31,8 +31,9 @@ async def _body(request: Request) -> bytes | None:
     return bytes(body)
 
 
-async def twilio_sms(request: Request) -> Response:
-    """POST /webhooks/twilio/sms: verify, store, answer in TwiML."""
+async def verified_twilio_form(request: Request) -> tuple[Runtime, TwilioSms, dict[str, str]] | Response:
+    """A Twilio webhook's form once its signature is checked (before the form is used for anything), or the
+    answer to give: 404 without the SMS channel, 413 for an oversized body, 403 for a bad signature."""
     runtime: Runtime = request.app.state.runtime
     twilio: TwilioSms | None = runtime.twilio
     if twilio is None:
@@ -43,6 +44,15 @@ async def twilio_sms(request: Request) -> Response:
     form = parse_form(body)
     if not twilio.verify(str(request.url), form, request.headers.get("x-twilio-signature")):
         return PlainTextResponse("Invalid Twilio signature.\n", status_code=403)
+    return runtime, twilio, form
+
+
+async def twilio_sms(request: Request) -> Response:
+    """POST /webhooks/twilio/sms: verify, store, answer in TwiML."""
+    verified = await verified_twilio_form(request)
+    if isinstance(verified, Response):
+        return verified
+    runtime, twilio, form = verified
     try:
         inbound = twilio.parse(form, runtime.clock.now())
     except InvalidInbound as exc:
