@@ -30,12 +30,10 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import secrets
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -47,7 +45,7 @@ from bot.engagement.audiences import parse_audience
 from bot.engagement.broadcasts import BroadcastFile, enqueue
 from bot.store.db import Database, normalise_url
 from bot.store.models import Address, Resident
-from tests.conftest import POSTGRES_URL
+from tests.conftest import POSTGRES_URL, postgres_schema
 from tests.e2e import clean_os_env, wait_until
 
 RESIDENTS = 10_000
@@ -64,22 +62,6 @@ DRAIN_TIMEOUT = 180.0
 
 RESIDENT_TABLE = cast(Table, Resident.__table__)
 ADDRESS_TABLE = cast(Table, Address.__table__)
-
-
-@contextlib.contextmanager
-def _fresh_schema() -> Iterator[str]:
-    """A PostgreSQL schema of its own (as tests/conftest.py makes them), dropped afterwards: its URL."""
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = create_engine(normalise_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def _worker_env(url: str) -> dict[str, str]:
@@ -222,7 +204,7 @@ if POSTGRES_URL:  # not collected at all without PostgreSQL (like the "postgres"
         started = time.monotonic()
         timings: dict[str, float] = {}
         now = datetime.now(UTC)
-        with _fresh_schema() as url:
+        with postgres_schema() as url:
             _migrate(url, tmp_path)
             timings["migrate"] = time.monotonic() - started
             engine = create_engine(normalise_url(url))
