@@ -192,3 +192,38 @@ def query(engine: Engine, sql: str, **params: Any) -> list[dict[str, Any]]:
 def scalar(engine: Engine, sql: str, **params: Any) -> Any:
     with engine.connect() as connection:
         return connection.execute(text(sql), params).scalar()
+
+
+def bot_replies(emu: Any, token: str, chat_id: int, count: int, settle: float = 0.3) -> list[Any]:
+    """Exactly `count` new bot messages in a chat (waiting for them, then a moment more to catch extras)."""
+    got = emu.wait_for_updates(token, chat_id, count, timeout=10.0)
+    deadline = time.monotonic() + settle
+    while time.monotonic() < deadline:
+        got.extend(emu.updates(token, chat_id))
+        time.sleep(0.05)
+    texts = [u["message"].get("text") for u in got]
+    assert len(got) == count, f"expected {count} bot message(s), got {texts!r}"
+    return list(got)
+
+
+def button_data(update: dict[str, Any]) -> list[tuple[str, str]]:
+    """(callback_data, label) of every inline button under a bot message, in order."""
+    markup = update["message"].get("reply_markup") or {}
+    return [(b["callback_data"], b["text"]) for row in markup.get("inline_keyboard", []) for b in row]
+
+
+def buttons(update: dict[str, Any]) -> list[tuple[str, str]]:
+    """(value, label) of every inline button under a bot message, in order (data is "question|value")."""
+    return [(data.rpartition("|")[2], label) for data, label in button_data(update)]
+
+
+def press(update: dict[str, Any], value: str) -> str:
+    """The callback data of the button with that value: what Telegram sends when the resident taps it."""
+    data = [d for d, _label in button_data(update) if d.rpartition("|")[2] == value]
+    assert data, f"no button {value!r} under the message"
+    return data[0]
+
+
+def message_text(update: dict[str, Any]) -> str:
+    """The text of a bot message as the emulator stored it."""
+    return str(update["message"]["text"])

@@ -12,7 +12,6 @@ import json
 import secrets
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -32,11 +31,15 @@ from tests.e2e import (
     YES_LABEL,
     _translations,
     base_env,
+    bot_replies,
+    buttons,
     clean_os_env,
     consent_question,
     expected,
     language_menu,
+    message_text,
     numbered,
+    press,
     query,
     sqlite_engine,
 )
@@ -127,37 +130,8 @@ def seed(tmp_path: Path) -> Path:
 
 
 def replies(emu: TelegramEmulator, token: str, count: int, settle: float = 0.3) -> list[dict[str, Any]]:
-    """Exactly `count` bot messages to the chat (waiting up to 10 s, then `settle` s for extras)."""
-    got = emu.wait_for_updates(token, CHAT, count, timeout=10.0)
-    deadline = time.monotonic() + settle
-    while time.monotonic() < deadline:
-        got.extend(emu.updates(token, CHAT))
-        time.sleep(0.05)
-    texts = [u["message"].get("text") for u in got]
-    assert len(got) == count, f"expected {count} bot message(s), got {texts!r}"
-    return got
-
-
-def buttons(update: dict[str, Any]) -> list[tuple[str, str]]:
-    """(value, label) of every inline button under a bot message, in order (data is "question|value")."""
-    return [(data.rpartition("|")[2], label) for data, label in _button_data(update)]
-
-
-def _button_data(update: dict[str, Any]) -> list[tuple[str, str]]:
-    """(callback_data, label) of every inline button under a bot message, in order."""
-    markup = update["message"].get("reply_markup") or {}
-    return [(b["callback_data"], b["text"]) for row in markup.get("inline_keyboard", []) for b in row]
-
-
-def _press(update: dict[str, Any], value: str) -> str:
-    """The callback data of the button with that value: what Telegram sends when the resident taps it."""
-    data = [d for d, _label in _button_data(update) if d.rpartition("|")[2] == value]
-    assert data, f"no button {value!r} under the message"
-    return data[0]
-
-
-def text(update: dict[str, Any]) -> str:
-    return str(update["message"]["text"])
+    """Exactly `count` bot messages to this test's chat."""
+    return bot_replies(emu, token, CHAT, count, settle)
 
 
 # ------------------------------------------------------------------------------------------
@@ -226,40 +200,40 @@ def test_demo_poll_on_telegram_and_sms_then_results_and_close(tmp_path: Path) ->
             # --- Telegram, in Spanish, with buttons --------------------------------------------
             emu.send_message(token, CHAT, "hola", language_code="es")
             (menu,) = replies(emu, token, 1)
-            assert text(menu) == expected("es", MENU_PROMPT)
+            assert message_text(menu) == expected("es", MENU_PROMPT)
             assert buttons(menu) == list(LANGUAGES)
-            emu.send_callback(token, CHAT, _press(menu, "es"), menu["messageId"], language_code="es")
+            emu.send_callback(token, CHAT, press(menu, "es"), menu["messageId"], language_code="es")
             (consent,) = replies(emu, token, 1)
-            assert text(consent) == expected("es", CONSENT_PROMPT)
+            assert message_text(consent) == expected("es", CONSENT_PROMPT)
             assert buttons(consent) == [("yes", expected("es", YES_LABEL)), ("no", expected("es", NO_LABEL))]
-            emu.send_callback(token, CHAT, _press(consent, "yes"), consent["messageId"], language_code="es")
+            emu.send_callback(token, CHAT, press(consent, "yes"), consent["messageId"], language_code="es")
             welcome, area = replies(emu, token, 2)
-            assert [text(welcome), text(area)] == [expected("es", WELCOME), expected("es", AREA_PROMPT)]
+            assert [message_text(welcome), message_text(area)] == [expected("es", WELCOME), expected("es", AREA_PROMPT)]
             emu.send_message(token, CHAT, "94110", language_code="es")
             (finish,) = replies(emu, token, 1)
-            assert text(finish) == expected("es", FINISH)
+            assert message_text(finish) == expected("es", FINISH)
 
             emu.send_message(token, CHAT, "ENCUESTA", language_code="es")
             intro, top_need = replies(emu, token, 2)
-            assert text(intro) == es.intro
+            assert message_text(intro) == es.intro
             assert buttons(intro) == []
-            assert text(top_need) == es.text["top_need"]
+            assert message_text(top_need) == es.text["top_need"]
             assert buttons(top_need) == list(zip(NEEDS, es.labels, strict=True))
 
-            emu.send_callback(token, CHAT, _press(top_need, "clean_air"), top_need["messageId"], language_code="es")
+            emu.send_callback(token, CHAT, press(top_need, "clean_air"), top_need["messageId"], language_code="es")
             (ranking,) = replies(emu, token, 1)
             # A ranking takes several numbers: no single-tap buttons, numbered lines as on SMS.
-            assert text(ranking) == numbered(es.rank_text, es.labels)
+            assert message_text(ranking) == numbered(es.rank_text, es.labels)
             assert buttons(ranking) == []
 
             emu.send_message(token, CHAT, "4 1 2", language_code="es")
             (idea,) = replies(emu, token, 1)
-            assert text(idea) == es.text["idea"]
+            assert message_text(idea) == es.text["idea"]
             assert buttons(idea) == []
 
             emu.send_message(token, CHAT, IDEA, language_code="es")
             (thanks,) = replies(emu, token, 1)
-            assert text(thanks) == es.thanks
+            assert message_text(thanks) == es.thanks
 
             # --- SMS, in English, by numbers and words ------------------------------------------
             assert say(server, public_url, "hi") == [language_menu()]
@@ -305,8 +279,8 @@ def test_demo_poll_on_telegram_and_sms_then_results_and_close(tmp_path: Path) ->
             assert say(server, public_url, "HEALTH") == [expected("en", POLL_CLOSED)]
             emu.send_message(token, CHAT, "SALUD", language_code="es")
             (closed,) = replies(emu, token, 1)
-            assert text(closed) == expected("es", POLL_CLOSED)
-            assert text(closed) != POLL_CLOSED  # the Spanish catalog has it
+            assert message_text(closed) == expected("es", POLL_CLOSED)
+            assert message_text(closed) != POLL_CLOSED  # the Spanish catalog has it
 
     # The answers as stored: one row per resident and question, with channel, language and area.
     engine = sqlite_engine(database)
@@ -408,21 +382,21 @@ def test_a_button_of_the_first_question_does_not_answer_the_ranking(tmp_path: Pa
         with loopline_server(env, port=port, log_dir=tmp_path):
             emu.send_message(token, CHAT, "hola", language_code="es")
             (menu,) = replies(emu, token, 1)
-            emu.send_callback(token, CHAT, _press(menu, "es"), menu["messageId"], language_code="es")
+            emu.send_callback(token, CHAT, press(menu, "es"), menu["messageId"], language_code="es")
             (consent,) = replies(emu, token, 1)
-            emu.send_callback(token, CHAT, _press(consent, "yes"), consent["messageId"], language_code="es")
+            emu.send_callback(token, CHAT, press(consent, "yes"), consent["messageId"], language_code="es")
             replies(emu, token, 2)
             emu.send_message(token, CHAT, "omitir", language_code="es")
             replies(emu, token, 1)
             emu.send_message(token, CHAT, "SALUD", language_code="es")
             _intro, top_need = replies(emu, token, 2)
-            emu.send_callback(token, CHAT, _press(top_need, "clean_air"), top_need["messageId"], language_code="es")
+            emu.send_callback(token, CHAT, press(top_need, "clean_air"), top_need["messageId"], language_code="es")
             (ranking,) = replies(emu, token, 1)
-            assert text(ranking) == numbered(es.rank_text, es.labels)
+            assert message_text(ranking) == numbered(es.rank_text, es.labels)
 
-            emu.send_callback(token, CHAT, _press(top_need, "clinics"), top_need["messageId"], language_code="es")
+            emu.send_callback(token, CHAT, press(top_need, "clinics"), top_need["messageId"], language_code="es")
             (again,) = replies(emu, token, 1)
-            assert text(again) == numbered(es.rank_text, es.labels)  # asked again, not skipped to "idea"
+            assert message_text(again) == numbered(es.rank_text, es.labels)  # asked again, not skipped to "idea"
 
     engine = sqlite_engine(database)
     try:

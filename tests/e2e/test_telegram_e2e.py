@@ -29,7 +29,11 @@ from tests.e2e import (
     WELCOME,
     YES_LABEL,
     base_env,
+    bot_replies,
+    buttons,
     expected,
+    message_text,
+    press,
     query,
     sqlite_engine,
     wait_until,
@@ -62,40 +66,6 @@ def _bot_calls(emu: TelegramEmulator, token: str, method: str) -> list[str]:
     """The emulator's request-log lines of Bot API calls `method` made with `token`."""
     needle = f'"url":"/bot{token}/{method}'
     return [line for line in emu.log_text().splitlines() if needle in line]
-
-
-def _replies(emu: TelegramEmulator, token: str, chat_id: int, count: int, settle: float = 0.3) -> list[Any]:
-    """Exactly `count` bot messages to `chat_id` (waiting up to 10 s, then `settle` s for extras)."""
-    got = emu.wait_for_updates(token, chat_id, count, timeout=10.0)
-    deadline = time.monotonic() + settle
-    while time.monotonic() < deadline:
-        got.extend(emu.updates(token, chat_id))
-        time.sleep(0.05)
-    texts = [u["message"].get("text") for u in got]
-    assert len(got) == count, f"expected {count} bot message(s) to chat {chat_id}, got {texts!r}"
-    return got
-
-
-def _buttons(update: dict[str, Any]) -> list[tuple[str, str]]:
-    """(value, label) of every inline button under a bot message, in order (data is "question|value")."""
-    return [(data.rpartition("|")[2], label) for data, label in _button_data(update)]
-
-
-def _button_data(update: dict[str, Any]) -> list[tuple[str, str]]:
-    """(callback_data, label) of every inline button under a bot message, in order."""
-    markup = update["message"].get("reply_markup") or {}
-    return [(b["callback_data"], b["text"]) for row in markup.get("inline_keyboard", []) for b in row]
-
-
-def _press(update: dict[str, Any], value: str) -> str:
-    """The callback data of the button with that value: what Telegram sends when the resident taps it."""
-    data = [d for d, _label in _button_data(update) if d.rpartition("|")[2] == value]
-    assert data, f"no button {value!r} under the message"
-    return data[0]
-
-
-def _text(update: dict[str, Any]) -> str:
-    return str(update["message"]["text"])
 
 
 def _update(update_id: int, chat_id: int, text: str) -> dict[str, Any]:
@@ -135,46 +105,46 @@ def test_webhook_conversation_in_spanish(emu: TelegramEmulator, tmp_path: Path) 
 
         # A Spanish-speaking resident writes for the first time: the language menu.
         emu.send_message(token, chat, "hola", language_code="es")
-        (menu,) = _replies(emu, token, chat, 1)
-        assert _text(menu) == expected("es", MENU_PROMPT)
-        assert _buttons(menu) == list(LANGUAGES)
+        (menu,) = bot_replies(emu, token, chat, 1)
+        assert message_text(menu) == expected("es", MENU_PROMPT)
+        assert buttons(menu) == list(LANGUAGES)
 
         # Presses "Español": the consent question, with two buttons.
-        emu.send_callback(token, chat, _press(menu, "es"), menu["messageId"], language_code="es")
-        (consent,) = _replies(emu, token, chat, 1)
-        assert _text(consent) == expected("es", CONSENT_PROMPT)
-        assert _buttons(consent) == [("yes", expected("es", YES_LABEL)), ("no", expected("es", NO_LABEL))]
+        emu.send_callback(token, chat, press(menu, "es"), menu["messageId"], language_code="es")
+        (consent,) = bot_replies(emu, token, chat, 1)
+        assert message_text(consent) == expected("es", CONSENT_PROMPT)
+        assert buttons(consent) == [("yes", expected("es", YES_LABEL)), ("no", expected("es", NO_LABEL))]
 
         # Presses "yes": welcome, then the (optional) area question.
-        emu.send_callback(token, chat, _press(consent, "yes"), consent["messageId"], language_code="es")
-        welcome, area = _replies(emu, token, chat, 2)
-        assert _text(welcome) == expected("es", WELCOME)
-        assert _text(area) == expected("es", AREA_PROMPT)
-        assert _buttons(welcome) == [] and _buttons(area) == []
+        emu.send_callback(token, chat, press(consent, "yes"), consent["messageId"], language_code="es")
+        welcome, area = bot_replies(emu, token, chat, 2)
+        assert message_text(welcome) == expected("es", WELCOME)
+        assert message_text(area) == expected("es", AREA_PROMPT)
+        assert buttons(welcome) == [] and buttons(area) == []
 
         emu.send_message(token, chat, "94110", language_code="es")
-        (finish,) = _replies(emu, token, chat, 1)
-        assert _text(finish) == expected("es", FINISH)
+        (finish,) = bot_replies(emu, token, chat, 1)
+        assert message_text(finish) == expected("es", FINISH)
 
         # Both button presses were answered (the spinner stops), and nothing else was.
         assert len(_bot_calls(emu, token, "answerCallbackQuery")) == 2
 
         # STOP in Spanish: one confirmation; then silence, except for HELP and START.
         emu.send_message(token, chat, "ALTO", language_code="es")
-        (stopped,) = _replies(emu, token, chat, 1)
-        assert _text(stopped) == expected("es", STOPPED)
+        (stopped,) = bot_replies(emu, token, chat, 1)
+        assert message_text(stopped) == expected("es", STOPPED)
 
         emu.send_message(token, chat, "hola", language_code="es")
         time.sleep(2.0)
         assert emu.updates(token, chat) == []
 
         emu.send_message(token, chat, "AYUDA", language_code="es")
-        (help_reply,) = _replies(emu, token, chat, 1)
-        assert _text(help_reply) == expected("es", HELP)
+        (help_reply,) = bot_replies(emu, token, chat, 1)
+        assert message_text(help_reply) == expected("es", HELP)
 
         emu.send_message(token, chat, "START", language_code="es")
-        (restarted,) = _replies(emu, token, chat, 1)
-        assert _text(restarted) == expected("es", RESTARTED)
+        (restarted,) = bot_replies(emu, token, chat, 1)
+        assert message_text(restarted) == expected("es", RESTARTED)
 
         # The webhook refuses requests without the right secret token.
         url = f"{server.base_url}{WEBHOOK_PATH}"
@@ -190,8 +160,8 @@ def test_webhook_conversation_in_spanish(emu: TelegramEmulator, tmp_path: Path) 
             headers = {SECRET_HEADER: secret, "Content-Type": "application/json"}
             for _ in range(2):
                 assert client.post(url, content=duplicate, headers=headers).status_code == 200
-        (only,) = _replies(emu, token, 8, 1, settle=1.0)
-        assert _text(only) == expected("en", MENU_PROMPT)
+        (only,) = bot_replies(emu, token, 8, 1, settle=1.0)
+        assert message_text(only) == expected("en", MENU_PROMPT)
         assert emu.updates(token, chat) == []  # the forged updates got no answer
         assert emu.webhook_failures() == []
 
@@ -240,7 +210,7 @@ def test_polling_mode_answers_with_the_language_menu(emu: TelegramEmulator, tmp_
         assert "telegram (polling)" in server.log_text()
         wait_until(lambda: _bot_calls(emu, token, "getUpdates"), timeout=10.0)
         emu.send_message(token, 11, "hi", language_code="en")
-        (menu,) = _replies(emu, token, 11, 1, settle=1.0)
-        assert _text(menu) == expected("en", MENU_PROMPT)
-        assert _buttons(menu) == list(LANGUAGES)
+        (menu,) = bot_replies(emu, token, 11, 1, settle=1.0)
+        assert message_text(menu) == expected("en", MENU_PROMPT)
+        assert buttons(menu) == list(LANGUAGES)
         assert _bot_calls(emu, token, "setWebhook") == []
