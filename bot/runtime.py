@@ -14,6 +14,7 @@ from bot.channels.telegram import TelegramChannel
 from bot.channels.twilio_sms import TwilioSms
 from bot.clock import Clock
 from bot.delivery.sweeps import Schedule, run_sweeps
+from bot.delivery.sweeps_config import parse_leads
 from bot.delivery.worker import DeliveryWorker
 from bot.engagement.flow_versions import FlowRegistry
 from bot.messages import Channel
@@ -68,7 +69,7 @@ class Runtime:
 
     def sweep(self) -> dict[str, int]:
         """Queue what is due (event and poll reminders); safe to run in every process at once."""
-        schedule = Schedule(default_timezone=self.settings.timezone)
+        schedule = Schedule(parse_leads(self.settings.event_reminders), default_timezone=self.settings.timezone)
         with self.db.transaction() as session:
             queued = run_sweeps(session, self.clock.now(), schedule, self.flows)
         if any(queued.values()):

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 
 from bot.delivery.rules import SendRules, parse_cap, parse_quiet_hours
+from bot.delivery.sweeps_config import parse_leads
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 
 _SID = re.compile(r"^(AC|MG)[0-9a-fA-F]{32}$")
@@ -66,6 +67,7 @@ class Settings:
     sms_price_per_segment: float = 0.0083
     sms_segments_per_second: float = 1.0
     claim_seconds: float = 600.0
+    event_reminders: str = "24h,2h"
 
     @property
     def live_channels(self) -> list[str]:
@@ -236,4 +238,5 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         sms_price_per_segment=_price(env),
         sms_segments_per_second=_rate(env),
         claim_seconds=_claim(env),
+        event_reminders=_checked(env, "LOOPLINE_EVENT_REMINDERS", "24h,2h", parse_leads),
     )

@@ -200,3 +200,30 @@ def test_audience_filters_by_answers_and_rsvps(runtime: Runtime, chat: Callable[
         assert who("channel=telegram") == set()
         with pytest.raises(AudienceError):
             who("answered=no-such-poll")
+
+
+def test_tags_set_by_a_flow_or_staff_select_residents(runtime: Runtime, chat: Callable[..., Chat]) -> None:
+    people(chat)
+    with runtime.db.transaction() as session:
+        for resident in session.scalars(select(Resident)):
+            if resident.locale == "es":
+                resident.fields = {"volunteer": "yes", "clinic": "no"}
+            if resident.locale == "ar":
+                resident.fields = {"volunteer": True}
+
+        def who(expression: str) -> set[str]:
+            found = broadcasts.preview(session, NOTICE, parse_audience(expression), "en", 0.0)
+            return {e.locale for e in found.languages}
+
+        assert who("tag=volunteer") == {"es", "ar"}
+        assert who("tag=clinic") == set()
+        assert who("tag=volunteer language=ar") == {"ar"}
+
+
+def test_reminder_lead_times_are_configurable() -> None:
+    from bot.delivery.sweeps_config import parse_leads
+    from bot.settings import SettingsError, load_settings
+
+    assert parse_leads("2h, 24h ,90m") == (timedelta(hours=24), timedelta(hours=2), timedelta(minutes=90))
+    with pytest.raises(SettingsError, match="LOOPLINE_EVENT_REMINDERS"):
+        load_settings({"LOOPLINE_EVENT_REMINDERS": "tomorrow"})

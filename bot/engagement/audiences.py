@@ -14,7 +14,8 @@ from bot.store.models import Address, Resident
 
 ADDRESSES = cast(Table, Address.__table__)
 RESIDENTS = cast(Table, Resident.__table__)
-KEYS = ("language", "area", "channel", "answered", "not-answered", "rsvp")
+KEYS = ("language", "area", "channel", "tag", "answered", "not-answered", "rsvp")
+NOT_SET = ("", "no", "false", "0", "null")
 
 
 class AudienceError(ValueError):
@@ -44,7 +45,7 @@ class Recipient:
 
 
 def parse_audience(expression: str | None) -> Audience:
-    """Parse `key=value[,value] …`; keys: language, area, channel, answered, not-answered, rsvp."""
+    """Parse `key=value[,value] …`; keys: language, area, channel, tag, answered, not-answered, rsvp."""
     terms: dict[str, tuple[str, ...]] = {}
     for term in (expression or "").split():
         key, sep, raw = term.partition("=")
@@ -123,6 +124,10 @@ def recipient_query(session: Session, audience: Audience, default_locale: str) -
         query = query.where(locale.in_(languages))
     if areas := audience.terms.get("area"):
         query = query.where(func.lower(RESIDENTS.c.area).in_([a.lower() for a in areas]))
+    for tag in audience.terms.get("tag", ()):
+        # A tag is a field set on the resident (by a flow's set-field fields.NAME, or by staff): any value but no.
+        value = func.lower(func.coalesce(RESIDENTS.c.fields[tag].as_string(), ""))
+        query = query.where(value.not_in(NOT_SET))
     for spec in audience.terms.get("answered", ()):
         query = query.where(_poll_filter(session, spec, negate=False))
     for spec in audience.terms.get("not-answered", ()):
