@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from datetime import UTC, datetime
@@ -14,6 +15,15 @@ from bot.conversation.flows.schema import FlowError
 from bot.engagement import broadcasts
 from bot.engagement.audiences import AudienceError, parse_audience
 from bot.i18n.negotiation import SUPPORTED_LOCALES
+from bot.store.engagement import AuditEvent
+
+
+def _who() -> str:
+    """The operating-system user running the command (containers may run as a user with no name)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def _load(path: Path) -> broadcasts.BroadcastFile:
@@ -114,6 +124,23 @@ def send_command(file: Path, audience: str | None, at: str | None, fallback: str
                 sys.exit(1)
             row, count = broadcasts.enqueue(
                 session, message, chosen, runtime.settings.default_locale, send_at, runtime.clock.now(), fallback
+            )
+            action = "broadcast.send.urgent" if message.urgent else "broadcast.send"
+            session.add(
+                AuditEvent(
+                    actor=f"cli:{_who()}",
+                    action=action,
+                    subject=f"broadcast:{row.id}",
+                    details={
+                        "name": message.name,
+                        "audience": chosen.describe(),
+                        "recipients": count,
+                        "send_at": send_at.isoformat(),
+                        "urgent": message.urgent,
+                        "fallback": fallback or "",
+                    },
+                    at=runtime.clock.now(),
+                )
             )
     finally:
         runtime.close()

@@ -20,6 +20,7 @@ from bot.engagement import broadcasts
 from bot.engagement.audiences import AudienceError, parse_audience
 from bot.messages import Channel, Outbound, SendResult, SendStatus
 from bot.runtime import Runtime
+from bot.store.engagement import AuditEvent
 from bot.store.models import OutboxItem, Resident
 from tests.support.chat import Chat
 
@@ -121,6 +122,10 @@ def test_send_refuses_a_language_without_text_unless_a_fallback_is_given(
     sent = CliRunner().invoke(main, ["broadcast", "send", str(file), "--fallback", "en"], env=env)
     assert sent.exit_code == 0, sent.output
     assert "3 messages queued" in sent.output
+    with runtime.db.transaction() as session:
+        (audit,) = session.scalars(select(AuditEvent)).all()
+    assert (audit.action, audit.details["recipients"], audit.details["fallback"]) == ("broadcast.send", 3, "en")
+    assert audit.actor.startswith("cli:")
     shown = CliRunner().invoke(main, ["broadcast", "preview", str(file), "--audience", "language=es"], env=env)
     assert "missing text: 1 recipients speak es" in shown.output
 

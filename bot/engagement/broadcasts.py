@@ -232,4 +232,6 @@ def status(session: Session, broadcast_id: int) -> dict[str, Any]:
             .group_by(Message.status)
         ).all()
     )
-    return {"outbox": by_status, "reasons": reasons, "delivery": delivery}
+    row = session.get(Broadcast, broadcast_id)
+    about = {"name": row.name, "urgent": row.urgent, "send_at": row.send_at.isoformat()} if row is not None else {}
+    return {"broadcast": about, "outbox": by_status, "reasons": reasons, "delivery": delivery}

@@ -116,3 +116,16 @@ class Broadcast(Base):
     recipients: Mapped[int] = mapped_column(Integer, default=0)
     send_at: Mapped[datetime]
     created_at: Mapped[datetime]
+
+
+class AuditEvent(Base):
+    """Who did what, when: every staff action that reaches residents (broadcasts, urgent ones above all)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(120))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime] = mapped_column(index=True)

@@ -469,6 +469,7 @@ def run(
     assert answer.status_code == 204, answer.text
 
     report = json.loads(ok(loopline(database, "broadcast", "status", str(first))))
+    assert report.pop("broadcast")["urgent"] is False
     assert report == {
         "outbox": {"sent": 5, "pending": 2, "cancelled": 1},
         "reasons": {"held: quiet hours": 1, "held: frequency cap": 1, "resident opted out": 1},
@@ -493,7 +494,10 @@ def run(
         public_url,
         {n: rendered(STORM, loc, Channel.SMS, n) for n, loc in urgent_sms.items()},
     )
-    assert json.loads(ok(loopline(database, "broadcast", "status", str(urgent)))) == {
+    urgent_report = json.loads(ok(loopline(database, "broadcast", "status", str(urgent))))
+    assert urgent_report.pop("broadcast")["urgent"] is True
+    assert scalar(db, "SELECT count(*) FROM audit_events WHERE action = 'broadcast.send.urgent'") == 1
+    assert urgent_report == {
         "outbox": {"sent": 7},
         "reasons": {},
         "delivery": {"sent": 7},
