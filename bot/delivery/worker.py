@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -271,6 +272,7 @@ class DeliveryWorker:
         wait = await self.db.run(self._reserve, item.outbound)
         if wait > 0:
             await self.sleep(wait)
+        started = time.monotonic()
         try:
             result = await adapter.send(item.outbound)
         except Exception as exc:  # an adapter bug must not stop delivery of everything else
@@ -278,7 +280,15 @@ class DeliveryWorker:
             result = SendResult(SendStatus.RETRY, error=type(exc).__name__)
         if result.status is SendStatus.RETRY and result.retry_after:
             await self.db.run(self._hold_back, item.outbound, result.retry_after)
+        elif self._slow(item.outbound, time.monotonic() - started):
+            # A send slower than half the pace (a new connection, a hiccup) reached the provider late: count the
+            # next one from now, or the ones queued behind it would arrive bunched together.
+            await self.db.run(self._hold_back, item.outbound, 0.0)
         await self.db.run(self.finish, item, result)
+
+    def _slow(self, outbound: Outbound, seconds: float) -> bool:
+        demands = self.limits(outbound)
+        return bool(demands) and seconds > 0.5 / demands[0][0].per_second
 
     def release(self, ids: list[int]) -> None:
         """Give claimed rows back (not attempted): due again at once, for any worker."""
