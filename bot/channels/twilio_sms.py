@@ -32,6 +32,7 @@ UNREACHABLE_CODES = frozenset({21211, 21612, 21614, 30005, 30006, 21408})
 TRANSIENT_CODES = frozenset({20429, 30003, 30008, 20003})
 
 logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+log = logging.getLogger("loopline.twilio")
 
 
 def parse_form(body: bytes) -> dict[str, str]:
@@ -140,6 +141,13 @@ class TwilioSms:
             sender["status_callback"] = self.public_url.rstrip("/") + STATUS_PATH
         message = self.client.messages.create(to=outbound.address.value, body=outbound.text, **sender)
         return str(message.sid)
+
+    async def warm(self) -> None:
+        """Open the HTTPS connection (one cheap authenticated read), so that the first send is not slowed by it."""
+        try:
+            await anyio.to_thread.run_sync(self.client.api.v2010.accounts(self.settings.account_sid).fetch)
+        except (TwilioRestException, OSError) as exc:
+            log.info("twilio warm-up: %s", type(exc).__name__)
 
     async def send(self, outbound: Outbound) -> SendResult:
         """Send through the REST API (the blocking client runs in a worker thread) and classify the outcome."""

@@ -302,6 +302,10 @@ class DeliveryWorker:
 
     async def run_forever(self, idle_seconds: float = 2.0) -> None:
         """Drain the outbox, then sleep until woken (by a commit or the scheduler's tick)."""
+        for adapter in self.adapters.values():
+            warm = getattr(adapter, "warm", None)
+            if warm is not None:
+                await warm()  # open the provider connection now, so that the first paced send is not late
         while True:
             try:
                 sent = await self.run_once()
