@@ -62,8 +62,34 @@ def apply_status(session: Session, sid: str, status: str, code: int | None, now:
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    if code in OPTED_OUT_CODES and message.resident_id is not None:
-        resident = session.get(Resident, message.resident_id, with_for_update=True)
+    provider_refused(
+        session,
+        message.resident_id,
+        Channel.SMS.value,
+        message.address,
+        now,
+        opted_out=code in OPTED_OUT_CODES,
+        unreachable=code in UNREACHABLE_CODES,
+        message_id=message.id,
+    )
+    return True
+
+
+def provider_refused(
+    session: Session,
+    resident_id: int | None,
+    channel: str,
+    address: str,
+    now: datetime,
+    *,
+    opted_out: bool,
+    unreachable: bool,
+    message_id: int | None = None,
+) -> None:
+    """What a provider's refusal means for the resident: opted out (consent revoked, with its history) and/or
+    an address that can never be reached (not used again)."""
+    if opted_out and resident_id is not None:
+        resident = session.get(Resident, resident_id, with_for_update=True)
         if resident is not None and resident.consent != "revoked":
             resident.consent, resident.updated_at = "revoked", now
             session.add(
@@ -71,19 +97,18 @@ def apply_status(session: Session, sid: str, status: str, code: int | None, now:
                     resident_id=resident.id,
                     state="revoked",
                     source="provider",
-                    channel=Channel.SMS.value,
-                    message_id=message.id,
+                    channel=channel,
+                    message_id=message_id,
                     at=now,
                 )
             )
-    if code in UNREACHABLE_CODES:
+    if unreachable:
         session.execute(
             update(Address)
-            .where(Address.channel == Channel.SMS.value, Address.value == message.address)
+            .where(Address.channel == channel, Address.value == address)
             .values(reachable=False)
             .execution_options(synchronize_session=False)
         )
-    return True
 
 
 def keep_early(session: Session, sid: str, status: str, code: int | None, now: datetime) -> None:

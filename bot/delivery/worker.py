@@ -19,11 +19,11 @@ from bot.channels.segments import segment_count
 from bot.clock import Clock
 from bot.delivery.ratelimit import Limit, hold_back, reserve
 from bot.delivery.rules import SendRules, quiet_until
-from bot.delivery.statuses import apply_early
+from bot.delivery.statuses import apply_early, provider_refused
 from bot.messages import Address, Channel, Choice, Outbound, SendResult, SendStatus
 from bot.store.db import Database
 from bot.store.models import Address as AddressRow
-from bot.store.models import ConsentEvent, Message, OutboxItem, Resident
+from bot.store.models import Message, OutboxItem, Resident
 
 log = logging.getLogger("loopline.delivery")
 
@@ -201,28 +201,15 @@ class DeliveryWorker:
                 item.status, item.not_before = "pending", now + timedelta(seconds=delay)
                 return
             item.status, item.finished_at = "failed", now
-            self._consequences(session, item, result, now)
-
-    def _consequences(self, session: Session, item: OutboxItem, result: SendResult, now: object) -> None:
-        if result.opted_out and item.resident_id is not None:
-            resident = session.get(Resident, item.resident_id)
-            if resident is not None and resident.consent != "revoked":
-                resident.consent = "revoked"
-                session.add(
-                    ConsentEvent(
-                        resident_id=resident.id,
-                        state="revoked",
-                        source="provider",
-                        channel=item.channel,
-                        message_id=None,
-                        at=self.clock.now(),
-                    )
-                )
-        if result.unreachable:
-            for address in session.scalars(
-                select(AddressRow).where(AddressRow.channel == item.channel, AddressRow.value == item.address)
-            ):
-                address.reachable = False
+            provider_refused(
+                session,
+                item.resident_id,
+                item.channel,
+                item.address,
+                now,
+                opted_out=result.opted_out,
+                unreachable=result.unreachable,
+            )
 
     def limits(self, outbound: Outbound) -> list[tuple[Limit, float]]:
         """The paces a message counts against: Telegram overall and per chat; SMS segments per sender."""
