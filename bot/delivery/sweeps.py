@@ -14,16 +14,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from bot.channels.render import render
 from bot.conversation.flows.engine import FlowContext, start
 from bot.conversation.router import FOLLOWUP_FLOW
 from bot.engagement.events import describe
 from bot.engagement.flow_versions import FlowRegistry
+from bot.engagement.notices import notice_row, reachable_address
 from bot.i18n.catalogs import Translator, _
-from bot.i18n.negotiation import text_direction
-from bot.messages import Address, Channel, Reply
 from bot.store.engagement import Answer, Broadcast, Event, Poll, Rsvp
-from bot.store.models import Address as AddressRow
 from bot.store.models import ConversationSession, OutboxItem, Resident
 
 OUTBOX = cast(Table, OutboxItem.__table__)
@@ -54,37 +51,6 @@ def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) ->
     return len(set(keys) - present)  # rowcount is not reliable for executemany on every driver
 
 
-def _row(key: str, purpose: str, resident: Resident, address: AddressRow, text: str, now: datetime) -> dict[str, Any]:
-    locale = resident.locale or "en"
-    outbound = render(Reply(text, (), text_direction(locale)), Address(Channel(address.channel), address.value))
-    return {
-        "idempotency_key": key,
-        "purpose": purpose,
-        "resident_id": resident.id,
-        "channel": address.channel,
-        "address": address.value,
-        "text": outbound.text,
-        "choices": {},
-        "status": "pending",
-        "urgent": False,
-        "attempts": 0,
-        "not_before": now,
-        "claimed_until": None,
-        "last_error": None,
-        "message_id": None,
-        "created_at": now,
-        "finished_at": None,
-    }
-
-
-def _reachable(session: Session, resident_id: int) -> AddressRow | None:
-    return session.scalars(
-        select(AddressRow)
-        .where(AddressRow.resident_id == resident_id, AddressRow.reachable.is_(True))
-        .order_by(AddressRow.id)
-    ).first()
-
-
 def event_reminders(session: Session, now: datetime, schedule: Schedule) -> int:
     """Remind everyone who said yes or maybe, at each lead time before the event (once per lead time)."""
     rows = []
@@ -111,14 +77,14 @@ def event_reminders(session: Session, now: datetime, schedule: Schedule) -> int:
             )
         ).all()
         for resident, _rsvp in going:
-            address = _reachable(session, resident.id)
+            address = reachable_address(session, resident.id)
             if address is None:
                 continue
             locale = resident.locale or "en"
             words = describe(event, locale, resident.timezone or schedule.default_timezone)
             text = Translator(locale).gettext(EVENT_REMINDER, **words)
             key = f"reminder:{label}:{event.id}:{resident.id}"
-            rows.append(_row(key, f"reminder:{event.id}", resident, address, text, now))
+            rows.append(notice_row(key, f"reminder:{event.id}", resident, address, text, now))
     return _insert_ignoring_duplicates(session, rows)
 
 
@@ -144,12 +110,12 @@ def poll_reminders(session: Session, now: datetime, schedule: Schedule) -> int:
                 Resident.consent == "granted",
             )
         ):
-            address = _reachable(session, resident.id)
+            address = reachable_address(session, resident.id)
             if address is None:
                 continue
             text = Translator(resident.locale or "en").gettext(POLL_REMINDER)
             key = f"poll-reminder:{poll.id}:{resident.id}"
-            rows.append(_row(key, f"broadcast:poll-reminder:{poll.id}", resident, address, text, now))
+            rows.append(notice_row(key, f"broadcast:poll-reminder:{poll.id}", resident, address, text, now))
     return _insert_ignoring_duplicates(session, rows)
 
 
@@ -186,7 +152,7 @@ def event_followups(session: Session, now: datetime, schedule: Schedule, flows: 
         ).all()
         for resident in came:
             key = f"followup:{event.id}:{resident.id}"
-            address = _reachable(session, resident.id)
+            address = reachable_address(session, resident.id)
             if address is None or session.scalar(select(OutboxItem.id).where(OutboxItem.idempotency_key == key)):
                 continue
             locale = resident.locale or "en"
@@ -196,7 +162,7 @@ def event_followups(session: Session, now: datetime, schedule: Schedule, flows: 
             step = start(flow, ctx, state=state)
             if step.node is None or not step.replies:
                 continue
-            row = _row(key, f"followup:{event.id}", resident, address, step.replies[0].text, now)
+            row = notice_row(key, f"followup:{event.id}", resident, address, step.replies[0].text, now)
             if _insert_ignoring_duplicates(session, [row]):
                 session.add(
                     ConversationSession(

@@ -5,19 +5,21 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
-from bot.channels.render import render
 from bot.conversation.flows.engine import Effect, RecordAnswer, Rsvp, SubmitFeedback
 from bot.engagement import events
+from bot.engagement.notices import notice_row, reachable_address
 from bot.engagement.recording import poll_for_flow, record_answer, submit_feedback
 from bot.i18n.negotiation import text_direction
-from bot.messages import Address, Channel, Reply
+from bot.messages import Reply
 from bot.store.engagement import Event
-from bot.store.models import Address as AddressRow
 from bot.store.models import OutboxItem, Resident
+
+OUTBOX = cast(Table, OutboxItem.__table__)
 
 
 @dataclass(frozen=True)
@@ -71,30 +73,9 @@ def carry_out(session: Session, effects: tuple[Effect, ...], where: Situation, r
 def _tell_promoted(session: Session, event: Event, resident_id: int, where: Situation) -> None:
     """Queue "a place opened up" for the first person on the waitlist, on their first reachable channel."""
     promoted = session.get(Resident, resident_id)
-    address = session.scalars(
-        select(AddressRow)
-        .where(AddressRow.resident_id == resident_id, AddressRow.reachable.is_(True))
-        .order_by(AddressRow.id)
-    ).first()
+    address = reachable_address(session, resident_id)
     if promoted is None or address is None:
         return
-    locale = promoted.locale or "en"
-    text = events.promotion(event, locale, promoted.timezone or where.default_timezone)
-    outbound = render(Reply(text, (), text_direction(locale)), Address(Channel(address.channel), address.value))
+    text = events.promotion(event, promoted.locale or "en", promoted.timezone or where.default_timezone)
     key = f"waitlist:{event.id}:{resident_id}:{int(where.now.timestamp())}"
-    session.add(
-        OutboxItem(
-            idempotency_key=key,
-            purpose="event",
-            resident_id=resident_id,
-            channel=address.channel,
-            address=address.value,
-            text=outbound.text,
-            choices={},
-            status="pending",
-            urgent=False,
-            attempts=0,
-            not_before=where.now,
-            created_at=where.now,
-        )
-    )
+    session.connection().execute(insert(OUTBOX), notice_row(key, "event", promoted, address, text, where.now))
