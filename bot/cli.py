@@ -206,8 +206,9 @@ def content_runtime(*, migrate: bool = False):  # type: ignore[no-untyped-def]
 def _register() -> None:
     from bot.cli_broadcast import broadcast
     from bot.cli_content import demo, flows, polls, results
+    from bot.cli_users import users
 
-    for command in (flows, polls, results, demo, broadcast):
+    for command in (flows, polls, results, demo, broadcast, users):
         main.add_command(command)
 
 

@@ -12,10 +12,9 @@ import click
 
 from bot.conversation.flows.loader import read_document
 from bot.conversation.flows.schema import FlowError
-from bot.engagement import broadcasts
+from bot.engagement import audit, broadcasts
 from bot.engagement.audiences import AudienceError, parse_audience
 from bot.i18n.negotiation import SUPPORTED_LOCALES
-from bot.store.engagement import AuditEvent
 
 
 def _who() -> str:
@@ -126,21 +125,18 @@ def send_command(file: Path, audience: str | None, at: str | None, fallback: str
                 session, message, chosen, runtime.settings.default_locale, send_at, runtime.clock.now(), fallback
             )
             action = "broadcast.send.urgent" if message.urgent else "broadcast.send"
-            session.add(
-                AuditEvent(
-                    actor=f"cli:{_who()}",
-                    action=action,
-                    subject=f"broadcast:{row.id}",
-                    details={
-                        "name": message.name,
-                        "audience": chosen.describe(),
-                        "recipients": count,
-                        "send_at": send_at.isoformat(),
-                        "urgent": message.urgent,
-                        "fallback": fallback or "",
-                    },
-                    at=runtime.clock.now(),
-                )
+            audit.record(
+                session,
+                f"cli:{_who()}",
+                action,
+                f"broadcast:{row.id}",
+                runtime.clock.now(),
+                name=message.name,
+                audience=chosen.describe(),
+                recipients=count,
+                send_at=send_at.isoformat(),
+                urgent=message.urgent,
+                fallback=fallback or "",
             )
     finally:
         runtime.close()

@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
+import secrets
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.conversation.flows.loader import read_document
 from bot.conversation.flows.schema import FlowError, parse_flow
 from bot.engagement import polls as poll_store
 from bot.engagement.events import load_event, moved_to_offset, parse_event
 from bot.engagement.polls import compile_poll
+from bot.store.staff import User
 
 DEMO_DIR = Path(__file__).resolve().parent / "engagement" / "demo"
+DEMO_ADMIN = "admin@demo.loopline.example"
+
+
+def demo_admin(session: Session, now: datetime) -> str:
+    """Create (or give a new password to) the demo admin; the password, to print."""
+    from bot.web import auth
+
+    password = secrets.token_urlsafe(12)
+    user = session.scalars(select(User).where(User.email == DEMO_ADMIN)).first()
+    if user is None:
+        auth.create_user(session, DEMO_ADMIN, password, "admin", now)
+    else:
+        user.active, user.role = True, "admin"
+        auth.set_password(session, user, password)
+    return password
 
 
 def check_document(document: dict[str, Any]) -> str:
@@ -181,6 +201,8 @@ def demo() -> None:
                 elif document.get("kind") == "event":
                     event = load_event(session, moved_to_offset(document, runtime.clock.now()), runtime.clock.now())
                     click.echo(f"demo event {event.slug} on {event.starts_at.date().isoformat()}: text EVENTS")
+            password = demo_admin(session, runtime.clock.now())
     finally:
         runtime.close()
     click.echo("Feedback: text FEEDBACK at any time. Try it all in the simulator (make run).")
+    click.echo(f"Dashboard: sign in at /login as {DEMO_ADMIN} with the password {password} (new at every demo run)")

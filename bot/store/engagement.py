@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.store.models import Base
@@ -22,6 +22,8 @@ class Poll(Base):
     title: Mapped[dict[str, Any]]
     keywords: Mapped[dict[str, Any]] = mapped_column(default=dict)
     results_url: Mapped[str | None] = mapped_column(String(300))
+    document: Mapped[dict[str, Any] | None]
+    area_results: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
     opened_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
@@ -64,8 +66,25 @@ class InputItem(Base):
     channel: Mapped[str] = mapped_column(String(16))
     locale: Mapped[str] = mapped_column(String(16))
     area: Mapped[str | None] = mapped_column(String(120))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    publishable: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class InputStatusChange(Base):
+    """One change of an input item's status, with the reason staff gave: the item's visible history."""
+
+    __tablename__ = "input_status_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("input_items.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(254))
+    at: Mapped[datetime]
 
 
 class Event(Base):
@@ -119,7 +138,7 @@ class Broadcast(Base):
 
 
 class AuditEvent(Base):
-    """Who did what, when: every staff action that reaches residents (broadcasts, urgent ones above all)."""
+    """Who did what, when: every staff action (sign-ins, content, broadcasts, triage, decisions, users)."""
 
     __tablename__ = "audit_events"
 
@@ -129,3 +148,39 @@ class AuditEvent(Base):
     subject: Mapped[str] = mapped_column(String(120))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     at: Mapped[datetime] = mapped_column(index=True)
+
+
+class Decision(Base):
+    """You said, we did: what was decided, what changed because of community input, what was not and why."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[dict[str, Any]]
+    summary: Mapped[dict[str, Any]]
+    changed: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    not_adopted: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    decided_by: Mapped[str] = mapped_column(String(300), default="")
+    partners: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    created_by: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    published_at: Mapped[datetime | None]
+
+
+class DecisionLink(Base):
+    """Input that shaped a decision: an input item (acted on or not adopted) or a poll's results."""
+
+    __tablename__ = "decision_links"
+    __table_args__ = (
+        UniqueConstraint("decision_id", "input_item_id", name="uq_decision_links_decision_item"),
+        UniqueConstraint("decision_id", "poll_id", name="uq_decision_links_decision_poll"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"), index=True)
+    input_item_id: Mapped[int | None] = mapped_column(ForeignKey("input_items.id", ondelete="CASCADE"), index=True)
+    poll_id: Mapped[int | None] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"), index=True)
+    outcome: Mapped[str] = mapped_column(String(16), default="acted_on")

@@ -11,12 +11,14 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from bot.channels.telegram import WEBHOOK_PATH
 from bot.channels.twilio_sms import SMS_PATH, STATUS_PATH
 from bot.runtime import Runtime
-from bot.web import simulator, status, webhooks
+from bot.web import dashboard, simulator, status, webhooks
+from bot.web.guard import TEMPLATES_DIR
 
 log = logging.getLogger("loopline.web")
 
@@ -38,8 +40,8 @@ async def healthz(request: Request) -> Response:
 
 
 async def home(request: Request) -> Response:
-    """GET /: the simulator is the front door until the dashboard exists."""
-    return RedirectResponse("/simulator", status_code=307)
+    """GET /: the dashboard (which asks staff to sign in)."""
+    return RedirectResponse("/dashboard", status_code=307)
 
 
 @contextlib.asynccontextmanager
@@ -86,12 +88,14 @@ def create_app(runtime: Runtime, *, deliver: bool = True) -> Starlette:
         async with _background(runtime, deliver):
             yield
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/", home),
         Route("/healthz", healthz),
         Route(SMS_PATH, webhooks.twilio_sms, methods=["POST"]),
         Route(STATUS_PATH, status.twilio_status, methods=["POST"]),
         Route(WEBHOOK_PATH, webhooks.telegram_update, methods=["POST"]),
+        Mount("/static", app=StaticFiles(directory=str(TEMPLATES_DIR.parent / "static")), name="static"),
+        *dashboard.routes(),
     ]
     if runtime.settings.simulator:
         routes += [

@@ -1,0 +1,157 @@
+"""Staff account commands of the `loopline` CLI: users create, list, password, deactivate and token."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.engagement import audit
+from bot.store.staff import ROLES, Organization, User
+from bot.web import auth
+
+
+def _who() -> str:
+    try:
+        return "cli:" + getpass.getuser()
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+def _password(password_file: Path | None) -> str:
+    if password_file is not None:
+        lines = password_file.read_text(encoding="utf-8").splitlines()
+        return lines[0] if lines else ""
+    first = click.prompt("Password", hide_input=True)
+    second = click.prompt("Repeat the password", hide_input=True)
+    if first != second:
+        click.echo("loopline: the passwords differ", err=True)
+        sys.exit(2)
+    return str(first)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"loopline: {message}", err=True)
+    sys.exit(1)
+
+
+@click.group()
+def users() -> None:
+    """Staff accounts for the dashboard and the API (roles: admin, staff, partner, viewer)."""
+
+
+@users.command("create")
+@click.option("--email", required=True, help="The person's e-mail address (their sign-in name).")
+@click.option("--role", required=True, type=click.Choice(ROLES), help="admin, staff, partner or viewer.")
+@click.option("--organization", help="The organization (required for partners; created when new).")
+@click.option(
+    "--password-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the password from the first line of this file instead of prompting.",
+)
+def create(email: str, role: str, organization: str | None, password_file: Path | None) -> None:
+    """Create an account (the first admin is created this way)."""
+    from bot.cli import content_runtime
+
+    password = _password(password_file)
+    runtime = content_runtime()
+    try:
+        with runtime.db.transaction() as session:
+            now = runtime.clock.now()
+            try:
+                user = auth.create_user(session, email, password, role, now, organization)
+            except auth.AuthError as exc:
+                _fail(str(exc))
+            audit.record(session, _who(), "user.create", f"user:{user.id}", now, email=user.email, role=role)
+    finally:
+        runtime.close()
+    click.echo(f"created {role} {user.email}; sign in at /login")
+
+
+@users.command("list")
+def list_users() -> None:
+    """Every account: e-mail, role, organization, active, last sign-in."""
+    from bot.cli import content_runtime
+
+    runtime = content_runtime()
+    try:
+        with runtime.db.transaction() as session:
+            orgs = {o.id: o.name for o in session.scalars(select(Organization))}
+            for user in session.scalars(select(User).order_by(User.email)):
+                last = user.last_login_at.isoformat(timespec="minutes") if user.last_login_at else "never"
+                state = "active" if user.active else "deactivated"
+                org = orgs.get(user.organization_id or 0, "-")
+                click.echo(f"{user.email}\t{user.role}\t{org}\t{state}\tlast sign-in {last}")
+    finally:
+        runtime.close()
+
+
+def _user(session: Session, email: str) -> User:
+    user = session.scalars(select(User).where(User.email == auth.normalise_email(email))).first()
+    if user is None:
+        _fail(f"no user {email}")
+    assert user is not None
+    return user
+
+
+@users.command("password")
+@click.option("--email", required=True, help="Whose password to set.")
+@click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def password(email: str, password_file: Path | None) -> None:
+    """Set a new password (signs the person out everywhere)."""
+    from bot.cli import content_runtime
+
+    secret = _password(password_file)
+    runtime = content_runtime()
+    try:
+        with runtime.db.transaction() as session:
+            user = _user(session, email)
+            try:
+                auth.set_password(session, user, secret)
+            except auth.AuthError as exc:
+                _fail(str(exc))
+            audit.record(session, _who(), "user.password", f"user:{user.id}", runtime.clock.now())
+    finally:
+        runtime.close()
+    click.echo(f"password changed for {email}")
+
+
+@users.command("deactivate")
+@click.option("--email", required=True, help="Whose account to deactivate.")
+def deactivate(email: str) -> None:
+    """Stop an account from signing in or using its tokens (its history stays)."""
+    from bot.cli import content_runtime
+
+    runtime = content_runtime()
+    try:
+        with runtime.db.transaction() as session:
+            user = _user(session, email)
+            user.active = False
+            audit.record(session, _who(), "user.deactivate", f"user:{user.id}", runtime.clock.now())
+    finally:
+        runtime.close()
+    click.echo(f"deactivated {email}")
+
+
+@users.command("token")
+@click.option("--email", required=True, help="Whose token (the API acts with this person's role).")
+@click.option("--name", default="api", show_default=True, help="What the token is for.")
+def token(email: str, name: str) -> None:
+    """Create a bearer token for the JSON API; it is shown once."""
+    from bot.cli import content_runtime
+
+    runtime = content_runtime()
+    try:
+        with runtime.db.transaction() as session:
+            user = _user(session, email)
+            if not user.active:
+                _fail(f"{email} is deactivated")
+            secret = auth.create_token(session, user, name, runtime.clock.now())
+            audit.record(session, _who(), "token.create", f"user:{user.id}", runtime.clock.now(), name=name)
+    finally:
+        runtime.close()
+    click.echo(secret)

@@ -1,0 +1,15 @@
+"""The audit log: one row for every staff action, written in the same transaction as the action itself."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.store.engagement import AuditEvent
+
+
+def record(session: Session, actor: str, action: str, subject: str, now: datetime, **details: Any) -> None:
+    """Write who (e.g. `user:ana@health.example`, `cli:ana`) did what (`poll.open`) to what (`poll:slug`)."""
+    session.add(AuditEvent(actor=actor[:120], action=action[:64], subject=subject[:120], details=details, at=now))

@@ -1,0 +1,74 @@
+"""The dashboard's overview: who is reachable (by channel, language, area), today's traffic, the outbox's health."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bot.i18n.negotiation import NATIVE_NAMES
+from bot.store.engagement import InputItem
+from bot.store.models import Address, Message, OutboxItem, Resident
+from bot.web.guard import page, render, runtime_of
+
+
+def _counts(session: Session, column: Any, *where: Any) -> list[tuple[str, int]]:
+    rows = session.execute(select(column, func.count()).where(*where).group_by(column).order_by(func.count().desc()))
+    return [(str(key) if key is not None else "unknown", int(count)) for key, count in rows]
+
+
+def overview_numbers(session: Session, now: datetime, timezone_start: datetime) -> dict[str, Any]:
+    """Everything the overview shows, computed in a few grouped queries."""
+    active = Resident.consent == "granted"
+    channels = _counts(
+        session,
+        Address.channel,
+        Address.resident_id.in_(select(Resident.id).where(active)),
+        Address.reachable.is_(True),
+    )
+    languages = [(NATIVE_NAMES.get(k, k), n) for k, n in _counts(session, Resident.locale, active)]
+    areas = _counts(session, Resident.area, active)
+    consent = dict(_counts(session, Resident.consent))
+    traffic = dict(_counts(session, Message.direction, Message.created_at >= timezone_start))
+    outbox = dict(_counts(session, OutboxItem.status))
+    failed_recent = dict(
+        _counts(
+            session,
+            OutboxItem.last_error,
+            OutboxItem.status == "failed",
+            OutboxItem.finished_at >= now - timedelta(days=1),
+        )
+    )
+    inbox = dict(_counts(session, InputItem.status))
+    return {
+        "channels": channels,
+        "languages": languages,
+        "areas": areas[:15],
+        "consent": consent,
+        "messages_in": traffic.get("in", 0),
+        "messages_out": traffic.get("out", 0),
+        "outbox": outbox,
+        "failures": sorted(failed_recent.items(), key=lambda kv: -kv[1])[:10],
+        "inbox": inbox,
+    }
+
+
+@page("view")
+async def overview(request: Request) -> Response:
+    """GET /dashboard."""
+    runtime = runtime_of(request)
+
+    def load() -> dict[str, Any]:
+        now = runtime.clock.now()
+        local = now.astimezone(ZoneInfo(runtime.settings.timezone))
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        with runtime.db.transaction() as session:
+            return overview_numbers(session, now, midnight)
+
+    numbers = await runtime.db.run(load)
+    return render(request, "dashboard/overview.html", title="Overview", **numbers)
