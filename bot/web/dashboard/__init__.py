@@ -4,14 +4,32 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from bot.web.dashboard import overview, session_views
+from bot.web import api, public
+from bot.web.dashboard import (
+    admin,
+    broadcasts_views,
+    decisions_views,
+    events_views,
+    inbox,
+    overview,
+    polls,
+    session_views,
+)
 
 
 def routes() -> list[BaseRoute]:
-    """Sign-in, sign-out and every dashboard page."""
+    """Sign-in, sign-out, every dashboard page, the public page and the JSON API."""
     return [
         Route("/login", session_views.login_form, methods=["GET"]),
         Route("/login", session_views.login, methods=["POST"]),
         Route("/logout", session_views.logout, methods=["POST"]),
         Route("/dashboard", overview.overview, methods=["GET"]),
+        *polls.ROUTES,
+        *events_views.ROUTES,
+        *broadcasts_views.ROUTES,
+        *inbox.ROUTES,
+        *decisions_views.ROUTES,
+        *admin.ROUTES,
+        *public.ROUTES,
+        *api.ROUTES,
     ]
