@@ -206,9 +206,10 @@ def content_runtime(*, migrate: bool = False):  # type: ignore[no-untyped-def]
 def _register() -> None:
     from bot.cli_broadcast import broadcast
     from bot.cli_content import demo, flows, polls, results
+    from bot.cli_residents import residents
     from bot.cli_users import users
 
-    for command in (flows, polls, results, demo, broadcast, users):
+    for command in (flows, polls, results, demo, broadcast, users, residents):
         main.add_command(command)
 
 

@@ -1,0 +1,77 @@
+"""Resident data commands of the `loopline` CLI: export (right of access) and erase (right to erasure)."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+
+import click
+
+from bot.engagement import audit, privacy
+
+
+def _who() -> str:
+    try:
+        return "cli:" + getpass.getuser()
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+def _chosen(resident_id: int | None, address: str | None) -> None:
+    if (resident_id is None) == (address is None):
+        click.echo("loopline: give --id or --address", err=True)
+        sys.exit(2)
+
+
+@click.group()
+def residents() -> None:
+    """A resident's data: export everything held about them, or erase it."""
+
+
+@residents.command("export")
+@click.option("--id", "resident_id", type=int, help="The resident's id (as the dashboard shows it).")
+@click.option("--address", help="A phone number as they text from (+14155550123) or a Telegram chat id.")
+def export_command(resident_id: int | None, address: str | None) -> None:
+    """Print everything stored about a resident as JSON (a data-access request)."""
+    from bot.cli import content_runtime
+
+    _chosen(resident_id, address)
+    runtime = content_runtime()
+    try:
+        with runtime.db.transaction() as session:
+            resident = privacy.find_resident(session, resident_id, address)
+            if resident is None:
+                click.echo("loopline: no such resident", err=True)
+                sys.exit(1)
+            data = privacy.export(session, resident)
+            audit.record(session, _who(), "resident.export", f"resident:{resident.id}", runtime.clock.now())
+    finally:
+        runtime.close()
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@residents.command("erase")
+@click.option("--id", "resident_id", type=int, help="The resident's id.")
+@click.option("--address", help="A phone number or Telegram chat id of theirs.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def erase_command(resident_id: int | None, address: str | None, yes: bool) -> None:
+    """Erase a resident: their messages, answers and addresses go; their input stays counted, text erased."""
+    from bot.cli import content_runtime
+
+    _chosen(resident_id, address)
+    runtime = content_runtime()
+    try:
+        with runtime.db.transaction() as session:
+            resident = privacy.find_resident(session, resident_id, address)
+            if resident is None:
+                click.echo("loopline: no such resident", err=True)
+                sys.exit(1)
+            if not yes and not click.confirm(f"Erase resident #{resident.id} and their messages?"):
+                sys.exit(1)
+            erased_id = resident.id
+            counts = privacy.erase(session, resident)
+            audit.record(session, _who(), "resident.erase", f"resident:{erased_id}", runtime.clock.now(), **counts)
+    finally:
+        runtime.close()
+    click.echo(f"erased resident #{erased_id}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

@@ -1,0 +1,109 @@
+"""A resident's rights over their data: everything we hold about them (access), and erasure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Result, delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from bot.store.engagement import Answer, InputItem, Rsvp
+from bot.store.models import Address, ConsentEvent, Message, OutboxItem, Resident
+
+ERASED_TEXT = "[erased at the resident's request]"
+
+
+def find_resident(session: Session, resident_id: int | None = None, address: str | None = None) -> Resident | None:
+    """A resident by id, or by one of their addresses (a phone number as texted, or a Telegram chat id)."""
+    if resident_id is not None:
+        return session.get(Resident, resident_id)
+    if address:
+        given = address.strip()
+        phone = "".join(c for c in given if c.isdigit() or c == "+")
+        row = session.scalars(select(Address).where(Address.value.in_({given, phone}))).first()
+        return session.get(Resident, row.resident_id) if row else None
+    return None
+
+
+def _when(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def export(session: Session, resident: Resident) -> dict[str, Any]:
+    """Everything stored about the resident, as plain JSON-ready data."""
+    addresses = session.scalars(select(Address).where(Address.resident_id == resident.id)).all()
+    values = [a.value for a in addresses]
+    return {
+        "resident": {
+            "id": resident.id,
+            "locale": resident.locale,
+            "timezone": resident.timezone,
+            "consent": resident.consent,
+            "area": resident.area,
+            "fields": resident.fields,
+            "created_at": _when(resident.created_at),
+        },
+        "addresses": [{"channel": a.channel, "value": a.value, "reachable": a.reachable} for a in addresses],
+        "consent_history": [
+            {"state": c.state, "source": c.source, "channel": c.channel, "at": _when(c.at)}
+            for c in session.scalars(
+                select(ConsentEvent).where(ConsentEvent.resident_id == resident.id).order_by(ConsentEvent.id)
+            )
+        ],
+        "messages": [
+            {"direction": m.direction, "channel": m.channel, "text": m.text, "at": _when(m.created_at)}
+            for m in session.scalars(
+                select(Message)
+                .where(or_(Message.resident_id == resident.id, Message.address.in_(values)))
+                .order_by(Message.id)
+            )
+        ],
+        "answers": [
+            {"poll_id": a.poll_id, "question": a.question, "value": a.value.get("value"), "at": _when(a.updated_at)}
+            for a in session.scalars(select(Answer).where(Answer.resident_id == resident.id).order_by(Answer.id))
+        ],
+        "input": [
+            {
+                "ref": i.ref,
+                "kind": i.kind,
+                "text": i.text,
+                "topic": i.topic,
+                "status": i.status,
+                "at": _when(i.created_at),
+            }
+            for i in session.scalars(
+                select(InputItem).where(InputItem.resident_id == resident.id).order_by(InputItem.id)
+            )
+        ],
+        "rsvps": [
+            {"event_id": r.event_id, "response": r.response, "waitlisted": r.waitlisted, "at": _when(r.updated_at)}
+            for r in session.scalars(select(Rsvp).where(Rsvp.resident_id == resident.id))
+        ],
+    }
+
+
+def erase(session: Session, resident: Resident) -> dict[str, int]:
+    """Delete the resident, their addresses, messages, answers, RSVPs and queued messages; their input items
+    stay (decisions count them) with the text erased and no link to them. Counts of what went."""
+    values = list(session.scalars(select(Address.value).where(Address.resident_id == resident.id)))
+    messages = _count(
+        session.execute(delete(Message).where(or_(Message.resident_id == resident.id, Message.address.in_(values))))
+    )
+    items = _count(
+        session.execute(
+            update(InputItem)
+            .where(InputItem.resident_id == resident.id)
+            .values(text=ERASED_TEXT, resident_id=None, area=None, may_contact=False, publishable=False)
+        )
+    )
+    session.execute(delete(OutboxItem).where(OutboxItem.resident_id == resident.id))
+    answers = _count(session.execute(delete(Answer).where(Answer.resident_id == resident.id)))
+    session.execute(delete(Address).where(Address.resident_id == resident.id))
+    session.execute(delete(Resident).where(Resident.id == resident.id))
+    session.expunge(resident)
+    return {"messages": messages, "input_items_anonymised": items, "answers": answers}
+
+
+def _count(result: Result[Any]) -> int:
+    return int(cast(CursorResult[Any], result).rowcount or 0)
