@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -27,21 +28,36 @@ STATUSES = ("draft", "open", "closed")
 
 
 def texts_in_every_language(
-    slug: str, where: str, raw: Any, what: str = "poll", *, required: bool = True
+    slug: str, where: str, raw: Any, what: str = "poll", *, required: bool = True, fallback: str | None = None
 ) -> dict[str, str] | None:
-    """A text per language ("*" for all); FlowError naming the file's item and the missing languages."""
+    """A text per language ("*" for all); FlowError naming the file's item and the missing languages.
+
+    With a fallback language, languages without a text get the fallback's text (kept under "*")."""
     if raw is None and not required:
         return None
     if not isinstance(raw, dict) or not all(isinstance(v, str) and v.strip() for v in raw.values()):
         raise FlowError(f"{what} {slug!r}, {where}: give one text per language ({', '.join(SUPPORTED_LOCALES)})")
-    missing = [loc for loc in SUPPORTED_LOCALES if loc not in raw and "*" not in raw]
+    texts = {str(k): str(v) for k, v in raw.items()}
+    if fallback is not None and "*" not in texts:
+        if fallback not in texts:
+            raise FlowError(f"{what} {slug!r}, {where}: no text in the fallback language {fallback}")
+        texts["*"] = texts[fallback]
+    missing = [loc for loc in SUPPORTED_LOCALES if loc not in texts and "*" not in texts]
     if missing:
         raise FlowError(f"{what} {slug!r}, {where}: missing languages {missing}")
-    return {str(k): str(v) for k, v in raw.items()}
+    return texts
 
 
-def _texts(slug: str, where: str, raw: Any, required: bool = True) -> dict[str, str] | None:
-    return texts_in_every_language(slug, where, raw, required=required)
+def fallback_language(document: dict[str, Any], what: str = "poll") -> str | None:
+    """The document's `fallback_language` (who lacks a text gets this one's), checked; None when not given."""
+    fallback = document.get("fallback_language")
+    if fallback is None:
+        return None
+    if fallback not in SUPPORTED_LOCALES:
+        raise FlowError(
+            f"{what} {document.get('slug')!r}: fallback_language must be one of {', '.join(SUPPORTED_LOCALES)}"
+        )
+    return str(fallback)
 
 
 def compile_poll(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -51,6 +67,11 @@ def compile_poll(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
         raise FlowError("poll: slug is required (letters, digits, - and _)")
     if document.get("spec_version") != 1:
         raise FlowError(f"poll {slug!r}: spec_version must be 1")
+    fallback = fallback_language(document)
+
+    def _texts(slug: str, where: str, raw: Any, required: bool = True) -> dict[str, str] | None:
+        return texts_in_every_language(slug, where, raw, required=required, fallback=fallback)
+
     title = _texts(slug, "title", document.get("title"))
     keywords = document.get("keywords") or {}
     if not isinstance(keywords, dict) or not all(isinstance(v, str) and v.strip() for v in keywords.values()):
@@ -104,7 +125,7 @@ def compile_poll(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
     flow = {
         "spec_version": 1,
         "slug": POLL_FLOW_PREFIX + slug,
-        "name": (title or {}).get("en", slug),
+        "name": (title or {}).get("en") or (title or {}).get("*") or slug,
         "start": start,
         "nodes": nodes,
     }
@@ -114,9 +135,11 @@ def compile_poll(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
 
 
 def load_poll(session: Session, document: dict[str, Any], flows: FlowRegistry, clock: Clock) -> tuple[Poll, int]:
-    """Store the poll (a new draft, or new texts for an existing one) and a new version of its questions."""
+    """Store the poll (a new draft, or new texts for an existing one), its source document and a new version
+    of its questions (residents already in the poll keep the version they started)."""
     fields, flow = compile_poll(document)
     version = flows.store(session, flow, clock)
+    source = json.loads(json.dumps(document, ensure_ascii=False, default=str))  # kept to edit it on the dashboard
     poll = session.scalars(select(Poll).where(Poll.slug == fields["slug"])).first()
     if poll is None:
         poll = Poll(
@@ -125,11 +148,13 @@ def load_poll(session: Session, document: dict[str, Any], flows: FlowRegistry, c
             title=fields["title"],
             keywords=fields["keywords"],
             results_url=fields["results_url"],
+            document=source,
             created_at=clock.now(),
         )
         session.add(poll)
     else:
         poll.title, poll.keywords, poll.results_url = fields["title"], fields["keywords"], fields["results_url"]
+        poll.document = source
     session.flush()
     return poll, version.version
 

@@ -99,7 +99,8 @@ def poll_results(session: Session, poll: Poll, flow: Flow) -> list[QuestionResul
         if not node.question:
             continue
         answers = by_question.get(node.question, [])
-        text = node.text if isinstance(node.text, str) else (node.text or {}).get("en", "")
+        texts = node.text if isinstance(node.text, dict) else {}
+        text = node.text if isinstance(node.text, str) else texts.get("en") or texts.get("*", "")
         result = QuestionResult(node.question, node.kind, str(text), len(answers))
         if node.kind == "ask-text":
             result.texts = [str(a.value.get("value")) for a in answers]
@@ -123,6 +124,11 @@ def as_json(results: list[QuestionResult]) -> str:
     return json.dumps([asdict(r) for r in results], ensure_ascii=False, indent=2)
 
 
+def spreadsheet_safe(text: str) -> str:
+    """A cell a spreadsheet will not run as a formula (residents' free text can start with = + - @)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def as_csv(results: list[QuestionResult]) -> str:
     """One row per question, breakdown and option: question, dimension, group, option, count, percent."""
     out = io.StringIO()
@@ -138,7 +144,7 @@ def as_csv(results: list[QuestionResult]) -> str:
                         [result.question, dimension, group, option.value, option.count, option.percent, option.points]
                     )
         for text in result.texts:
-            writer.writerow([result.question, "text", "", text, "", "", ""])
+            writer.writerow([result.question, "text", "", spreadsheet_safe(text), "", "", ""])
     return out.getvalue()
 
 

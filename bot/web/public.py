@@ -1,7 +1,195 @@
-"""The public page (being written)."""
+"""The public page, in every supported language: open polls, upcoming events, published decisions, results."""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
-ROUTES: list[BaseRoute] = []
+from babel.dates import format_date
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from bot.engagement import decisions
+from bot.engagement.decision_results import PublicQuestion, public_results, tally_poll, text_in
+from bot.engagement.events import upcoming
+from bot.engagement.recording import POLL_FLOW_PREFIX
+from bot.i18n.catalogs import Translator
+from bot.i18n.formatting import babel_locale, format_event_time
+from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, negotiate, text_direction
+from bot.runtime import Runtime
+from bot.store.engagement import Decision, Poll
+from bot.web.guard import runtime_of, templates
+
+PUBLIC_HEADERS = {"Cache-Control": "public, max-age=60", "Vary": "Accept-Language", "X-Frame-Options": "DENY"}
+MAX_DECISIONS = 50
+MAX_EVENTS = 10
+
+
+def chosen_locale(request: Request, default: str) -> str:
+    """?lang= when it names a supported language, else the best of Accept-Language, else the program's default."""
+    asked = request.query_params.get("lang", "")[:20]
+    if asked and negotiate(asked, default="") in SUPPORTED_LOCALES:
+        return negotiate(asked, default="")
+    ranked = []
+    for index, part in enumerate(request.headers.get("accept-language", "")[:500].split(",")):
+        tag, _, weight = part.strip().partition(";q=")
+        try:
+            quality = float(weight) if weight else 1.0
+        except ValueError:
+            quality = 0.0
+        if tag and quality > 0:
+            ranked.append((-quality, index, tag))
+    for _quality, _index, tag in sorted(ranked):
+        found = negotiate(tag, default="")
+        if found in SUPPORTED_LOCALES:
+            return found
+    return default if default in SUPPORTED_LOCALES else "en"
+
+
+def html_lang(locale: str) -> str:
+    """The BCP 47 tag of a locale for lang= attributes (zh_Hans -> zh-Hans)."""
+    return locale.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class PublicDecision:
+    """A published decision as the public page shows it (no resident, no unpublishable text)."""
+
+    slug: str
+    title: str
+    summary: str
+    changed: str
+    not_adopted: str
+    decided_by: str
+    partners: list[str]
+    published: str
+    contributions: int
+    polls: list[tuple[str, list[PublicQuestion]]]
+    quotes: list[tuple[str, str]]  # (locale, text) of linked items staff marked publishable
+
+
+def _decision(session: Session, runtime: Runtime, decision: Decision, locale: str) -> PublicDecision:
+    default = runtime.settings.default_locale
+    zone = ZoneInfo(runtime.settings.timezone)
+    published = decision.published_at or decision.updated_at
+    polls = []
+    runtime.flows.refresh(session, at_most_every=30)
+    for poll in decisions.linked_polls(session, decision):
+        version = runtime.flows.latest.get(POLL_FLOW_PREFIX + poll.slug)
+        if version is None:
+            continue
+        answers = tally_poll(session, poll, runtime.flows.get(session, version))
+        polls.append((text_in(poll.title, locale, default), public_results(answers, locale)))
+    quotes = [
+        (item.locale, item.text) for item, _outcome in decisions.linked_items(session, decision) if item.publishable
+    ]
+    return PublicDecision(
+        slug=decision.slug,
+        title=text_in(decision.title, locale, default),
+        summary=text_in(decision.summary, locale, default),
+        changed=text_in(decision.changed, locale, default),
+        not_adopted=text_in(decision.not_adopted, locale, default),
+        decided_by=decision.decided_by,
+        partners=list(decision.partners or []),
+        published=format_date(published.astimezone(zone), format="long", locale=babel_locale(locale)),
+        contributions=decisions.contributions(session, decision),
+        polls=polls,
+        quotes=quotes,
+    )
+
+
+def _open_polls(session: Session, locale: str, default: str) -> list[dict[str, str]]:
+    rows = session.scalars(select(Poll).where(Poll.status == "open").order_by(Poll.opened_at.desc(), Poll.id.desc()))
+    return [
+        {
+            "title": text_in(poll.title, locale, default),
+            "keyword": text_in(poll.keywords, locale, default) or "POLL",
+        }
+        for poll in rows
+    ]
+
+
+def _events(session: Session, now: datetime, locale: str, default: str, timezone: str) -> list[dict[str, str]]:
+    return [
+        {
+            "title": text_in(event.title, locale, default),
+            "place": text_in(event.place, locale, default),
+            "description": text_in(event.description, locale, default),
+            "when": format_event_time(event.starts_at, event.ends_at, locale, timezone, sms=False),
+            "iso": event.starts_at.isoformat(),
+        }
+        for event in upcoming(session, now, limit=MAX_EVENTS)
+    ]
+
+
+def _render(request: Request, template: str, locale: str, status_code: int = 200, **context: Any) -> Response:
+    runtime = runtime_of(request)
+    translator = Translator(locale)
+    path = request.url.path
+    context.update(
+        _=translator.gettext,
+        ngettext=translator.ngettext,
+        locale=locale,
+        lang=html_lang(locale),
+        dir=text_direction(locale),
+        program=runtime.settings.program_name,
+        languages=[
+            (loc, html_lang(loc), NATIVE_NAMES[loc], f"{path}?{urlencode({'lang': loc})}") for loc in SUPPORTED_LOCALES
+        ],
+    )
+    headers = {**PUBLIC_HEADERS, "Content-Language": html_lang(locale)}
+    return templates.TemplateResponse(request, template, context, status_code=status_code, headers=headers)
+
+
+async def public_page(request: Request) -> Response:
+    """GET /public: open polls, upcoming events and published decisions with their aggregate results."""
+    runtime = runtime_of(request)
+    settings = runtime.settings
+    locale = chosen_locale(request, settings.default_locale)
+
+    def load() -> dict[str, Any]:
+        with runtime.db.transaction() as session:
+            published = session.scalars(
+                select(Decision)
+                .where(Decision.status == "published")
+                .order_by(Decision.published_at.desc(), Decision.id.desc())
+                .limit(MAX_DECISIONS)
+            ).all()
+            return {
+                "polls": _open_polls(session, locale, settings.default_locale),
+                "events": _events(session, runtime.clock.now(), locale, settings.default_locale, settings.timezone),
+                "decisions": [_decision(session, runtime, d, locale) for d in published],
+            }
+
+    return _render(request, "public.html", locale, **await runtime.db.run(load))
+
+
+async def public_decision(request: Request) -> Response:
+    """GET /public/decisions/{slug}: one published decision."""
+    runtime = runtime_of(request)
+    locale = chosen_locale(request, runtime.settings.default_locale)
+    slug = str(request.path_params["slug"])[:64]
+
+    def load() -> PublicDecision | None:
+        with runtime.db.transaction() as session:
+            decision = session.scalars(
+                select(Decision).where(Decision.slug == slug, Decision.status == "published")
+            ).first()
+            return None if decision is None else _decision(session, runtime, decision, locale)
+
+    found = await runtime.db.run(load)
+    if found is None:
+        return _render(request, "public_missing.html", locale, status_code=404)
+    return _render(request, "public_decision.html", locale, decision=found)
+
+
+ROUTES: list[BaseRoute] = [
+    Route("/public", public_page, methods=["GET"]),
+    Route("/public/decisions/{slug:str}", public_decision, methods=["GET"]),
+]

@@ -1,7 +1,233 @@
-"""Dashboard pages (being written)."""
+"""Dashboard pages for broadcasts: compose per language, preview (segments, encoding, cost), send, follow status."""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from typing import Any
 
-ROUTES: list[BaseRoute] = []
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from bot.engagement import audit, broadcast_editor, broadcasts
+from bot.engagement.audiences import AudienceError
+from bot.engagement.broadcast_editor import BroadcastDraft, NotAllowed
+from bot.engagement.poll_editor import LANGUAGE_NAMES, LANGUAGES
+from bot.store.engagement import Broadcast
+from bot.web.auth import Staff
+from bot.web.dashboard.polls import not_found, shown_time, with_notice
+from bot.web.guard import forbidden, page, read_form, render, runtime_of, staff_of
+
+OUTBOX_STATUSES = (
+    ("pending", "Queued"),
+    ("sent", "Sent"),
+    ("failed", "Failed"),
+    ("skipped", "Skipped"),
+    ("cancelled", "Cancelled"),
+)
+
+
+def _visible_audiences(staff: Staff, shared: list[str]) -> set[str | None] | None:
+    """The audiences a partner may see broadcasts to (None: everyone's may be seen)."""
+    return {broadcast_editor.normalised(a) for a in shared} if staff.scoped else None
+
+
+@page("broadcast")
+async def broadcast_list(request: Request) -> Response:
+    """GET /dashboard/broadcasts (partners: broadcasts to audiences shared with their organization)."""
+    runtime = runtime_of(request)
+    staff = staff_of(request)
+    zone = runtime.settings.timezone
+
+    def load() -> list[dict[str, Any]]:
+        with runtime.db.transaction() as session:
+            allowed = _visible_audiences(staff, broadcast_editor.shared_audiences(session, staff.organization_id))
+            rows = session.scalars(select(Broadcast).order_by(Broadcast.created_at.desc(), Broadcast.id.desc()))
+            return [
+                {
+                    "id": row.id,
+                    "name": row.name,
+                    "audience": row.audience,
+                    "urgent": row.urgent,
+                    "recipients": row.recipients,
+                    "send_at": shown_time(row.send_at, zone),
+                }
+                for row in rows
+                if allowed is None or broadcast_editor.normalised(row.audience) in allowed
+            ]
+
+    rows = await runtime.db.run(load)
+    return render(request, "dashboard/broadcasts.html", title="Broadcasts", broadcasts=rows)
+
+
+async def _compose_page(
+    request: Request,
+    draft: BroadcastDraft,
+    *,
+    problems: list[str] | None = None,
+    preview: broadcasts.Preview | None = None,
+    status_code: int = 200,
+) -> Response:
+    runtime = runtime_of(request)
+    staff = staff_of(request)
+
+    def load() -> dict[str, Any]:
+        with runtime.db.transaction() as session:
+            return {
+                "choices": broadcast_editor.helper_choices(session, runtime.clock.now()),
+                "shared": broadcast_editor.shared_audiences(session, staff.organization_id) if staff.scoped else [],
+            }
+
+    return render(
+        request,
+        "dashboard/broadcasts_compose.html",
+        status_code=status_code,
+        title="New broadcast",
+        draft=draft,
+        problems=problems or [],
+        preview=preview,
+        may_urgent=staff.role in broadcast_editor.URGENT_ROLES,
+        syntax=broadcast_editor.AUDIENCE_SYNTAX,
+        languages=LANGUAGES,
+        language_names=LANGUAGE_NAMES,
+        zone=runtime.settings.timezone,
+        price=runtime.settings.sms_price_per_segment,
+        **await runtime.db.run(load),
+    )
+
+
+@page("broadcast")
+async def compose_form(request: Request) -> Response:
+    """GET /dashboard/broadcasts/new."""
+    return await _compose_page(request, BroadcastDraft())
+
+
+@page("broadcast")
+async def compose(request: Request) -> Response:
+    """POST /dashboard/broadcasts/new: add audience terms, preview, or send (the preview is computed again)."""
+    runtime = runtime_of(request)
+    staff = staff_of(request)
+    form = await read_form(request)
+    draft = broadcast_editor.draft_from_form(form)
+    action = str(form.get("action") or "preview")
+    if action == "add_terms" and not staff.scoped:
+        broadcast_editor.add_helper_terms(draft, form)
+        return await _compose_page(request, draft)
+    settings = runtime.settings
+
+    def work() -> tuple[str, Any]:
+        with runtime.db.transaction() as session:
+            now = runtime.clock.now()
+            try:
+                broadcast_editor.check_allowed(session, draft, staff.role, staff.scoped, staff.organization_id)
+            except NotAllowed as exc:
+                return "forbidden", str(exc)
+            composed, problems = broadcast_editor.compose(session, draft, settings.timezone, now)
+            if composed is None:
+                return "problems", (problems, None)
+            try:
+                found = broadcasts.preview(
+                    session,
+                    composed.message,
+                    composed.audience,
+                    settings.default_locale,
+                    settings.sms_price_per_segment,
+                    composed.fallback,
+                )
+            except AudienceError as exc:
+                return "problems", ([f"Audience: {exc}."], None)
+            if action != "send":
+                return "preview", found
+            if found.missing:
+                lacking = ", ".join(f"{LANGUAGE_NAMES.get(k, k)}: {n}" for k, n in sorted(found.missing.items()))
+                problem = f"Some recipients' languages have no text ({lacking}): write it, or choose a fallback."
+                return "problems", ([problem], found)
+            row, count = broadcasts.enqueue(
+                session,
+                composed.message,
+                composed.audience,
+                settings.default_locale,
+                composed.send_at,
+                now,
+                composed.fallback,
+            )
+            urgent = composed.message.urgent
+            audit.record(
+                session,
+                staff.actor,
+                "broadcast.send.urgent" if urgent else "broadcast.send",
+                f"broadcast:{row.id}",
+                now,
+                name=composed.message.name,
+                audience=composed.audience.describe(),
+                recipients=count,
+                send_at=composed.send_at.isoformat(),
+                urgent=urgent,
+                fallback=composed.fallback or "",
+            )
+            return "sent", (row.id, count, composed.send_at > now)
+
+    outcome, detail = await runtime.db.run(work)
+    if outcome == "forbidden":
+        return forbidden(request, detail)
+    if outcome == "problems":
+        problems, found = detail
+        return await _compose_page(request, draft, problems=problems, preview=found, status_code=400)
+    if outcome == "preview":
+        return await _compose_page(request, draft, preview=detail)
+    broadcast_id, count, later = detail
+    verb = "scheduled" if later else "queued"
+    return with_notice(f"/dashboard/broadcasts/{broadcast_id}", f"{count} messages {verb}.")
+
+
+@page("broadcast")
+async def broadcast_page(request: Request) -> Response:
+    """GET /dashboard/broadcasts/{id}: what was sent to whom, and what became of each message."""
+    runtime = runtime_of(request)
+    staff = staff_of(request)
+    raw = request.path_params["id"]
+    if not raw.isdigit() or len(raw) > 9:
+        return not_found(request, "such broadcast")
+    broadcast_id = int(raw)
+
+    def load() -> dict[str, Any] | None:
+        with runtime.db.transaction() as session:
+            row = session.get(Broadcast, broadcast_id)
+            if row is None:
+                return None
+            allowed = _visible_audiences(staff, broadcast_editor.shared_audiences(session, staff.organization_id))
+            if allowed is not None and broadcast_editor.normalised(row.audience) not in allowed:
+                return {"forbidden": True}
+            found = broadcasts.status(session, broadcast_id)
+            return {
+                "broadcast": {
+                    "id": row.id,
+                    "name": row.name,
+                    "audience": row.audience,
+                    "urgent": row.urgent,
+                    "fallback": row.fallback_locale,
+                    "invite": ", ".join(f"{kind} {slug}" for kind, slug in (row.invite or {}).items()),
+                    "recipients": row.recipients,
+                    "send_at": shown_time(row.send_at, runtime.settings.timezone),
+                    "created": shown_time(row.created_at, runtime.settings.timezone),
+                    "texts": [(LANGUAGE_NAMES.get(k, k), k, v) for k, v in row.texts.items()],
+                },
+                "outbox": [(label, found["outbox"].get(key, 0)) for key, label in OUTBOX_STATUSES],
+                "reasons": sorted(found["reasons"].items(), key=lambda kv: -kv[1]),
+                "delivery": sorted(found["delivery"].items()),
+            }
+
+    context = await runtime.db.run(load)
+    if context is None:
+        return not_found(request, "such broadcast")
+    if context.get("forbidden"):
+        return forbidden(request, "This broadcast's audience is not shared with your organization.")
+    return render(request, "dashboard/broadcasts_show.html", title=f"Broadcast {broadcast_id}", **context)
+
+
+ROUTES: list[BaseRoute] = [
+    Route("/dashboard/broadcasts", broadcast_list, methods=["GET"]),
+    Route("/dashboard/broadcasts/new", compose_form, methods=["GET"]),
+    Route("/dashboard/broadcasts/new", compose, methods=["POST"]),
+    Route("/dashboard/broadcasts/{id}", broadcast_page, methods=["GET"]),
+]

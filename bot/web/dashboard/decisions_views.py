@@ -1,7 +1,348 @@
-"""Dashboard pages (being written)."""
+"""Decisions in the dashboard: write one per language, link the input behind it, preview the notices, publish."""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote, urlencode
 
-ROUTES: list[BaseRoute] = []
+from sqlalchemy import ColumnElement, select, true
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.channels.segments import analyse
+from bot.engagement import decisions
+from bot.engagement.decision_results import text_in
+from bot.engagement.decisions import DecisionError, DecisionFields, Program
+from bot.engagement.triage import STATUS_LABELS, TriageError
+from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, text_direction
+from bot.runtime import Runtime
+from bot.store.engagement import Decision, Poll
+from bot.web.auth import Staff
+from bot.web.dashboard.inbox import local_time
+from bot.web.dashboard.inbox_query import find_visible
+from bot.web.guard import Endpoint, page, read_form, render, runtime_of, staff_of
+
+MAX_REFS_AT_ONCE = 100
+
+
+def program_of(runtime: Runtime) -> Program:
+    """The program as decision notices name it."""
+    settings = runtime.settings
+    return Program(settings.program_name, settings.public_url, settings.default_locale)
+
+
+def _visible(staff: Staff) -> ColumnElement[bool]:
+    """Drafts are for the people who decide; everyone who may view sees published decisions."""
+    return true() if staff.can("decide") else Decision.status == "published"
+
+
+def _problem(request: Request, message: str, status_code: int = 400) -> Response:
+    title = "Not found" if status_code == 404 else "Cannot do that"
+    return render(request, "dashboard/error.html", status_code=status_code, title=title, message=message)
+
+
+def _fields(form: FormData) -> DecisionFields:
+    texts = {
+        name: {locale: str(form.get(f"{name}_{locale}") or "") for locale in SUPPORTED_LOCALES}
+        for name in decisions.TEXT_FIELDS
+    }
+    partners = [p for p in re.split(r"[,\n]", str(form.get("partners") or ""))]
+    return DecisionFields(texts, str(form.get("decided_by") or ""), partners, str(form.get("slug") or ""))
+
+
+def _languages(runtime: Runtime) -> list[tuple[str, str, str]]:
+    default = runtime.settings.default_locale
+    ordered = [default, *(loc for loc in SUPPORTED_LOCALES if loc != default)]
+    return [(loc, NATIVE_NAMES[loc], text_direction(loc)) for loc in ordered]
+
+
+@page("view")
+async def decision_list(request: Request) -> Response:
+    """GET /dashboard/decisions: title, status, published date and the number of contributions behind each."""
+    runtime, staff = runtime_of(request), staff_of(request)
+
+    def load() -> list[dict[str, Any]]:
+        with runtime.db.transaction() as session:
+            rows = session.scalars(
+                select(Decision).where(_visible(staff)).order_by(Decision.status, Decision.updated_at.desc())
+            ).all()
+            return [{"decision": row, "contributions": decisions.contributions(session, row)} for row in rows]
+
+    found = await runtime.db.run(load)
+    return render(
+        request,
+        "dashboard/decisions.html",
+        title="Decisions",
+        rows=found,
+        when=local_time(runtime.settings.timezone),
+        default_locale=runtime.settings.default_locale,
+    )
+
+
+@page("decide")
+async def new_form(request: Request) -> Response:
+    """GET /dashboard/decisions/new."""
+    runtime = runtime_of(request)
+    return render(
+        request, "dashboard/decisions_new.html", title="New decision", languages=_languages(runtime), values={}
+    )
+
+
+@page("decide")
+async def create(request: Request) -> Response:
+    """POST /dashboard/decisions/new: a draft, then its page to link input."""
+    runtime, staff = runtime_of(request), staff_of(request)
+    form = await read_form(request)
+
+    def act() -> str:
+        with runtime.db.transaction() as session:
+            decision = decisions.create(
+                session, _fields(form), runtime.settings.default_locale, staff.actor, runtime.clock.now()
+            )
+            return decision.slug
+
+    try:
+        slug = await runtime.db.run(act)
+    except DecisionError as exc:
+        return render(
+            request,
+            "dashboard/decisions_new.html",
+            status_code=400,
+            title="New decision",
+            languages=_languages(runtime),
+            values={k: str(v) for k, v in form.items() if k != "csrf_token"},
+            error=str(exc),
+        )
+    return RedirectResponse(f"/dashboard/decisions/{slug}?{urlencode({'done': 'Draft saved.'})}", status_code=303)
+
+
+def _preview(decision: Decision, program: Program) -> list[dict[str, Any]]:
+    rows = []
+    for locale in SUPPORTED_LOCALES:
+        text = decisions.notice_text(decision, locale, program)
+        cost = analyse(text)
+        rows.append(
+            {
+                "locale": locale,
+                "name": NATIVE_NAMES[locale],
+                "dir": text_direction(locale),
+                "text": text,
+                "segments": cost.segments,
+                "encoding": cost.encoding,
+                "fallback": not decision.summary.get(locale),
+            }
+        )
+    return rows
+
+
+def _details(session: Session, staff: Staff, decision: Decision, program: Program) -> dict[str, Any]:
+    linked = decisions.linked_items(session, decision)
+    visible = {item.id for item, _ in linked if find_visible(session, staff, item.ref) is not None}
+    polls = decisions.linked_polls(session, decision)
+    linked_ids = {p.id for p in polls}
+    other_polls = [
+        slug for pid, slug in session.execute(select(Poll.id, Poll.slug).order_by(Poll.slug)) if pid not in linked_ids
+    ]
+    return {
+        "decision": decision,
+        "items": [(item, outcome) for item, outcome in linked if item.id in visible],
+        "hidden_items": len(linked) - len(visible),
+        "polls": polls,
+        "other_polls": other_polls,
+        "contributions": decisions.contributions(session, decision),
+        "missing": decisions.missing_languages(decision),
+        "preview": _preview(decision, program),
+    }
+
+
+def _slug(request: Request) -> str:
+    return str(request.path_params["slug"])[:64]
+
+
+@page("view")
+async def detail(request: Request) -> Response:
+    """GET /dashboard/decisions/{slug}: the decision, its input, the notices' preview; forms while it is a draft."""
+    runtime, staff = runtime_of(request), staff_of(request)
+    slug = _slug(request)
+    program = program_of(runtime)
+
+    def load() -> dict[str, Any] | None:
+        with runtime.db.transaction() as session:
+            decision = session.scalars(select(Decision).where(Decision.slug == slug, _visible(staff))).first()
+            return None if decision is None else _details(session, staff, decision, program)
+
+    found = await runtime.db.run(load)
+    if found is None:
+        return _problem(request, f"There is no decision {slug!r}.", 404)
+    decision: Decision = found["decision"]
+    return render(
+        request,
+        "dashboard/decisions_detail.html",
+        title=text_in(decision.title, program.default_locale),
+        languages=_languages(runtime),
+        status_labels=STATUS_LABELS,
+        editable=decision.status == "draft" and staff.can("decide"),
+        when=local_time(runtime.settings.timezone),
+        public_url=f"/public/decisions/{decision.slug}",
+        **found,
+    )
+
+
+Change = Callable[[Session, Decision, FormData, Staff, Runtime], str]
+
+
+def _edit(session: Session, decision: Decision, form: FormData, staff: Staff, runtime: Runtime) -> str:
+    decisions.edit(session, decision, _fields(form), runtime.settings.default_locale, staff.actor, runtime.clock.now())
+    return "Draft saved."
+
+
+def _refs(raw: str) -> list[int]:
+    words = [w.lstrip("#") for w in re.split(r"[\s,;]+", raw) if w.strip()]
+    if not words or not all(w.isdigit() and len(w) <= 9 for w in words):
+        raise DecisionError("Give item references as numbers, e.g. 4821 or 4821, 5532.")
+    if len(words) > MAX_REFS_AT_ONCE:
+        raise DecisionError(f"Link at most {MAX_REFS_AT_ONCE} items at once.")
+    return list(dict.fromkeys(int(w) for w in words))
+
+
+def _link_items(session: Session, decision: Decision, form: FormData, staff: Staff, runtime: Runtime) -> str:
+    outcome = str(form.get("outcome") or "acted_on")
+    refs = _refs(str(form.get("refs") or ""))
+    for ref in refs:
+        if find_visible(session, staff, ref) is None:
+            raise DecisionError(f"There is no item #{ref}.")
+        decisions.link_item(session, decision, ref, outcome, staff.actor, runtime.clock.now())
+    return f"Linked {', '.join(f'#{r}' for r in refs)}."
+
+
+def _outcomes(session: Session, decision: Decision, form: FormData, staff: Staff, runtime: Runtime) -> str:
+    changed = 0
+    for item, outcome in decisions.linked_items(session, decision):
+        wanted = str(form.get(f"outcome_{item.ref}") or outcome)
+        if wanted != outcome:
+            decisions.link_item(session, decision, item.ref, wanted, staff.actor, runtime.clock.now())
+            changed += 1
+    return f"{changed} outcome{'' if changed == 1 else 's'} changed."
+
+
+def _unlink(session: Session, decision: Decision, form: FormData, staff: Staff, runtime: Runtime) -> str:
+    ref, poll = str(form.get("ref") or ""), str(form.get("poll") or "")
+    if ref.isdigit() and len(ref) <= 9:
+        decisions.unlink(session, decision, staff.actor, runtime.clock.now(), ref=int(ref))
+        return f"#{ref} is no longer linked."
+    decisions.unlink(session, decision, staff.actor, runtime.clock.now(), poll=poll or None)
+    return f"The poll {poll} is no longer linked."
+
+
+def _link_poll(session: Session, decision: Decision, form: FormData, staff: Staff, runtime: Runtime) -> str:
+    slug = str(form.get("poll") or "")
+    decisions.link_poll(session, decision, slug, staff.actor, runtime.clock.now())
+    return f"The poll {slug} is linked: its respondents will be told too."
+
+
+CHANGES: dict[str, Change] = {
+    "edit": _edit,
+    "items": _link_items,
+    "outcomes": _outcomes,
+    "unlink": _unlink,
+    "polls": _link_poll,
+}
+
+
+def change(name: str, apply: Change) -> Endpoint:
+    """POST /dashboard/decisions/{slug}/<name>: one change to a draft (edit, link or unlink, outcomes)."""
+
+    async def change_decision(request: Request) -> Response:
+        runtime, staff = runtime_of(request), staff_of(request)
+        slug = _slug(request)
+        form = await read_form(request)
+
+        def act() -> str:
+            with runtime.db.transaction() as session:
+                return apply(session, decisions.find(session, slug), form, staff, runtime)
+
+        try:
+            message = await runtime.db.run(act)
+        except (DecisionError, TriageError) as exc:
+            return _problem(request, str(exc))
+        return RedirectResponse(f"/dashboard/decisions/{quote(slug)}?{urlencode({'done': message})}", status_code=303)
+
+    change_decision.__name__ = change_decision.__qualname__ = f"decision_{name}"
+    change_decision.__doc__ = f"POST /dashboard/decisions/{{slug}}/{name}."
+    return page("decide")(change_decision)
+
+
+@page("decide")
+async def confirm(request: Request) -> Response:
+    """GET /dashboard/decisions/{slug}/publish: who will be told, on which channels, before publishing."""
+    runtime = runtime_of(request)
+    slug = _slug(request)
+    program = program_of(runtime)
+
+    def load() -> dict[str, Any] | None:
+        with runtime.db.transaction() as session:
+            decision = session.scalars(select(Decision).where(Decision.slug == slug)).first()
+            if decision is None:
+                return None
+            found = decisions.recipients(session, decision, program.default_locale)
+            return {
+                "decision": decision,
+                "total": len(found),
+                "audience": decisions.audience_summary(found),
+                "items": len(decisions.linked_items(session, decision)),
+                "missing": decisions.missing_languages(decision),
+            }
+
+    found = await runtime.db.run(load)
+    if found is None:
+        return _problem(request, f"There is no decision {slug!r}.", 404)
+    return render(
+        request,
+        "dashboard/decisions_publish.html",
+        title="Publish " + text_in(found["decision"].title, program.default_locale),
+        names=NATIVE_NAMES,
+        **found,
+    )
+
+
+@page("decide")
+async def publish(request: Request) -> Response:
+    """POST /dashboard/decisions/{slug}/publish: once; publishing again changes nothing and tells no one twice."""
+    runtime, staff = runtime_of(request), staff_of(request)
+    slug = _slug(request)
+    program = program_of(runtime)
+
+    def act() -> decisions.Published:
+        with runtime.db.transaction() as session:
+            decision = decisions.find(session, slug)
+            return decisions.publish(session, decision, program, runtime.flows, staff.actor, runtime.clock.now())
+
+    try:
+        done = await runtime.db.run(act)
+    except DecisionError as exc:
+        return _problem(request, str(exc), 404)
+    if done.already:
+        message = "This decision was already published: no one was told again."
+    else:
+        runtime.worker.wake.set()
+        message = f"Published. {done.moved} items moved to their outcome; {done.notified} residents will be told."
+    return RedirectResponse(f"/dashboard/decisions/{quote(slug)}?{urlencode({'done': message})}", status_code=303)
+
+
+ROUTES: list[BaseRoute] = [
+    Route("/dashboard/decisions", decision_list, methods=["GET"]),
+    Route("/dashboard/decisions/new", new_form, methods=["GET"]),
+    Route("/dashboard/decisions/new", create, methods=["POST"]),
+    Route("/dashboard/decisions/{slug:str}", detail, methods=["GET"]),
+    Route("/dashboard/decisions/{slug:str}/publish", confirm, methods=["GET"]),
+    Route("/dashboard/decisions/{slug:str}/publish", publish, methods=["POST"]),
+    *(
+        Route(f"/dashboard/decisions/{{slug:str}}/{name}", change(name, apply), methods=["POST"])
+        for name, apply in CHANGES.items()
+    ),
+]

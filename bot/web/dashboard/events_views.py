@@ -1,7 +1,236 @@
-"""Dashboard pages (being written)."""
+"""Dashboard pages for events: list, create and edit per language in the event's time zone, RSVPs, status."""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from dataclasses import asdict
+from typing import Any
+from zoneinfo import ZoneInfo
 
-ROUTES: list[BaseRoute] = []
+from sqlalchemy import func, select
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from bot.engagement import audit, event_editor
+from bot.engagement.event_editor import EventDraft
+from bot.engagement.poll_editor import LANGUAGE_NAMES, LANGUAGES, text_for
+from bot.store.engagement import Event, Rsvp
+from bot.web.dashboard.polls import not_found, with_notice
+from bot.web.guard import page, read_form, render, runtime_of, staff_of
+
+
+def _event_time(event: Event) -> str:
+    zone = ZoneInfo(event.timezone)
+    starts, ends = event.starts_at.astimezone(zone), event.ends_at.astimezone(zone)
+    end_format = "%H:%M" if starts.date() == ends.date() else "%Y-%m-%d %H:%M"
+    return f"{starts:%Y-%m-%d %H:%M} to {ends.strftime(end_format)} ({event.timezone})"
+
+
+@page("view")
+async def event_list(request: Request) -> Response:
+    """GET /dashboard/events."""
+    runtime = runtime_of(request)
+    locale = runtime.settings.default_locale
+
+    def load() -> list[dict[str, Any]]:
+        with runtime.db.transaction() as session:
+            coming = dict(
+                session.execute(
+                    select(Rsvp.event_id, func.count())
+                    .where(Rsvp.response == "yes", Rsvp.waitlisted.is_(False))
+                    .group_by(Rsvp.event_id)
+                ).all()
+            )
+            return [
+                {
+                    "slug": event.slug,
+                    "title": text_for(event.title, locale),
+                    "place": text_for(event.place, locale),
+                    "when": _event_time(event),
+                    "status": event.status,
+                    "coming": coming.get(event.id, 0),
+                    "capacity": event.capacity,
+                }
+                for event in session.scalars(select(Event).order_by(Event.starts_at.desc()))
+            ]
+
+    rows = await runtime.db.run(load)
+    return render(request, "dashboard/events.html", title="Events", events=rows)
+
+
+def _form_page(
+    request: Request, draft: EventDraft, *, new: bool, problems: list[str] | None = None, status_code: int = 200
+) -> Response:
+    settings = runtime_of(request).settings
+    return render(
+        request,
+        "dashboard/events_form.html",
+        status_code=status_code,
+        title="New event" if new else f"Edit event {draft.slug}",
+        draft=draft,
+        new=new,
+        problems=problems or [],
+        missing=event_editor.missing_translations(draft.title, draft.place, draft.description),
+        fallback=event_editor.effective_fallback(draft, settings.default_locale),
+        zones=event_editor.zones(draft.timezone, settings.timezone),
+        languages=LANGUAGES,
+        language_names=LANGUAGE_NAMES,
+        action="/dashboard/events/new" if new else f"/dashboard/events/{draft.slug}/edit",
+    )
+
+
+async def _submit(request: Request, slug: str | None) -> Response:
+    runtime = runtime_of(request)
+    staff = staff_of(request)
+    draft = event_editor.draft_from_form(await read_form(request))
+    if slug is not None:
+        draft.slug = slug
+
+    def save() -> list[str]:
+        with runtime.db.transaction() as session:
+            problems = event_editor.check(session, draft, runtime.settings.default_locale, new=slug is None)
+            if problems:
+                return problems
+            now = runtime.clock.now()
+            event = event_editor.save(session, draft, runtime.settings.default_locale, now)
+            audit.record(
+                session,
+                staff.actor,
+                "event.create" if slug is None else "event.update",
+                f"event:{event.slug}",
+                now,
+                status=event.status,
+                starts_at=event.starts_at.isoformat(),
+                timezone=event.timezone,
+                capacity=event.capacity,
+                languages=sorted(draft.title),
+            )
+            return []
+
+    problems = await runtime.db.run(save)
+    if problems:
+        return _form_page(request, draft, new=slug is None, problems=problems, status_code=400)
+    return with_notice(f"/dashboard/events/{draft.slug}", "Event saved.")
+
+
+@page("content")
+async def new_event_form(request: Request) -> Response:
+    """GET /dashboard/events/new."""
+    settings = runtime_of(request).settings
+    return _form_page(request, EventDraft(timezone=settings.timezone, fallback=settings.default_locale), new=True)
+
+
+@page("content")
+async def new_event(request: Request) -> Response:
+    """POST /dashboard/events/new."""
+    return await _submit(request, None)
+
+
+@page("content")
+async def edit_event_form(request: Request) -> Response:
+    """GET /dashboard/events/{slug}/edit."""
+    runtime = runtime_of(request)
+    slug = request.path_params["slug"]
+
+    def load() -> EventDraft | None:
+        with runtime.db.transaction() as session:
+            event = session.scalars(select(Event).where(Event.slug == slug)).first()
+            return event_editor.draft_from_event(event) if event is not None else None
+
+    draft = await runtime.db.run(load)
+    if draft is None:
+        return not_found(request, f"event {slug!r}")
+    return _form_page(request, draft, new=False)
+
+
+@page("content")
+async def edit_event(request: Request) -> Response:
+    """POST /dashboard/events/{slug}/edit."""
+    runtime = runtime_of(request)
+    slug = request.path_params["slug"]
+
+    def exists() -> bool:
+        with runtime.db.transaction() as session:
+            return session.scalars(select(Event.id).where(Event.slug == slug)).first() is not None
+
+    if not await runtime.db.run(exists):
+        return not_found(request, f"event {slug!r}")
+    return await _submit(request, slug)
+
+
+@page("view")
+async def event_page(request: Request) -> Response:
+    """GET /dashboard/events/{slug}: details, RSVP counts, missing translations, status."""
+    runtime = runtime_of(request)
+    slug = request.path_params["slug"]
+    locale = runtime.settings.default_locale
+
+    def load() -> dict[str, Any] | None:
+        with runtime.db.transaction() as session:
+            event = session.scalars(select(Event).where(Event.slug == slug)).first()
+            if event is None:
+                return None
+            draft = event_editor.draft_from_event(event)
+            counts = event_editor.rsvp_counts(session, event.id)
+            return {
+                "event": {
+                    "slug": event.slug,
+                    "title": text_for(event.title, locale),
+                    "place": text_for(event.place, locale),
+                    "description": text_for(event.description, locale),
+                    "when": _event_time(event),
+                    "status": event.status,
+                    "capacity": event.capacity,
+                },
+                "rsvps": asdict(counts),
+                "places_left": None if event.capacity is None else max(event.capacity - counts.yes, 0),
+                "missing": event_editor.missing_translations(event.title, event.place, event.description or {}),
+                "fallback": draft.fallback or locale,
+            }
+
+    context = await runtime.db.run(load)
+    if context is None:
+        return not_found(request, f"event {slug!r}")
+    return render(
+        request, "dashboard/events_show.html", title=f"Event {slug}", language_names=LANGUAGE_NAMES, **context
+    )
+
+
+@page("content")
+async def change_status(request: Request) -> Response:
+    """POST /dashboard/events/{slug}/status: publish or cancel (audited)."""
+    runtime = runtime_of(request)
+    staff = staff_of(request)
+    slug = request.path_params["slug"]
+    status = str((await read_form(request)).get("status") or "")
+    if status not in event_editor.STATUS_ACTIONS:
+        return render(
+            request, "dashboard/error.html", status_code=400, title="Bad request", message="Choose publish or cancel."
+        )
+
+    def change() -> bool:
+        with runtime.db.transaction() as session:
+            event = session.scalars(select(Event).where(Event.slug == slug)).first()
+            if event is None:
+                return False
+            now = runtime.clock.now()
+            audit.record(
+                session, staff.actor, event_editor.STATUS_ACTIONS[status], f"event:{slug}", now, previous=event.status
+            )
+            event.status = status
+            return True
+
+    if not await runtime.db.run(change):
+        return not_found(request, f"event {slug!r}")
+    return with_notice(f"/dashboard/events/{slug}", "Event published." if status == "published" else "Event cancelled.")
+
+
+ROUTES: list[BaseRoute] = [
+    Route("/dashboard/events", event_list, methods=["GET"]),
+    Route("/dashboard/events/new", new_event_form, methods=["GET"]),
+    Route("/dashboard/events/new", new_event, methods=["POST"]),
+    Route("/dashboard/events/{slug}", event_page, methods=["GET"]),
+    Route("/dashboard/events/{slug}/edit", edit_event_form, methods=["GET"]),
+    Route("/dashboard/events/{slug}/edit", edit_event, methods=["POST"]),
+    Route("/dashboard/events/{slug}/status", change_status, methods=["POST"]),
+]

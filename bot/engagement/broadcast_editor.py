@@ -1,0 +1,195 @@
+"""Broadcast composing for the dashboard: form fields -> a checked broadcast, audience, send time and fallback."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.conversation.flows.schema import FlowError
+from bot.engagement import sharing
+from bot.engagement.audiences import Audience, AudienceError, parse_audience
+from bot.engagement.broadcasts import BroadcastFile, parse_broadcast
+from bot.i18n.negotiation import SUPPORTED_LOCALES
+from bot.messages import Channel
+from bot.store.engagement import Event, Poll
+from bot.store.models import Resident
+
+URGENT_ROLES = ("admin", "staff")
+HELPER_KEYS = {"help_language": "language", "help_area": "area", "help_channel": "channel", "help_answered": "answered"}
+AUDIENCE_SYNTAX = (
+    ("language=es,vi", "residents who use Spanish or Vietnamese"),
+    ("area=94110", "residents who gave that ZIP code or neighborhood"),
+    ("channel=sms", "residents reachable by SMS (or telegram)"),
+    ("answered=POLL", "residents who answered a poll; answered=POLL:QUESTION=VALUE for one answer"),
+    ("not-answered=POLL", "residents who have not answered a poll"),
+    ("rsvp=EVENT:yes", "residents who answered an event (yes, no, maybe; yes|maybe for either)"),
+    ("tag=NAME", "residents with that field set"),
+)
+
+
+@dataclass
+class BroadcastDraft:
+    """A broadcast as the form holds it: the texts are carried from preview to send unchanged."""
+
+    name: str = ""
+    texts: dict[str, str] = field(default_factory=dict)
+    audience: str = ""
+    invite: str = ""
+    urgent: bool = False
+    send_at: str = ""
+    fallback: str = ""
+
+
+@dataclass(frozen=True)
+class Composed:
+    """A checked broadcast, ready to preview or queue."""
+
+    message: BroadcastFile
+    audience: Audience
+    send_at: datetime
+    fallback: str | None
+
+
+class NotAllowed(Exception):
+    """The person may not send this (an audience not shared with a partner, or urgency without the role)."""
+
+
+def _field(form: Mapping[str, Any], name: str, limit: int) -> str:
+    value = form.get(name)
+    return str(value).strip()[:limit] if value is not None else ""
+
+
+def draft_from_form(form: Mapping[str, Any]) -> BroadcastDraft:
+    """Read the compose form (`name`, `text.es`, `audience`, `invite`, `urgent`, `send_at`, `fallback`)."""
+    texts = {locale: _field(form, f"text.{locale}", 1600) for locale in SUPPORTED_LOCALES}
+    return BroadcastDraft(
+        name=_field(form, "name", 120),
+        texts={locale: text for locale, text in texts.items() if text},
+        audience=" ".join(_field(form, "audience", 500).split()),
+        invite=_field(form, "invite", 80),
+        urgent=bool(form.get("urgent")),
+        send_at=_field(form, "send_at", 32),
+        fallback=_field(form, "fallback", 16),
+    )
+
+
+def add_helper_terms(draft: BroadcastDraft, form: Mapping[str, Any]) -> None:
+    """Add what the helper selects name to the audience (a value for a key already there joins its list)."""
+    terms: dict[str, list[str]] = {}
+    for term in draft.audience.split():
+        key, _, values = term.partition("=")
+        terms.setdefault(key, []).extend(v for v in values.split(",") if v)
+    for name, key in HELPER_KEYS.items():
+        value = _field(form, name, 100)
+        if value and not any(c.isspace() or c == "," for c in value) and value not in terms.get(key, []):
+            terms.setdefault(key, []).append(value)
+    draft.audience = " ".join(f"{key}={','.join(values)}" for key, values in terms.items() if values)
+
+
+def normalised(expression: str) -> str | None:
+    """An audience expression in one canonical spelling (None when it does not parse)."""
+    try:
+        return parse_audience(expression).describe()
+    except AudienceError:
+        return None
+
+
+def shared_audiences(session: Session, organization_id: int | None) -> list[str]:
+    """The audience expressions shared with an organization, as written when shared."""
+    return sorted(sharing.shared_with(session, organization_id).get("audience", set()))
+
+
+def check_allowed(
+    session: Session, draft: BroadcastDraft, role: str, scoped: bool, organization_id: int | None
+) -> None:
+    """NotAllowed for urgency without the role, or a partner's audience not shared with their organization."""
+    if draft.urgent and role not in URGENT_ROLES:
+        raise NotAllowed("Only staff and admins may send urgent broadcasts.")
+    if scoped:
+        allowed = {normalised(expression) for expression in shared_audiences(session, organization_id)}
+        if normalised(draft.audience) not in allowed - {None}:
+            raise NotAllowed("This audience is not shared with your organization.")
+
+
+def _invite(session: Session, raw: str) -> tuple[dict[str, str], str | None]:
+    if not raw:
+        return {}, None
+    kind, _, slug = raw.partition(":")
+    if kind == "poll" and session.scalars(select(Poll.id).where(Poll.slug == slug)).first() is not None:
+        return {"poll": slug}, None
+    if kind == "event" and session.scalars(select(Event.id).where(Event.slug == slug)).first() is not None:
+        return {"event": slug}, None
+    return {}, "Choose the poll or event to invite to from the list."
+
+
+def _send_at(raw: str, zone: str, now: datetime) -> tuple[datetime, str | None]:
+    if not raw:
+        return now, None
+    try:
+        local = datetime.fromisoformat(raw)
+    except ValueError:
+        return now, "Give the send time as a date and time (e.g. 2026-12-01T09:00), or leave it empty to send now."
+    if local.year > now.year + 1:
+        return now, "Choose a send time within the next year."
+    moment = local.replace(tzinfo=ZoneInfo(zone)) if local.tzinfo is None else local
+    if moment < now.replace(second=0, microsecond=0):
+        return now, "The send time has passed: choose a later time, or leave it empty to send now."
+    return moment, None
+
+
+def compose(session: Session, draft: BroadcastDraft, zone: str, now: datetime) -> tuple[Composed | None, list[str]]:
+    """The checked broadcast, or the problems with the draft (each said so staff can fix it)."""
+    problems = []
+    if not draft.name:
+        problems.append("Give the broadcast a name (staff see it; residents do not).")
+    if not draft.texts:
+        problems.append("Write the message in at least one language.")
+    try:
+        audience = parse_audience(draft.audience)
+    except AudienceError as exc:
+        problems.append(f"Audience: {exc}.")
+        audience = Audience()
+    invite, problem = _invite(session, draft.invite)
+    if problem:
+        problems.append(problem)
+    send_at, problem = _send_at(draft.send_at, zone, now)
+    if problem:
+        problems.append(problem)
+    if draft.fallback and draft.fallback not in draft.texts:
+        problems.append("The fallback language must be one the message is written in.")
+    if problems:
+        return None, problems
+    try:
+        message = parse_broadcast({"name": draft.name, "text": draft.texts, "invite": invite, "urgent": draft.urgent})
+    except FlowError as exc:
+        return None, [str(exc)]
+    return Composed(message, audience, send_at, draft.fallback or None), []
+
+
+def helper_choices(session: Session, now: datetime) -> dict[str, list[str]]:
+    """What the audience helper and the invitation offer: areas, channels, polls and upcoming events."""
+    areas = session.scalars(
+        select(Resident.area)
+        .where(Resident.area.is_not(None), Resident.consent == "granted")
+        .group_by(Resident.area)
+        .order_by(func.count().desc())
+        .limit(50)
+    )
+    return {
+        # An audience term cannot hold spaces or commas: such areas are left to the expression itself.
+        "areas": sorted(str(area) for area in areas if area and not any(c.isspace() or c == "," for c in area)),
+        "channels": [channel.value for channel in Channel],
+        "polls": list(session.scalars(select(Poll.slug).order_by(Poll.slug))),
+        "open_polls": list(session.scalars(select(Poll.slug).where(Poll.status == "open").order_by(Poll.slug))),
+        "events": list(
+            session.scalars(
+                select(Event.slug).where(Event.status == "published", Event.ends_at > now).order_by(Event.starts_at)
+            )
+        ),
+    }

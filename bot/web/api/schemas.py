@@ -1,0 +1,271 @@
+"""JSON Schemas (OpenAPI 3.1 components) of what the API answers and accepts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.engagement import triage
+from bot.engagement.triage import MAX_REASON, MAX_TAG_LENGTH, MAX_TAGS
+from bot.i18n.negotiation import SUPPORTED_LOCALES
+
+ITEM_STATUSES = triage.STATUSES
+CONSENT_STATES = ("pending", "granted", "declined", "revoked")
+CHANNELS = ("sms", "telegram", "simulator")
+
+STRING = {"type": "string"}
+NULLABLE_STRING = {"type": ["string", "null"]}
+WHEN = {"type": "string", "format": "date-time", "description": "ISO 8601, UTC"}
+MAYBE_WHEN = {"type": ["string", "null"], "format": "date-time", "description": "ISO 8601, UTC"}
+INTEGER = {"type": "integer"}
+BOOLEAN = {"type": "boolean"}
+PER_LANGUAGE = {
+    "type": "object",
+    "description": f"One text per language ({', '.join(SUPPORTED_LOCALES)}; '*' for every language)",
+    "additionalProperties": {"type": "string"},
+}
+TEXT = {"oneOf": [STRING, PER_LANGUAGE]}
+COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
+
+
+def ref(name: str) -> dict[str, Any]:
+    """A reference to a component schema."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def page_of(name: str) -> dict[str, Any]:
+    """A page of a list: the items and the cursor of the next page (null on the last)."""
+    return {
+        "type": "object",
+        "required": ["data", "next"],
+        "properties": {
+            "data": {"type": "array", "items": ref(name)},
+            "next": {"type": ["integer", "null"], "description": "Pass as `after` for the next page."},
+        },
+    }
+
+
+def _object(properties: dict[str, Any], required: list[str] | None = None, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": required if required is not None else list(properties),
+        "properties": properties,
+        **extra,
+    }
+
+
+def _extend(name: str, properties: dict[str, Any]) -> dict[str, Any]:
+    return {"allOf": [ref(name), _object(properties)]}
+
+
+_ADDRESS = _object({"channel": STRING, "value": STRING, "reachable": BOOLEAN, "created_at": WHEN})
+_OPTION = _object(
+    {"value": STRING, "label": STRING, "count": INTEGER, "percent": {"type": "number"}, "points": INTEGER}
+)
+_QUESTION_RESULT = _object(
+    {
+        "question": STRING,
+        "kind": STRING,
+        "text": STRING,
+        "respondents": INTEGER,
+        "options": {"type": "array", "items": _OPTION},
+        "average": {"type": ["number", "null"]},
+        "texts": {"type": "array", "items": STRING, "description": "Open answers (ask-text questions)"},
+        "by": {
+            "type": "object",
+            "description": "Breakdowns: locale, area and channel, each group -> options",
+            "additionalProperties": {"type": "object", "additionalProperties": {"type": "array", "items": _OPTION}},
+        },
+    }
+)
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "Error": _object(
+        {"error": {**STRING, "description": "A short code, e.g. bad_request"}, "detail": STRING},
+        description="Every error: 400, 401, 403, 404, 405, 413, 415.",
+    ),
+    "Me": _object(
+        {
+            "email": STRING,
+            "role": {"type": "string", "enum": ["admin", "staff", "partner", "viewer"]},
+            "organization": {
+                "oneOf": [{"type": "null"}, _object({"id": INTEGER, "slug": STRING, "name": STRING})],
+            },
+            "permissions": {"type": "array", "items": STRING},
+        }
+    ),
+    "Resident": _object(
+        {
+            "id": INTEGER,
+            "label": {**STRING, "description": "How residents are named: Resident #<id>"},
+            "locale": {"type": ["string", "null"], "enum": [*SUPPORTED_LOCALES, None]},
+            "timezone": NULLABLE_STRING,
+            "area": NULLABLE_STRING,
+            "consent": {"type": "string", "enum": list(CONSENT_STATES)},
+            "channels": {"type": "array", "items": {"type": "string", "enum": list(CHANNELS)}},
+            "fields": {"type": "object", "description": "Fields and tags set by flows or staff"},
+            "created_at": WHEN,
+            "updated_at": WHEN,
+            "display_name": {**NULLABLE_STRING, "description": "Only for roles that may see numbers"},
+            "addresses": {
+                "type": "array",
+                "items": _ADDRESS,
+                "description": "Phone numbers and chat ids: only for roles with view_numbers (admin, staff)",
+            },
+        },
+        ["id", "label", "locale", "area", "consent", "channels", "fields", "created_at"],
+    ),
+    "Poll": _object(
+        {
+            "slug": STRING,
+            "status": {"type": "string", "enum": ["draft", "open", "closed"]},
+            "title": PER_LANGUAGE,
+            "keywords": PER_LANGUAGE,
+            "results_url": NULLABLE_STRING,
+            "area_results": BOOLEAN,
+            "created_at": WHEN,
+            "opened_at": MAYBE_WHEN,
+            "closed_at": MAYBE_WHEN,
+        }
+    ),
+    "Question": _object(
+        {
+            "id": STRING,
+            "kind": {"type": "string", "enum": ["choice", "multi", "ranking", "rating", "yes-no", "text"]},
+            "text": TEXT,
+            "optional": BOOLEAN,
+            "options": {"type": "array", "items": _object({"value": STRING, "label": TEXT})},
+        }
+    ),
+    "PollDetail": _extend("Poll", {"questions": {"type": "array", "items": ref("Question")}}),
+    "Results": _object(
+        {"poll": STRING, "questions": {"type": "array", "items": _QUESTION_RESULT}},
+        description="Counts per resident and percentages, overall and by language, area and channel.",
+    ),
+    "Event": _object(
+        {
+            "slug": STRING,
+            "status": STRING,
+            "title": PER_LANGUAGE,
+            "place": PER_LANGUAGE,
+            "description": PER_LANGUAGE,
+            "starts_at": WHEN,
+            "ends_at": WHEN,
+            "timezone": STRING,
+            "capacity": {"type": ["integer", "null"]},
+            "rsvps": _object({"yes": INTEGER, "waitlisted": INTEGER, "no": INTEGER, "maybe": INTEGER}),
+            "created_at": WHEN,
+        }
+    ),
+    "Broadcast": _object(
+        {
+            "id": INTEGER,
+            "name": STRING,
+            "texts": PER_LANGUAGE,
+            "audience": {**STRING, "description": "The audience expression, e.g. language=es area=Eastside"},
+            "invite": {"type": "object", "additionalProperties": STRING},
+            "urgent": BOOLEAN,
+            "fallback_locale": NULLABLE_STRING,
+            "recipients": INTEGER,
+            "send_at": WHEN,
+            "created_at": WHEN,
+        }
+    ),
+    "BroadcastDetail": _extend(
+        "Broadcast",
+        {
+            "status": _object(
+                {
+                    "outbox": {**COUNTS, "description": "Outbox rows by status"},
+                    "reasons": {**COUNTS, "description": "Why rows were skipped or held"},
+                    "delivery": {**COUNTS, "description": "Sent messages by delivery status"},
+                }
+            )
+        },
+    ),
+    "InputItem": _object(
+        {
+            "ref": {**INTEGER, "description": "The reference residents quote (STATUS <ref>)"},
+            "kind": {"type": "string", "enum": ["feedback", "poll", "event"]},
+            "text": STRING,
+            "topic": NULLABLE_STRING,
+            "tags": {"type": "array", "items": STRING},
+            "status": {"type": "string", "enum": list(ITEM_STATUSES)},
+            "rating": {"type": ["integer", "null"]},
+            "may_contact": BOOLEAN,
+            "channel": STRING,
+            "locale": STRING,
+            "area": NULLABLE_STRING,
+            "poll": {**NULLABLE_STRING, "description": "The poll's slug for open poll answers"},
+            "resident_id": {"type": ["integer", "null"], "description": "Never an address"},
+            "assigned_to": NULLABLE_STRING,
+            "publishable": BOOLEAN,
+            "created_at": WHEN,
+            "updated_at": WHEN,
+        }
+    ),
+    "StatusChange": _object(
+        {
+            "from": {"type": "string", "enum": list(ITEM_STATUSES)},
+            "to": {"type": "string", "enum": list(ITEM_STATUSES)},
+            "reason": STRING,
+            "actor": STRING,
+            "at": WHEN,
+        }
+    ),
+    "InputItemDetail": _extend(
+        "InputItem",
+        {
+            "history": {"type": "array", "items": ref("StatusChange")},
+            "decisions": {"type": "array", "items": _object({"slug": STRING, "outcome": STRING})},
+        },
+    ),
+    "InputItemChange": {
+        "type": "object",
+        "additionalProperties": False,
+        "minProperties": 1,
+        "description": "Change the status (with a reason), the tags, or the topic; each change is audited.",
+        "properties": {
+            "status": {"type": "string", "enum": list(ITEM_STATUSES)},
+            "reason": {"type": "string", "minLength": 1, "maxLength": MAX_REASON},
+            "tags": {
+                "type": "array",
+                "maxItems": MAX_TAGS,
+                "items": {"type": "string", "minLength": 1, "maxLength": MAX_TAG_LENGTH},
+                "description": "The full new list; tags are stored lower case with words joined by -",
+            },
+            "topic": {"type": ["string", "null"], "maxLength": 64},
+        },
+        "dependentRequired": {"status": ["reason"]},
+    },
+    "Decision": _object(
+        {
+            "slug": STRING,
+            "status": {"type": "string", "enum": ["draft", "published"]},
+            "title": PER_LANGUAGE,
+            "summary": PER_LANGUAGE,
+            "changed": PER_LANGUAGE,
+            "not_adopted": PER_LANGUAGE,
+            "decided_by": STRING,
+            "partners": {"type": "array", "items": STRING},
+            "items": {"type": "array", "items": _object({"ref": INTEGER, "outcome": STRING})},
+            "polls": {"type": "array", "items": _object({"slug": STRING, "outcome": STRING})},
+            "created_at": WHEN,
+            "updated_at": WHEN,
+            "published_at": MAYBE_WHEN,
+            "created_by": {**STRING, "description": "Only for roles that may decide"},
+        },
+        [
+            "slug",
+            "status",
+            "title",
+            "summary",
+            "changed",
+            "not_adopted",
+            "decided_by",
+            "partners",
+            "items",
+            "polls",
+            "published_at",
+        ],
+    ),
+}

@@ -1,0 +1,161 @@
+"""The audit log page for admins: newest first, filtered by actor, action and day, a page at a time, and as CSV."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import Select, and_, false, func, or_, select
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from bot.store.engagement import AuditEvent
+from bot.web.api.operations import csv_text
+from bot.web.guard import PRIVATE_HEADERS, page, render, runtime_of
+
+MAX_ID = 2**31 - 1
+AUDIT_PAGE = 50
+AUDIT_CSV_ROWS = 100_000
+
+
+class FilterError(ValueError):
+    """A filter that cannot be used, with a message fit to show."""
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """The audit log's filters, checked: actor (contains), action (prefix), days from/to (UTC), page cursor."""
+
+    actor: str = ""
+    action: str = ""
+    since: date | None = None
+    until: date | None = None
+    before: int | None = None
+
+    def query(self, session: Session) -> Select[Any]:
+        """The matching events, newest first (by time, then by id); after the `before` event when paging."""
+        query = select(AuditEvent)
+        if self.actor:
+            query = query.where(func.lower(AuditEvent.actor).contains(self.actor.lower(), autoescape=True))
+        if self.action:
+            query = query.where(AuditEvent.action.startswith(self.action, autoescape=True))
+        if self.since:
+            query = query.where(AuditEvent.at >= datetime.combine(self.since, time(), UTC))
+        if self.until:
+            query = query.where(AuditEvent.at < datetime.combine(self.until + timedelta(days=1), time(), UTC))
+        if self.before:
+            cursor = session.get(AuditEvent, self.before)
+            if cursor is None:
+                return query.where(false())
+            query = query.where(
+                or_(AuditEvent.at < cursor.at, and_(AuditEvent.at == cursor.at, AuditEvent.id < cursor.id))
+            )
+        return query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+
+    def link(self, **changes: Any) -> str:
+        """The query string of these filters with some changed (empty values left out)."""
+        values = {"actor": self.actor, "action": self.action, "since": self.since, "until": self.until}
+        values.update(changes)
+        return urlencode({k: str(v) for k, v in values.items() if v})
+
+
+def audit_filters(request: Request) -> AuditFilters:
+    """The filters from the query string; FilterError naming a bad one."""
+    params = request.query_params
+    unknown = sorted(set(params) - {"actor", "action", "since", "until", "before"})
+    if unknown:
+        raise FilterError(f"Unknown filters: {', '.join(k[:40] for k in unknown[:5])}.")
+    text = {name: params.get(name, "").strip() for name in ("actor", "action")}
+    if any(len(value) > 120 or any(ord(c) < 32 for c in value) for value in text.values()):
+        raise FilterError("Filters are at most 120 printable characters.")
+    days: dict[str, date | None] = {}
+    for name in ("since", "until"):
+        raw = params.get(name, "").strip()
+        try:
+            days[name] = date.fromisoformat(raw) if raw else None
+        except ValueError:
+            raise FilterError(f"{name}: give a date like 2026-03-01.") from None
+        if (found := days[name]) is not None and not 2000 <= found.year <= 2200:
+            raise FilterError(f"{name}: give a date between the years 2000 and 2200.")
+    raw_before = params.get("before", "").strip()
+    if raw_before and not (raw_before.isascii() and raw_before.isdigit() and len(raw_before) <= 10):
+        raise FilterError("before: give a whole number.")
+    before = int(raw_before) if raw_before else None
+    if before is not None and before > MAX_ID:
+        raise FilterError("before: that number is too large.")
+    return AuditFilters(text["actor"], text["action"], days["since"], days["until"], before)
+
+
+def details_text(details: dict[str, Any]) -> str:
+    """An event's details as `key=value` pairs."""
+    return ", ".join(
+        f"{key}={value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}"
+        for key, value in sorted((details or {}).items())
+    )
+
+
+@page("audit")
+async def audit_page(request: Request) -> Response:
+    """GET /dashboard/audit: newest first, filtered, a page at a time."""
+    runtime = runtime_of(request)
+    try:
+        filters = audit_filters(request)
+    except FilterError as exc:
+        return render(
+            request,
+            "dashboard/audit.html",
+            400,
+            title="Audit log",
+            error=str(exc),
+            events=[],
+            filters=AuditFilters(),
+            older="",
+        )
+
+    def load() -> list[AuditEvent]:
+        with runtime.db.transaction() as session:
+            return list(session.scalars(filters.query(session).limit(AUDIT_PAGE + 1)))
+
+    rows = await runtime.db.run(load)
+    older = filters.link(before=rows[AUDIT_PAGE - 1].id) if len(rows) > AUDIT_PAGE else ""
+    events = [{"row": row, "details": details_text(row.details)} for row in rows[:AUDIT_PAGE]]
+    return render(
+        request, "dashboard/audit.html", title="Audit log", events=events, filters=filters, older=older, error=""
+    )
+
+
+@page("audit")
+async def audit_csv(request: Request) -> Response:
+    """GET /dashboard/audit.csv: the filtered log as CSV (newest first)."""
+    runtime = runtime_of(request)
+    try:
+        filters = audit_filters(request)
+    except FilterError as exc:
+        return Response(str(exc), status_code=400, media_type="text/plain", headers=PRIVATE_HEADERS)
+
+    def load() -> str:
+        with runtime.db.transaction() as session:
+            rows = session.scalars(filters.query(session).limit(AUDIT_CSV_ROWS))
+            table = [
+                [row.at.isoformat(), row.actor, row.action, row.subject, json.dumps(row.details, ensure_ascii=False)]
+                for row in rows
+            ]
+            return csv_text(("at", "actor", "action", "subject", "details"), table)
+
+    text = await runtime.db.run(load)
+    return Response(
+        "\ufeff" + text,
+        media_type="text/csv; charset=utf-8",
+        headers={**PRIVATE_HEADERS, "Content-Disposition": 'attachment; filename="audit-log.csv"'},
+    )
+
+
+ROUTES: list[BaseRoute] = [
+    Route("/dashboard/audit", audit_page, methods=["GET"]),
+    Route("/dashboard/audit.csv", audit_csv, methods=["GET"]),
+]
