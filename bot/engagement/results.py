@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import Flow
+from bot.engagement.spreadsheet import safe_cell
 from bot.store.engagement import Answer, Poll
 
 BREAKDOWNS = ("locale", "area", "channel")
@@ -124,11 +125,6 @@ def as_json(results: list[QuestionResult]) -> str:
     return json.dumps([asdict(r) for r in results], ensure_ascii=False, indent=2)
 
 
-def spreadsheet_safe(text: str) -> str:
-    """A cell a spreadsheet will not run as a formula (residents' free text can start with = + - @)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def as_csv(results: list[QuestionResult]) -> str:
     """One row per question, breakdown and option: question, dimension, group, option, count, percent."""
     out = io.StringIO()
@@ -144,7 +140,7 @@ def as_csv(results: list[QuestionResult]) -> str:
                         [result.question, dimension, group, option.value, option.count, option.percent, option.points]
                     )
         for text in result.texts:
-            writer.writerow([result.question, "text", "", spreadsheet_safe(text), "", "", ""])
+            writer.writerow([result.question, "text", "", safe_cell(text), "", "", ""])
     return out.getvalue()
 
 

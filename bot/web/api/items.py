@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.engagement import sharing, triage
+from bot.engagement.spreadsheet import csv_text
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
 from bot.web.api import serialize
@@ -22,7 +23,6 @@ from bot.web.api.operations import (
     Param,
     bad_request,
     csv_response,
-    csv_text,
     data,
     iso,
     not_found,

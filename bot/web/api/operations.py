@@ -3,8 +3,6 @@ OpenAPI document are both built from it, so the two cannot drift apart."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -294,21 +292,6 @@ def wants_csv(request: Request, args: dict[str, Any]) -> bool:
         return bool(args["format"] == "csv")
     accept = request.headers.get("accept", "")
     return "text/csv" in accept and "application/json" not in accept
-
-
-def spreadsheet_safe(value: Any) -> str:
-    """A cell that spreadsheet programs will not run as a formula (OWASP CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Rows as CSV, every cell made spreadsheet-safe."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows([spreadsheet_safe(cell) for cell in row] for row in rows)
-    return out.getvalue()
 
 
 async def read_json(request: Request) -> dict[str, Any]:

@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from bot.engagement.spreadsheet import csv_text
 from bot.store.engagement import AuditEvent
-from bot.web.api.operations import csv_text
 from bot.web.guard import PRIVATE_HEADERS, page, render, runtime_of
 
 MAX_ID = 2**31 - 1

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -18,6 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.engagement import decisions, triage
+from bot.engagement.spreadsheet import csv_text
 from bot.engagement.triage import STATUS_LABELS, STATUSES, TriageError
 from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
 from bot.store.models import Address
@@ -28,7 +27,6 @@ from bot.web.dashboard.inbox_query import PAGE_SIZE, FilterError, InboxFilter
 from bot.web.guard import PRIVATE_HEADERS, Endpoint, read_form, render, runtime_of, staff_of
 from bot.web.guard import page as guard
 
-CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MAX_REF = 2**31 - 1
 
 
@@ -104,12 +102,6 @@ async def inbox(request: Request) -> Response:
     )
 
 
-def _csv_cell(value: object) -> str:
-    """A spreadsheet-safe cell: text that would start a formula is prefixed with an apostrophe."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(CSV_FORMULA_STARTS) else text
-
-
 @guard("export")
 async def inbox_csv(request: Request) -> Response:
     """GET /dashboard/inbox.csv: the filtered items (every page), without any address: the resident's id only."""
@@ -122,31 +114,27 @@ async def inbox_csv(request: Request) -> Response:
     when = local_time(timezone)
 
     def load() -> str:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(
-            [
-                "ref",
-                "kind",
-                f"created ({timezone})",
-                "language",
-                "area",
-                "channel",
-                "topic",
-                "tags",
-                "status",
-                "poll",
-                "resident_id",
-                "may_contact",
-                "publishable",
-                "text",
-            ]
+        header = (
+            "ref",
+            "kind",
+            f"created ({timezone})",
+            "language",
+            "area",
+            "channel",
+            "topic",
+            "tags",
+            "status",
+            "poll",
+            "resident_id",
+            "may_contact",
+            "publishable",
+            "text",
         )
         with runtime.db.transaction() as session:
             items = list(session.scalars(inbox_query.items_query(session, staff, chosen, timezone)))
             polls = _lookups(session, items)["polls"]
-            for item in items:
-                row = [
+            rows = [
+                [
                     item.ref,
                     item.kind,
                     when(item.created_at),
@@ -162,8 +150,9 @@ async def inbox_csv(request: Request) -> Response:
                     "yes" if item.publishable else "no",
                     item.text,
                 ]
-                writer.writerow([_csv_cell(cell) for cell in row])
-        return out.getvalue()
+                for item in items
+            ]
+        return csv_text(header, rows)
 
     body = await runtime.db.run(load)
     headers = {**PRIVATE_HEADERS, "Content-Disposition": 'attachment; filename="inbox.csv"'}
