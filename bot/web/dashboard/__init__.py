@@ -11,6 +11,7 @@ from bot.web.dashboard import (
     decisions_views,
     events_views,
     inbox,
+    organizations,
     overview,
     polls,
     session_views,
@@ -30,6 +31,7 @@ def routes() -> list[BaseRoute]:
         *inbox.ROUTES,
         *decisions_views.ROUTES,
         *admin.ROUTES,
+        *organizations.ROUTES,
         *public.ROUTES,
         *api.ROUTES,
     ]

@@ -330,7 +330,9 @@ async def publish(request: Request) -> Response:
         message = "This decision was already published: no one was told again."
     else:
         runtime.worker.wake.set()
-        message = f"Published. {done.moved} items moved to their outcome; {done.notified} residents will be told."
+        items = "item" if done.moved == 1 else "items"
+        residents = "resident" if done.notified == 1 else "residents"
+        message = f"Published. {done.moved} {items} moved to their outcome; {done.notified} {residents} will be told."
     return RedirectResponse(f"/dashboard/decisions/{quote(slug)}?{urlencode({'done': message})}", status_code=303)
 
 
