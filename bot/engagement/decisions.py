@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from bot.engagement import audit
 from bot.engagement.decision_results import PollAnswers, results_line, tally_poll, text_in
 from bot.engagement.flow_versions import FlowRegistry
-from bot.engagement.notices import notice_row, reachable_address
+from bot.engagement.notices import notice_row, queue_once, reachable_address
 from bot.engagement.recording import POLL_FLOW_PREFIX
-from bot.engagement.triage import OUTCOMES, find_item, insert_outbox_rows, record_status
+from bot.engagement.triage import OUTCOMES, find_item, record_status
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.store.engagement import Answer, Decision, DecisionLink, InputItem, Poll
@@ -358,7 +358,7 @@ def publish(
         rows.append(
             notice_row(f"decision:{decision.id}:{resident.id}", f"decision:{decision.id}", resident, address, text, now)
         )
-    notified = insert_outbox_rows(session, rows)
+    notified = queue_once(session, rows)
     audit.record(
         session, actor, "decision.publish", f"decision:{decision.slug}", now, items_moved=moved, notified=notified
     )

@@ -11,10 +11,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import FlowError
+from bot.engagement.notices import notice_row, queue_once, reachable_address
 from bot.engagement.polls import texts_in_every_language
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.formatting import format_event_time
 from bot.store.engagement import Event, Rsvp
+from bot.store.models import Resident
 
 RESPONSES = ("yes", "no", "maybe")
 
@@ -162,6 +164,7 @@ ON_THE_LIST = _("You are on the list for {event}, {when}, at {place}. Reply EVEN
 WAITLISTED = _("{event} is full, so you are on the waitlist. We will tell you if a place opens up.")
 MIGHT_COME = _("Thank you! We noted that you might come to {event}. Reply EVENTS to change your answer.")
 NOT_COMING = _("Thank you for letting us know that you can't come to {event}.")
+CANCELLED = _("Sorry: {event} ({when}) is cancelled. Reply EVENTS to see other events.")
 PROMOTED = _(
     "Good news: a place opened up at {event}, {when}. You are on the list! Reply EVENTS to change your answer."
 )
@@ -189,3 +192,25 @@ def confirmation(outcome: RsvpOutcome, event: Event, locale: str, timezone: str)
 def promotion(event: Event, locale: str, timezone: str) -> str:
     """What someone on the waitlist is told when a place opens up."""
     return Translator(locale).gettext(PROMOTED, **describe(event, locale, timezone))
+
+
+def tell_cancelled(session: Session, event: Event, now: datetime, default_timezone: str) -> int:
+    """Queue, once each, a message in their language to everyone who said yes or maybe (the waitlist too) that
+    the event is cancelled; how many were queued. Consent and quiet hours apply at send time."""
+    rows = []
+    attending = (
+        select(Resident)
+        .join(Rsvp, Rsvp.resident_id == Resident.id)
+        .where(Rsvp.event_id == event.id, Rsvp.response.in_(("yes", "maybe")), Resident.consent == "granted")
+        .order_by(Resident.id)
+    )
+    for resident in session.scalars(attending):
+        address = reachable_address(session, resident.id)
+        if address is None:
+            continue
+        locale = resident.locale or "en"
+        words = describe(event, locale, resident.timezone or default_timezone)
+        text = Translator(locale).gettext(CANCELLED, **words)
+        key = f"event-cancelled:{event.id}:{resident.id}"
+        rows.append(notice_row(key, f"event-cancelled:{event.id}", resident, address, text, now))
+    return queue_once(session, rows)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.channels.render import render
 from bot.i18n.negotiation import text_direction
 from bot.messages import Address, Channel, Reply
 from bot.store.models import Address as AddressRow
-from bot.store.models import Resident
+from bot.store.models import OutboxItem, Resident
+
+OUTBOX = cast(Table, OutboxItem.__table__)
 
 
 def reachable_address(session: Session, resident_id: int) -> AddressRow | None:
@@ -48,3 +52,17 @@ def notice_row(
         "created_at": now,
         "finished_at": None,
     }
+
+
+def queue_once(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Queue outbox rows, skipping any whose idempotency key is already queued; how many were new."""
+    if not rows:
+        return 0
+    keys = [row["idempotency_key"] for row in rows]
+    present = set(session.scalars(select(OutboxItem.idempotency_key).where(OutboxItem.idempotency_key.in_(keys))))
+    fresh = [row for row in rows if row["idempotency_key"] not in present]
+    if fresh:
+        dialect = session.get_bind().dialect.name
+        insert = pg_insert(OUTBOX) if dialect == "postgresql" else sqlite_insert(OUTBOX)
+        session.connection().execute(insert.on_conflict_do_nothing(index_elements=["idempotency_key"]), fresh)
+    return len(fresh)

@@ -6,15 +6,13 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.engagement import audit
-from bot.engagement.notices import notice_row, reachable_address
+from bot.engagement.notices import notice_row, queue_once, reachable_address
 from bot.i18n.catalogs import Translator, _
 from bot.store.engagement import InputItem, InputStatusChange
 from bot.store.models import OutboxItem, Resident
@@ -210,20 +208,6 @@ def reply_text(item: InputItem, locale: str, program: str, text: str) -> str:
     return f"{header}\n{text}"
 
 
-def insert_outbox_rows(session: Session, rows: list[dict[str, Any]]) -> int:
-    """Queue outbox rows, skipping any whose idempotency key is already queued; how many were new."""
-    if not rows:
-        return 0
-    keys = [row["idempotency_key"] for row in rows]
-    present = set(session.scalars(select(OutboxItem.idempotency_key).where(OutboxItem.idempotency_key.in_(keys))))
-    fresh = [row for row in rows if row["idempotency_key"] not in present]
-    if fresh:
-        dialect = session.get_bind().dialect.name
-        insert = pg_insert(OUTBOX) if dialect == "postgresql" else sqlite_insert(OUTBOX)
-        session.connection().execute(insert.on_conflict_do_nothing(index_elements=["idempotency_key"]), fresh)
-    return len(fresh)
-
-
 def reply(session: Session, item: InputItem, text: str, program: str, actor: str, now: datetime) -> OutboxItem:
     """Queue a staff reply to the resident on their first reachable channel, in their language (outbox checks apply:
     consent and quiet hours at send time)."""
@@ -246,7 +230,7 @@ def reply(session: Session, item: InputItem, text: str, program: str, actor: str
     row = notice_row(
         key, REPLY_PURPOSE, resident, address, reply_text(item, resident.locale or "en", program, cleaned), now
     )
-    if not insert_outbox_rows(session, [row]):
+    if not queue_once(session, [row]):
         raise TriageError("Another reply to this item was queued at the same moment. Reload and try again.")
     audit.record(session, actor, "item.reply", f"item:{item.ref}", now, channel=address.channel, key=key)
     queued = session.scalars(select(OutboxItem).where(OutboxItem.idempotency_key == key)).one()

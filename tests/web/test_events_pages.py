@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from bot.runtime import Runtime
 from bot.store.engagement import AuditEvent, Event
+from bot.store.models import OutboxItem
 from tests.support.chat import Chat
 from tests.support.staff import make_user, sign_in
 from tests.web.test_polls_pages import joined
@@ -87,8 +88,19 @@ def test_an_event_made_on_the_dashboard_takes_rsvps_like_any_other(
     assert "Clinique de la grippe" in french.texts("EVENEMENTS")[0]
 
     cancelled = client.post("/dashboard/events/flu-clinic/status", data={"status": "cancelled", "csrf_token": csrf})
-    assert "Event cancelled." in cancelled.text
+    assert "Event cancelled; 3 residents who said yes or maybe are being told." in cancelled.text
     assert "Flu clinic" not in english.texts("EVENTS")[0]
+    with runtime.db.transaction() as session:
+        told = {
+            row.address: row.text
+            for row in session.scalars(select(OutboxItem).where(OutboxItem.purpose.startswith("event-cancelled:")))
+        }
+    assert sorted(told) == ["+14155550101", "+14155550102", "+14155550103"]  # yes, waitlisted yes, maybe
+    assert told["+14155550101"].startswith("Lo sentimos: Clínica de gripe (")
+    assert told["+14155550102"].startswith("Désolé : Clinique de la grippe (")
+    assert told["+14155550103"].startswith("Sorry: Flu clinic (") and "is cancelled" in told["+14155550103"]
+    again = client.post("/dashboard/events/flu-clinic/status", data={"status": "cancelled", "csrf_token": csrf})
+    assert "Event cancelled; 0 residents" in again.text
     with runtime.db.transaction() as session:
         audited = [
             (a.actor, a.action)
@@ -97,6 +109,7 @@ def test_an_event_made_on_the_dashboard_takes_rsvps_like_any_other(
     assert audited == [
         (f"user:{email}", "event.create"),
         (f"user:{email}", "event.update"),
+        (f"user:{email}", "event.cancel"),
         (f"user:{email}", "event.cancel"),
     ]
 

@@ -155,16 +155,8 @@ def input_items(session: Session, rows: list[InputItem]) -> list[dict[str, Any]]
     """Input items (the resident only as an id: never an address)."""
     poll_ids = {row.poll_id for row in rows if row.poll_id is not None}
     user_ids = {row.assigned_to_id for row in rows if row.assigned_to_id is not None}
-    slugs = (
-        dict(session.execute(select(Poll.id, Poll.slug).where(Poll.id.in_(poll_ids))).tuples().all())
-        if poll_ids
-        else {}
-    )
-    emails = (
-        dict(session.execute(select(User.id, User.email).where(User.id.in_(user_ids))).tuples().all())
-        if user_ids
-        else {}
-    )
+    slugs = dict(session.execute(select(Poll.id, Poll.slug).where(Poll.id.in_(poll_ids))).all()) if poll_ids else {}
+    emails = dict(session.execute(select(User.id, User.email).where(User.id.in_(user_ids))).all()) if user_ids else {}
     return [
         {
             "ref": row.ref,

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.engagement import audit, event_editor
+from bot.engagement import audit, event_editor, events
 from bot.engagement.event_editor import EventDraft
 from bot.engagement.poll_editor import LANGUAGE_NAMES, LANGUAGES, text_for
 from bot.store.engagement import Event, Rsvp
@@ -208,21 +208,27 @@ async def change_status(request: Request) -> Response:
             request, "dashboard/error.html", status_code=400, title="Bad request", message="Choose publish or cancel."
         )
 
-    def change() -> bool:
+    def change() -> int | None:
         with runtime.db.transaction() as session:
             event = session.scalars(select(Event).where(Event.slug == slug)).first()
             if event is None:
-                return False
+                return None
             now = runtime.clock.now()
-            audit.record(
-                session, staff.actor, event_editor.STATUS_ACTIONS[status], f"event:{slug}", now, previous=event.status
-            )
+            told = 0
+            if status == "cancelled" and event.status != "cancelled":
+                told = events.tell_cancelled(session, event, now, runtime.settings.timezone)
+            action = event_editor.STATUS_ACTIONS[status]
+            audit.record(session, staff.actor, action, f"event:{slug}", now, previous=event.status, told=told)
             event.status = status
-            return True
+            return told
 
-    if not await runtime.db.run(change):
+    told = await runtime.db.run(change)
+    if told is None:
         return not_found(request, f"event {slug!r}")
-    return with_notice(f"/dashboard/events/{slug}", "Event published." if status == "published" else "Event cancelled.")
+    if status == "published":
+        return with_notice(f"/dashboard/events/{slug}", "Event published.")
+    who = "resident who said yes or maybe is" if told == 1 else "residents who said yes or maybe are"
+    return with_notice(f"/dashboard/events/{slug}", f"Event cancelled; {told} {who} being told.")
 
 
 ROUTES: list[BaseRoute] = [
