@@ -159,3 +159,13 @@ def test_no_address_on_any_page_a_partner_or_viewer_can_open(
     for number in (*SMS_NUMBERS, TELEGRAM_CHAT, "4155550123", "(415) 555-0123"):
         leaking = [url for url, text in pages.items() if number in text]
         assert leaking == [], f"{number} shown to a {role} on {leaking}"
+
+
+def test_the_same_crawl_finds_addresses_for_staff(
+    client: TestClient, runtime: Runtime, chat: Callable[..., Chat]
+) -> None:
+    """The control for the test above: the crawl does reach pages that show addresses, to those allowed."""
+    _seed_residents(chat)
+    sign_in(client, make_user(runtime, "staff"))
+    everything = "\n".join(_crawl(client).values())
+    assert all(number in everything for number in (*SMS_NUMBERS, TELEGRAM_CHAT))
