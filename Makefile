@@ -38,9 +38,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check bot tests migrations
 	$(BIN)/mypy
 
-## bench: webhook throughput/latency against a bare ASGI app, broadcast enqueue and drain pace (see tests/perf/README.md)
+## bench: webhook throughput/latency against a bare ASGI app, broadcast enqueue and drain pace, staff pages at city scale (see tests/perf/README.md)
 bench: $(STAMP)
-	$(BIN)/python -m tests.perf.bench_webhook && $(BIN)/python -m tests.perf.bench_broadcast
+	$(BIN)/python -m tests.perf.bench_webhook && $(BIN)/python -m tests.perf.bench_broadcast && $(BIN)/python -m tests.perf.bench_dashboard
 
 ## i18n: extract the bot's messages (code and flow files) and update every catalog
 i18n: $(STAMP)

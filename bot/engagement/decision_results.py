@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from babel.numbers import format_percent
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import Flow, Node, Text
+from bot.engagement.results import EMPTY_VALUES, answer_rows
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.formatting import babel_locale
 from bot.store.engagement import Answer, Poll
@@ -64,17 +64,18 @@ def _values(node: Node) -> list[str]:
     return [choice.value for choice in node.choices]
 
 
-def _add(tally: Tally, value: Any) -> None:
+def _add(tally: Tally, value: Any, times: int = 1) -> None:
     kind = tally.node.kind
-    tally.respondents += 1
+    tally.respondents += times
     if kind == "ask-yes-no":
-        tally.counts["yes" if value else "no"] += 1
+        tally.counts["yes" if value else "no"] += times
     elif kind == "ask-ranking" and isinstance(value, list):
-        tally.counts[str(value[0])] += 1
+        tally.counts[str(value[0])] += times
     elif isinstance(value, list):
-        tally.counts.update(str(v) for v in set(value))
+        for chosen in set(value):
+            tally.counts[str(chosen)] += times
     else:
-        tally.counts[str(value)] += 1
+        tally.counts[str(value)] += times
 
 
 def label(node: Node, value: str, locale: str) -> str:
@@ -108,26 +109,28 @@ class PollAnswers:
 def tally_poll(session: Session, poll: Poll, flow: Flow) -> PollAnswers:
     """Count every counted question's answers once, overall and by the area residents gave."""
     questions = {node.question: node for node in flow.nodes.values() if node.question and node.kind in COUNTED_KINDS}
-    overall = {q: Tally(node) for q, node in questions.items()}
-    by_area: dict[str, dict[str, Tally]] = defaultdict(dict)
+    rows, values = answer_rows(session, poll, Answer.resident_id, Answer.question, Answer.area)
+    empty = {raw for raw, value in values.items() if value in EMPTY_VALUES}
     area_of: dict[int, str | None] = {}
-    rows = session.execute(
-        select(Answer.resident_id, Answer.question, Answer.area, Answer.value)
-        .where(Answer.poll_id == poll.id)
-        .order_by(Answer.id)
-    ).all()
-    for resident_id, question, area, stored in rows:
-        value = stored.get("value") if isinstance(stored, dict) else None
-        if value in (None, [], ""):
+    # (question, area, stored JSON) -> how many: the same few choices repeat, so each is added once with its count.
+    combined: Counter[tuple[str, str | None, str | None]] = Counter()
+    for raw, resident_id, question, area in rows:
+        if raw in empty:
             continue
         if area_of.get(resident_id) is None:
             area_of[resident_id] = area
-        node = questions.get(question)
-        if node is None:
-            continue
-        _add(overall[question], value)
+        if question in questions:
+            combined[question, area, raw] += 1
+    overall = {q: Tally(node) for q, node in questions.items()}
+    by_area: dict[str, dict[str, Tally]] = defaultdict(dict)
+    for (question, area, raw), times in combined.items():
+        node = questions[question]
+        _add(overall[question], values[raw], times)
         if area:
-            _add(by_area[area].setdefault(question, Tally(node)), value)
+            tally = by_area[area].get(question)
+            if tally is None:
+                tally = by_area[area][question] = Tally(node)
+            _add(tally, values[raw], times)
     sizes = Counter(area for area in area_of.values() if area)
     return PollAnswers(poll, flow, overall, dict(by_area), area_of, sizes)
 

@@ -5,23 +5,24 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, union, update
 from sqlalchemy.orm import Session
 
 from bot.engagement import audit
 from bot.engagement.decision_results import PollAnswers, results_line, tally_poll, text_in
 from bot.engagement.flow_versions import FlowRegistry
-from bot.engagement.notices import notice_row, queue_once, reachable_address
+from bot.engagement.notices import notice_row, queue_once
 from bot.engagement.recording import POLL_FLOW_PREFIX
 from bot.engagement.triage import OUTCOMES, find_item, record_status
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.store.engagement import Answer, Decision, DecisionLink, InputItem, Poll
-from bot.store.models import Resident
+from bot.store.models import Address, Resident
 
 TEXT_FIELDS = ("title", "summary", "changed", "not_adopted")
 LIMITS = {"title": 200, "summary": 320, "changed": 3000, "not_adopted": 3000}
@@ -236,29 +237,43 @@ def linked_polls(session: Session, decision: Decision) -> list[Poll]:
     )
 
 
-def _respondents(session: Session, poll_ids: list[int]) -> dict[int, set[int]]:
-    found: dict[int, set[int]] = {poll_id: set() for poll_id in poll_ids}
-    if poll_ids:
-        for poll_id, resident_id in session.execute(
-            select(Answer.poll_id, Answer.resident_id).where(Answer.poll_id.in_(poll_ids)).distinct()
-        ):
-            found[poll_id].add(resident_id)
+def contributions_of(session: Session, decisions: Sequence[Decision]) -> dict[int, int]:
+    """The input behind each decision (by id): its linked items plus the respondents of its linked polls; three
+    queries however many decisions there are."""
+    found = {decision.id: 0 for decision in decisions}
+    if not found:
+        return found
+    for decision_id, items in session.execute(
+        select(DecisionLink.decision_id, func.count())
+        .where(DecisionLink.decision_id.in_(found), DecisionLink.input_item_id.is_not(None))
+        .group_by(DecisionLink.decision_id)
+    ):
+        found[decision_id] += int(items)
+    polls = [
+        (decision_id, poll_id)
+        for decision_id, poll_id in session.execute(
+            select(DecisionLink.decision_id, DecisionLink.poll_id).where(
+                DecisionLink.decision_id.in_(found), DecisionLink.poll_id.is_not(None)
+            )
+        )
+        if poll_id is not None
+    ]
+    if polls:
+        respondents = dict(
+            session.execute(
+                select(Answer.poll_id, func.count(func.distinct(Answer.resident_id)))
+                .where(Answer.poll_id.in_({poll_id for _decision, poll_id in polls}))
+                .group_by(Answer.poll_id)
+            ).all()
+        )
+        for decision_id, poll_id in polls:
+            found[decision_id] += int(respondents.get(poll_id, 0))
     return found
 
 
 def contributions(session: Session, decision: Decision) -> int:
     """The input behind a decision: its linked items plus the respondents of its linked polls."""
-    items = session.scalar(
-        select(func.count())
-        .select_from(DecisionLink)
-        .where(DecisionLink.decision_id == decision.id, DecisionLink.input_item_id.is_not(None))
-    )
-    polls = select(DecisionLink.poll_id).where(
-        DecisionLink.decision_id == decision.id, DecisionLink.poll_id.is_not(None)
-    )
-    pairs = select(Answer.poll_id, Answer.resident_id).where(Answer.poll_id.in_(polls)).distinct().subquery()
-    respondents = session.scalar(select(func.count()).select_from(pairs))
-    return int(items or 0) + int(respondents or 0)
+    return contributions_of(session, [decision])[decision.id]
 
 
 @dataclass(frozen=True)
@@ -268,21 +283,39 @@ class Recipient:
     resident: Resident
     channel: str
     locale: str
+    address: Address
+
+
+def _contributors(decision: Decision) -> Select[tuple[int | None]]:
+    """The residents behind a decision's linked items and its linked polls' answers (a subquery: a poll can have
+    more respondents than a statement can take parameters)."""
+    items = (
+        select(InputItem.resident_id)
+        .join(DecisionLink, DecisionLink.input_item_id == InputItem.id)
+        .where(DecisionLink.decision_id == decision.id, InputItem.resident_id.is_not(None))
+    )
+    answers = (
+        select(Answer.resident_id)
+        .join(DecisionLink, DecisionLink.poll_id == Answer.poll_id)
+        .where(DecisionLink.decision_id == decision.id)
+    )
+    return select(union(items, answers).subquery().c[0])
 
 
 def recipients(session: Session, decision: Decision, default_locale: str) -> list[Recipient]:
     """Every resident whose input is linked (items and respondents of linked polls), once, who still takes part
     and can be reached; on their first reachable channel."""
-    ids = {rid for item, _outcome in linked_items(session, decision) if (rid := item.resident_id) is not None}
-    for residents in _respondents(session, [p.id for p in linked_polls(session, decision)]).values():
-        ids |= residents
-    found = []
-    for resident in session.scalars(
-        select(Resident).where(Resident.id.in_(ids), Resident.consent == "granted").order_by(Resident.id)
-    ):
-        address = reachable_address(session, resident.id)
-        if address is not None:
-            found.append(Recipient(resident, address.channel, resident.locale or default_locale))
+    found: list[Recipient] = []
+    rows = session.execute(
+        select(Resident, Address)
+        .join(Address, Address.resident_id == Resident.id)
+        .where(Resident.id.in_(_contributors(decision)), Resident.consent == "granted", Address.reachable.is_(True))
+        .order_by(Resident.id, Address.id)
+    )
+    for resident, address in rows:
+        if found and found[-1].resident.id == resident.id:
+            continue  # a later address of the same resident
+        found.append(Recipient(resident, address.channel, resident.locale or default_locale, address))
     return found
 
 
@@ -352,12 +385,9 @@ def publish(
         results = tuple(
             results_line(answers, resident.id, locale) for answers in polls if resident.id in answers.area_of
         )
-        address = reachable_address(session, resident.id)
-        assert address is not None
         text = notice_text(decision, locale, program, results)
-        rows.append(
-            notice_row(f"decision:{decision.id}:{resident.id}", f"decision:{decision.id}", resident, address, text, now)
-        )
+        key = f"decision:{decision.id}:{resident.id}"
+        rows.append(notice_row(key, f"decision:{decision.id}", resident, recipient.address, text, now))
     notified = queue_once(session, rows)
     audit.record(
         session, actor, "decision.publish", f"decision:{decision.slug}", now, items_moved=moved, notified=notified

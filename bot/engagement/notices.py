@@ -17,6 +17,7 @@ from bot.store.models import Address as AddressRow
 from bot.store.models import OutboxItem, Resident
 
 OUTBOX = cast(Table, OutboxItem.__table__)
+KEYS_PER_QUERY = 10_000  # PostgreSQL takes at most 65,535 parameters per statement (stock SQLite: 32,766)
 
 
 def reachable_address(session: Session, resident_id: int) -> AddressRow | None:
@@ -59,7 +60,10 @@ def queue_once(session: Session, rows: list[dict[str, Any]]) -> int:
     if not rows:
         return 0
     keys = [row["idempotency_key"] for row in rows]
-    present = set(session.scalars(select(OutboxItem.idempotency_key).where(OutboxItem.idempotency_key.in_(keys))))
+    present: set[str] = set()
+    for start in range(0, len(keys), KEYS_PER_QUERY):
+        chunk = keys[start : start + KEYS_PER_QUERY]
+        present.update(session.scalars(select(OutboxItem.idempotency_key).where(OutboxItem.idempotency_key.in_(chunk))))
     fresh = [row for row in rows if row["idempotency_key"] not in present]
     if fresh:
         dialect = session.get_bind().dialect.name

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -11,10 +10,8 @@ from sqlalchemy.orm import Session
 from bot.conversation.flows.schema import Flow
 from bot.engagement.flow_versions import FlowRegistry
 from bot.engagement.recording import POLL_FLOW_PREFIX
-from bot.engagement.results import BREAKDOWNS, QuestionResult, poll_results
+from bot.engagement.results import QuestionResult, results_and_sizes
 from bot.store.engagement import Answer, Poll
-
-EMPTY_VALUES: tuple[object, ...] = (None, [], "")
 
 
 @dataclass
@@ -41,17 +38,6 @@ def latest_flow(session: Session, flows: FlowRegistry, slug: str) -> Flow | None
     return flows.get(session, version_id) if version_id is not None else None
 
 
-def _group_sizes(session: Session, poll: Poll) -> dict[str, dict[str, dict[str, int]]]:
-    """Respondents per question and group (language, area, channel), counted as results.py counts them."""
-    sizes: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
-    for answer in session.scalars(select(Answer).where(Answer.poll_id == poll.id)):
-        if answer.value.get("value") in EMPTY_VALUES:
-            continue
-        for dimension in BREAKDOWNS:
-            sizes[answer.question][dimension][str(getattr(answer, dimension) or "unknown")] += 1
-    return {q: {d: dict(groups) for d, groups in by.items()} for q, by in sizes.items()}
-
-
 def report(session: Session, flows: FlowRegistry, poll: Poll) -> PollReport:
     """Every question's results (overall and by language, area and channel) and how many answered."""
     respondents = int(
@@ -60,9 +46,9 @@ def report(session: Session, flows: FlowRegistry, poll: Poll) -> PollReport:
     flow = latest_flow(session, flows, poll.slug)
     if flow is None:
         return PollReport(respondents)
-    questions = poll_results(session, poll, flow)
+    questions, sizes = results_and_sizes(session, poll, flow)
     for result in questions:
         text = flow.nodes[result.question].text if result.question in flow.nodes else None
         if not result.text and isinstance(text, dict):  # a poll not written in English: its fallback's text
             result.text = str(text.get("*") or next(iter(text.values()), ""))
-    return PollReport(respondents, questions, _group_sizes(session, poll))
+    return PollReport(respondents, questions, sizes)

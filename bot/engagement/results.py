@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import Flow
@@ -53,8 +53,29 @@ def _label(flow: Flow, question: str, value: str) -> str:
     return value
 
 
-def _count(flow: Flow, question: str, kind: str, answers: list[Answer]) -> list[OptionCount]:
-    respondents = len(answers)
+Weighted = list[tuple[Any, int]]  # (an answer's value, how many residents gave exactly that value)
+Sizes = dict[str, dict[str, dict[str, int]]]  # question -> dimension -> group -> respondents
+EMPTY_VALUES: tuple[object, ...] = (None, [], "")
+
+
+def _stored_value(raw: str | None) -> Any:
+    stored = json.loads(raw) if raw is not None else None
+    return stored.get("value") if isinstance(stored, dict) else None
+
+
+def answer_rows(session: Session, poll: Poll, *columns: Any) -> tuple[list[tuple[Any, ...]], dict[str | None, Any]]:
+    """Every answer of the poll, oldest first, as (stored JSON text, *columns); and the "value" of each distinct
+    JSON text. Most answers repeat a handful of choices: decoding each text once (rather than building an ORM
+    object and decoding JSON for every row) was most of the cost of a large poll."""
+    query = select(cast(Answer.value, Text), *columns).where(Answer.poll_id == poll.id).order_by(Answer.id)
+    # Through the Core connection (plain columns need no ORM loading), as plain tuples (they hash and compare far
+    # faster than rows).
+    rows = [tuple(row) for row in session.connection().execute(query)]
+    return rows, {raw: _stored_value(raw) for raw in {row[0] for row in rows}}
+
+
+def _count(flow: Flow, question: str, kind: str, answers: Weighted) -> list[OptionCount]:
+    respondents = sum(times for _value, times in answers)
     counts: Counter[str] = Counter()
     points: Counter[str] = Counter()
     values: list[str]
@@ -64,18 +85,18 @@ def _count(flow: Flow, question: str, kind: str, answers: list[Answer]) -> list[
         values = [str(n) for n in range(1, 6)]
     else:
         values = [c.value for c in flow.nodes[question].choices]
-    for answer in answers:
-        value = answer.value.get("value")
+    for value, times in answers:
         if kind == "ask-yes-no":
-            counts["yes" if value else "no"] += 1
+            counts["yes" if value else "no"] += times
         elif kind == "ask-ranking" and isinstance(value, list) and value:
-            counts[str(value[0])] += 1
+            counts[str(value[0])] += times
             for place, item in enumerate(value):
-                points[str(item)] += len(values) - place
+                points[str(item)] += (len(values) - place) * times
         elif isinstance(value, list):
-            counts.update(str(v) for v in set(value))
+            for chosen in set(value):
+                counts[str(chosen)] += times
         else:
-            counts[str(value)] += 1
+            counts[str(value)] += times
     return [
         OptionCount(
             v,
@@ -88,36 +109,59 @@ def _count(flow: Flow, question: str, kind: str, answers: list[Answer]) -> list[
     ]
 
 
-def poll_results(session: Session, poll: Poll, flow: Flow) -> list[QuestionResult]:
-    """Every question's results; answers skipped (None) do not count as respondents."""
-    rows = session.scalars(select(Answer).where(Answer.poll_id == poll.id).order_by(Answer.id)).all()
-    by_question: dict[str, list[Answer]] = defaultdict(list)
-    for row in rows:
-        if row.value.get("value") not in (None, [], ""):
-            by_question[row.question].append(row)
+def results_and_sizes(session: Session, poll: Poll, flow: Flow) -> tuple[list[QuestionResult], Sizes]:
+    """Every question's results, and how many answered in each group of each breakdown (every question), from one
+    read of the answers; answers skipped (None) do not count as respondents."""
+    rows, values = answer_rows(session, poll, Answer.question, Answer.locale, Answer.area, Answer.channel)
+    empty = {raw for raw, value in values.items() if value in EMPTY_VALUES}
+    text_questions = {node.question for node in flow.nodes.values() if node.question and node.kind == "ask-text"}
+    texts: dict[str, list[str]] = defaultdict(list)
+    for raw, question, *_groups in rows:
+        if question in text_questions and raw not in empty:
+            texts[question].append(str(values[raw]))
+    overall: dict[str, Counter[str | None]] = defaultdict(Counter)
+    grouped: dict[str, dict[str, dict[str, Counter[str | None]]]] = defaultdict(
+        lambda: {dimension: defaultdict(Counter) for dimension in BREAKDOWNS}
+    )
+    # Identical answers (same question, value, language, area and channel) are counted once, with their number.
+    for (raw, question, *groups), times in Counter(rows).items():
+        if raw in empty:
+            continue
+        overall[question][raw] += times
+        for dimension, group in zip(BREAKDOWNS, groups, strict=True):
+            grouped[question][dimension][str(group or "unknown")][raw] += times
+    sizes: Sizes = {
+        question: {dimension: {g: c.total() for g, c in by.items()} for dimension, by in dimensions.items()}
+        for question, dimensions in grouped.items()
+    }
     results = []
     for node in flow.nodes.values():
         if not node.question:
             continue
-        answers = by_question.get(node.question, [])
-        texts = node.text if isinstance(node.text, dict) else {}
-        text = node.text if isinstance(node.text, str) else texts.get("en") or texts.get("*", "")
-        result = QuestionResult(node.question, node.kind, str(text), len(answers))
+        counted = overall.get(node.question, Counter())
+        weighted = [(values[raw], times) for raw, times in counted.items()]
+        node_texts = node.text if isinstance(node.text, dict) else {}
+        text = node.text if isinstance(node.text, str) else node_texts.get("en") or node_texts.get("*", "")
+        result = QuestionResult(node.question, node.kind, str(text), counted.total())
         if node.kind == "ask-text":
-            result.texts = [str(a.value.get("value")) for a in answers]
+            result.texts = texts.get(node.question, [])
         else:
-            result.options = _count(flow, node.question, node.kind, answers)
+            result.options = _count(flow, node.question, node.kind, weighted)
             for dimension in BREAKDOWNS:
-                groups: dict[str, list[Answer]] = defaultdict(list)
-                for answer in answers:
-                    groups[str(getattr(answer, dimension) or "unknown")].append(answer)
+                by_group = grouped[node.question][dimension] if node.question in grouped else {}
                 result.by[dimension] = {
-                    key: _count(flow, node.question, node.kind, group) for key, group in sorted(groups.items())
+                    key: _count(flow, node.question, node.kind, [(values[raw], n) for raw, n in group.items()])
+                    for key, group in sorted(by_group.items())
                 }
-        if node.kind == "ask-rating" and answers:
-            result.average = round(sum(int(a.value["value"]) for a in answers) / len(answers), 2)
+        if node.kind == "ask-rating" and weighted:
+            result.average = round(sum(int(value) * times for value, times in weighted) / counted.total(), 2)
         results.append(result)
-    return results
+    return results, sizes
+
+
+def poll_results(session: Session, poll: Poll, flow: Flow) -> list[QuestionResult]:
+    """Every question's results; answers skipped (None) do not count as respondents."""
+    return results_and_sizes(session, poll, flow)[0]
 
 
 def as_json(results: list[QuestionResult]) -> str:

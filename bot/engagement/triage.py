@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import ColumnElement, Table, func, select
 from sqlalchemy.orm import Session
 
 from bot.engagement import audit
@@ -224,7 +224,9 @@ def reply(session: Session, item: InputItem, text: str, program: str, actor: str
     assert resident is not None and address is not None
     prefix = f"staff-reply:{item.ref}:"
     sent_before = session.scalar(
-        select(func.count()).select_from(OutboxItem).where(OutboxItem.idempotency_key.startswith(prefix))
+        select(func.count())
+        .select_from(OutboxItem)
+        .where(_replies_to(item), OutboxItem.idempotency_key.startswith(prefix))
     )
     key = f"{prefix}{int(sent_before or 0) + 1}"
     row = notice_row(
@@ -237,12 +239,20 @@ def reply(session: Session, item: InputItem, text: str, program: str, actor: str
     return queued
 
 
+def _replies_to(item: InputItem) -> ColumnElement[bool]:
+    """Where an item's replies are in the outbox: among its resident's rows. Indexed, unlike the key prefix (SQLite's
+    LIKE cannot use the key's index), and the outbox grows with every broadcast."""
+    return OutboxItem.resident_id == item.resident_id
+
+
 def replies(session: Session, item: InputItem) -> list[OutboxItem]:
     """The staff replies queued for an item, oldest first."""
+    if item.resident_id is None:  # forgotten residents' outbox rows are deleted with them
+        return []
     return list(
         session.scalars(
             select(OutboxItem)
-            .where(OutboxItem.idempotency_key.startswith(f"staff-reply:{item.ref}:"))
+            .where(_replies_to(item), OutboxItem.idempotency_key.startswith(f"staff-reply:{item.ref}:"))
             .order_by(OutboxItem.id)
         )
     )

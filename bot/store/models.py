@@ -110,6 +110,7 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("channel", "provider_id", name="uq_messages_channel_provider_id"),
         Index("ix_messages_resident_created", "resident_id", "created_at"),
+        Index("ix_messages_created_direction", "created_at", "direction"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,14 +17,14 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bot.engagement import decisions
-from bot.engagement.decision_results import PublicQuestion, public_results, tally_poll, text_in
+from bot.engagement.decision_results import PollAnswers, PublicQuestion, public_results, tally_poll, text_in
 from bot.engagement.events import upcoming
 from bot.engagement.recording import POLL_FLOW_PREFIX
 from bot.i18n.catalogs import Translator
 from bot.i18n.formatting import babel_locale, format_event_time
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, negotiate, text_direction
 from bot.runtime import Runtime
-from bot.store.engagement import Decision, Poll
+from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
 from bot.web.guard import runtime_of, templates
 
 PUBLIC_HEADERS = {"Cache-Control": "public, max-age=60", "Vary": "Accept-Language", "X-Frame-Options": "DENY"}
@@ -74,34 +75,63 @@ class PublicDecision:
     quotes: list[tuple[str, str]]  # (locale, text) of linked items staff marked publishable
 
 
-def _decision(session: Session, runtime: Runtime, decision: Decision, locale: str) -> PublicDecision:
-    default = runtime.settings.default_locale
-    zone = ZoneInfo(runtime.settings.timezone)
-    published = decision.published_at or decision.updated_at
-    polls = []
-    runtime.flows.refresh(session, at_most_every=30)
-    for poll in decisions.linked_polls(session, decision):
-        version = runtime.flows.latest.get(POLL_FLOW_PREFIX + poll.slug)
-        if version is None:
-            continue
-        answers = tally_poll(session, poll, runtime.flows.get(session, version))
-        polls.append((text_in(poll.title, locale, default), public_results(answers, locale)))
-    quotes = [
-        (item.locale, item.text) for item, _outcome in decisions.linked_items(session, decision) if item.publishable
-    ]
-    return PublicDecision(
-        slug=decision.slug,
-        title=text_in(decision.title, locale, default),
-        summary=text_in(decision.summary, locale, default),
-        changed=text_in(decision.changed, locale, default),
-        not_adopted=text_in(decision.not_adopted, locale, default),
-        decided_by=decision.decided_by,
-        partners=list(decision.partners or []),
-        published=format_date(published.astimezone(zone), format="long", locale=babel_locale(locale)),
-        contributions=decisions.contributions(session, decision),
-        polls=polls,
-        quotes=quotes,
-    )
+class _Pages:
+    """What the public decisions of one request share: their links and contributions read together, each poll
+    tallied once (decisions often cite the same poll, and a tally reads every answer)."""
+
+    def __init__(self, session: Session, runtime: Runtime, published: list[Decision]) -> None:
+        self.session, self.runtime = session, runtime
+        ids = [decision.id for decision in published]
+        self.contributions = decisions.contributions_of(session, published)
+        self.polls: dict[int, list[Poll]] = defaultdict(list)
+        for decision_id, poll in session.execute(
+            select(DecisionLink.decision_id, Poll)
+            .join(Poll, Poll.id == DecisionLink.poll_id)
+            .where(DecisionLink.decision_id.in_(ids))
+            .order_by(Poll.slug)
+        ):
+            self.polls[decision_id].append(poll)
+        self.quotes: dict[int, list[tuple[str, str]]] = defaultdict(list)  # linked items marked publishable
+        for decision_id, item_locale, text in session.execute(
+            select(DecisionLink.decision_id, InputItem.locale, InputItem.text)
+            .join(InputItem, InputItem.id == DecisionLink.input_item_id)
+            .where(DecisionLink.decision_id.in_(ids), InputItem.publishable.is_(True))
+            .order_by(InputItem.ref)
+        ):
+            self.quotes[decision_id].append((item_locale, text))
+        self.tallies: dict[int, PollAnswers | None] = {}
+        runtime.flows.refresh(session, at_most_every=30)
+
+    def tally(self, poll: Poll) -> PollAnswers | None:
+        if poll.id not in self.tallies:
+            version = self.runtime.flows.latest.get(POLL_FLOW_PREFIX + poll.slug)
+            flow = self.runtime.flows.get(self.session, version) if version is not None else None
+            self.tallies[poll.id] = tally_poll(self.session, poll, flow) if flow is not None else None
+        return self.tallies[poll.id]
+
+    def decision(self, decision: Decision, locale: str) -> PublicDecision:
+        settings = self.runtime.settings
+        default = settings.default_locale
+        zone = ZoneInfo(settings.timezone)
+        published = decision.published_at or decision.updated_at
+        polls = []
+        for poll in self.polls[decision.id]:
+            answers = self.tally(poll)
+            if answers is not None:
+                polls.append((text_in(poll.title, locale, default), public_results(answers, locale)))
+        return PublicDecision(
+            slug=decision.slug,
+            title=text_in(decision.title, locale, default),
+            summary=text_in(decision.summary, locale, default),
+            changed=text_in(decision.changed, locale, default),
+            not_adopted=text_in(decision.not_adopted, locale, default),
+            decided_by=decision.decided_by,
+            partners=list(decision.partners or []),
+            published=format_date(published.astimezone(zone), format="long", locale=babel_locale(locale)),
+            contributions=self.contributions[decision.id],
+            polls=polls,
+            quotes=self.quotes[decision.id],
+        )
 
 
 def _open_polls(session: Session, locale: str, default: str) -> list[dict[str, str]]:
@@ -161,10 +191,11 @@ async def public_page(request: Request) -> Response:
                 .order_by(Decision.published_at.desc(), Decision.id.desc())
                 .limit(MAX_DECISIONS)
             ).all()
+            pages = _Pages(session, runtime, list(published))
             return {
                 "polls": _open_polls(session, locale, settings.default_locale),
                 "events": _events(session, runtime.clock.now(), locale, settings.default_locale, settings.timezone),
-                "decisions": [_decision(session, runtime, d, locale) for d in published],
+                "decisions": [pages.decision(d, locale) for d in published],
             }
 
     return _render(request, "public.html", locale, **await runtime.db.run(load))
@@ -181,7 +212,7 @@ async def public_decision(request: Request) -> Response:
             decision = session.scalars(
                 select(Decision).where(Decision.slug == slug, Decision.status == "published")
             ).first()
-            return None if decision is None else _decision(session, runtime, decision, locale)
+            return None if decision is None else _Pages(session, runtime, [decision]).decision(decision, locale)
 
     found = await runtime.db.run(load)
     if found is None:

@@ -21,10 +21,10 @@ from bot.engagement.decisions import DecisionError, DecisionFields, Program
 from bot.engagement.triage import STATUS_LABELS, TriageError
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, text_direction
 from bot.runtime import Runtime
-from bot.store.engagement import Decision, Poll
+from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
 from bot.web.auth import Staff
 from bot.web.dashboard.inbox import local_time
-from bot.web.dashboard.inbox_query import find_visible
+from bot.web.dashboard.inbox_query import find_visible, visible_clause
 from bot.web.guard import Endpoint, page, read_form, render, runtime_of, staff_of
 
 MAX_REFS_AT_ONCE = 100
@@ -71,7 +71,8 @@ async def decision_list(request: Request) -> Response:
             rows = session.scalars(
                 select(Decision).where(_visible(staff)).order_by(Decision.status, Decision.updated_at.desc())
             ).all()
-            return [{"decision": row, "contributions": decisions.contributions(session, row)} for row in rows]
+            counts = decisions.contributions_of(session, rows)
+            return [{"decision": row, "contributions": counts[row.id]} for row in rows]
 
     found = await runtime.db.run(load)
     return render(
@@ -142,7 +143,11 @@ def _preview(decision: Decision, program: Program) -> list[dict[str, Any]]:
 
 def _details(session: Session, staff: Staff, decision: Decision, program: Program) -> dict[str, Any]:
     linked = decisions.linked_items(session, decision)
-    visible = {item.id for item, _ in linked if find_visible(session, staff, item.ref) is not None}
+    visible = {item.id for item, _ in linked}
+    if staff.scoped and visible:  # partners see only the items shared with them: one query for all of them
+        links = select(DecisionLink.input_item_id).where(DecisionLink.decision_id == decision.id)
+        shared = select(InputItem.id).where(InputItem.id.in_(links), visible_clause(session, staff))
+        visible = set(session.scalars(shared))
     polls = decisions.linked_polls(session, decision)
     linked_ids = {p.id for p in polls}
     other_polls = [

@@ -28,6 +28,22 @@ from bot.web.guard import PRIVATE_HEADERS, Endpoint, read_form, render, runtime_
 from bot.web.guard import page as guard
 
 MAX_REF = 2**31 - 1
+CSV_COLUMNS = (
+    InputItem.ref,
+    InputItem.kind,
+    InputItem.created_at,
+    InputItem.locale,
+    InputItem.area,
+    InputItem.channel,
+    InputItem.topic,
+    InputItem.tags,
+    InputItem.status,
+    InputItem.poll_id,
+    InputItem.resident_id,
+    InputItem.may_contact,
+    InputItem.publishable,
+    InputItem.text,
+)
 
 
 def local_time(timezone: str) -> Callable[[datetime | None], str]:
@@ -131,8 +147,11 @@ async def inbox_csv(request: Request) -> Response:
             "text",
         )
         with runtime.db.transaction() as session:
-            items = list(session.scalars(inbox_query.items_query(session, staff, chosen, timezone)))
-            polls = _lookups(session, items)["polls"]
+            # Columns, not ORM objects: an export can hold every item of the program.
+            query = inbox_query.items_query(session, staff, chosen, timezone).with_only_columns(*CSV_COLUMNS)
+            items = session.execute(query).all()
+            poll_ids = {item.poll_id for item in items if item.poll_id}
+            polls = dict(session.execute(select(Poll.id, Poll.slug).where(Poll.id.in_(poll_ids))).all())
             rows = [
                 [
                     item.ref,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,23 +18,48 @@ from bot.store.models import Address, Message, OutboxItem, Resident
 from bot.web.guard import page, render, runtime_of
 
 
+def _label(key: Any) -> str:
+    return str(key) if key is not None else "unknown"
+
+
 def _counts(session: Session, column: Any, *where: Any) -> list[tuple[str, int]]:
     rows = session.execute(select(column, func.count()).where(*where).group_by(column).order_by(func.count().desc()))
-    return [(str(key) if key is not None else "unknown", int(count)) for key, count in rows]
+    return [(_label(key), int(count)) for key, count in rows]
+
+
+def _most_first(counts: Counter[str]) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _residents(session: Session) -> tuple[Counter[str], Counter[str], Counter[str]]:
+    """Residents by consent, and those who joined by language and by area: one pass over the residents."""
+    consent, languages, areas = Counter[str](), Counter[str](), Counter[str]()
+    rows = session.execute(
+        select(Resident.consent, Resident.locale, Resident.area, func.count()).group_by(
+            Resident.consent, Resident.locale, Resident.area
+        )
+    )
+    for state, locale, area, count in rows:
+        consent[_label(state)] += count
+        if state == "granted":
+            languages[_label(locale)] += count
+            areas[_label(area)] += count
+    return consent, languages, areas
 
 
 def overview_numbers(session: Session, now: datetime, timezone_start: datetime) -> dict[str, Any]:
     """Everything the overview shows, computed in a few grouped queries."""
-    active = Resident.consent == "granted"
-    channels = _counts(
-        session,
-        Address.channel,
-        Address.resident_id.in_(select(Resident.id).where(active)),
-        Address.reachable.is_(True),
-    )
-    languages = [(NATIVE_NAMES.get(k, k), n) for k, n in _counts(session, Resident.locale, active)]
-    areas = _counts(session, Resident.area, active)
-    consent = dict(_counts(session, Resident.consent))
+    consent, languages, areas = _residents(session)
+    channels = [
+        (_label(channel), int(count))
+        for channel, count in session.execute(
+            select(Address.channel, func.count())
+            .join(Resident, Resident.id == Address.resident_id)
+            .where(Resident.consent == "granted", Address.reachable.is_(True))
+            .group_by(Address.channel)
+            .order_by(func.count().desc())
+        )
+    ]
     traffic = dict(_counts(session, Message.direction, Message.created_at >= timezone_start))
     outbox = dict(_counts(session, OutboxItem.status))
     failed_recent = dict(
@@ -47,9 +73,9 @@ def overview_numbers(session: Session, now: datetime, timezone_start: datetime) 
     inbox = dict(_counts(session, InputItem.status))
     return {
         "channels": channels,
-        "languages": languages,
-        "areas": areas[:15],
-        "consent": consent,
+        "languages": [(NATIVE_NAMES.get(k, k), n) for k, n in _most_first(languages)],
+        "areas": _most_first(areas)[:15],
+        "consent": dict(_most_first(consent)),
         "messages_in": traffic.get("in", 0),
         "messages_out": traffic.get("out", 0),
         "outbox": outbox,
