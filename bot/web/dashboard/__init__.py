@@ -14,6 +14,7 @@ from bot.web.dashboard import (
     organizations,
     overview,
     polls,
+    residents,
     session_views,
 )
 
@@ -32,6 +33,7 @@ def routes() -> list[BaseRoute]:
         *decisions_views.ROUTES,
         *admin.ROUTES,
         *organizations.ROUTES,
+        *residents.ROUTES,
         *public.ROUTES,
         *api.ROUTES,
     ]

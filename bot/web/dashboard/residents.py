@@ -1,0 +1,111 @@
+"""A resident's page for staff: their addresses, consent history, contributions and messages; an admin can
+export everything held about them (a data-access request) or erase them (an erasure request)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.engagement import audit, privacy
+from bot.web.guard import PRIVATE_HEADERS, page, read_form, render, runtime_of, staff_of
+
+SHOWN_MESSAGES = 100
+
+
+def _missing(request: Request) -> Response:
+    return render(request, "dashboard/error.html", status_code=404, title="Not found", message="No such resident.")
+
+
+@page("view_numbers")
+async def resident_page(request: Request) -> Response:
+    """GET /dashboard/residents/{id}: everything about one resident (admin and staff only: it shows addresses)."""
+    runtime = runtime_of(request)
+    resident_id = int(request.path_params["id"])
+
+    def load() -> dict[str, Any] | None:
+        with runtime.db.transaction() as session:
+            resident = privacy.find_resident(session, resident_id)
+            return privacy.export(session, resident) if resident else None
+
+    data = await runtime.db.run(load)
+    if data is None:
+        return _missing(request)
+    messages = data["messages"]
+    return render(
+        request,
+        "dashboard/resident.html",
+        title=f"Resident #{resident_id}",
+        data=data,
+        messages=messages[-SHOWN_MESSAGES:],
+        older=max(0, len(messages) - SHOWN_MESSAGES),
+        can_manage=staff_of(request).can("users"),
+    )
+
+
+@page("users")
+async def export_resident(request: Request) -> Response:
+    """GET /dashboard/residents/{id}/export.json: a data-access request, answered as a JSON download (audited)."""
+    runtime, staff = runtime_of(request), staff_of(request)
+    resident_id = int(request.path_params["id"])
+
+    def load() -> dict[str, Any] | None:
+        with runtime.db.transaction() as session:
+            resident = privacy.find_resident(session, resident_id)
+            if resident is None:
+                return None
+            audit.record(session, staff.actor, "resident.export", f"resident:{resident_id}", runtime.clock.now())
+            return privacy.export(session, resident)
+
+    data = await runtime.db.run(load)
+    if data is None:
+        return _missing(request)
+    disposition = f'attachment; filename="resident-{resident_id}.json"'
+    return Response(
+        json.dumps(data, ensure_ascii=False, indent=2),
+        media_type="application/json",
+        headers={**PRIVATE_HEADERS, "Content-Disposition": disposition},
+    )
+
+
+@page("users")
+async def erase_resident(request: Request) -> Response:
+    """POST /dashboard/residents/{id}/erase: an erasure request; the id must be typed again to confirm (audited)."""
+    runtime, staff = runtime_of(request), staff_of(request)
+    resident_id = int(request.path_params["id"])
+    form = await read_form(request)
+    if str(form.get("confirm") or "").strip().lstrip("#") != str(resident_id):
+        return render(
+            request,
+            "dashboard/error.html",
+            status_code=400,
+            title="Not erased",
+            message=f"Type the resident's number ({resident_id}) to confirm the erasure.",
+        )
+
+    def erase() -> dict[str, int] | None:
+        with runtime.db.transaction() as session:
+            resident = privacy.find_resident(session, resident_id)
+            if resident is None:
+                return None
+            counts = privacy.erase(session, resident)
+            audit.record(
+                session, staff.actor, "resident.erase", f"resident:{resident_id}", runtime.clock.now(), **counts
+            )
+            return counts
+
+    counts = await runtime.db.run(erase)
+    if counts is None:
+        return _missing(request)
+    done = f"Resident #{resident_id} was erased ({counts['messages']} messages deleted)."
+    return RedirectResponse(f"/dashboard/inbox?done={done}", status_code=303)
+
+
+ROUTES: list[BaseRoute] = [
+    Route("/dashboard/residents/{id:int}", resident_page, methods=["GET"]),
+    Route("/dashboard/residents/{id:int}/export.json", export_resident, methods=["GET"]),
+    Route("/dashboard/residents/{id:int}/erase", erase_resident, methods=["POST"]),
+]
