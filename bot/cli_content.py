@@ -184,8 +184,47 @@ def results(slug: str, fmt: str) -> None:
     click.echo(render(found))
 
 
+# Demo residents (with --residents): simulator handle, language menu number, area, the poll's answers (top need,
+# ranking, idea) and a piece of feedback. They speak through the real pipeline, like anyone in the simulator.
+DEMO_VOICES = (
+    ("demo-en-1", "1", "94110", "2", "2 1 3", "More counselors at the high school", "The clinic closes too early."),
+    ("demo-en-2", "1", "94124", "4", "4 5 1", "", "Trucks idle next to the playground all day."),
+    ("demo-es-1", "2", "94110", "1", "1 3 2", "Una clínica abierta los sábados", "No hay intérpretes en la clínica."),
+    (
+        "demo-es-2",
+        "2",
+        "94124",
+        "3",
+        "3 1 4",
+        "Un mercado de frutas en el barrio",
+        "La parada del autobús no tiene sombra.",
+    ),
+    ("demo-zh-1", "3", "94133", "1", "1 2 5", "社区中心需要中文的健康讲座", "诊所的等候时间太长了。"),
+    ("demo-vi-1", "4", "94112", "3", "3 2 1", "Chợ nông sản gần nhà", "Cần thêm phiên dịch tiếng Việt ở phòng khám."),
+    ("demo-ar-1", "5", "94112", "2", "2 1 5", "مجموعة دعم نفسي باللغة العربية", "نحتاج إلى إنارة أفضل في الحديقة."),
+    ("demo-fr-1", "6", "94133", "5", "5 1 2", "Des passages piétons plus sûrs", "Les trottoirs sont trop étroits."),
+)
+
+
+def seed_demo_residents(runtime: Any) -> int:
+    """Demo residents who join, answer the demo poll and give feedback through the real pipeline (once)."""
+    from bot.channels import simulator
+    from bot.store.models import Address
+
+    with runtime.db.transaction() as session:
+        if session.scalars(select(Address.id).where(Address.value.like("demo-%"))).first() is not None:
+            return 0
+    for serial, (handle, menu, area, need, ranking, idea, feedback) in enumerate(DEMO_VOICES):
+        script = ["hi", menu, "1", area, "POLL", need, ranking, idea or "SKIP", "FEEDBACK", feedback, "1", "1"]
+        for step, text in enumerate(script):
+            inbound = simulator.parse(handle, text, f"demo-{serial}-{step}", runtime.clock.now())
+            runtime.pipeline.handle(inbound, reply_inline=True)
+    return len(DEMO_VOICES)
+
+
 @click.command()
-def demo() -> None:
+@click.option("--residents", is_flag=True, help="Also add demo residents who answer the poll and give feedback.")
+def demo(residents: bool) -> None:
     """Seed demo content in all six languages (a health poll, opened; two events) to try in the simulator."""
     from bot.cli import content_runtime
 
@@ -202,6 +241,12 @@ def demo() -> None:
                     event = load_event(session, moved_to_offset(document, runtime.clock.now()), runtime.clock.now())
                     click.echo(f"demo event {event.slug} on {event.starts_at.date().isoformat()}: text EVENTS")
             password = demo_admin(session, runtime.clock.now())
+        if residents:
+            added = seed_demo_residents(runtime)
+            if added:
+                click.echo(f"{added} demo residents answered the poll and gave feedback: see the dashboard's inbox")
+            else:
+                click.echo("The demo residents are already there.")
     finally:
         runtime.close()
     click.echo("Feedback: text FEEDBACK at any time. Try it all in the simulator (make run).")

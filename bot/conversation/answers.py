@@ -393,6 +393,11 @@ def _yes_no_word(piece: str) -> int | None:
     return 1 if piece in YES_WORDS else 0 if piece in NO_WORDS else 2 if piece in _POLITE else None
 
 
+def parse_number(answer: str) -> int | None:
+    """The whole answer as one number ("2", "٢", "２", " 2. "), or None."""
+    return _number(_norm(answer))
+
+
 def parse_yes_no(answer: str) -> bool | None:
     """True for a yes in any supported language ("Sí!!", "好的", "👍"), False for a no; None if both or neither."""
     folded = _norm(answer)

@@ -87,13 +87,24 @@ def test_prompted_password_must_match_and_be_long(tmp_path: Path) -> None:
 
 
 def test_demo_prints_an_admin_login_that_signs_in(tmp_path: Path) -> None:
-    demo = _run(["demo"], tmp_path)
+    demo = _run(["demo", "--residents"], tmp_path)
     assert demo.returncode == 0, demo.stderr
+    assert "8 demo residents answered the poll and gave feedback" in demo.stdout
     found = re.search(r"sign in at /login as (\S+) with the password (\S+)", demo.stdout)
     assert found, demo.stdout
+    again = _run(["demo", "--residents"], tmp_path)
+    assert "The demo residents are already there." in again.stdout
+    assert found.group(2) not in again.stdout  # a new password each run
+    password = re.search(r"with the password (\S+)", again.stdout)
+    assert password
     runtime = _runtime(tmp_path)
     try:
         with TestClient(create_app(runtime, deliver=False)) as client:
-            sign_in(client, found.group(1), found.group(2))
+            sign_in(client, found.group(1), password.group(1))
+            inbox = client.get("/dashboard/inbox").text
+            assert "Une clinique" not in inbox and "No hay intérpretes en la clínica." in inbox
+            assert "诊所的等候时间太长了。" in inbox and "نحتاج إلى إنارة أفضل في الحديقة." in inbox
+            results = client.get("/dashboard/polls/health-priorities").text
+            assert "8 respondents" in results or ">8<" in results
     finally:
         runtime.close()

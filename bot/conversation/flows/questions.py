@@ -111,6 +111,8 @@ def read(node: Node, answer: str, ctx: FlowContext, *, is_button: bool = False) 
         )
     if node.kind == "ask-yes-no":
         yes = answers.parse_yes_no(answer)
+        if yes is None and (number := answers.parse_number(answer)) in (1, 2):
+            yes = number == 1  # the numbered lines SMS shows: 1 Yes, 2 No
         return Reading(yes) if yes is not None else Reading(hint=t.gettext(YES_OR_NO))
     if node.kind == "ask-rating":
         rating = answers.parse_rating(answer, RATING_LOW, RATING_HIGH)
