@@ -1,0 +1,1 @@
+"""Loopline: a multilingual SMS and Telegram gateway for two-way community engagement."""

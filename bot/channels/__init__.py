@@ -1,0 +1,1 @@
+"""Channel adapters: Twilio SMS, Telegram and the simulator, each behind one small interface."""

@@ -1,0 +1,1 @@
+"""Conversations: keywords, answer parsing, the router and the flow engine (pure, no I/O)."""

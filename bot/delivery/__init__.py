@@ -1,0 +1,1 @@
+"""Delivery: outbox workers, pacing, send-time rules, provider statuses and scheduled sweeps."""

@@ -1,0 +1,1 @@
+"""What residents take part in and what staff do with it: polls, events, broadcasts, triage, decisions."""

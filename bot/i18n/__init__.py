@@ -1,0 +1,1 @@
+"""Languages: gettext catalogs, locale negotiation, Babel formatting and the flow-file extractor."""

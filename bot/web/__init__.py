@@ -1,0 +1,1 @@
+"""The web side: webhooks, simulator, staff dashboard, public page and JSON API."""

@@ -1,0 +1,1 @@
+"""Flows as data: the schema, the engine, question handling and the shipped flow files."""
