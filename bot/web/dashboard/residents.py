@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.engagement import audit, privacy
+from bot.engagement import audit, merge, privacy
 from bot.web.guard import PRIVATE_HEADERS, page, read_form, render, runtime_of, staff_of
 
 SHOWN_MESSAGES = 100
@@ -104,8 +104,47 @@ async def erase_resident(request: Request) -> Response:
     return RedirectResponse(f"/dashboard/inbox?done={done}", status_code=303)
 
 
+@page("view_numbers")
+async def merge_resident(request: Request) -> Response:
+    """POST /dashboard/residents/{id}/merge: the resident number in `other` is the same person (say, on
+    Telegram); their addresses, consent history, answers and messages move here (audited)."""
+    runtime, staff = runtime_of(request), staff_of(request)
+    resident_id = int(request.path_params["id"])
+    raw = str((await read_form(request)).get("other") or "").strip().lstrip("#")
+    if not raw.isdigit() or len(raw) > 9:
+        return render(
+            request, "dashboard/error.html", status_code=400, title="Not merged", message="Give a resident's number."
+        )
+    other_id = int(raw)
+
+    def apply() -> str | None:
+        with runtime.db.transaction() as session:
+            now = runtime.clock.now()
+            try:
+                kept = merge.merge(session, resident_id, other_id, now)
+            except merge.MergeError as exc:
+                return str(exc)
+            audit.record(
+                session,
+                staff.actor,
+                "resident.merge",
+                f"resident:{resident_id}",
+                now,
+                merged=other_id,
+                consent=kept.consent,
+            )
+            return None
+
+    problem = await runtime.db.run(apply)
+    if problem:
+        return render(request, "dashboard/error.html", status_code=400, title="Not merged", message=problem)
+    done = f"Resident #{other_id} is now part of this resident."
+    return RedirectResponse(f"/dashboard/residents/{resident_id}?done={done}", status_code=303)
+
+
 ROUTES: list[BaseRoute] = [
     Route("/dashboard/residents/{id:int}", resident_page, methods=["GET"]),
     Route("/dashboard/residents/{id:int}/export.json", export_resident, methods=["GET"]),
     Route("/dashboard/residents/{id:int}/erase", erase_resident, methods=["POST"]),
+    Route("/dashboard/residents/{id:int}/merge", merge_resident, methods=["POST"]),
 ]
