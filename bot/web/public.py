@@ -25,9 +25,15 @@ from bot.i18n.formatting import babel_locale, format_event_time
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, negotiate, text_direction
 from bot.runtime import Runtime
 from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
-from bot.web.guard import runtime_of, templates
+from bot.web.guard import CONTENT_SECURITY_POLICY, runtime_of, templates
 
-PUBLIC_HEADERS = {"Cache-Control": "public, max-age=60", "Vary": "Accept-Language", "X-Frame-Options": "DENY"}
+PUBLIC_HEADERS = {
+    "Cache-Control": "public, max-age=60",
+    "Vary": "Accept-Language",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+}
 MAX_DECISIONS = 50
 MAX_EVENTS = 10
 

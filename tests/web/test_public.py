@@ -171,3 +171,10 @@ def test_one_decision_page_and_no_drafts(client: TestClient, world: dict[str, in
     missing = client.get("/public/decisions/secret-draft?lang=es")
     assert missing.status_code == 404 and "Esta decisión no existe." in missing.text
     assert client.get("/public/decisions/" + "x" * 500).status_code == 404
+
+
+def test_public_pages_send_a_strict_content_security_policy(client: TestClient, world: dict[str, int]) -> None:
+    response = client.get("/public?lang=es")
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy and "'unsafe-inline'" not in policy
+    assert response.headers["x-content-type-options"] == "nosniff"
