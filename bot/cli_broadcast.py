@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from datetime import UTC, datetime
@@ -15,14 +14,6 @@ from bot.conversation.flows.schema import FlowError
 from bot.engagement import audit, broadcasts
 from bot.engagement.audiences import AudienceError, parse_audience
 from bot.i18n.negotiation import SUPPORTED_LOCALES
-
-
-def _who() -> str:
-    """The operating-system user running the command (containers may run as a user with no name)."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def _load(path: Path) -> broadcasts.BroadcastFile:
@@ -127,7 +118,7 @@ def send_command(file: Path, audience: str | None, at: str | None, fallback: str
             action = "broadcast.send.urgent" if message.urgent else "broadcast.send"
             audit.record(
                 session,
-                f"cli:{_who()}",
+                audit.cli_actor(),
                 action,
                 f"broadcast:{row.id}",
                 runtime.clock.now(),

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 
 import click
 
 from bot.engagement import audit, privacy
-
-
-def _who() -> str:
-    try:
-        return "cli:" + getpass.getuser()
-    except (KeyError, OSError):
-        return "cli:unknown"
 
 
 def _chosen(resident_id: int | None, address: str | None) -> None:
@@ -45,7 +37,7 @@ def export_command(resident_id: int | None, address: str | None) -> None:
                 click.echo("loopline: no such resident", err=True)
                 sys.exit(1)
             data = privacy.export(session, resident)
-            audit.record(session, _who(), "resident.export", f"resident:{resident.id}", runtime.clock.now())
+            audit.record(session, audit.cli_actor(), "resident.export", f"resident:{resident.id}", runtime.clock.now())
     finally:
         runtime.close()
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
@@ -71,7 +63,9 @@ def erase_command(resident_id: int | None, address: str | None, yes: bool) -> No
                 sys.exit(1)
             erased_id = resident.id
             counts = privacy.erase(session, resident)
-            audit.record(session, _who(), "resident.erase", f"resident:{erased_id}", runtime.clock.now(), **counts)
+            audit.record(
+                session, audit.cli_actor(), "resident.erase", f"resident:{erased_id}", runtime.clock.now(), **counts
+            )
     finally:
         runtime.close()
     click.echo(f"erased resident #{erased_id}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

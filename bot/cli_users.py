@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 from pathlib import Path
 
@@ -13,13 +12,6 @@ from sqlalchemy.orm import Session
 from bot.engagement import audit
 from bot.store.staff import ROLES, Organization, User
 from bot.web import auth
-
-
-def _who() -> str:
-    try:
-        return "cli:" + getpass.getuser()
-    except (KeyError, OSError):
-        return "cli:unknown"
 
 
 def _password(password_file: Path | None) -> str:
@@ -66,7 +58,7 @@ def create(email: str, role: str, organization: str | None, password_file: Path 
                 user = auth.create_user(session, email, password, role, now, organization)
             except auth.AuthError as exc:
                 _fail(str(exc))
-            audit.record(session, _who(), "user.create", f"user:{user.id}", now, email=user.email, role=role)
+            audit.record(session, audit.cli_actor(), "user.create", f"user:{user.id}", now, email=user.email, role=role)
     finally:
         runtime.close()
     click.echo(f"created {role} {user.email}; sign in at /login")
@@ -114,7 +106,7 @@ def password(email: str, password_file: Path | None) -> None:
                 auth.set_password(session, user, secret)
             except auth.AuthError as exc:
                 _fail(str(exc))
-            audit.record(session, _who(), "user.password", f"user:{user.id}", runtime.clock.now())
+            audit.record(session, audit.cli_actor(), "user.password", f"user:{user.id}", runtime.clock.now())
     finally:
         runtime.close()
     click.echo(f"password changed for {email}")
@@ -131,7 +123,7 @@ def deactivate(email: str) -> None:
         with runtime.db.transaction() as session:
             user = _user(session, email)
             user.active = False
-            audit.record(session, _who(), "user.deactivate", f"user:{user.id}", runtime.clock.now())
+            audit.record(session, audit.cli_actor(), "user.deactivate", f"user:{user.id}", runtime.clock.now())
     finally:
         runtime.close()
     click.echo(f"deactivated {email}")
@@ -151,7 +143,7 @@ def token(email: str, name: str) -> None:
             if not user.active:
                 _fail(f"{email} is deactivated")
             secret = auth.create_token(session, user, name, runtime.clock.now())
-            audit.record(session, _who(), "token.create", f"user:{user.id}", runtime.clock.now(), name=name)
+            audit.record(session, audit.cli_actor(), "token.create", f"user:{user.id}", runtime.clock.now(), name=name)
     finally:
         runtime.close()
     click.echo(secret)

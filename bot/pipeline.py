@@ -19,6 +19,7 @@ from bot.conversation.router import FEEDBACK_FLOW, FOLLOWUP_FLOW, ResidentView, 
 from bot.conversation.text import storable
 from bot.engagement.effects import Situation, carry_out
 from bot.engagement.flow_versions import FlowRegistry
+from bot.engagement.notices import cancel_pending
 from bot.engagement.recording import POLL_FLOW_PREFIX, allocate_ref
 from bot.engagement.world import read_world
 from bot.i18n.negotiation import negotiate
@@ -280,11 +281,7 @@ class Pipeline:
             )
             if turn.consent == "revoked":
                 # STOP wins over anything already queued, on every channel of this resident.
-                session.connection().execute(
-                    update(OUTBOX)
-                    .where(OUTBOX.c.resident_id == resident.id, OUTBOX.c.status == "pending")
-                    .values(status="cancelled", last_error="resident opted out", finished_at=now)
-                )
+                cancel_pending(session, resident.id, now)
         if session.is_modified(resident):
             resident.updated_at = now
 

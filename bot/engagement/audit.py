@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from datetime import datetime
 from typing import Any
 
@@ -13,3 +14,12 @@ from bot.store.engagement import AuditEvent
 def record(session: Session, actor: str, action: str, subject: str, now: datetime, **details: Any) -> None:
     """Write who (e.g. `user:ana@health.example`, `cli:ana`) did what (`poll.open`) to what (`poll:slug`)."""
     session.add(AuditEvent(actor=actor[:120], action=action[:64], subject=subject[:120], details=details, at=now))
+
+
+def cli_actor() -> str:
+    """How the audit log names whoever runs a `loopline` command: `cli:` and their operating-system user
+    (containers may run as a user with no name)."""
+    try:
+        return "cli:" + getpass.getuser()
+    except (KeyError, OSError):
+        return "cli:unknown"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -70,3 +70,12 @@ def queue_once(session: Session, rows: list[dict[str, Any]]) -> int:
         insert = pg_insert(OUTBOX) if dialect == "postgresql" else sqlite_insert(OUTBOX)
         session.connection().execute(insert.on_conflict_do_nothing(index_elements=["idempotency_key"]), fresh)
     return len(fresh)
+
+
+def cancel_pending(session: Session, resident_id: int, now: datetime) -> None:
+    """A resident opted out: nothing still waiting in the outbox for them leaves, on any channel."""
+    session.connection().execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.resident_id == resident_id, OUTBOX.c.status == "pending")
+        .values(status="cancelled", last_error="resident opted out", finished_at=now)
+    )
