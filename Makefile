@@ -2,15 +2,22 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# Every Python package, direct and transitive, pinned with hashes by uv (see README, "Dependencies").
+LOCK := requirements.lock
+LOCK_COMMAND = $(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes --quiet -o $(LOCK)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 
-.PHONY: run demo test lint bench i18n peers clean
+.PHONY: run demo test test-fast lint bench i18n lock peers clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	rm -f $(VENV)/.installed-*; touch $@
+# A new venv whenever the lock or pyproject.toml changes (the stamp's name is their checksum, so a touched but
+# unchanged file does not count), holding exactly what the lock names: the locked packages (hashes checked, no
+# resolver), then the project itself, built by the locked setuptools.
+$(STAMP):
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
 
 ## run: set up and serve on SQLite (./loopline.db) with the simulator at http://127.0.0.1:8000/simulator
 run: $(STAMP)
@@ -33,6 +40,10 @@ test: $(STAMP) peers
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
+## lock: refresh requirements.lock from pyproject.toml (keeps every pin that still fits; UPGRADE=name moves one package to its newest allowed version)
+lock: $(STAMP)
+	$(LOCK_COMMAND) $(if $(UPGRADE),--upgrade-package $(UPGRADE))
+
 lint: $(STAMP)
 	$(BIN)/ruff check bot tests migrations
 	$(BIN)/ruff format --check bot tests migrations
@@ -42,10 +53,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m tests.perf.bench_webhook && $(BIN)/python -m tests.perf.bench_broadcast && $(BIN)/python -m tests.perf.bench_dashboard
 
-## i18n: extract the bot's messages (code and flow files) and update every catalog
+## i18n: extract the bot's messages (code, flow files, public templates) and update every catalog; writes only what changed
 i18n: $(STAMP)
-	$(BIN)/pybabel extract -F locales/babel.cfg -o locales/messages.pot --no-location --omit-header .
-	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/python -m bot.i18n.refresh
 
 clean:
 	rm -rf $(VENV) .peers .pytest_cache .mypy_cache .ruff_cache

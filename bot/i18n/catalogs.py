@@ -10,6 +10,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
+from bot.i18n.formatting import format_number_for
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent.parent / "locales"
@@ -47,8 +48,9 @@ class Translator:
         return text.format(**params) if params else text
 
     def ngettext(self, singular: str, plural: str, n: int, **params: object) -> str:
-        """Translate a message with a plural form chosen by n (Babel's plural rules of the locale)."""
-        return self._t.ngettext(singular, plural, n).format(n=n, **params)
+        """Translate a message with a plural form chosen by n (Babel's plural rules of the locale); {n} is written
+        with the locale's digit grouping ("1.000.000 de mensajes"), in plain spaces that SMS can carry."""
+        return self._t.ngettext(singular, plural, n).format(n=format_number_for(n, self.locale, sms=True), **params)
 
 
 def _(message: str) -> str:
