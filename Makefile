@@ -8,6 +8,8 @@ LOCK_COMMAND = $(BIN)/uv pip compile pyproject.toml --extra dev --universal --py
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 
 .PHONY: run demo test test-fast lint bench i18n lock peers clean
+# Tests run on every core (pytest-xdist); each worker has its own databases.
+PYTEST := $(BIN)/pytest -q -n auto
 
 # A new venv whenever the lock or pyproject.toml changes (the stamp's name is their checksum, so a touched but
 # unchanged file does not count), holding exactly what the lock names: the locked packages (hashes checked, no
@@ -38,7 +40,13 @@ peers:
 test: $(STAMP) peers
 	$(BIN)/ruff check bot tests migrations
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(PYTEST)
+
+## test-fast: the inner loop (~30 s): lint, types and every test but the end-to-end ones (real servers, peers, browser), on SQLite, property tests at a tenth of their examples; `make test` runs it all
+test-fast: $(STAMP)
+	$(BIN)/ruff check bot tests migrations
+	$(BIN)/mypy
+	LOOPLINE_TEST_POSTGRES_URL= $(PYTEST) -m "not e2e" --hypothesis-profile=fast
 
 ## lock: refresh requirements.lock from pyproject.toml (keeps every pin that still fits; UPGRADE=name moves one package to its newest allowed version)
 lock: $(STAMP)

@@ -1,23 +1,33 @@
-"""Shared fixtures: real databases (SQLite always, PostgreSQL when LOOPLINE_TEST_POSTGRES_URL is set)."""
+"""Shared fixtures: real databases (SQLite always, PostgreSQL when LOOPLINE_TEST_POSTGRES_URL is set), each test's
+own copy of a database migrated once per run."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from argon2 import PasswordHasher
 
 from bot.messages import Channel
 from bot.runtime import Runtime
 from bot.settings import Settings, load_settings
-from bot.store.db import normalise_url
+from bot.web import auth
 from tests.support.chat import Chat
+from tests.support.databases import BACKENDS, Databases, postgres_schema
+from tests.support.examples import examples  # registers the "fast" Hypothesis profile before it is chosen
 
-POSTGRES_URL = os.environ.get("LOOPLINE_TEST_POSTGRES_URL", "").strip()
-BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
+__all__ = ["examples"]
+ROOT = Path(__file__).resolve().parent
+END_TO_END_FOLDERS = (ROOT / "e2e", ROOT / "browser")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e and tests/browser drives real processes: marked e2e (`make test-fast` skips it)."""
+    for item in items:
+        if any(item.path.is_relative_to(folder) for folder in END_TO_END_FOLDERS):
+            item.add_marker(pytest.mark.e2e)
+
 
 TWILIO_ENV = {
     "LOOPLINE_TWILIO_ACCOUNT_SID": "AC" + "0123456789abcdef" * 2,
@@ -32,30 +42,54 @@ TELEGRAM_ENV = {
 }
 
 
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashing() -> Iterator[None]:
+    """argon2id with the cheapest parameters in the suite's own process (a sign-in costs 0.2 s at production cost);
+    servers the suite starts as subprocesses hash at production cost, and a test checks what they store."""
+    shipped = auth.HASHER
+    auth.HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    yield
+    auth.HASHER = shipped
+
+
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
+    """This run's (this xdist worker's) migrated databases."""
+
+    def migrate(url: str) -> None:
+        runtime = Runtime(make_settings(url))
+        try:
+            runtime.prepare(migrate=True)
+        finally:
+            runtime.close()
+
+    made = Databases(tmp_path_factory.mktemp("databases"), migrate)
+    yield made
+    made.close()
+
+
 @pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each test that uses a database runs on SQLite, and on PostgreSQL when LOOPLINE_TEST_POSTGRES_URL is set."""
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(backend: str, databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database of the test's own at the latest schema, holding the built-in flows and nothing else."""
+    if backend == "sqlite":
+        return databases.fresh_sqlite(tmp_path_factory.mktemp("db"))
+    return databases.fresh_postgres()
+
+
+@pytest.fixture
+def empty_database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fresh, empty database: a SQLite file, or a PostgreSQL schema of its own that is dropped afterwards."""
-    if request.param == "sqlite":
+    if backend == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db')}/loopline.db"
         return
     with postgres_schema() as url:
         yield url
-
-
-@contextlib.contextmanager
-def postgres_schema() -> Iterator[str]:
-    """A PostgreSQL schema of its own, dropped afterwards: the URL that makes it the search path."""
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = create_engine(normalise_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def make_settings(database_url: str, **extra: str) -> Settings:

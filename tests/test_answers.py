@@ -18,6 +18,7 @@ from bot.conversation.answers import (
 )
 from bot.conversation.text import fold
 from bot.i18n.negotiation import SUPPORTED_LOCALES
+from tests.support.examples import examples
 
 FRUIT = (
     Option("apple", {"en": "Apple", "es": "Manzana", "fr": "Pomme", "vi": "Táo", "zh_Hans": "苹果", "ar": "تفاح"}),
@@ -347,7 +348,7 @@ OPTIONS = st.lists(LABEL, min_size=1, max_size=12, unique_by=fold).map(
 SEPARATORS = [",", ", ", " ", " and ", " y ", " et ", " và ", "和", " و ", "&", " + ", "、", "，", " ; ", " & "]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(answer=ANY_TEXT, locale=st.sampled_from([*SUPPORTED_LOCALES, "xx", ""]))
 def test_no_text_raises(answer: str, locale: str) -> None:
     parse_single(answer, FRUIT, locale)
@@ -358,7 +359,7 @@ def test_no_text_raises(answer: str, locale: str) -> None:
     parse_yes_no(answer)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(data=st.data(), word=st.text(alphabet="abcdefgh", min_size=4, max_size=12))
 def test_equal_distance_to_two_options_is_none(data: st.DataObject, word: str) -> None:
     """Two options each one (or, for 8+ letters, two) edits from the answer: the parser must not pick either."""
@@ -394,7 +395,7 @@ def _edited(data: st.DataObject, word: str) -> str:
     return word
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(answer=st.text(alphabet="ab", min_size=3, max_size=10), data=st.data())
 def test_no_option_when_equidistant(answer: str, data: st.DataObject) -> None:
     """Whenever the answer is as far from one label as from the other (and is neither), nothing is chosen."""
@@ -405,7 +406,7 @@ def test_no_option_when_equidistant(answer: str, data: st.DataObject) -> None:
     assert parse_single(answer, (Option("x", {"en": a}), Option("y", {"en": "zzzz"}, words=(b,))), "es") is None
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(options=OPTIONS, data=st.data())
 def test_number_names_its_option(options: tuple[Option, ...], data: st.DataObject) -> None:
     i = data.draw(st.integers(0, len(options) - 1))
@@ -413,7 +414,7 @@ def test_number_names_its_option(options: tuple[Option, ...], data: st.DataObjec
     assert parse_single(str(len(options) + 1), options, "en") is None
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(options=OPTIONS, data=st.data())
 def test_multi_numbers_give_that_subset(options: tuple[Option, ...], data: st.DataObject) -> None:
     picked = data.draw(st.lists(st.integers(0, len(options) - 1), min_size=1, unique=True))
@@ -422,7 +423,7 @@ def test_multi_numbers_give_that_subset(options: tuple[Option, ...], data: st.Da
     assert parse_multi(answer, options, "en") == tuple(options[i].value for i in sorted(picked))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(options=OPTIONS, data=st.data())
 def test_ranking_gives_that_order(options: tuple[Option, ...], data: st.DataObject) -> None:
     order = data.draw(st.permutations(range(len(options))))[: data.draw(st.integers(1, len(options)))]
@@ -432,7 +433,7 @@ def test_ranking_gives_that_order(options: tuple[Option, ...], data: st.DataObje
     assert parse_ranking(answer, options, "en") == expected
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(low=st.integers(0, 5), span=st.integers(0, 10), n=st.integers(-20, 40))
 def test_rating_of_a_number(low: int, span: int, n: int) -> None:
     high = low + span

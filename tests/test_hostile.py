@@ -36,6 +36,7 @@ from bot.settings import load_settings
 from bot.store.models import Address as AddressRow
 from bot.store.models import DeadLetter, Message, OutboxItem, Resident
 from bot.web.app import create_app
+from tests.support.examples import examples
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "secret"
@@ -442,7 +443,7 @@ def post_sms(gateway: Gateway, body: bytes, signature: str | None, query: str = 
     return gateway.post(SMS_PATH + query, body, headers)
 
 
-@settings(HOSTILE, max_examples=450)
+@settings(HOSTILE, max_examples=examples(450))
 @given(case=twilio_cases())
 def test_hostile_twilio_webhooks(gateway: Gateway, case: TwilioCase) -> None:
     query = case.query
@@ -653,7 +654,7 @@ def post_telegram(gateway: Gateway, body: bytes, secret: str | None) -> httpx.Re
     return gateway.post(TELEGRAM_PATH, body, headers)
 
 
-@settings(HOSTILE, max_examples=300)
+@settings(HOSTILE, max_examples=examples(300))
 @given(case=telegram_cases())
 def test_hostile_telegram_updates(gateway: Gateway, case: TelegramCase) -> None:
     messages_before = gateway.count(Message)
@@ -788,7 +789,7 @@ def simulator_cases(draw: st.DrawFn) -> SimulatorCase:
     return SimulatorCase(body, good, message_id, handle, text, f"{body[:300]!r}")
 
 
-@settings(HOSTILE, max_examples=200)
+@settings(HOSTILE, max_examples=examples(200))
 @given(case=simulator_cases())
 def test_hostile_simulator_posts(gateway: Gateway, case: SimulatorCase) -> None:
     response = gateway.post(SIMULATOR_PATH, case.body, {"content-type": "application/json"})
@@ -865,7 +866,7 @@ def send_sms(gateway: Gateway, number: str, text: str) -> tuple[str, list[str]]:
     return sid, twiml_texts(response)
 
 
-@settings(HOSTILE, max_examples=60)
+@settings(HOSTILE, max_examples=examples(60))
 @given(
     script=st.lists(st.tuples(st.integers(0, 2), stop_sequence_text), min_size=1, max_size=14),
     stops=st.lists(
@@ -947,7 +948,7 @@ INVISIBLE = [
 ]
 
 
-@settings(HOSTILE, max_examples=30)
+@settings(HOSTILE, max_examples=examples(30))
 @given(
     word=st.sampled_from(KEYWORDS[Keyword.OPT_OUT]),
     invisible=st.text(alphabet=INVISIBLE, min_size=1, max_size=3),

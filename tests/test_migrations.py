@@ -12,8 +12,8 @@ from bot.store.migrate import alembic_config, is_current, upgrade
 from bot.store.models import Base
 
 
-def test_models_and_migrations_agree(database_url: str) -> None:
-    db = Database(database_url)
+def test_models_and_migrations_agree(empty_database_url: str) -> None:
+    db = Database(empty_database_url)
     try:
         assert not is_current(db.engine)
         upgrade(db.engine)
@@ -26,11 +26,11 @@ def test_models_and_migrations_agree(database_url: str) -> None:
         db.dispose()
 
 
-def test_migrations_go_down_and_up_again(database_url: str) -> None:
-    db = Database(database_url)
+def test_migrations_go_down_and_up_again(empty_database_url: str) -> None:
+    db = Database(empty_database_url)
     try:
         upgrade(db.engine)
-        config = alembic_config(database_url)
+        config = alembic_config(empty_database_url)
         with db.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.downgrade(config, "base")

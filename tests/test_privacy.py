@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.engagement import privacy
@@ -56,6 +57,7 @@ def test_export_then_erase_one_resident(runtime: Runtime, chat: Callable[..., Ch
     assert _count(runtime, Message, Message.address == BEN) > 0
 
 
+@pytest.mark.e2e
 def test_cli_export_and_erase_by_address(tmp_path: Path) -> None:
     assert _run(["migrate"], tmp_path).returncode == 0
     assert _run(["chat", "--as", "web-ana"], tmp_path, stdin="hi\n1\nyes\nskip\n").returncode == 0

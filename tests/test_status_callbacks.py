@@ -20,6 +20,7 @@ from bot.runtime import Runtime
 from bot.store.models import Address, ConsentEvent, Message, Resident
 from bot.web.app import create_app
 from bot.web.status import STATUS_PATH
+from tests.support.examples import examples
 
 AUTH_TOKEN = "test-auth-token"  # tests/conftest.py's TWILIO_ENV
 URL = f"http://testserver{STATUS_PATH}"  # no LOOPLINE_PUBLIC_URL: Twilio signed the URL we were called on
@@ -217,7 +218,7 @@ def test_concurrent_callbacks_never_regress(gateway: Gateway) -> None:
 
 
 @settings(
-    max_examples=60,
+    max_examples=examples(60),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

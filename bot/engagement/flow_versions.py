@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.conversation.flows.loader import builtin_documents, checksum
+from bot.conversation.flows.loader import checksum, shipped_flows
 from bot.conversation.flows.schema import Flow, parse_flow
 from bot.store.models import FlowVersion
 
@@ -24,30 +24,37 @@ class FlowRegistry:
 
     def store(self, session: Session, document: dict[str, Any], clock: Clock) -> FlowVersion:
         """Save a document as the next version of its flow unless the latest version is identical."""
-        flow = parse_flow(document)
-        digest = checksum(document)
-        current = session.scalars(
-            select(FlowVersion).where(FlowVersion.slug == flow.slug).order_by(FlowVersion.version.desc()).limit(1)
+        version_id = self._store(session, parse_flow(document), document, checksum(document), clock)
+        return session.get_one(FlowVersion, version_id)
+
+    def _store(self, session: Session, flow: Flow, document: dict[str, Any], digest: str, clock: Clock) -> int:
+        latest = session.execute(
+            select(FlowVersion.id, FlowVersion.version, FlowVersion.checksum)
+            .where(FlowVersion.slug == flow.slug)
+            .order_by(FlowVersion.version.desc())
+            .limit(1)
         ).first()
-        if current is not None and current.checksum == digest:
-            row = current
+        if latest is not None and latest.checksum == digest:
+            version_id = int(latest.id)
         else:
-            number = (
-                session.scalar(select(func.max(FlowVersion.version)).where(FlowVersion.slug == flow.slug)) or 0
-            ) + 1
             row = FlowVersion(
-                slug=flow.slug, version=number, checksum=digest, definition=document, created_at=clock.now()
+                slug=flow.slug,
+                version=(latest.version if latest else 0) + 1,
+                checksum=digest,
+                definition=document,
+                created_at=clock.now(),
             )
             session.add(row)
             session.flush()
-        self._by_id[row.id] = flow
-        self.latest[flow.slug] = row.id
-        return row
+            version_id = row.id
+        self._by_id[version_id] = flow
+        self.latest[flow.slug] = version_id
+        return version_id
 
     def sync_builtin(self, session: Session, clock: Clock) -> None:
         """Make sure every shipped flow is stored at its current version."""
-        for document in builtin_documents().values():
-            self.store(session, document, clock)
+        for shipped in shipped_flows():
+            self._store(session, shipped.flow, shipped.document, shipped.checksum, clock)
 
     def refresh(self, session: Session, *, at_most_every: float = 0.0) -> None:
         """Learn the latest version of every flow from the store (another process may have loaded one);

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO, Any
 
-import yaml
-
+from bot.conversation.flows.loader import parse_yaml
 from bot.conversation.flows.schema import FlowError, parse_flow
 
 
@@ -24,7 +23,7 @@ def extract_flow(
     fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: Any
 ) -> Iterator[tuple[int, str | None, str, list[str]]]:
     """Babel extraction method (see locales/babel.cfg)."""
-    document = yaml.safe_load(fileobj.read().decode("utf-8"))
+    document = parse_yaml(fileobj.read().decode("utf-8"))
     try:
         messages = flow_messages(document)
     except FlowError:

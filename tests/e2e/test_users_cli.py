@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from bot.runtime import Runtime
 from bot.store.engagement import AuditEvent
+from bot.store.staff import User
 from bot.web.app import create_app
 from tests.conftest import make_settings
 from tests.e2e.test_cli import _run
@@ -44,6 +45,10 @@ def test_first_admin_from_a_password_file_then_a_token_that_works(tmp_path: Path
     assert token.returncode == 0 and token.stdout.startswith("ll_")
     runtime = _runtime(tmp_path)
     try:
+        with runtime.db.transaction() as session:
+            stored = session.scalars(select(User.password_hash).where(User.email == "ana@health.example")).one()
+        # The shipped command hashes at production cost (the suite's own process uses cheap parameters).
+        assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$"), stored
         with TestClient(create_app(runtime, deliver=False)) as client:
             assert (
                 client.get("/api/v1/me", headers={"Authorization": "Bearer " + token.stdout.strip()}).status_code == 200

@@ -1,4 +1,4 @@
-"""A delivery worker SIGKILLed in the middle of a 10,000-resident broadcast on PostgreSQL: every
+"""A delivery worker SIGKILLed in the middle of a 3,000-resident broadcast on PostgreSQL: every
 resident still gets exactly one message, in their language.
 
 What this proves, and what it does not: the residents are on the simulator channel, whose adapter
@@ -45,10 +45,10 @@ from bot.engagement.audiences import parse_audience
 from bot.engagement.broadcasts import BroadcastFile, enqueue
 from bot.store.db import Database, normalise_url
 from bot.store.models import Address, Resident
-from tests.conftest import POSTGRES_URL, postgres_schema
 from tests.e2e import clean_os_env, wait_until
+from tests.support.databases import POSTGRES_URL, postgres_schema
 
-RESIDENTS = 10_000
+RESIDENTS = 3_000
 LOCALES = ("en", "es", "ar")
 TEXTS = {
     "en": "The community clinic opens on Saturday from 9 to 1. Bring a friend.",

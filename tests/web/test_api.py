@@ -36,6 +36,7 @@ from bot.store.engagement import (
 from bot.store.models import Address, Resident
 from bot.store.staff import ApiToken, Organization, User
 from bot.web.api.operations import MAX_BODY_BYTES
+from tests.support.examples import examples
 from tests.support.staff import api_token, make_user
 
 DEMO = Path(__file__).resolve().parents[2] / "bot" / "engagement" / "demo"
@@ -486,7 +487,7 @@ def test_hostile_paths_get_4xx(world: World, path: str) -> None:
 
 
 HOSTILE = settings(
-    max_examples=40,
+    max_examples=examples(40),
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],

@@ -27,6 +27,7 @@ from bot.store.staff import User
 from bot.web import auth
 from bot.web.app import create_app
 from tests.support.chat import Chat
+from tests.support.examples import examples
 from tests.support.staff import make_user, sign_in
 from tests.support.voices import give_feedback, join
 
@@ -114,7 +115,7 @@ def site(runtime: Runtime, chat: Callable[..., Chat]) -> Iterator[Site]:
 
 
 HOSTILE = settings(
-    max_examples=300,
+    max_examples=examples(300),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
 )
