@@ -14,7 +14,7 @@ import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import pytest
 from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, insert, make_url, text
@@ -25,6 +25,7 @@ from bot.store.db import normalise_url
 POSTGRES_URL = os.environ.get("LOOPLINE_TEST_POSTGRES_URL", "").strip()
 BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
 _CONNECT = {"connect_timeout": 5}
+T = TypeVar("T")
 
 
 def postgres_unreachable(url: str, exc: BaseException) -> NoReturn:
@@ -38,14 +39,20 @@ def postgres_admin() -> Iterator[Connection]:
     """An autocommit connection to the test server (databases and schemas are made and dropped through it)."""
     engine = create_engine(normalise_url(POSTGRES_URL), isolation_level="AUTOCOMMIT", connect_args=_CONNECT)
     try:
-        try:
-            connection = engine.connect()
-        except OperationalError as exc:
-            postgres_unreachable(POSTGRES_URL, exc)
-        with connection:
+        with _reachable(engine.connect) as connection:
             yield connection
     finally:
         engine.dispose()
+
+
+def _reachable(work: Callable[[], T]) -> T:
+    """work(), or the one-line failure when the server cannot be reached (outside the except clause, so that the
+    report does not chain the driver's traceback)."""
+    try:
+        return work()
+    except OperationalError as exc:
+        problem = exc
+    postgres_unreachable(POSTGRES_URL, problem)
 
 
 def _quietly(sql: str) -> None:
@@ -104,20 +111,20 @@ class PostgresScratch:
     def fresh(self) -> str:
         """The database back at its migrated state; its URL. A connection a previous test left holding locks is
         ended rather than waited for."""
-        try:
-            try:
-                self._reset()
-            except DBAPIError as exc:
-                if exc.connection_invalidated or "lock timeout" not in str(exc):
-                    raise
-                _quietly(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    f"WHERE datname = '{self.name}' AND pid <> pg_backend_pid()"
-                )
-                self._reset()
-        except OperationalError as exc:
-            postgres_unreachable(POSTGRES_URL, exc)
+        _reachable(self._reset_ending_stragglers)
         return self.url
+
+    def _reset_ending_stragglers(self) -> None:
+        try:
+            self._reset()
+        except DBAPIError as exc:
+            if exc.connection_invalidated or "lock timeout" not in str(exc):
+                raise
+            _quietly(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                f"WHERE datname = '{self.name}' AND pid <> pg_backend_pid()"
+            )
+            self._reset()
 
     def drop(self) -> None:
         self.engine.dispose()
