@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import logging
 import os
@@ -132,18 +133,24 @@ def worker(log_level: str) -> None:
 
     async def run() -> None:
         scheduler = runtime.scheduler()
-        if runtime.telegram:
-            await runtime.telegram.start()
-        sending = asyncio.current_task()
-        assert sending is not None
-        # Containers stop processes with SIGTERM: finish the message in hand's bookkeeping and leave.
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, sending.cancel)
+        running = True
+        # Containers stop processes with SIGTERM: finish the message in hand, hand the rest of the batch back
+        # at once (another worker sends it), and leave.
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(stop_signal, runtime.worker.stop)
+        connecting = None
+        if runtime.telegram:  # an unreachable Bot API is retried in the background; SMS goes on meanwhile
+            await runtime.connect_telegram(register=False)
+            connecting = asyncio.create_task(runtime.keep_telegram_up(None, lambda: running))
         try:
             await runtime.worker.run_forever()
-        except asyncio.CancelledError:
-            pass
         finally:
+            running = False
             scheduler.shutdown(wait=False)
+            if connecting is not None:
+                connecting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await connecting
             if runtime.telegram:
                 await runtime.telegram.stop()
 

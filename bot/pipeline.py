@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Row, Table, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from bot.channels.render import render
@@ -19,7 +20,7 @@ from bot.conversation.router import FEEDBACK_FLOW, FOLLOWUP_FLOW, ResidentView, 
 from bot.conversation.text import storable
 from bot.engagement.effects import Situation, carry_out
 from bot.engagement.flow_versions import FlowRegistry
-from bot.engagement.notices import cancel_pending
+from bot.engagement.notices import cancel_unsent
 from bot.engagement.recording import POLL_FLOW_PREFIX, allocate_ref
 from bot.engagement.world import read_world
 from bot.i18n.negotiation import negotiate
@@ -39,6 +40,7 @@ from bot.store.models import (
 )
 
 log = logging.getLogger("loopline.pipeline")
+ATTEMPTS = 4
 MESSAGES = cast(Table, Message.__table__)
 OUTBOX = cast(Table, OutboxItem.__table__)
 RESIDENTS = cast(Table, Resident.__table__)
@@ -55,6 +57,18 @@ class Handled:
     immediate: list[Outbound] = field(default_factory=list)
     queued: int = 0
     failed: bool = False
+    resident_id: int | None = None
+    opted_out: bool = False  # this message withdrew consent (its confirmation waits for messages in flight)
+
+
+class TransientFailure(RuntimeError):
+    """The message could not be stored and handled now (the database is busy or away): nothing of it was kept,
+    and the provider must be asked to send it again (a 5xx answer); the duplicate check makes a retry safe."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure that may pass on a retry: deadlock, serialisation failure, lock timeout, a lost connection."""
+    return isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
 def _insert_returning_id(session: Session, table: Table, values: dict[str, Any]) -> int:
@@ -110,30 +124,39 @@ class Pipeline:
         if (text := storable(inbound.text)) != inbound.text:
             inbound = replace(inbound, text=text)
         now = self.clock.now()
-        for _attempt in range(3):
+        for attempt in range(ATTEMPTS):
             try:
-                with self.db.transaction() as session:
-                    # The message is written first; everything it causes happens inside a savepoint, so that a
-                    # failure there rolls back only the effects and the message is kept with status "error".
-                    resident_id = self._resident_id(session, inbound, now)
-                    message_id = _insert_returning_id(session, MESSAGES, _inbound_row(inbound, resident_id, now))
-                    try:
-                        with session.begin_nested():
-                            return self._respond(
-                                session, inbound, message_id, resident_id, reply_inline, provider_replied
-                            )
-                    except Exception:
-                        log.exception("message %s could not be handled; it is kept with status 'error'", message_id)
-                        session.connection().execute(
-                            update(MESSAGES).where(MESSAGES.c.id == message_id).values(status="error")
-                        )
-                        return Handled(message_id, failed=True)
+                return self._handle_once(inbound, now, reply_inline, provider_replied)
             except IntegrityError:
                 # Either this provider id was stored before (a duplicate), or a concurrent first message from
                 # the same new address created the resident first: then the next attempt finds it.
                 if self._seen(inbound):
                     return Handled(None, duplicate=True)
-        raise RuntimeError("could not store an inbound message after three attempts")
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                log.warning("message not handled yet (%s); attempt %d of %d", type(exc).__name__, attempt + 1, ATTEMPTS)
+                time.sleep(self.rng.uniform(0.01, 0.05) * (attempt + 1))
+        raise TransientFailure("could not store an inbound message; the provider is asked to send it again")
+
+    def _handle_once(self, inbound: Inbound, now: datetime, reply_inline: bool, provider_replied: bool) -> Handled:
+        with self.db.transaction() as session:
+            resident_id = self._resident_id(session, inbound, now)
+            # Locks in one order for every message: the resident first (two messages from one resident wait for
+            # each other instead of deadlocking), then the message row that refers to it.
+            session.get(Resident, resident_id, with_for_update=False if self.db.is_sqlite else {"key_share": True})
+            # The message is written first; everything it causes happens inside a savepoint, so that a failure
+            # there rolls back only the effects and the message is kept with status "error".
+            message_id = _insert_returning_id(session, MESSAGES, _inbound_row(inbound, resident_id, now))
+            try:
+                with session.begin_nested():
+                    return self._respond(session, inbound, message_id, resident_id, reply_inline, provider_replied)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise  # nothing is kept: the provider sends it again
+                log.exception("message %s could not be handled; it is kept with status 'error'", message_id)
+                session.connection().execute(update(MESSAGES).where(MESSAGES.c.id == message_id).values(status="error"))
+                return Handled(message_id, failed=True, resident_id=resident_id)
 
     def _seen(self, inbound: Inbound) -> bool:
         with self.db.transaction() as session:
@@ -186,8 +209,9 @@ class Pipeline:
         reply_inline: bool,
         provider_replied: bool,
     ) -> Handled:
-        resident = session.get(Resident, resident_id, with_for_update=not self.db.is_sqlite)
+        resident = session.get(Resident, resident_id)  # locked by handle, in this session's identity map
         assert resident is not None
+        consent_before = resident.consent
         row = session.connection().execute(select(SESSIONS).where(SESSIONS.c.resident_id == resident_id)).first()
         # Another process may have loaded a poll or a new version of a flow: seen within a second.
         self.flows.refresh(session, at_most_every=1.0)
@@ -236,6 +260,8 @@ class Pipeline:
             turn = replace(turn, replies=(*turn.replies, *extra))
         self._save_session(session, resident, row, turn, now)
         handled = self._enqueue(session, resident, turn, inbound, message_id, reply_inline, now)
+        handled.resident_id = resident.id
+        handled.opted_out = resident.consent == "revoked" and consent_before != "revoked"
         return handled
 
     def _session_view(self, session: Session, row: Row[Any] | None) -> SessionView | None:
@@ -281,7 +307,7 @@ class Pipeline:
             )
             if turn.consent == "revoked":
                 # STOP wins over anything already queued, on every channel of this resident.
-                cancel_pending(session, resident.id, now)
+                cancel_unsent(session, resident.id, now)
         if session.is_modified(resident):
             resident.updated_at = now
 

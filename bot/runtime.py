@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import IntegrityError
+from telegram.error import TelegramError
 
 from bot.channels.base import ChannelAdapter
 from bot.channels.simulator import SimulatorChannel
@@ -38,6 +42,8 @@ class Runtime:
     twilio: TwilioSms | None = field(init=False, default=None)
     telegram: TelegramChannel | None = field(init=False, default=None)
     worker: DeliveryWorker = field(init=False)
+    # Channels whose provider cannot be reached now, with why (shown on /healthz); the process keeps serving.
+    down: dict[str, str] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.db = Database(self.settings.database_url)
@@ -89,6 +95,39 @@ class Runtime:
         clock.add_job(reminders, "interval", seconds=60, id="reminders", coalesce=True, max_instances=1)
         clock.start()
         return clock
+
+    async def connect_telegram(self, *, register: bool) -> bool:
+        """One attempt to reach the Telegram Bot API (and register the webhook when asked): never raises; a
+        failure is one line in the log and the channel listed as down on /healthz."""
+        telegram, settings = self.telegram, self.settings.telegram
+        if telegram is None or settings is None:
+            return False
+        try:
+            await telegram.start()
+            if register and settings.mode == "webhook" and self.settings.public_url:
+                await telegram.register_webhook(self.settings.public_url)
+        except (TelegramError, OSError) as exc:
+            self.down["telegram"] = f"Bot API unreachable ({type(exc).__name__})"
+            log.warning("telegram: the Bot API cannot be reached (%s); retrying with backoff", type(exc).__name__)
+            return False
+        if self.down.pop("telegram", None) is not None:
+            log.info("telegram: connected")
+        return True
+
+    async def keep_telegram_up(
+        self, updates: Callable[[dict[str, Any]], Awaitable[None]] | None, running: Callable[[], bool]
+    ) -> None:
+        """Retry connecting while the channel is down (1 s, 2 s, … at most a minute apart), then, in polling mode
+        with an update handler, poll; SMS and everything else keep working meanwhile."""
+        settings = self.settings.telegram
+        delay = 1.0
+        while running() and "telegram" in self.down:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60.0)
+            await self.connect_telegram(register=updates is not None)
+        polling = settings is not None and settings.mode == "polling"
+        if self.telegram is not None and updates is not None and polling and running():
+            await self.telegram.poll(updates, running)
 
     def close(self) -> None:
         """Release the database connections."""

@@ -66,7 +66,7 @@ class Settings:
     frequency_cap: str = "3/7d"
     sms_price_per_segment: float = 0.0083
     sms_segments_per_second: float = 1.0
-    claim_seconds: float = 600.0
+    claim_seconds: float = 120.0
     event_reminders: str = "24h,2h"
 
     @property
@@ -190,7 +190,7 @@ def _rate(env: Mapping[str, str]) -> float:
 
 
 def _claim(env: Mapping[str, str]) -> float:
-    raw = env.get("LOOPLINE_CLAIM_SECONDS", "").strip() or "600"
+    raw = env.get("LOOPLINE_CLAIM_SECONDS", "").strip() or "120"
     if not raw.isdigit() or not 1 <= int(raw) <= 86400:
         raise SettingsError("LOOPLINE_CLAIM_SECONDS", "must be a whole number of seconds from 1 to 86400")
     return float(raw)

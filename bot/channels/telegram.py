@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hmac
+import logging
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from bot.channels.base import InvalidInbound
 from bot.messages import Address, Channel, Inbound, Outbound, SendResult, SendStatus
 from bot.settings import TelegramSettings
 
+log = logging.getLogger("loopline.telegram")
 WEBHOOK_PATH = "/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 MAX_CALLBACK_BYTES = 64
@@ -191,7 +193,12 @@ class TelegramChannel:
                 await asyncio.sleep(interval * 4)
                 continue
             for update in updates:
+                try:
+                    await handle(update.to_dict())
+                except Exception as exc:  # not stored (e.g. the database is busy): asked for again next time
+                    log.warning("telegram update not handled yet (%s); retrying", type(exc).__name__)
+                    await asyncio.sleep(interval * 4)
+                    break
                 offset = max(offset, update.update_id + 1)
-                await handle(update.to_dict())
             if not updates:
                 await asyncio.sleep(interval)

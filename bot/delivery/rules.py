@@ -22,7 +22,7 @@ class SendRules:
     telegram_per_chat_per_second: float = 1.0
     # How long a worker holds the rows it claimed: long enough for a batch at one SMS segment a second;
     # a crashed worker's rows are taken up by another worker after it.
-    claim_seconds: float = 600.0
+    claim_seconds: float = 120.0
 
 
 def parse_quiet_hours(value: str) -> tuple[time, time]:

@@ -17,18 +17,17 @@ from sqlalchemy.orm import Session
 from bot.channels.base import ChannelAdapter
 from bot.channels.segments import segment_count
 from bot.clock import Clock
+from bot.delivery.gate import CONVERSATIONAL, Verdict, address_of, pass_gate, skip_reason
 from bot.delivery.ratelimit import Limit, hold_back, reserve
 from bot.delivery.rules import SendRules, quiet_until
 from bot.delivery.statuses import apply_early, provider_refused
+from bot.engagement.notices import ALWAYS_ALLOWED
 from bot.messages import Address, Channel, Choice, Outbound, SendResult, SendStatus
 from bot.store.db import Database
-from bot.store.models import Address as AddressRow
 from bot.store.models import Message, OutboxItem, Resident
 
 log = logging.getLogger("loopline.delivery")
 
-CONVERSATIONAL = frozenset({"reply"})
-ALWAYS_ALLOWED = frozenset({"opt_out", "help", "opt_in"})
 CAPPED_PREFIX = "broadcast:"
 PACE_MARGIN = 0.97  # what counts towards the frequency cap
 MAX_ATTEMPTS = 8
@@ -49,18 +48,6 @@ def backoff(attempts: int, rng: random.Random | None = None) -> float:
     return (rng or random).uniform(ceiling / 2, ceiling)
 
 
-def _skip_reason(item: OutboxItem, resident: Resident | None, address: AddressRow | None) -> str | None:
-    if address is not None and not address.reachable:
-        return "address unreachable"
-    if resident is None or item.purpose in ALWAYS_ALLOWED:
-        return None
-    if resident.consent == "revoked":
-        return "resident opted out"
-    if item.purpose not in CONVERSATIONAL and resident.consent != "granted":
-        return "no consent"
-    return None
-
-
 class DeliveryWorker:
     """Sends what the outbox holds, through the adapters of the live channels."""
 
@@ -79,6 +66,8 @@ class DeliveryWorker:
         self.clock = clock
         self.batch = batch
         self.wake = asyncio.Event()
+        self.stopping = False
+        self._attempted_unrecorded: set[int] = set()  # sent (or tried) but the outcome not yet written down
 
     def claim(self) -> list[Claimed]:
         """Take due rows (SKIP LOCKED on PostgreSQL), skipping those that consent or reachability forbid now."""
@@ -103,10 +92,7 @@ class DeliveryWorker:
             claimed = []
             for item in session.scalars(query):
                 resident = session.get(Resident, item.resident_id) if item.resident_id else None
-                address = session.scalars(
-                    select(AddressRow).where(AddressRow.channel == item.channel, AddressRow.value == item.address)
-                ).first()
-                reason = _skip_reason(item, resident, address)
+                reason = skip_reason(item, resident, address_of(session, item))
                 if reason:
                     item.status, item.last_error, item.finished_at = "skipped", reason, now
                     continue
@@ -115,6 +101,7 @@ class DeliveryWorker:
                     item.status, item.not_before, item.last_error = "pending", held[0], held[1]
                     continue
                 item.status, item.claimed_until = "sending", now + timedelta(seconds=self.rules.claim_seconds)
+                item.in_flight_at = None  # a crashed worker's row: its send, if any, is not in flight any more
                 item.attempts += 1
                 choices = tuple(Choice(v, label) for v, label in item.choices.get("choices", []))
                 outbound = Outbound(
@@ -165,7 +152,7 @@ class DeliveryWorker:
                 if result.status is SendStatus.SENT:
                     log.warning("outbox %s: sent after its claim ran out; another worker may send it again", claimed.id)
                 return
-            item.claimed_until = None
+            item.claimed_until, item.in_flight_at = None, None
             if result.status is SendStatus.SENT:
                 provider_id, payload = result.provider_id, {}
                 if provider_id and session.scalar(
@@ -241,24 +228,47 @@ class DeliveryWorker:
                 hold_back(session, limit, seconds, self.clock.now())
 
     async def run_once(self) -> int:
-        """Claim one batch and send it at the pace the providers allow; the number of rows attempted."""
+        """Claim one batch and send it at the pace the providers allow; the number of rows claimed. Every claimed
+        row ends sent, failed, skipped, waiting again, or handed back: on a bookkeeping failure and on stop() the
+        rows not yet attempted are released at once, and a long batch extends its claim as it goes."""
         claimed = await self.db.run(self.claim)
-        for index, item in enumerate(claimed):
-            try:
-                await self._deliver(item)
-            except Exception:
-                # Bookkeeping failed (e.g. the database is busy): hand back what was not attempted, so that it
-                # does not wait for the claim to run out; this row is retried when its own claim does.
-                log.exception("outbox %s: delivery bookkeeping failed", item.id)
-                await self.db.run(self.release, [c.id for c in claimed[index + 1 :]])
-                break
+        unsettled = {item.id: item for item in claimed}
+        renewed = time.monotonic()
+        try:
+            for item in claimed:
+                if time.monotonic() - renewed > self.rules.claim_seconds / 3:
+                    await self.db.run(self.extend, list(unsettled))
+                    renewed = time.monotonic()
+                try:
+                    if not await self._deliver(item):
+                        break  # stopping: this row and the rest go back
+                except Exception:
+                    # Bookkeeping failed (e.g. the database went away): what was not attempted is handed back.
+                    log.exception("outbox %s: delivery bookkeeping failed", item.id)
+                    break
+                unsettled.pop(item.id, None)
+        finally:
+            rest = [row_id for row_id in unsettled if row_id not in self._attempted_unrecorded]
+            self._attempted_unrecorded.difference_update(unsettled)  # left to their claim's end: sent at least once
+            if rest:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self.db.run(self.release, rest))
         return len(claimed)
 
-    async def _deliver(self, item: Claimed) -> None:
+    async def _deliver(self, item: Claimed) -> bool:
+        """Send one claimed row unless the gate says otherwise; False when stopping left it unattempted."""
+        if self.stopping:
+            return False
         adapter = self.adapters[item.outbound.address.channel]
         wait = await self.db.run(self._reserve, item.outbound)
         if wait > 0:
             await self.sleep(wait)
+        if self.stopping:
+            return False
+        verdict = await self.db.run(self._gate, item)
+        if verdict is not Verdict.SEND:
+            return True
+        self._attempted_unrecorded.add(item.id)
         started = time.monotonic()
         try:
             result = await adapter.send(item.outbound)
@@ -271,7 +281,26 @@ class DeliveryWorker:
             # A send slower than half the pace (a new connection, a hiccup) reached the provider late: count the
             # next one from now, or the ones queued behind it would arrive bunched together.
             await self.db.run(self._hold_back, item.outbound, 0.0)
-        await self.db.run(self.finish, item, result)
+        await self._record(item, result)
+        return True
+
+    async def _record(self, item: Claimed, result: SendResult) -> None:
+        """Record an attempt's outcome, retrying a failing database a few times: the provider has answered, so
+        the row must not be handed back (it would be sent twice)."""
+        for attempt in range(5):
+            try:
+                await self.db.run(self.finish, item, result)
+                break
+            except Exception:
+                if attempt == 4:
+                    raise
+                log.warning("outbox %s: recording the outcome failed; retrying", item.id)
+                await self.sleep(0.2 * 2**attempt)
+        self._attempted_unrecorded.discard(item.id)
+
+    def _gate(self, item: Claimed) -> Verdict:
+        with self.db.transaction() as session:
+            return pass_gate(session, item.id, item.attempts, self.clock.now(), lock=not self.db.is_sqlite)
 
     def _slow(self, outbound: Outbound, seconds: float) -> bool:
         demands = self.limits(outbound)
@@ -285,15 +314,33 @@ class DeliveryWorker:
             for item in session.scalars(
                 select(OutboxItem).where(OutboxItem.id.in_(ids), OutboxItem.status == "sending")
             ):
-                item.status, item.claimed_until, item.attempts = "pending", None, max(0, item.attempts - 1)
+                item.status, item.claimed_until, item.in_flight_at = "pending", None, None
+                item.attempts = max(0, item.attempts - 1)
+
+    def extend(self, ids: list[int]) -> None:
+        """Hold the rows still in hand for another claim period (a live worker's heartbeat)."""
+        if not ids:
+            return
+        until = self.clock.now() + timedelta(seconds=self.rules.claim_seconds)
+        with self.db.transaction() as session:
+            for item in session.scalars(
+                select(OutboxItem).where(OutboxItem.id.in_(ids), OutboxItem.status == "sending")
+            ):
+                item.claimed_until = until
+
+    def stop(self) -> None:
+        """Finish the message in hand, hand the rest of the batch back, and leave run_forever."""
+        self.stopping = True
+        self.wake.set()
 
     async def run_forever(self, idle_seconds: float = 2.0) -> None:
-        """Drain the outbox, then sleep until woken (by a commit or the scheduler's tick)."""
+        """Drain the outbox, then sleep until woken (by a commit or the scheduler's tick), until stop()."""
+        self.stopping = False
         for adapter in self.adapters.values():
             warm = getattr(adapter, "warm", None)
             if warm is not None:
                 await warm()  # open the provider connection now, so that the first paced send is not late
-        while True:
+        while not self.stopping:
             try:
                 sent = await self.run_once()
             except Exception:

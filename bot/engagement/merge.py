@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from bot.engagement.notices import cancel_pending
+from bot.engagement.notices import cancel_unsent
 from bot.store.engagement import Answer, InputItem, Rsvp
 from bot.store.models import Address, ConsentEvent, ConversationSession, Message, OutboxItem, Resident
 
@@ -63,7 +63,7 @@ def merge(session: Session, keep_id: int, other_id: int, now: datetime) -> Resid
         session.execute(update(model).where(model.resident_id == other_id).values(resident_id=keep_id))
     session.execute(delete(ConversationSession).where(ConversationSession.resident_id == other_id))
     if keep.consent == "revoked":
-        cancel_pending(session, keep_id, now)
+        cancel_unsent(session, keep_id, now)
     session.execute(delete(Resident).where(Resident.id == other_id))
     session.expunge(other)
     return keep

@@ -17,6 +17,8 @@ from bot.store.models import Address as AddressRow
 from bot.store.models import OutboxItem, Resident
 
 OUTBOX = cast(Table, OutboxItem.__table__)
+# The answers to STOP, HELP and START: sent whatever the resident's consent (CTIA: STOP gets its confirmation).
+ALWAYS_ALLOWED = frozenset({"opt_out", "help", "opt_in"})
 KEYS_PER_QUERY = 10_000  # PostgreSQL takes at most 65,535 parameters per statement (stock SQLite: 32,766)
 
 
@@ -72,10 +74,18 @@ def queue_once(session: Session, rows: list[dict[str, Any]]) -> int:
     return len(fresh)
 
 
-def cancel_pending(session: Session, resident_id: int, now: datetime) -> None:
-    """A resident opted out: nothing still waiting in the outbox for them leaves, on any channel."""
+def cancel_unsent(session: Session, resident_id: int, now: datetime) -> None:
+    """A resident opted out: nothing in the outbox for them leaves, on any channel — neither what waits nor what a
+    worker has claimed but not yet handed to the provider (its last check, right before the call, finds it
+    cancelled). A row already in the provider's hands (in_flight_at) finishes; the STOP's confirmation waits
+    for it (bot.delivery.gate)."""
     session.connection().execute(
         update(OUTBOX)
-        .where(OUTBOX.c.resident_id == resident_id, OUTBOX.c.status == "pending")
-        .values(status="cancelled", last_error="resident opted out", finished_at=now)
+        .where(
+            OUTBOX.c.resident_id == resident_id,
+            OUTBOX.c.status.in_(("pending", "sending")),
+            OUTBOX.c.in_flight_at.is_(None),
+            OUTBOX.c.purpose.not_in(ALWAYS_ALLOWED),
+        )
+        .values(status="cancelled", last_error="resident opted out", finished_at=now, claimed_until=None)
     )

@@ -175,6 +175,9 @@ class OutboxItem(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     not_before: Mapped[datetime]
     claimed_until: Mapped[datetime | None]
+    # Set when the row passed its last consent check right before the provider call, cleared when the outcome
+    # is recorded: a STOP lets in-flight rows finish (and waits for them) and cancels every other one.
+    in_flight_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
     created_at: Mapped[datetime]

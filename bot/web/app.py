@@ -36,7 +36,10 @@ async def healthz(request: Request) -> Response:
     except Exception:
         log.exception("health check failed")
         return JSONResponse({"status": "database unavailable"}, status_code=503)
-    return JSONResponse({"status": "ok", "channels": runtime.settings.live_channels})
+    body: dict[str, object] = {"status": "ok", "channels": runtime.settings.live_channels}
+    if runtime.down:
+        body["down"] = dict(runtime.down)  # a provider out of reach: this process still serves the rest
+    return JSONResponse(body)
 
 
 async def home(request: Request) -> Response:
@@ -53,24 +56,24 @@ async def _background(runtime: Runtime, deliver: bool) -> AsyncIterator[None]:
     telegram = runtime.telegram
     running = True
     if telegram is not None:
-        await telegram.start()
-        settings = runtime.settings.telegram
-        assert settings is not None
-        if settings.mode == "webhook" and runtime.settings.public_url:
-            await telegram.register_webhook(runtime.settings.public_url)
-        elif settings.mode == "polling":
-            tasks.append(
-                asyncio.create_task(
-                    telegram.poll(lambda data: webhooks.handle_telegram_update(runtime, data), lambda: running),
-                    name="polling",
-                )
+        await runtime.connect_telegram(register=True)  # once now; the task below retries while it is down
+        tasks.append(
+            asyncio.create_task(
+                runtime.keep_telegram_up(lambda data: webhooks.handle_telegram_update(runtime, data), lambda: running),
+                name="telegram",
             )
+        )
     try:
         yield
     finally:
         running = False
         if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=False)
+        # The delivery loop finishes the message in hand and hands the rest of its batch back.
+        runtime.worker.stop()
+        if deliver:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(tasks[0]), timeout=8)
         for task in tasks:
             task.cancel()
         for task in tasks:

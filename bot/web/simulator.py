@@ -15,8 +15,10 @@ from bot.channels import simulator
 from bot.channels.base import InvalidInbound
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, text_direction
 from bot.messages import Channel
+from bot.pipeline import TransientFailure
 from bot.runtime import Runtime
 from bot.store.models import Message
+from bot.web.webhooks import handle_inbound, try_again
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -40,9 +42,9 @@ def _conversation(runtime: Runtime, handle: str, after: int = 0) -> list[dict[st
         ]
 
 
-def _send(runtime: Runtime, handle: str, text: str, language: str | None, message_id: str) -> list[str]:
+async def _send(runtime: Runtime, handle: str, text: str, language: str | None, message_id: str) -> list[str]:
     inbound = simulator.parse(handle, text, message_id, runtime.clock.now(), language)
-    handled = runtime.pipeline.handle(inbound, reply_inline=True)
+    handled = await handle_inbound(runtime, inbound, reply_inline=True)
     return [o.text for o in handled.immediate]
 
 
@@ -81,9 +83,11 @@ async def post_form(request: Request) -> Response:
     handle = _handle(form.get("handle"))
     text = str(form.get("text") or "")
     try:
-        await runtime.db.run(_send, runtime, handle, text, None, f"sim-{secrets.token_hex(12)}")
+        await _send(runtime, handle, text, None, f"sim-{secrets.token_hex(12)}")
     except InvalidInbound as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
+    except TransientFailure:
+        return try_again()
     return RedirectResponse(f"/simulator?handle={handle}", status_code=303)
 
 
@@ -100,9 +104,11 @@ async def api_send(request: Request) -> Response:
     message_id = str(data.get("id") or f"sim-{secrets.token_hex(12)}")
     language = data.get("language") if isinstance(data.get("language"), str) else None
     try:
-        replies = await runtime.db.run(_send, runtime, handle, data["text"], language, message_id)
+        replies = await _send(runtime, handle, data["text"], language, message_id)
     except InvalidInbound as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
+    except TransientFailure:
+        return try_again()
     return JSONResponse({"handle": handle, "replies": replies})
 
 

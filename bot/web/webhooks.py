@@ -12,7 +12,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from bot.channels.base import InvalidInbound
 from bot.channels.telegram import SECRET_HEADER, secret_matches
 from bot.channels.twilio_sms import MAX_BODY_BYTES, TwilioSms, parse_form
-from bot.messages import Channel
+from bot.delivery.gate import settled
+from bot.messages import Channel, Inbound
+from bot.pipeline import Handled, TransientFailure
 from bot.runtime import Runtime
 
 log = logging.getLogger("loopline.webhooks")
@@ -29,6 +31,26 @@ async def _body(request: Request) -> bytes | None:
         if len(body) > MAX_BODY_BYTES:
             return None
     return bytes(body)
+
+
+def try_again() -> Response:
+    """The answer for a message that could not be stored now: the provider sends it again (nothing was kept)."""
+    return PlainTextResponse("Busy; please retry.\n", status_code=503, headers={"Retry-After": "1"})
+
+
+async def handle_inbound(
+    runtime: Runtime, inbound: Inbound, *, reply_inline: bool, provider_replied: bool = False
+) -> Handled:
+    """One message through the pipeline (TransientFailure when it must be sent again). A STOP answered inline
+    waits, before its confirmation goes back, for the resident's messages already in a provider's hands."""
+    handled = await runtime.db.run(
+        lambda: runtime.pipeline.handle(inbound, reply_inline=reply_inline, provider_replied=provider_replied)
+    )
+    if handled.queued:
+        runtime.worker.wake.set()
+    if reply_inline and handled.opted_out and handled.resident_id is not None:
+        await settled(runtime.db, runtime.clock, handled.resident_id)
+    return handled
 
 
 async def verified_twilio_form(request: Request) -> tuple[Runtime, TwilioSms, dict[str, str]] | Response:
@@ -59,11 +81,12 @@ async def twilio_sms(request: Request) -> Response:
         log.warning("twilio webhook kept as a dead letter: %s", exc)
         await runtime.db.run(runtime.pipeline.record_dead_letter, Channel.SMS, str(exc), form)
         return Response(TwilioSms.twiml([]), status_code=200, media_type=TWIML)
-    handled = await runtime.db.run(
-        lambda: runtime.pipeline.handle(inbound, reply_inline=True, provider_replied=twilio.provider_replied(inbound))
-    )
-    if handled.queued:
-        runtime.worker.wake.set()
+    try:
+        handled = await handle_inbound(
+            runtime, inbound, reply_inline=True, provider_replied=twilio.provider_replied(inbound)
+        )
+    except TransientFailure:
+        return try_again()
     return Response(TwilioSms.twiml([o.text for o in handled.immediate]), media_type=TWIML)
 
 
@@ -82,9 +105,7 @@ async def handle_telegram_update(runtime: Runtime, data: dict[str, Any]) -> None
         )
         return
     if inbound is not None:
-        handled = await runtime.db.run(lambda: runtime.pipeline.handle(inbound))
-        if handled.queued:
-            runtime.worker.wake.set()
+        await handle_inbound(runtime, inbound, reply_inline=False)
     if callback_id:
         await telegram.answer_callback(callback_id)
 
@@ -108,5 +129,8 @@ async def telegram_update(request: Request) -> Response:
         return JSONResponse({"error": "body is not JSON"}, status_code=400)
     if not isinstance(data, dict):
         return JSONResponse({"error": "an update is a JSON object"}, status_code=400)
-    await handle_telegram_update(runtime, data)
+    try:
+        await handle_telegram_update(runtime, data)
+    except TransientFailure:
+        return try_again()
     return JSONResponse({"ok": True})
