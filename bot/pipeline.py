@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, delete, insert, select, update
+from sqlalchemy import Row, Table, delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -58,7 +58,7 @@ class Handled:
     queued: int = 0
     failed: bool = False
     resident_id: int | None = None
-    opted_out: bool = False  # this message withdrew consent (its confirmation waits for messages in flight)
+    opted_out: bool = False  # this message asked to stop (its confirmation waits for the messages in flight)
 
 
 class TransientFailure(RuntimeError):
@@ -108,6 +108,9 @@ class Pipeline:
         self.clock = clock
         self.flows = flows
         self.params = program_params(settings)
+        # On PostgreSQL a message waits at most this long for a lock (then it is retried, and at last the provider
+        # is asked to send it again): Twilio gives a webhook 15 seconds in all.
+        self.lock_timeout_ms = 3000
         # References are short on purpose; STATUS only ever shows a resident their own items.
         self.rng = random.Random()  # noqa: S311
 
@@ -141,6 +144,8 @@ class Pipeline:
 
     def _handle_once(self, inbound: Inbound, now: datetime, reply_inline: bool, provider_replied: bool) -> Handled:
         with self.db.transaction() as session:
+            if not self.db.is_sqlite:
+                session.execute(text(f"SET LOCAL lock_timeout = {int(self.lock_timeout_ms)}"))
             resident_id = self._resident_id(session, inbound, now)
             # Locks in one order for every message: the resident first (two messages from one resident wait for
             # each other instead of deadlocking), then the message row that refers to it.
@@ -211,7 +216,6 @@ class Pipeline:
     ) -> Handled:
         resident = session.get(Resident, resident_id)  # locked by handle, in this session's identity map
         assert resident is not None
-        consent_before = resident.consent
         row = session.connection().execute(select(SESSIONS).where(SESSIONS.c.resident_id == resident_id)).first()
         # Another process may have loaded a poll or a new version of a flow: seen within a second.
         self.flows.refresh(session, at_most_every=1.0)
@@ -261,7 +265,7 @@ class Pipeline:
         self._save_session(session, resident, row, turn, now)
         handled = self._enqueue(session, resident, turn, inbound, message_id, reply_inline, now)
         handled.resident_id = resident.id
-        handled.opted_out = resident.consent == "revoked" and consent_before != "revoked"
+        handled.opted_out = turn.consent == "revoked"
         return handled
 
     def _session_view(self, session: Session, row: Row[Any] | None) -> SessionView | None:

@@ -233,12 +233,12 @@ class DeliveryWorker:
         rows not yet attempted are released at once, and a long batch extends its claim as it goes."""
         claimed = await self.db.run(self.claim)
         unsettled = {item.id: item for item in claimed}
-        renewed = time.monotonic()
+        renewed = self.clock.now()
         try:
             for item in claimed:
-                if time.monotonic() - renewed > self.rules.claim_seconds / 3:
+                if (self.clock.now() - renewed).total_seconds() > self.rules.claim_seconds / 3:
                     await self.db.run(self.extend, list(unsettled))
-                    renewed = time.monotonic()
+                    renewed = self.clock.now()
                 try:
                     if not await self._deliver(item):
                         break  # stopping: this row and the rest go back
