@@ -316,3 +316,45 @@ if POSTGRES_URL:  # not collected at all without PostgreSQL (like the "postgres"
             + ", ".join(f"{step} at {seconds:.1f}s" for step, seconds in timings.items())
             + f"; total {total:.1f}s"
         )
+
+
+if POSTGRES_URL:
+
+    @pytest.mark.e2e
+    @pytest.mark.timeout(240)
+    def test_a_worker_stopped_with_sigterm_hands_its_rows_back_at_once(tmp_path: Path) -> None:
+        """A deploy stops workers with SIGTERM: the message in hand is finished, the rest of the batch is pending
+        again at once (not after the claim runs out), and the next worker sends each row exactly once."""
+        now = datetime.now(UTC)
+        residents = 1_000
+        with postgres_schema() as url:
+            _migrate(url, tmp_path)
+            engine = create_engine(normalise_url(url))
+            workers = Workers(url, tmp_path)
+            try:
+                _seed(engine, residents, now)
+                db = Database(url)
+                try:
+                    with db.transaction() as session:
+                        notice = BroadcastFile("Clinic open day", dict(TEXTS), {}, False)
+                        broadcast, _queued = enqueue(session, notice, parse_audience(""), "en", now, now)
+                        purpose = f"broadcast:{broadcast.id}"
+                finally:
+                    db.dispose()
+                first = workers.start()
+                wait_until(lambda: _by_status(engine, purpose).get("sent", 0) >= 100, 60, 0.02)
+                first.send_signal(signal.SIGTERM)
+                assert first.wait(timeout=15) == 0, workers.logs()
+                after = _by_status(engine, purpose)
+                assert "sending" not in after, after  # nothing left waiting for a claim to run out
+                assert after.get("sent", 0) + after.get("pending", 0) == residents, after
+                [(stray,)] = _rows(engine, "SELECT count(*) FROM outbox WHERE status = 'pending' AND attempts <> 0")
+                assert stray == 0
+                workers.start()
+                wait_until(lambda: _by_status(engine, purpose) == {"sent": residents}, 120, 0.2)
+                [(messages,)] = _rows(engine, "SELECT count(DISTINCT address) FROM messages WHERE direction = 'out'")
+                [(total,)] = _rows(engine, "SELECT count(*) FROM messages WHERE direction = 'out'")
+                assert messages == total == residents
+            finally:
+                workers.stop_all()
+                engine.dispose()
