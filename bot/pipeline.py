@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Row, Table, delete, insert, select, text, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.channels.render import render
@@ -26,7 +26,7 @@ from bot.engagement.world import read_world
 from bot.i18n.negotiation import negotiate
 from bot.messages import Address, Channel, Inbound, Outbound
 from bot.settings import Settings
-from bot.store.db import Database
+from bot.store.db import Database, is_transient
 from bot.store.models import (
     Address as AddressRow,
 )
@@ -64,11 +64,6 @@ class Handled:
 class TransientFailure(RuntimeError):
     """The message could not be stored and handled now (the database is busy or away): nothing of it was kept,
     and the provider must be asked to send it again (a 5xx answer); the duplicate check makes a retry safe."""
-
-
-def is_transient(exc: BaseException) -> bool:
-    """A failure that may pass on a retry: deadlock, serialisation failure, lock timeout, a lost connection."""
-    return isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
 def _insert_returning_id(session: Session, table: Table, values: dict[str, Any]) -> int:

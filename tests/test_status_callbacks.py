@@ -16,8 +16,10 @@ from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
 from bot.delivery.statuses import RANK, apply_status
+from bot.engagement.audiences import parse_audience
+from bot.engagement.broadcasts import BroadcastFile, enqueue
 from bot.runtime import Runtime
-from bot.store.models import Address, ConsentEvent, Message, Resident
+from bot.store.models import Address, ConsentEvent, Message, OutboxItem, Resident
 from bot.web.app import create_app
 from bot.web.status import STATUS_PATH
 from tests.support.examples import examples
@@ -26,6 +28,7 @@ AUTH_TOKEN = "test-auth-token"  # tests/conftest.py's TWILIO_ENV
 URL = f"http://testserver{STATUS_PATH}"  # no LOOPLINE_PUBLIC_URL: Twilio signed the URL we were called on
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 STATUSES = sorted(RANK)
+NOTICE = BroadcastFile("Clinic news", {"en": "The clinic opens at 9 on Saturday."}, {}, True)
 
 _serial = itertools.count(1)
 
@@ -189,6 +192,20 @@ def test_opted_out_error_revokes_consent(gateway: Gateway) -> None:
     assert gateway.message(sid) == ("undelivered", "21610")
     assert gateway.consent(resident_id) == ("revoked", [("revoked", "provider")])
     assert gateway.reachable("+14155550100")
+
+
+def test_opted_out_error_cancels_what_waits_for_the_resident(gateway: Gateway) -> None:
+    """A carrier's "opted out" is a STOP: nothing queued for the resident leaves, as after a STOP to us."""
+    resident_id, sid = gateway.outbound("+14155550188")
+    now = gateway.runtime.clock.now()
+    with gateway.runtime.db.transaction() as session:
+        enqueue(session, NOTICE, parse_audience(""), "en", now, now)
+    assert gateway.callback(sid, "undelivered", "21610") == 204
+    with gateway.runtime.db.transaction() as session:
+        rows = session.execute(
+            select(OutboxItem.status, OutboxItem.last_error).where(OutboxItem.resident_id == resident_id)
+        )
+        assert [tuple(row) for row in rows] == [("cancelled", "resident opted out")]
 
 
 def test_landline_error_marks_the_address_unreachable(gateway: Gateway) -> None:

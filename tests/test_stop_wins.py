@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -19,9 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, insert, select
 
+from bot.delivery.gate import Verdict
 from bot.delivery.worker import DeliveryWorker
 from bot.engagement.audiences import parse_audience
 from bot.engagement.broadcasts import BroadcastFile, enqueue
+from bot.engagement.notices import cancel_unsent
 from bot.messages import Address, Channel, Inbound, Outbound, SendResult, SendStatus
 from bot.runtime import Runtime
 from bot.store.models import Address as AddressRow
@@ -231,3 +234,37 @@ def test_a_telegram_stop_confirmation_goes_after_the_message_in_flight(runtime: 
     asyncio.run(scenario())
     order = [to for to, _, _ in provider.calls]
     assert order == [number, number], order  # the broadcast, then the STOP confirmation
+
+
+def test_a_stop_and_the_last_check_take_their_locks_in_one_order(runtime: Runtime) -> None:
+    """A STOP's transaction (resident locked, then the outbox rows cancelled) and a worker's last check on one of
+    those rows, at the same moment: the check waits for the STOP and finds the row cancelled. Taken in the other
+    order (row, then resident) the two deadlock on PostgreSQL and the row is handed back and claimed again."""
+    (number,) = _residents(runtime, 1)
+    purpose = _broadcast(runtime)
+    worker = _worker(runtime, SlowProvider())
+    (claimed,) = worker.claim()
+    stop_holds_resident, verdicts = threading.Event(), []
+
+    def stop_transaction() -> None:
+        with runtime.db.transaction() as session:
+            resident_id = session.scalars(select(AddressRow.resident_id).where(AddressRow.value == number)).one()
+            lock = False if runtime.db.is_sqlite else {"key_share": True}
+            resident = session.get(Resident, resident_id, with_for_update=lock)
+            assert resident is not None
+            resident.consent = "revoked"
+            stop_holds_resident.set()
+            time.sleep(0.3)  # the last check starts now and must wait for this transaction
+            cancel_unsent(session, resident_id, datetime.now(UTC))
+
+    def last_check() -> None:
+        stop_holds_resident.wait()
+        verdicts.append(worker._gate(claimed))
+
+    threads = [threading.Thread(target=stop_transaction), threading.Thread(target=last_check)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert verdicts == [Verdict.SETTLED]
+    assert _statuses(runtime, purpose)[number] == "cancelled"

@@ -1,7 +1,8 @@
 """The last check before a provider call: a row leaves only if it is still ours and the resident may still get it.
 
-Consent is checked when rows are claimed, and again here, right before each send, in a transaction that locks
-the row (and, on PostgreSQL, shares the resident's row, so a concurrent STOP is ordered before or after it). A
+Consent is checked when rows are claimed, and again here, right before each send, in a transaction that shares
+the resident's row and then locks the outbox row (on PostgreSQL), so a concurrent STOP is ordered before or
+after it. A
 STOP cancels every row not yet past this gate (bot.engagement.notices.cancel_unsent); a row past it is in the
 provider's hands (`in_flight_at`) and finishes, and the STOP's confirmation waits for it (`settled`), so that
 nothing reaches a resident after they were told they will get nothing more.
@@ -69,14 +70,23 @@ def in_flight_count(session: Session, resident_id: int, now: datetime, *, beside
     return int(session.scalar(query) or 0)
 
 
-def pass_gate(session: Session, row_id: int, attempts: int, now: datetime, *, lock: bool) -> Verdict:
+def lock_resident(session: Session, resident_id: int | None, *, share: bool, lock: bool) -> Resident | None:
+    """The resident's row, locked first: every transaction that touches a resident and their outbox rows takes
+    the resident before the rows (the pipeline on STOP does the same), so two of them never wait on each other."""
+    if resident_id is None:
+        return None
+    mode: bool | dict[str, bool] = ({"read": True} if share else True) if lock else False
+    return session.get(Resident, resident_id, with_for_update=mode)
+
+
+def pass_gate(
+    session: Session, row_id: int, resident_id: int | None, attempts: int, now: datetime, *, lock: bool
+) -> Verdict:
     """Decide, under lock, whether one claimed row is sent now; mark it in flight when it is."""
+    resident = lock_resident(session, resident_id, share=True, lock=lock)
     item = session.get(OutboxItem, row_id, with_for_update=lock)
     if item is None or item.status != "sending" or item.attempts != attempts:
         return Verdict.SETTLED  # a STOP cancelled it, or our claim ran out and another worker holds it
-    resident = None
-    if item.resident_id is not None:
-        resident = session.get(Resident, item.resident_id, with_for_update={"read": True} if lock else False)
     reason = skip_reason(item, resident, address_of(session, item))
     if reason:
         item.status, item.last_error, item.finished_at, item.claimed_until = "skipped", reason, now, None

@@ -8,6 +8,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bot.channels.twilio_sms import OPTED_OUT_CODES, UNREACHABLE_CODES
+from bot.engagement.notices import cancel_unsent
 from bot.messages import Channel
 from bot.store.models import Address, ConsentEvent, EarlyStatus, Message, Resident
 
@@ -92,6 +93,7 @@ def provider_refused(
         resident = session.get(Resident, resident_id, with_for_update=True)
         if resident is not None and resident.consent != "revoked":
             resident.consent, resident.updated_at = "revoked", now
+            cancel_unsent(session, resident.id, now)
             session.add(
                 ConsentEvent(
                     resident_id=resident.id,

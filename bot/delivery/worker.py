@@ -17,13 +17,13 @@ from sqlalchemy.orm import Session
 from bot.channels.base import ChannelAdapter
 from bot.channels.segments import segment_count
 from bot.clock import Clock
-from bot.delivery.gate import CONVERSATIONAL, Verdict, address_of, pass_gate, skip_reason
+from bot.delivery.gate import CONVERSATIONAL, Verdict, address_of, lock_resident, pass_gate, skip_reason
 from bot.delivery.ratelimit import Limit, hold_back, reserve
 from bot.delivery.rules import SendRules, quiet_until
 from bot.delivery.statuses import apply_early, provider_refused
 from bot.engagement.notices import ALWAYS_ALLOWED
 from bot.messages import Address, Channel, Choice, Outbound, SendResult, SendStatus
-from bot.store.db import Database
+from bot.store.db import Database, is_transient
 from bot.store.models import Message, OutboxItem, Resident
 
 log = logging.getLogger("loopline.delivery")
@@ -40,6 +40,7 @@ class Claimed:
     id: int
     attempts: int
     outbound: Outbound
+    resident_id: int | None = None
 
 
 def backoff(attempts: int, rng: random.Random | None = None) -> float:
@@ -110,7 +111,7 @@ class DeliveryWorker:
                     choices,
                     reference=item.idempotency_key,
                 )
-                claimed.append(Claimed(item.id, item.attempts, outbound))
+                claimed.append(Claimed(item.id, item.attempts, outbound, item.resident_id))
             return claimed
 
     def _held_until(
@@ -145,7 +146,12 @@ class DeliveryWorker:
     def finish(self, claimed: Claimed, result: SendResult) -> None:
         """Record one attempt's outcome: sent, retry later, or a permanent failure with its consequences."""
         now = self.clock.now()
+        refused = result.status is SendStatus.FAILED or (
+            result.status is SendStatus.RETRY and claimed.attempts >= MAX_ATTEMPTS
+        )
         with self.db.transaction() as session:
+            # A refusal may withdraw the resident's consent: their row first, as everywhere (bot.delivery.gate).
+            lock_resident(session, claimed.resident_id, share=False, lock=refused and not self.db.is_sqlite)
             item = session.get(OutboxItem, claimed.id, with_for_update=True)
             if item is None or item.status != "sending" or item.attempts != claimed.attempts:
                 # Our claim ran out and another worker took the row: only the current holder records the outcome.
@@ -265,7 +271,7 @@ class DeliveryWorker:
             await self.sleep(wait)
         if self.stopping:
             return False
-        verdict = await self.db.run(self._gate, item)
+        verdict = await self._with_retries(self._gate, item)
         if verdict is not Verdict.SEND:
             return True
         self._attempted_unrecorded.add(item.id)
@@ -298,9 +304,23 @@ class DeliveryWorker:
                 await self.sleep(0.2 * 2**attempt)
         self._attempted_unrecorded.discard(item.id)
 
+    async def _with_retries(self, work: Callable[[Claimed], Verdict], item: Claimed) -> Verdict:
+        """A short database step before the send, retried when it failed for a passing reason (a deadlock, a lost
+        connection); anything else, or a fourth failure, goes up and the rest of the batch is handed back."""
+        for attempt in range(3):
+            try:
+                return await self.db.run(work, item)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                await self.sleep(0.05 * 2**attempt)
+        return await self.db.run(work, item)
+
     def _gate(self, item: Claimed) -> Verdict:
         with self.db.transaction() as session:
-            return pass_gate(session, item.id, item.attempts, self.clock.now(), lock=not self.db.is_sqlite)
+            return pass_gate(
+                session, item.id, item.resident_id, item.attempts, self.clock.now(), lock=not self.db.is_sqlite
+            )
 
     def _slow(self, outbound: Outbound, seconds: float) -> bool:
         demands = self.limits(outbound)

@@ -8,10 +8,16 @@ from typing import Any, TypeVar
 
 from anyio import to_thread
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 T = TypeVar("T")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure that may pass on a retry: deadlock, serialisation failure, lock timeout, a lost connection."""
+    return isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
 def normalise_url(url: str) -> str:
