@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
@@ -13,7 +11,7 @@ from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import Flow
-from bot.engagement.spreadsheet import safe_cell
+from bot.engagement.spreadsheet import csv_text
 from bot.store.engagement import Answer, Poll
 
 BREAKDOWNS = ("locale", "area", "channel")
@@ -171,21 +169,18 @@ def as_json(results: list[QuestionResult]) -> str:
 
 def as_csv(results: list[QuestionResult]) -> str:
     """One row per question, breakdown and option: question, dimension, group, option, count, percent."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["question", "dimension", "group", "option", "count", "percent", "points"])
+    rows: list[list[Any]] = []
     for result in results:
         for option in result.options:
-            writer.writerow([result.question, "all", "all", option.value, option.count, option.percent, option.points])
+            rows.append([result.question, "all", "all", option.value, option.count, option.percent, option.points])
         for dimension, groups in result.by.items():
             for group, options in groups.items():
-                for option in options:
-                    writer.writerow(
-                        [result.question, dimension, group, option.value, option.count, option.percent, option.points]
-                    )
-        for text in result.texts:
-            writer.writerow([result.question, "text", "", safe_cell(text), "", "", ""])
-    return out.getvalue()
+                rows.extend(
+                    [result.question, dimension, group, option.value, option.count, option.percent, option.points]
+                    for option in options
+                )
+        rows.extend([result.question, "text", "", text, "", "", ""] for text in result.texts)
+    return csv_text(["question", "dimension", "group", "option", "count", "percent", "points"], rows)
 
 
 def as_table(results: list[QuestionResult]) -> str:

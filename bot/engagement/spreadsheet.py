@@ -1,4 +1,4 @@
-"""CSV that spreadsheet programs open safely: no cell runs as a formula (OWASP CSV injection)."""
+"""CSV that spreadsheet programs open safely: no cell runs as a formula (OWASP CSV injection); the one CSV writer."""
 
 from __future__ import annotations
 
@@ -7,19 +7,26 @@ import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# What starts a formula in Excel, LibreOffice or Google Sheets, full-width and small forms included (some
+# spreadsheets fold them to ASCII); tab, CR and LF because an import may drop them, or a space, before the cell.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠", "﹦", "﹢", "﹣", "﹫")
 
 
 def safe_cell(value: Any) -> str:
-    """The value as text; text that would start a formula gets a leading apostrophe."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    """The value as text; text that would start a formula, even after leading spaces, gets a leading apostrophe
+    (the spreadsheet convention for "this is text": the original is the cell without it). Numbers stay numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    text = str(value)
+    return "'" + text if text.lstrip().startswith(FORMULA_STARTS) else text
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """Rows as CSV under a header, every cell made safe."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(header)
+    writer.writerow([safe_cell(cell) for cell in header])
     writer.writerows([safe_cell(cell) for cell in row] for row in rows)
     return out.getvalue()
