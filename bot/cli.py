@@ -85,7 +85,7 @@ def main() -> None:
     type=click.Choice(["debug", "info", "warning", "error"]),
     help="Logging threshold.",
 )
-@click.option("--access-log", is_flag=True, help="Log every HTTP request (paths only, never bodies).")
+@click.option("--access-log", is_flag=True, help="Log every HTTP request (paths, query values redacted, never bodies).")
 def serve(host: str, port: int, no_delivery: bool, log_level: str, access_log: bool) -> None:
     """Serve webhooks, the simulator, the scheduler and delivery in one process.
 
@@ -94,6 +94,7 @@ def serve(host: str, port: int, no_delivery: bool, log_level: str, access_log: b
     """
     import uvicorn
 
+    from bot.web.access_log import log_config
     from bot.web.app import create_app
 
     settings = _settings()
@@ -110,6 +111,7 @@ def serve(host: str, port: int, no_delivery: bool, log_level: str, access_log: b
             port=port,
             log_level=log_level,
             access_log=access_log,
+            log_config=log_config(),  # the access log names paths, never a query value
             timeout_graceful_shutdown=10,
         )
     finally:

@@ -28,7 +28,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = create_engine(normalise_url(config.get_main_option("sqlalchemy.url") or ""))
+    engine = create_engine(normalise_url(config.get_main_option("sqlalchemy.url") or ""), hide_parameters=True)
     with engine.begin() as conn:
         _run(conn)
 

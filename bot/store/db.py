@@ -1,18 +1,22 @@
-"""Engines and sessions: SQLite in WAL mode with one connection per process, PostgreSQL with a pool."""
+"""Engines and sessions: SQLite in WAL mode with one connection per process, PostgreSQL with a pool; errors that
+show no bound parameter and no value PostgreSQL repeats (a phone number, a message's text)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from anyio import to_thread
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 T = TypeVar("T")
+_QUOTED = re.compile(r'"[^"]*"')
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -36,9 +40,28 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _without_values(context: ExceptionContext) -> None:
+    """PostgreSQL repeats values in its errors ('Key (channel, value)=(sms, +1…) already exists', 'Failing row
+    contains (…)' on the lines after the first; 'value "…" is out of range for type integer' in a data error):
+    the error keeps its first line, with a data error's (class 22) quoted values blanked; exc.orig.diag keeps all."""
+    original = context.original_exception
+    sqlstate = getattr(getattr(original, "diag", None), "sqlstate", None)
+    if not isinstance(sqlstate, str):
+        return  # not an error the server sent (a refused connection, a driver error)
+    message = str(original).split("\n", 1)[0]
+    if sqlstate.startswith("22"):
+        message = _QUOTED.sub('"..."', message)
+    original.args = (message,)
+    if context.sqlalchemy_exception is not None:
+        kind = type(original)
+        context.sqlalchemy_exception.args = (f"({kind.__module__}.{kind.__name__}) {message}",)
+
+
 def make_engine(url: str, **options: Any) -> Engine:
-    """An engine for the store; SQLite gets WAL, foreign keys and a single shared connection."""
+    """An engine for the store; SQLite gets WAL, foreign keys and a single shared connection. Bound parameters
+    never appear in an error (they are what residents sent: numbers, messages)."""
     url = normalise_url(url)
+    options.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -57,7 +80,9 @@ def make_engine(url: str, **options: Any) -> Engine:
     options.setdefault("pool_size", 10)
     options.setdefault("max_overflow", 10)
     options.setdefault("pool_pre_ping", True)
-    return create_engine(url, **options)
+    engine = create_engine(url, **options)
+    event.listen(engine, "handle_error", _without_values)
+    return engine
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
