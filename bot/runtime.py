@@ -20,11 +20,12 @@ from bot.clock import Clock
 from bot.delivery.sweeps import Schedule, run_sweeps
 from bot.delivery.sweeps_config import parse_leads
 from bot.delivery.worker import DeliveryWorker
-from bot.engagement.flow_versions import FlowRegistry
 from bot.messages import Channel
-from bot.pipeline import Pipeline
+from bot.pipeline.orchestrator import Pipeline
+from bot.program import Program
 from bot.settings import Settings
 from bot.store.db import Database
+from bot.store.flow_registry import FlowRegistry
 from bot.store.migrate import upgrade
 
 log = logging.getLogger("loopline")
@@ -75,7 +76,7 @@ class Runtime:
 
     def sweep(self) -> dict[str, int]:
         """Queue what is due (event and poll reminders); safe to run in every process at once."""
-        schedule = Schedule(parse_leads(self.settings.event_reminders), default_timezone=self.settings.timezone)
+        schedule = Schedule(parse_leads(self.settings.event_reminders), program=Program.of(self.settings))
         with self.db.transaction() as session:
             queued = run_sweeps(session, self.clock.now(), schedule, self.flows)
         if any(queued.values()):

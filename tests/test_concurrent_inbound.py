@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 
 from bot.channels.twilio_sms import SMS_PATH
 from bot.messages import Address, Channel, Inbound
-from bot.pipeline import Handled
+from bot.pipeline.orchestrator import Handled
 from bot.runtime import Runtime
 from bot.store.db import normalise_url
 from bot.store.models import Message

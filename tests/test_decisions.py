@@ -14,9 +14,10 @@ from bot.clock import FixedClock
 from bot.conversation.router import STATUS_TEXTS
 from bot.delivery.worker import DeliveryWorker
 from bot.engagement import decisions
-from bot.engagement.decisions import DecisionError, DecisionFields, Program
+from bot.engagement.decisions import DecisionError, DecisionFields
 from bot.i18n.catalogs import Translator
 from bot.messages import Channel, Outbound, SendResult, SendStatus
+from bot.program import Program
 from bot.runtime import Runtime
 from bot.store.engagement import AuditEvent, InputItem, InputStatusChange
 from bot.store.models import OutboxItem

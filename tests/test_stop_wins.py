@@ -24,11 +24,11 @@ from bot.delivery.gate import Verdict
 from bot.delivery.worker import DeliveryWorker
 from bot.engagement.audiences import parse_audience
 from bot.engagement.broadcasts import BroadcastFile, enqueue
-from bot.engagement.notices import cancel_unsent
 from bot.messages import Address, Channel, Inbound, Outbound, SendResult, SendStatus
 from bot.runtime import Runtime
 from bot.store.models import Address as AddressRow
 from bot.store.models import OutboxItem, Resident
+from bot.store.outbox import cancel_unsent
 from bot.web.webhooks import handle_inbound
 from tests.support.examples import examples
 

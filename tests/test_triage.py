@@ -15,6 +15,7 @@ from bot.engagement import triage
 from bot.engagement.triage import TriageError
 from bot.i18n.catalogs import Translator
 from bot.messages import Channel, Outbound, SendResult, SendStatus
+from bot.program import Program
 from bot.runtime import Runtime
 from bot.store.engagement import AuditEvent, InputItem, InputStatusChange
 from bot.store.models import OutboxItem, Resident
@@ -23,6 +24,7 @@ from tests.conftest import make_settings
 from tests.support.chat import Chat
 from tests.support.voices import give_feedback, join
 
+PROGRAM = Program("Eastside Health Voices", None, "en")
 ACTOR = "user:ana@health.example"
 DAYTIME = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
 
@@ -140,10 +142,10 @@ def test_a_reply_goes_out_in_the_residents_language_through_the_outbox_checks(
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         item = triage.find_item(session, ref)
-        first = triage.reply(session, item, "Gracias. ¿Qué idiomas faltan?", "Eastside Health Voices", ACTOR, now)
-        second = triage.reply(session, item, "Ya hablamos con la clínica.", "Eastside Health Voices", ACTOR, now)
+        first = triage.reply(session, item, "Gracias. ¿Qué idiomas faltan?", PROGRAM, ACTOR, now)
+        second = triage.reply(session, item, "Ya hablamos con la clínica.", PROGRAM, ACTOR, now)
         with pytest.raises(TriageError, match="Write the reply"):
-            triage.reply(session, item, "  ", "Eastside Health Voices", ACTOR, now)
+            triage.reply(session, item, "  ", PROGRAM, ACTOR, now)
         rows = [(r.idempotency_key, r.purpose, r.channel, r.address, r.text) for r in (first, second)]
     header = Translator("es").gettext(triage.REPLY_HEADER, program="Eastside Health Voices", ref=ref)
     assert header == f"Respuesta del equipo de Eastside Health Voices sobre el #{ref}:"
@@ -160,7 +162,7 @@ def test_no_reply_to_someone_who_did_not_agree_to_be_contacted(runtime: Runtime,
         item = triage.find_item(session, ref)
         assert triage.reply_refusal(session, item) is not None
         with pytest.raises(TriageError, match="did not agree to be contacted"):
-            triage.reply(session, item, "Hello", "Eastside Health Voices", ACTOR, runtime.clock.now())
+            triage.reply(session, item, "Hello", PROGRAM, ACTOR, runtime.clock.now())
     with runtime.db.transaction() as session:
         assert session.scalars(select(OutboxItem).where(OutboxItem.purpose == "staff_reply")).first() is None
 
@@ -172,7 +174,14 @@ def test_a_queued_reply_waits_for_quiet_hours_and_is_dropped_after_stop(
     ref = give_feedback(resident, "en", "Thanks for the clinic", may_contact=True)
     with runtime.db.transaction() as session:
         session.scalars(select(Resident)).one().timezone = "Asia/Tokyo"  # 03:00 there: quiet hours
-        triage.reply(session, triage.find_item(session, ref), "You're welcome!", "EHV", ACTOR, runtime.clock.now())
+        triage.reply(
+            session,
+            triage.find_item(session, ref),
+            "You're welcome!",
+            PROGRAM,
+            ACTOR,
+            runtime.clock.now(),
+        )
     assert drain(runtime).sent == []
     with runtime.db.transaction() as session:
         row = session.scalars(select(OutboxItem).where(OutboxItem.purpose == "staff_reply")).one()

@@ -3,7 +3,7 @@
 Consent is checked when rows are claimed, and again here, right before each send, in a transaction that shares
 the resident's row and then locks the outbox row (on PostgreSQL), so a concurrent STOP is ordered before or
 after it. A
-STOP cancels every row not yet past this gate (bot.engagement.notices.cancel_unsent); a row past it is in the
+STOP cancels every row not yet past this gate (bot.store.outbox.cancel_unsent); a row past it is in the
 provider's hands (`in_flight_at`) and finishes, and the STOP's confirmation waits for it (`settled`), so that
 nothing reaches a resident after they were told they will get nothing more.
 """
@@ -19,10 +19,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.engagement.notices import ALWAYS_ALLOWED
 from bot.store.db import Database
 from bot.store.models import Address as AddressRow
 from bot.store.models import OutboxItem, Resident
+from bot.store.outbox import ALWAYS_ALLOWED
 
 CONVERSATIONAL = frozenset({"reply"})
 CONFIRMATION_DEFERRAL = timedelta(milliseconds=200)

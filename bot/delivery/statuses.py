@@ -8,9 +8,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bot.channels.twilio_sms import OPTED_OUT_CODES, UNREACHABLE_CODES
-from bot.engagement.notices import cancel_unsent
 from bot.messages import Channel
 from bot.store.models import Address, ConsentEvent, EarlyStatus, Message, Resident
+from bot.store.outbox import cancel_unsent
 
 # Twilio's message statuses, in the order a message goes through them; rank 3 and up is terminal.
 RANK: dict[str, int] = {

@@ -7,23 +7,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from bot.conversation.flows.engine import FlowContext, start
 from bot.conversation.router import FOLLOWUP_FLOW
 from bot.engagement.events import describe
-from bot.engagement.flow_versions import FlowRegistry
-from bot.engagement.notices import notice_row, reachable_address
 from bot.i18n.catalogs import Translator, _
+from bot.pipeline.starting import start_conversation
+from bot.program import Program
 from bot.store.engagement import Answer, Broadcast, Event, Poll, Rsvp
+from bot.store.flow_registry import FlowRegistry
 from bot.store.models import ConversationSession, OutboxItem, Resident
+from bot.store.outbox import notice_row, queue_once, reachable_address
 
 OUTBOX = cast(Table, OutboxItem.__table__)
+DEFAULT_PROGRAM = Program("Loopline", None, "en")
 EVENT_REMINDER = _("Reminder: {event} is {when}, at {place}. Reply EVENTS to change your answer.")
 POLL_REMINDER = _("We would still love to hear from you: our poll is open. Reply POLL to answer.")
 
@@ -35,20 +35,7 @@ class Schedule:
     event_leads: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=2))
     poll_reminder_after: timedelta = timedelta(hours=48)
     followup_window: timedelta = timedelta(hours=48)
-    default_timezone: str = "UTC"
-
-
-def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
-    if not rows:
-        return 0
-    dialect = session.get_bind().dialect.name
-    statement = (pg_insert(OUTBOX) if dialect == "postgresql" else sqlite_insert(OUTBOX)).on_conflict_do_nothing(
-        index_elements=["idempotency_key"]
-    )
-    keys = [row["idempotency_key"] for row in rows]
-    present = set(session.scalars(select(OutboxItem.idempotency_key).where(OutboxItem.idempotency_key.in_(keys))))
-    session.connection().execute(statement, rows)
-    return len(set(keys) - present)  # rowcount is not reliable for executemany on every driver
+    program: Program = DEFAULT_PROGRAM
 
 
 def event_reminders(session: Session, now: datetime, schedule: Schedule) -> int:
@@ -80,12 +67,12 @@ def event_reminders(session: Session, now: datetime, schedule: Schedule) -> int:
             address = reachable_address(session, resident.id)
             if address is None:
                 continue
-            locale = resident.locale or "en"
-            words = describe(event, locale, resident.timezone or schedule.default_timezone)
+            locale = resident.locale_or(schedule.program.default_locale)
+            words = describe(event, locale, resident.timezone or schedule.program.timezone)
             text = Translator(locale).gettext(EVENT_REMINDER, **words)
             key = f"reminder:{label}:{event.id}:{resident.id}"
-            rows.append(notice_row(key, f"reminder:{event.id}", resident, address, text, now))
-    return _insert_ignoring_duplicates(session, rows)
+            rows.append(notice_row(key, f"reminder:{event.id}", resident.id, address, text, locale, now))
+    return queue_once(session, rows)
 
 
 def poll_reminders(session: Session, now: datetime, schedule: Schedule) -> int:
@@ -113,10 +100,11 @@ def poll_reminders(session: Session, now: datetime, schedule: Schedule) -> int:
             address = reachable_address(session, resident.id)
             if address is None:
                 continue
-            text = Translator(resident.locale or "en").gettext(POLL_REMINDER)
+            locale = resident.locale_or(schedule.program.default_locale)
+            text = Translator(locale).gettext(POLL_REMINDER)
             key = f"poll-reminder:{poll.id}:{resident.id}"
-            rows.append(notice_row(key, f"broadcast:poll-reminder:{poll.id}", resident, address, text, now))
-    return _insert_ignoring_duplicates(session, rows)
+            rows.append(notice_row(key, f"broadcast:poll-reminder:{poll.id}", resident.id, address, text, locale, now))
+    return queue_once(session, rows)
 
 
 def event_followups(session: Session, now: datetime, schedule: Schedule, flows: FlowRegistry) -> int:
@@ -125,10 +113,6 @@ def event_followups(session: Session, now: datetime, schedule: Schedule, flows: 
     The conversation starts here: the resident's next message answers the rating. Someone in the middle of
     another conversation is asked at a later sweep, within the follow-up window."""
     flows.refresh(session)
-    version_id = flows.latest.get(FOLLOWUP_FLOW)
-    if version_id is None:
-        return 0
-    flow = flows.get(session, version_id)
     ended = session.scalars(
         select(Event).where(
             Event.status == "published",
@@ -151,29 +135,14 @@ def event_followups(session: Session, now: datetime, schedule: Schedule, flows: 
             )
         ).all()
         for resident in came:
-            key = f"followup:{event.id}:{resident.id}"
             address = reachable_address(session, resident.id)
-            if address is None or session.scalar(select(OutboxItem.id).where(OutboxItem.idempotency_key == key)):
+            if address is None:
                 continue
-            locale = resident.locale or "en"
-            title = describe(event, locale, resident.timezone or schedule.default_timezone)["event"]
+            locale = resident.locale_or(schedule.program.default_locale)
+            title = describe(event, locale, resident.timezone or schedule.program.timezone)["event"]
             state = {"answers": {"topic": f"event:{event.slug}"}, "vars": {"event": title}}
-            ctx = FlowContext(locale, {"consent": resident.consent, "locale": locale}, {"event": title})
-            step = start(flow, ctx, state=state)
-            if step.node is None or not step.replies:
-                continue
-            row = notice_row(key, f"followup:{event.id}", resident, address, step.replies[0].text, now)
-            if _insert_ignoring_duplicates(session, [row]):
-                session.add(
-                    ConversationSession(
-                        resident_id=resident.id,
-                        flow_version_id=version_id,
-                        node=step.node,
-                        state=step.state,
-                        started_at=now,
-                        updated_at=now,
-                    )
-                )
+            opening = (FOLLOWUP_FLOW, f"followup:{event.id}:{resident.id}", f"followup:{event.id}")
+            if start_conversation(session, flows, schedule.program, opening, (resident, address), state, now):
                 queued += 1
     return queued
 

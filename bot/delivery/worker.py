@@ -21,10 +21,10 @@ from bot.delivery.gate import CONVERSATIONAL, Verdict, address_of, lock_resident
 from bot.delivery.ratelimit import Limit, hold_back, reserve
 from bot.delivery.rules import SendRules, quiet_until
 from bot.delivery.statuses import apply_early, provider_refused
-from bot.engagement.notices import ALWAYS_ALLOWED
 from bot.messages import Address, Channel, Choice, Outbound, SendResult, SendStatus
 from bot.store.db import Database, is_transient
 from bot.store.models import Message, OutboxItem, Resident
+from bot.store.outbox import ALWAYS_ALLOWED
 
 log = logging.getLogger("loopline.delivery")
 

@@ -15,14 +15,15 @@ from sqlalchemy.orm import Session
 
 from bot.engagement import audit
 from bot.engagement.decision_results import PollAnswers, results_line, tally_poll, text_in
-from bot.engagement.flow_versions import FlowRegistry
-from bot.engagement.notices import notice_row, queue_once
 from bot.engagement.recording import POLL_FLOW_PREFIX
 from bot.engagement.triage import OUTCOMES, find_item, record_status
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.negotiation import SUPPORTED_LOCALES
+from bot.program import Program
 from bot.store.engagement import Answer, Decision, DecisionLink, InputItem, Poll
+from bot.store.flow_registry import FlowRegistry
 from bot.store.models import Address, Resident
+from bot.store.outbox import notice_row, queue_once
 
 TEXT_FIELDS = ("title", "summary", "changed", "not_adopted")
 LIMITS = {"title": 200, "summary": 320, "changed": 3000, "not_adopted": 3000}
@@ -34,21 +35,6 @@ NOTICE_WITHOUT_LINK = _("{program} - you said, we did: {summary}")
 
 class DecisionError(ValueError):
     """A decision that cannot be saved, linked or published as asked, with a message fit to show to staff."""
-
-
-@dataclass(frozen=True)
-class Program:
-    """What decision notices need to know of the program: its name, public address and default language."""
-
-    name: str
-    public_url: str | None
-    default_locale: str
-
-    def page_url(self, slug: str, locale: str) -> str | None:
-        """The public page of a decision in a language, or None when the program has no public address."""
-        if not self.public_url:
-            return None
-        return f"{self.public_url.rstrip('/')}/public/decisions/{slug}?lang={locale}"
 
 
 @dataclass
@@ -387,7 +373,7 @@ def publish(
         )
         text = notice_text(decision, locale, program, results)
         key = f"decision:{decision.id}:{resident.id}"
-        rows.append(notice_row(key, f"decision:{decision.id}", resident, recipient.address, text, now))
+        rows.append(notice_row(key, f"decision:{decision.id}", resident.id, recipient.address, text, locale, now))
     notified = queue_once(session, rows)
     audit.record(
         session, actor, "decision.publish", f"decision:{decision.slug}", now, items_moved=moved, notified=notified

@@ -11,12 +11,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import FlowError
-from bot.engagement.notices import notice_row, queue_once, reachable_address
 from bot.engagement.polls import texts_in_every_language
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.formatting import format_event_time
+from bot.program import Program
 from bot.store.engagement import Event, Rsvp
 from bot.store.models import Resident
+from bot.store.outbox import notice_row, queue_once, reachable_address
 
 RESPONSES = ("yes", "no", "maybe")
 
@@ -194,7 +195,7 @@ def promotion(event: Event, locale: str, timezone: str) -> str:
     return Translator(locale).gettext(PROMOTED, **describe(event, locale, timezone))
 
 
-def tell_cancelled(session: Session, event: Event, now: datetime, default_timezone: str) -> int:
+def tell_cancelled(session: Session, event: Event, now: datetime, program: Program) -> int:
     """Queue, once each, a message in their language to everyone who said yes or maybe (the waitlist too) that
     the event is cancelled; how many were queued. Consent and quiet hours apply at send time."""
     rows = []
@@ -208,9 +209,9 @@ def tell_cancelled(session: Session, event: Event, now: datetime, default_timezo
         address = reachable_address(session, resident.id)
         if address is None:
             continue
-        locale = resident.locale or "en"
-        words = describe(event, locale, resident.timezone or default_timezone)
+        locale = resident.locale_or(program.default_locale)
+        words = describe(event, locale, resident.timezone or program.timezone)
         text = Translator(locale).gettext(CANCELLED, **words)
         key = f"event-cancelled:{event.id}:{resident.id}"
-        rows.append(notice_row(key, f"event-cancelled:{event.id}", resident, address, text, now))
+        rows.append(notice_row(key, f"event-cancelled:{event.id}", resident.id, address, text, locale, now))
     return queue_once(session, rows)

@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from bot.engagement.notices import cancel_unsent
 from bot.store.engagement import Answer, InputItem, Rsvp
 from bot.store.models import Address, ConsentEvent, ConversationSession, Message, OutboxItem, Resident
+from bot.store.outbox import cancel_unsent
 
 
 class MergeError(ValueError):

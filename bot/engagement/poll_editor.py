@@ -16,10 +16,10 @@ from bot.clock import Clock
 from bot.conversation.flows.schema import Flow, FlowError
 from bot.conversation.keywords import match_keyword
 from bot.conversation.text import fold
-from bot.engagement.flow_versions import FlowRegistry
 from bot.engagement.polls import QUESTION_KINDS, compile_poll, load_poll
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, text_direction
 from bot.store.engagement import Poll
+from bot.store.flow_registry import FlowRegistry
 
 CHOICE_KINDS = ("single", "multi", "ranking")
 KIND_NAMES = {

@@ -8,10 +8,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import Flow
-from bot.engagement.flow_versions import FlowRegistry
 from bot.engagement.recording import POLL_FLOW_PREFIX
 from bot.engagement.results import QuestionResult, results_and_sizes
 from bot.store.engagement import Answer, Poll
+from bot.store.flow_registry import FlowRegistry
 
 
 @dataclass

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.conversation.flows.schema import FlowError, parse_flow
-from bot.engagement.flow_versions import FlowRegistry
 from bot.engagement.recording import POLL_FLOW_PREFIX
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.store.engagement import Poll
+from bot.store.flow_registry import FlowRegistry
 
 QUESTION_KINDS = {
     "single": "ask-choice",

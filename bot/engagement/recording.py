@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.conversation.flows.engine import SubmitFeedback
 from bot.store.engagement import Answer, InputItem, Poll
 from bot.store.models import Resident
 
@@ -35,19 +36,18 @@ def record_answer(
     session: Session,
     poll: Poll,
     resident: Resident,
-    question: str,
-    value: Any,
-    kind: str,
+    answer: tuple[str, Any, str],
+    locale: str,
     channel: str,
     now: datetime,
     rng: random.Random,
 ) -> None:
     """Keep one answer per resident and question; answering again while the poll is open replaces it."""
+    question, value, kind = answer
     existing = session.scalars(
         select(Answer).where(Answer.poll_id == poll.id, Answer.resident_id == resident.id, Answer.question == question)
     ).first()
     stored = {"value": value, "kind": kind}
-    locale = resident.locale or "en"
     if existing is None:
         session.add(
             Answer(
@@ -87,29 +87,22 @@ def record_answer(
 
 
 def submit_feedback(
-    session: Session,
-    resident: Resident,
-    ref: int,
-    text: str,
-    topic: str | None,
-    may_contact: bool,
-    channel: str,
-    now: datetime,
-    rating: int | None = None,
+    session: Session, resident: Resident, ref: int, feedback: SubmitFeedback, locale: str, channel: str, now: datetime
 ) -> InputItem:
     """Store a piece of feedback as an input item with the reference already told to the resident."""
+    topic = feedback.topic
     item = InputItem(
         ref=ref,
         kind="event" if (topic or "").startswith("event:") else "feedback",
-        rating=rating,
+        rating=feedback.rating,
         resident_id=resident.id,
         poll_id=None,
-        text=text,
+        text=feedback.text,
         topic=topic,
-        may_contact=may_contact,
+        may_contact=feedback.may_contact,
         status="received",
         channel=channel,
-        locale=resident.locale or "en",
+        locale=locale,
         area=resident.area,
         created_at=now,
         updated_at=now,

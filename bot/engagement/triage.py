@@ -12,10 +12,11 @@ from sqlalchemy import ColumnElement, Table, func, select
 from sqlalchemy.orm import Session
 
 from bot.engagement import audit
-from bot.engagement.notices import notice_row, queue_once, reachable_address
 from bot.i18n.catalogs import Translator, _
+from bot.program import Program
 from bot.store.engagement import InputItem, InputStatusChange
 from bot.store.models import OutboxItem, Resident
+from bot.store.outbox import notice_row, queue_once, reachable_address
 from bot.store.staff import User
 
 STATUSES = ("received", "under_review", "acted_on", "not_adopted")
@@ -208,7 +209,7 @@ def reply_text(item: InputItem, locale: str, program: str, text: str) -> str:
     return f"{header}\n{text}"
 
 
-def reply(session: Session, item: InputItem, text: str, program: str, actor: str, now: datetime) -> OutboxItem:
+def reply(session: Session, item: InputItem, text: str, program: Program, actor: str, now: datetime) -> OutboxItem:
     """Queue a staff reply to the resident on their first reachable channel, in their language (outbox checks apply:
     consent and quiet hours at send time)."""
     cleaned = text.strip()
@@ -229,8 +230,9 @@ def reply(session: Session, item: InputItem, text: str, program: str, actor: str
         .where(_replies_to(item), OutboxItem.idempotency_key.startswith(prefix))
     )
     key = f"{prefix}{int(sent_before or 0) + 1}"
+    locale = resident.locale_or(program.default_locale)
     row = notice_row(
-        key, REPLY_PURPOSE, resident, address, reply_text(item, resident.locale or "en", program, cleaned), now
+        key, REPLY_PURPOSE, resident.id, address, reply_text(item, locale, program.name, cleaned), locale, now
     )
     if not queue_once(session, [row]):
         raise TriageError("Another reply to this item was queued at the same moment. Reload and try again.")

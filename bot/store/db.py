@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from anyio import to_thread
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event, insert
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +22,11 @@ _QUOTED = re.compile(r'"[^"]*"')
 def is_transient(exc: BaseException) -> bool:
     """A failure that may pass on a retry: deadlock, serialisation failure, lock timeout, a lost connection."""
     return isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+def insert_returning_id(session: Session, table: Table, values: dict[str, Any]) -> int:
+    """Insert one row with Core (no ORM unit of work on the hot path) and return its id."""
+    return int(session.connection().execute(insert(table).returning(table.c.id), values).scalar_one())
 
 
 def normalise_url(url: str) -> str:

@@ -72,6 +72,10 @@ class Resident(Base):
 
     addresses: Mapped[list[Address]] = relationship(back_populates="resident")
 
+    def locale_or(self, default: str) -> str:
+        """The resident's language, or the program's default while they have not chosen one."""
+        return self.locale or default
+
 
 class Address(Base):
     """A channel address (E.164 number, Telegram chat id, simulator handle) belonging to a resident."""

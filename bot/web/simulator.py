@@ -15,7 +15,7 @@ from bot.channels import simulator
 from bot.channels.base import InvalidInbound
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, text_direction
 from bot.messages import Channel
-from bot.pipeline import TransientFailure
+from bot.pipeline.orchestrator import TransientFailure
 from bot.runtime import Runtime
 from bot.store.models import Message
 from bot.web.webhooks import handle_inbound, try_again

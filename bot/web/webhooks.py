@@ -14,7 +14,7 @@ from bot.channels.telegram import SECRET_HEADER, secret_matches
 from bot.channels.twilio_sms import MAX_BODY_BYTES, TwilioSms, parse_form
 from bot.delivery.gate import settled
 from bot.messages import Channel, Inbound
-from bot.pipeline import Handled, TransientFailure
+from bot.pipeline.orchestrator import Handled, TransientFailure
 from bot.runtime import Runtime
 
 log = logging.getLogger("loopline.webhooks")

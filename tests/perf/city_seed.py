@@ -221,7 +221,7 @@ class CitySeeder:
 
         from bot.clock import Clock
         from bot.engagement import polls
-        from bot.engagement.flow_versions import FlowRegistry
+        from bot.store.flow_registry import FlowRegistry
 
         document = yaml.safe_load(POLL_DOCUMENT.read_text(encoding="utf-8"))
         opened = self.now - timedelta(days=21)

@@ -14,10 +14,11 @@ from starlette.testclient import TestClient
 from bot.conversation.flows.loader import read_document
 from bot.engagement import decisions, events, triage
 from bot.engagement import polls as poll_store
-from bot.engagement.decisions import DecisionFields, Program
+from bot.engagement.decisions import DecisionFields
 from bot.i18n.formatting import format_event_time
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.messages import Channel
+from bot.program import Program
 from bot.runtime import Runtime
 from bot.store.engagement import Answer, Event, Poll
 from bot.store.models import Resident

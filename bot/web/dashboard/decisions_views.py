@@ -17,9 +17,10 @@ from starlette.routing import BaseRoute, Route
 from bot.channels.segments import analyse
 from bot.engagement import decisions
 from bot.engagement.decision_results import text_in
-from bot.engagement.decisions import DecisionError, DecisionFields, Program
+from bot.engagement.decisions import DecisionError, DecisionFields
 from bot.engagement.triage import STATUS_LABELS, TriageError
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, text_direction
+from bot.program import Program
 from bot.runtime import Runtime
 from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
 from bot.web.auth import Staff
@@ -33,7 +34,7 @@ MAX_REFS_AT_ONCE = 100
 def program_of(runtime: Runtime) -> Program:
     """The program as decision notices name it."""
     settings = runtime.settings
-    return Program(settings.program_name, settings.public_url, settings.default_locale)
+    return Program.of(settings)
 
 
 def _visible(staff: Staff) -> ColumnElement[bool]:

@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 from bot.engagement import audit, event_editor, events
 from bot.engagement.event_editor import EventDraft
 from bot.engagement.poll_editor import LANGUAGE_NAMES, LANGUAGES, text_for
+from bot.program import Program
 from bot.store.engagement import Event, Rsvp
 from bot.web.dashboard.polls import not_found, with_notice
 from bot.web.guard import page, read_form, render, runtime_of, staff_of
@@ -216,7 +217,7 @@ async def change_status(request: Request) -> Response:
             now = runtime.clock.now()
             told = 0
             if status == "cancelled" and event.status != "cancelled":
-                told = events.tell_cancelled(session, event, now, runtime.settings.timezone)
+                told = events.tell_cancelled(session, event, now, Program.of(runtime.settings))
             action = event_editor.STATUS_ACTIONS[status]
             audit.record(session, staff.actor, action, f"event:{slug}", now, previous=event.status, told=told)
             event.status = status

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 from bot.engagement import decisions, triage
 from bot.engagement.spreadsheet import csv_text
 from bot.engagement.triage import STATUS_LABELS, STATUSES, TriageError
+from bot.program import Program
 from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
 from bot.store.models import Address
 from bot.store.staff import User
@@ -336,7 +337,7 @@ async def item_reply(request: Request) -> Response:
     runtime, staff = runtime_of(request), staff_of(request)
     ref = _ref(request)
     form = await read_form(request)
-    program = runtime.settings.program_name
+    program = Program.of(runtime.settings)
 
     def act() -> str | None:
         with runtime.db.transaction() as session:

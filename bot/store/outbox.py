@@ -1,4 +1,4 @@
-"""A message the program starts (not a reply): to a resident's first reachable address, as an outbox row."""
+"""The outbox, the one way a message is queued: building a row, queueing rows once each, cancelling on STOP."""
 
 from __future__ import annotations
 
@@ -12,14 +12,37 @@ from sqlalchemy.orm import Session
 
 from bot.channels.render import render
 from bot.i18n.negotiation import text_direction
-from bot.messages import Address, Channel, Reply
+from bot.messages import Address, Channel, Outbound, Reply
 from bot.store.models import Address as AddressRow
-from bot.store.models import OutboxItem, Resident
+from bot.store.models import OutboxItem
 
 OUTBOX = cast(Table, OutboxItem.__table__)
 # The answers to STOP, HELP and START: sent whatever the resident's consent (CTIA: STOP gets its confirmation).
 ALWAYS_ALLOWED = frozenset({"opt_out", "help", "opt_in"})
 KEYS_PER_QUERY = 10_000  # PostgreSQL takes at most 65,535 parameters per statement (stock SQLite: 32,766)
+
+
+def outbox_row(key: str, purpose: str, resident_id: int | None, outbound: Outbound, now: datetime) -> dict[str, Any]:
+    """The outbox row that carries a rendered message, due now; every column named, so rows insert as a batch."""
+    return {
+        "idempotency_key": key,
+        "purpose": purpose,
+        "resident_id": resident_id,
+        "channel": outbound.address.channel.value,
+        "address": outbound.address.value,
+        "text": outbound.text,
+        "choices": {"choices": [[c.value, c.label] for c in outbound.choices]} if outbound.choices else {},
+        "status": "pending",
+        "urgent": False,
+        "attempts": 0,
+        "not_before": now,
+        "claimed_until": None,
+        "in_flight_at": None,
+        "last_error": None,
+        "message_id": None,
+        "created_at": now,
+        "finished_at": None,
+    }
 
 
 def reachable_address(session: Session, resident_id: int) -> AddressRow | None:
@@ -32,29 +55,11 @@ def reachable_address(session: Session, resident_id: int) -> AddressRow | None:
 
 
 def notice_row(
-    key: str, purpose: str, resident: Resident, address: AddressRow, text: str, now: datetime
+    key: str, purpose: str, resident_id: int, address: AddressRow, text: str, locale: str, now: datetime
 ) -> dict[str, Any]:
-    """The outbox row that carries a text, rendered for the address's channel, due now."""
-    locale = resident.locale or "en"
-    outbound = render(Reply(text, (), text_direction(locale)), Address(Channel(address.channel), address.value))
-    return {
-        "idempotency_key": key,
-        "purpose": purpose,
-        "resident_id": resident.id,
-        "channel": address.channel,
-        "address": address.value,
-        "text": outbound.text,
-        "choices": {},
-        "status": "pending",
-        "urgent": False,
-        "attempts": 0,
-        "not_before": now,
-        "claimed_until": None,
-        "last_error": None,
-        "message_id": None,
-        "created_at": now,
-        "finished_at": None,
-    }
+    """The outbox row for a message the program starts (not a reply) in a language, rendered for the channel."""
+    reply = Reply(text, (), text_direction(locale))
+    return outbox_row(key, purpose, resident_id, render(reply, Address(Channel(address.channel), address.value)), now)
 
 
 def queue_once(session: Session, rows: list[dict[str, Any]]) -> int:

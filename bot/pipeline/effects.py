@@ -1,0 +1,106 @@
+"""Carrying out what a turn produced, in one place: the resident's fields and consent, poll answers, feedback
+items and RSVPs (with the replies some of them call for)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bot.conversation.flows.engine import RecordAnswer, Rsvp, SetField, SubmitFeedback
+from bot.conversation.router import Turn
+from bot.engagement import events
+from bot.engagement.recording import poll_for_flow, record_answer, submit_feedback
+from bot.i18n.negotiation import text_direction
+from bot.messages import Reply
+from bot.store.engagement import Event
+from bot.store.models import ConsentEvent, Resident
+from bot.store.outbox import cancel_unsent, notice_row, queue_once, reachable_address
+
+
+@dataclass(frozen=True)
+class Situation:
+    """Who said it, where, in which conversation, and the program's defaults for what the resident has not said."""
+
+    resident: Resident
+    channel: str
+    message_id: int
+    flow_slug: str | None
+    ref: int | None
+    default_locale: str
+    default_timezone: str
+    now: datetime
+
+
+def apply_effects(session: Session, turn: Turn, where: Situation, rng: random.Random) -> list[Reply]:
+    """Store everything the turn changed; the replies some effects call for (an RSVP's confirmation)."""
+    _update_resident(session, turn, where)
+    replies: list[Reply] = []
+    resident, now = where.resident, where.now
+    for effect in turn.effects:
+        if isinstance(effect, RecordAnswer) and where.flow_slug:
+            poll = poll_for_flow(session, where.flow_slug)
+            if poll is not None and poll.status == "open":
+                locale = resident.locale_or(where.default_locale)
+                answer = (effect.question, effect.value, effect.kind)
+                record_answer(session, poll, resident, answer, locale, where.channel, now, rng)
+        elif isinstance(effect, SubmitFeedback) and where.ref is not None:
+            locale = resident.locale_or(where.default_locale)
+            submit_feedback(session, resident, where.ref, effect, locale, where.channel, now)
+        elif isinstance(effect, Rsvp):
+            event = session.get(Event, effect.event_id)
+            if event is None:
+                continue
+            outcome = events.rsvp(session, event, resident.id, effect.response, now)
+            locale = resident.locale_or(where.default_locale)
+            zone = resident.timezone or where.default_timezone
+            replies.append(Reply(events.confirmation(outcome, event, locale, zone), (), text_direction(locale)))
+            if outcome.promoted_resident_id is not None:
+                _tell_promoted(session, event, outcome.promoted_resident_id, where)
+    return replies
+
+
+def _update_resident(session: Session, turn: Turn, where: Situation) -> None:
+    """The fields the conversation set (language, area, answers kept on the resident) and a change of consent."""
+    resident, now = where.resident, where.now
+    for effect in turn.effects:
+        if not isinstance(effect, SetField):
+            continue
+        if effect.field == "locale" and effect.value:
+            resident.locale = effect.value
+        elif effect.field == "area":
+            resident.area = effect.value
+        elif effect.field.startswith("fields."):
+            resident.fields = {**resident.fields, effect.field.removeprefix("fields."): effect.value}
+    if turn.consent and turn.consent != resident.consent:
+        resident.consent = turn.consent
+        source = turn.keyword.value if turn.keyword else "onboarding"
+        session.add(
+            ConsentEvent(
+                resident_id=resident.id,
+                state=turn.consent,
+                source=source,
+                channel=where.channel,
+                message_id=where.message_id,
+                at=now,
+            )
+        )
+        if turn.consent == "revoked":
+            # STOP wins over anything already queued, on every channel of this resident.
+            cancel_unsent(session, resident.id, now)
+    if session.is_modified(resident):
+        resident.updated_at = now
+
+
+def _tell_promoted(session: Session, event: Event, resident_id: int, where: Situation) -> None:
+    """Queue "a place opened up" for the first person on the waitlist, on their first reachable channel."""
+    promoted = session.get(Resident, resident_id)
+    address = reachable_address(session, resident_id)
+    if promoted is None or address is None:
+        return
+    locale = promoted.locale_or(where.default_locale)
+    text = events.promotion(event, locale, promoted.timezone or where.default_timezone)
+    key = f"waitlist:{event.id}:{resident_id}:{int(where.now.timestamp())}"
+    queue_once(session, [notice_row(key, "event", promoted.id, address, text, locale, where.now)])

@@ -1,0 +1,49 @@
+"""A turn's replies: answered inline in the provider's response (recorded as sent now) or queued in the outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, insert
+from sqlalchemy.orm import Session
+
+from bot.channels.render import render
+from bot.conversation.router import Turn
+from bot.messages import Address, Outbound
+from bot.store.db import insert_returning_id
+from bot.store.models import Message
+from bot.store.outbox import OUTBOX, outbox_row
+
+MESSAGES = cast(Table, Message.__table__)
+
+
+def outbound_message_row(resident_id: int, outbound: Outbound, now: datetime) -> dict[str, Any]:
+    """The message row of a reply given in the provider's HTTP response (TwiML, the simulator)."""
+    return {
+        "resident_id": resident_id,
+        "direction": "out",
+        "channel": outbound.address.channel.value,
+        "address": outbound.address.value,
+        "text": outbound.text,
+        "provider_id": None,
+        "status": "sent",
+        "payload": {"inline": "1"},
+        "created_at": now,
+    }
+
+
+def queue_replies(
+    session: Session, resident_id: int, turn: Turn, address: Address, message_id: int, inline: bool, now: datetime
+) -> list[Outbound]:
+    """Write an outbox row per reply (keyed by the message it answers); inline ones are returned, recorded as sent."""
+    answered_now: list[Outbound] = []
+    for index, reply in enumerate(turn.replies):
+        outbound = render(reply, address)
+        row = outbox_row(f"{turn.purpose}:{message_id}:{index}", turn.purpose, resident_id, outbound, now)
+        if inline:
+            sent_id = insert_returning_id(session, MESSAGES, outbound_message_row(resident_id, outbound, now))
+            row.update(status="sent", message_id=sent_id, finished_at=now, attempts=1)
+            answered_now.append(outbound)
+        session.connection().execute(insert(OUTBOX), row)
+    return answered_now

@@ -1,0 +1,76 @@
+"""Where a resident's conversation stands: read as the router sees it, saved after each turn (or started anew)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Row, Table, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from bot.conversation.router import SessionView, Turn
+from bot.engagement.recording import POLL_FLOW_PREFIX
+from bot.store.flow_registry import FlowRegistry
+from bot.store.models import ConversationSession
+
+SESSIONS = cast(Table, ConversationSession.__table__)
+
+
+def session_row(session: Session, resident_id: int) -> Row[Any] | None:
+    """The resident's conversation row, if they are in one."""
+    return session.connection().execute(select(SESSIONS).where(SESSIONS.c.resident_id == resident_id)).first()
+
+
+def session_view(session: Session, flows: FlowRegistry, row: Row[Any] | None) -> SessionView | None:
+    """The conversation as the router sees it: the flow, the node, its state, and a poll paused underneath."""
+    if row is None:
+        return None
+    paused = row.state.get("paused")
+    paused_view = (
+        SessionView(flows.get(session, paused["flow_version_id"]), paused["node"], paused["state"])
+        if isinstance(paused, dict)
+        else None
+    )
+    return SessionView(flows.get(session, row.flow_version_id), row.node, row.state, paused_view)
+
+
+def start_session(
+    session: Session, resident_id: int, version_id: int, node: str, state: dict[str, Any], now: datetime
+) -> None:
+    """A conversation the program starts (the resident's next message answers its first question)."""
+    values = {"flow_version_id": version_id, "node": node, "state": state, "started_at": now, "updated_at": now}
+    session.connection().execute(insert(SESSIONS), {"resident_id": resident_id, **values})
+
+
+def save_session(
+    session: Session, flows: FlowRegistry, resident_id: int, row: Row[Any] | None, turn: Turn, now: datetime
+) -> None:
+    """Where the conversation stands after this turn (Core statements: one row, no unit of work)."""
+    db = session.connection()
+    paused = row.state.get("paused") if row is not None else None
+    if turn.end_session:
+        if row is not None and turn.resume and isinstance(paused, dict):
+            resumed = {"flow_version_id": paused["flow_version_id"], "node": paused["node"], "state": paused["state"]}
+            db.execute(update(SESSIONS).where(SESSIONS.c.id == row.id).values(**resumed, updated_at=now))
+        elif row is not None:
+            db.execute(delete(SESSIONS).where(SESSIONS.c.id == row.id))
+        return
+    if turn.start_flow is not None and turn.session_node is not None:
+        version_id = flows.latest[turn.start_flow]
+        if row is not None and not isinstance(paused, dict):
+            current = flows.get(session, row.flow_version_id).slug
+            if current.startswith(POLL_FLOW_PREFIX) and current != turn.start_flow:
+                # Another conversation interrupts a poll: keep the poll to come back to it afterwards.
+                paused = {"flow_version_id": row.flow_version_id, "node": row.node, "state": row.state}
+        state = {**turn.session_state, "paused": paused} if isinstance(paused, dict) else turn.session_state
+        if row is None:
+            start_session(session, resident_id, version_id, turn.session_node, state, now)
+        else:
+            values = {"flow_version_id": version_id, "node": turn.session_node, "state": state}
+            db.execute(update(SESSIONS).where(SESSIONS.c.id == row.id).values(**values, started_at=now, updated_at=now))
+    elif row is not None and turn.session_node is not None:
+        db.execute(
+            update(SESSIONS)
+            .where(SESSIONS.c.id == row.id)
+            .values(node=turn.session_node, state=turn.session_state, updated_at=now)
+        )

@@ -1,0 +1,43 @@
+"""What every part may know of the program: its name and contact, public address, default language and zone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+
+@dataclass(frozen=True)
+class Program:
+    """The program as residents hear of it and as the defaults for what a resident has not told us."""
+
+    name: str
+    public_url: str | None
+    default_locale: str
+    timezone: str = "UTC"
+    contact: str = "the program team"
+    messages_per_month: int = 4
+
+    @classmethod
+    def of(cls, settings: Settings) -> Program:
+        """The program the settings describe."""
+        return cls(
+            settings.program_name,
+            settings.public_url,
+            settings.default_locale,
+            settings.timezone,
+            settings.help_contact,
+            settings.messages_per_month,
+        )
+
+    def params(self) -> dict[str, str]:
+        """The words every flow text may use: {program}, {contact} and {messages_per_month}."""
+        return {"program": self.name, "contact": self.contact, "messages_per_month": str(self.messages_per_month)}
+
+    def page_url(self, slug: str, locale: str) -> str | None:
+        """The public page of a decision in a language, or None when the program has no public address."""
+        if not self.public_url:
+            return None
+        return f"{self.public_url.rstrip('/')}/public/decisions/{slug}?lang={locale}"
