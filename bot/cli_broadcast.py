@@ -11,8 +11,9 @@ import click
 
 from bot.conversation.flows.loader import read_document
 from bot.conversation.flows.schema import FlowError
-from bot.engagement import audit, broadcasts
-from bot.engagement.audiences import AudienceError, parse_audience
+from bot.engagement import audit
+from bot.engagement.broadcasts import sending as broadcasts
+from bot.engagement.broadcasts.audiences import AudienceError, parse_audience
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 
 

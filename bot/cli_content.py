@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from bot.conversation.flows.loader import read_document
 from bot.conversation.flows.schema import FlowError, parse_flow
-from bot.engagement import polls as poll_store
-from bot.engagement.events import load_event, moved_to_offset, parse_event
-from bot.engagement.polls import compile_poll
+from bot.engagement.events.calendar import load_event, moved_to_offset, parse_event
+from bot.engagement.polls import definition as poll_store
+from bot.engagement.polls.definition import compile_poll
 from bot.store.staff import User
 
 DEMO_DIR = Path(__file__).resolve().parent / "engagement" / "demo"
@@ -164,8 +164,8 @@ def results(slug: str, fmt: str) -> None:
     from sqlalchemy import select
 
     from bot.cli import content_runtime
-    from bot.engagement import results as poll_results
-    from bot.engagement.recording import POLL_FLOW_PREFIX
+    from bot.engagement.polls import tally as poll_results
+    from bot.engagement.polls.answers import POLL_FLOW_PREFIX
     from bot.store.engagement import Poll
 
     runtime = content_runtime()

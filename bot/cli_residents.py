@@ -7,7 +7,8 @@ import sys
 
 import click
 
-from bot.engagement import audit, privacy
+from bot.engagement import audit
+from bot.engagement.residents import privacy
 
 
 def _chosen(resident_id: int | None, address: str | None) -> None:

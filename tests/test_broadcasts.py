@@ -16,8 +16,8 @@ from sqlalchemy import select
 from bot.cli import main
 from bot.clock import FixedClock
 from bot.delivery.worker import DeliveryWorker
-from bot.engagement import broadcasts
-from bot.engagement.audiences import AudienceError, parse_audience
+from bot.engagement.broadcasts import sending as broadcasts
+from bot.engagement.broadcasts.audiences import AudienceError, parse_audience
 from bot.messages import Channel, Outbound, SendResult, SendStatus
 from bot.runtime import Runtime
 from bot.store.engagement import AuditEvent

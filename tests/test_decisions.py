@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from bot.clock import FixedClock
 from bot.conversation.router import STATUS_TEXTS
 from bot.delivery.worker import DeliveryWorker
-from bot.engagement import decisions
-from bot.engagement.decisions import DecisionError, DecisionFields
+from bot.engagement.decisions import publishing as decisions
+from bot.engagement.decisions.publishing import DecisionError, DecisionFields
 from bot.i18n.catalogs import Translator
 from bot.messages import Channel, Outbound, SendResult, SendStatus
 from bot.program import Program

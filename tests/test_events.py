@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.conversation.flows.loader import read_document
-from bot.engagement.events import load_event, moved_to_offset
+from bot.engagement.events.calendar import load_event, moved_to_offset
 from bot.messages import Channel
 from bot.runtime import Runtime
 from bot.store.engagement import Rsvp

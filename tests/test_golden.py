@@ -20,8 +20,8 @@ import yaml
 
 from bot.clock import FixedClock
 from bot.conversation.flows.loader import read_document
-from bot.engagement.events import load_event, moved_to_offset
-from bot.engagement.polls import load_poll, set_status
+from bot.engagement.events.calendar import load_event, moved_to_offset
+from bot.engagement.polls.definition import load_poll, set_status
 from bot.messages import Channel
 from bot.runtime import Runtime
 from tests.support.chat import Chat

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.conversation.flows.loader import read_document
-from bot.engagement import polls as poll_store
-from bot.engagement.results import poll_results
+from bot.engagement.polls import definition as poll_store
+from bot.engagement.polls.tally import poll_results
 from bot.messages import Channel
 from bot.runtime import Runtime
 from bot.store.engagement import Answer, InputItem, Poll

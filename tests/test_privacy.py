@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.engagement import privacy
+from bot.engagement.residents import privacy
 from bot.messages import Channel
 from bot.runtime import Runtime
 from bot.store.engagement import InputItem

@@ -16,10 +16,11 @@ from sqlalchemy import Table, insert, select
 
 from bot.conversation.flows.loader import read_document
 from bot.conversation.flows.schema import Flow
-from bot.engagement import decisions, poll_report
-from bot.engagement import polls as poll_store
-from bot.engagement.decision_results import public_results, results_line, tally_poll
-from bot.engagement.results import results_and_sizes
+from bot.engagement.decisions import publishing as decisions
+from bot.engagement.polls import definition as poll_store
+from bot.engagement.polls import report as poll_report
+from bot.engagement.polls.public_results import public_results, results_line, tally_poll
+from bot.engagement.polls.tally import results_and_sizes
 from bot.runtime import Runtime
 from bot.store.engagement import Answer, Decision, DecisionLink, InputItem, Poll
 from bot.store.models import Address, Resident

@@ -16,8 +16,8 @@ from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
 from bot.delivery.statuses import RANK, apply_status
-from bot.engagement.audiences import parse_audience
-from bot.engagement.broadcasts import BroadcastFile, enqueue
+from bot.engagement.broadcasts.audiences import parse_audience
+from bot.engagement.broadcasts.sending import BroadcastFile, enqueue
 from bot.runtime import Runtime
 from bot.store.models import Address, ConsentEvent, Message, OutboxItem, Resident
 from bot.web.app import create_app

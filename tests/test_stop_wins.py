@@ -22,8 +22,8 @@ from sqlalchemy import delete, insert, select
 
 from bot.delivery.gate import Verdict
 from bot.delivery.worker import DeliveryWorker
-from bot.engagement.audiences import parse_audience
-from bot.engagement.broadcasts import BroadcastFile, enqueue
+from bot.engagement.broadcasts.audiences import parse_audience
+from bot.engagement.broadcasts.sending import BroadcastFile, enqueue
 from bot.messages import Address, Channel, Inbound, Outbound, SendResult, SendStatus
 from bot.runtime import Runtime
 from bot.store.models import Address as AddressRow

@@ -11,9 +11,9 @@ from sqlalchemy import select, update
 from bot.clock import FixedClock
 from bot.conversation.flows.loader import read_document
 from bot.delivery.sweeps import Schedule, run_sweeps
-from bot.engagement import broadcasts
-from bot.engagement.audiences import parse_audience
-from bot.engagement.events import load_event, moved_to_offset
+from bot.engagement.broadcasts import sending as broadcasts
+from bot.engagement.broadcasts.audiences import parse_audience
+from bot.engagement.events.calendar import load_event, moved_to_offset
 from bot.messages import Channel
 from bot.runtime import Runtime
 from bot.store.engagement import Event

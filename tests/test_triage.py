@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from bot.clock import FixedClock
 from bot.delivery.worker import DeliveryWorker
-from bot.engagement import triage
-from bot.engagement.triage import TriageError
+from bot.engagement.feedback import triage
+from bot.engagement.feedback.triage import TriageError
 from bot.i18n.catalogs import Translator
 from bot.messages import Channel, Outbound, SendResult, SendStatus
 from bot.program import Program

@@ -13,7 +13,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from bot.conversation.router import FOLLOWUP_FLOW
-from bot.engagement.events import describe
+from bot.engagement.events.calendar import describe
 from bot.i18n.catalogs import Translator, _
 from bot.pipeline.starting import start_conversation
 from bot.program import Program

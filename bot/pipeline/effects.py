@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from bot.conversation.flows.engine import RecordAnswer, Rsvp, SetField, SubmitFeedback
 from bot.conversation.router import Turn
-from bot.engagement import events
-from bot.engagement.recording import poll_for_flow, record_answer, submit_feedback
+from bot.engagement.events import calendar as events
+from bot.engagement.feedback.items import submit_feedback
+from bot.engagement.polls.answers import poll_for_flow, record_answer
 from bot.i18n.negotiation import text_direction
 from bot.messages import Reply
 from bot.store.engagement import Event

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from bot.clock import Clock
 from bot.conversation.router import FEEDBACK_FLOW, FOLLOWUP_FLOW, ResidentView, route
 from bot.conversation.text import storable
-from bot.engagement.recording import allocate_ref
+from bot.engagement.feedback.items import allocate_ref
 from bot.i18n.negotiation import negotiate
 from bot.messages import Address, Channel, Inbound, Outbound
 from bot.pipeline.effects import Situation, apply_effects

@@ -9,7 +9,7 @@ from sqlalchemy import Row, Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.conversation.router import SessionView, Turn
-from bot.engagement.recording import POLL_FLOW_PREFIX
+from bot.engagement.polls.answers import POLL_FLOW_PREFIX
 from bot.store.flow_registry import FlowRegistry
 from bot.store.models import ConversationSession
 

@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 from bot.conversation.keywords import Keyword, match_keyword, match_status
 from bot.conversation.router import EventView, PollView, World
 from bot.conversation.text import fold
-from bot.engagement.events import upcoming
-from bot.engagement.recording import POLL_FLOW_PREFIX, item_status
+from bot.engagement.events.calendar import upcoming
+from bot.engagement.feedback.items import item_status
+from bot.engagement.polls.answers import POLL_FLOW_PREFIX
 from bot.store.engagement import Poll
 
 

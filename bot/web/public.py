@@ -16,10 +16,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.engagement import decisions
-from bot.engagement.decision_results import PollAnswers, PublicQuestion, public_results, tally_poll, text_in
-from bot.engagement.events import upcoming
-from bot.engagement.recording import POLL_FLOW_PREFIX
+from bot.engagement.decisions import publishing as decisions
+from bot.engagement.events.calendar import upcoming
+from bot.engagement.polls.answers import POLL_FLOW_PREFIX
+from bot.engagement.polls.public_results import PollAnswers, PublicQuestion, public_results, tally_poll, text_in
 from bot.i18n.catalogs import Translator
 from bot.i18n.formatting import babel_locale, format_event_time
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, negotiate, text_direction

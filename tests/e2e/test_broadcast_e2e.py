@@ -35,7 +35,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from bot.channels.render import render
-from bot.engagement.broadcasts import compose, parse_broadcast
+from bot.engagement.broadcasts.sending import compose, parse_broadcast
 from bot.i18n.negotiation import text_direction
 from bot.messages import Address, Channel, Reply
 from bot.store.models import OutboxItem

@@ -41,8 +41,8 @@ from typing import Any, cast
 import pytest
 from sqlalchemy import Engine, Table, create_engine, insert, text
 
-from bot.engagement.audiences import parse_audience
-from bot.engagement.broadcasts import BroadcastFile, enqueue
+from bot.engagement.broadcasts.audiences import parse_audience
+from bot.engagement.broadcasts.sending import BroadcastFile, enqueue
 from bot.store.db import Database, normalise_url
 from bot.store.models import Address, Resident
 from tests.e2e import clean_os_env, wait_until

@@ -247,8 +247,8 @@ def child_enqueue(url: str, recipients: int, profile: bool) -> dict[str, Any]:
     """One timed ``broadcasts.enqueue`` in this (fresh) process, then its rows are deleted again (untimed)."""
     from sqlalchemy import delete, func, select, text
 
-    from bot.engagement import broadcasts
-    from bot.engagement.audiences import parse_audience
+    from bot.engagement.broadcasts import sending as broadcasts
+    from bot.engagement.broadcasts.audiences import parse_audience
     from bot.store.db import Database
     from bot.store.engagement import Broadcast
     from bot.store.models import OutboxItem
@@ -328,7 +328,7 @@ def _baseline_table(url: str) -> Any:
 def _baseline_rows(recipients: int, sqlite: bool) -> list[tuple[Any, ...]]:
     """The rows ``enqueue`` would write for the seeded residents, in DB-API form."""
     from bot.channels.render import render
-    from bot.engagement import broadcasts
+    from bot.engagement.broadcasts import sending as broadcasts
     from bot.i18n.negotiation import text_direction
     from bot.messages import Address, Channel, Reply
 
@@ -780,8 +780,8 @@ def queue_drain_broadcast(url: str, messages: int) -> None:
     """Seed ``messages`` SMS residents and queue one one-segment broadcast to them, due now."""
     from bot.channels.segments import segment_count
     from bot.clock import utcnow
-    from bot.engagement import broadcasts
-    from bot.engagement.audiences import parse_audience
+    from bot.engagement.broadcasts import sending as broadcasts
+    from bot.engagement.broadcasts.audiences import parse_audience
     from bot.store.db import Database
 
     seed_residents(url, messages, ("sms",))

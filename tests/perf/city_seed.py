@@ -220,7 +220,7 @@ class CitySeeder:
         from sqlalchemy.orm import Session
 
         from bot.clock import Clock
-        from bot.engagement import polls
+        from bot.engagement.polls import definition as polls
         from bot.store.flow_registry import FlowRegistry
 
         document = yaml.safe_load(POLL_DOCUMENT.read_text(encoding="utf-8"))

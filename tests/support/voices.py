@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.conversation.flows.loader import read_document
-from bot.engagement import polls as poll_store
+from bot.engagement.polls import definition as poll_store
 from bot.messages import Channel
 from bot.runtime import Runtime
 from bot.store.engagement import Poll

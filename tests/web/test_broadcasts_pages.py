@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from bot.engagement import sharing
-from bot.engagement.broadcasts import PURPOSE_PREFIX
+from bot.engagement.broadcasts.sending import PURPOSE_PREFIX
 from bot.runtime import Runtime
 from bot.store.engagement import AuditEvent, Broadcast
 from bot.store.models import OutboxItem

@@ -20,7 +20,8 @@ from starlette.testclient import TestClient
 
 from bot.cli import main
 from bot.conversation.flows.loader import read_document
-from bot.engagement import events, polls
+from bot.engagement.events import calendar as events
+from bot.engagement.polls import definition as polls
 from bot.runtime import Runtime
 from bot.store.engagement import Answer, AuditEvent, Broadcast, Decision, InputItem
 from bot.store.models import Address, Resident

@@ -19,8 +19,9 @@ from starlette.testclient import TestClient
 
 from bot.cli_content import DEMO_DIR
 from bot.conversation.flows.loader import read_document
-from bot.engagement import decisions, polls
-from bot.engagement.events import load_event, moved_to_offset
+from bot.engagement.decisions import publishing as decisions
+from bot.engagement.events.calendar import load_event, moved_to_offset
+from bot.engagement.polls import definition as polls
 from bot.messages import Channel
 from bot.runtime import Runtime
 from bot.store.staff import User

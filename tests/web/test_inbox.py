@@ -12,7 +12,8 @@ from datetime import timedelta
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from bot.engagement import sharing, triage
+from bot.engagement import sharing
+from bot.engagement.feedback import triage
 from bot.messages import Channel
 from bot.runtime import Runtime
 from bot.store.engagement import AuditEvent, InputItem

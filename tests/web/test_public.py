@@ -12,9 +12,11 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from bot.conversation.flows.loader import read_document
-from bot.engagement import decisions, events, triage
-from bot.engagement import polls as poll_store
-from bot.engagement.decisions import DecisionFields
+from bot.engagement.decisions import publishing as decisions
+from bot.engagement.decisions.publishing import DecisionFields
+from bot.engagement.events import calendar as events
+from bot.engagement.feedback import triage
+from bot.engagement.polls import definition as poll_store
 from bot.i18n.formatting import format_event_time
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.messages import Channel

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from bot.engagement import privacy
+from bot.engagement.residents import privacy
 from bot.messages import Channel
 from bot.runtime import Runtime
 from bot.store.engagement import AuditEvent, InputItem

@@ -11,8 +11,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.conversation.flows.schema import Flow
-from bot.engagement import broadcasts, results, sharing
-from bot.engagement.recording import POLL_FLOW_PREFIX
+from bot.engagement import sharing
+from bot.engagement.broadcasts import sending as broadcasts
+from bot.engagement.polls import tally as results
+from bot.engagement.polls.answers import POLL_FLOW_PREFIX
 from bot.runtime import Runtime
 from bot.store.engagement import Broadcast, Decision, Event, Poll
 from bot.web.api import serialize

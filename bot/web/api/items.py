@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.engagement import sharing, triage
+from bot.engagement import sharing
+from bot.engagement.feedback import triage
 from bot.engagement.spreadsheet import csv_text
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.store.engagement import Decision, DecisionLink, InputItem, Poll

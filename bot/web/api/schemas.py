@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.engagement import triage
-from bot.engagement.triage import MAX_REASON, MAX_TAG_LENGTH, MAX_TAGS
+from bot.engagement.feedback import triage
+from bot.engagement.feedback.triage import MAX_REASON, MAX_TAG_LENGTH, MAX_TAGS
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 
 ITEM_STATUSES = triage.STATUSES

@@ -9,10 +9,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.engagement import audit, broadcast_editor, broadcasts
-from bot.engagement.audiences import AudienceError
-from bot.engagement.broadcast_editor import BroadcastDraft, NotAllowed
-from bot.engagement.poll_editor import LANGUAGE_NAMES, LANGUAGES
+from bot.engagement import audit
+from bot.engagement.broadcasts import editor as broadcast_editor
+from bot.engagement.broadcasts import sending as broadcasts
+from bot.engagement.broadcasts.audiences import AudienceError
+from bot.engagement.broadcasts.editor import BroadcastDraft, NotAllowed
+from bot.engagement.polls.editor import LANGUAGE_NAMES, LANGUAGES
 from bot.store.engagement import Broadcast
 from bot.web.auth import Staff
 from bot.web.dashboard.polls import not_found, shown_time, with_notice

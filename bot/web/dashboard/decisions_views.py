@@ -15,10 +15,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.channels.segments import analyse
-from bot.engagement import decisions
-from bot.engagement.decision_results import text_in
-from bot.engagement.decisions import DecisionError, DecisionFields
-from bot.engagement.triage import STATUS_LABELS, TriageError
+from bot.engagement.decisions import publishing as decisions
+from bot.engagement.decisions.publishing import DecisionError, DecisionFields
+from bot.engagement.feedback.triage import STATUS_LABELS, TriageError
+from bot.engagement.polls.public_results import text_in
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, text_direction
 from bot.program import Program
 from bot.runtime import Runtime

@@ -11,9 +11,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.engagement import audit, event_editor, events
-from bot.engagement.event_editor import EventDraft
-from bot.engagement.poll_editor import LANGUAGE_NAMES, LANGUAGES, text_for
+from bot.engagement import audit
+from bot.engagement.events import calendar as events
+from bot.engagement.events import editor as event_editor
+from bot.engagement.events.editor import EventDraft
+from bot.engagement.polls.editor import LANGUAGE_NAMES, LANGUAGES, text_for
 from bot.program import Program
 from bot.store.engagement import Event, Rsvp
 from bot.web.dashboard.polls import not_found, with_notice

@@ -15,9 +15,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.engagement import decisions, triage
+from bot.engagement.decisions import publishing as decisions
+from bot.engagement.feedback import triage
+from bot.engagement.feedback.triage import STATUS_LABELS, STATUSES, TriageError
 from bot.engagement.spreadsheet import csv_text
-from bot.engagement.triage import STATUS_LABELS, STATUSES, TriageError
 from bot.program import Program
 from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
 from bot.store.models import Address

@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, Select, String, cast, func, select, true
 from sqlalchemy.orm import Session
 
 from bot.engagement import sharing
-from bot.engagement.triage import KINDS, STATUSES
+from bot.engagement.feedback.triage import KINDS, STATUSES
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.store.engagement import InputItem, Poll
 from bot.web.auth import Staff

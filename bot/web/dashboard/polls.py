@@ -13,10 +13,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.engagement import audit, poll_editor, poll_report, sharing
-from bot.engagement import polls as poll_store
-from bot.engagement.poll_editor import LANGUAGE_NAMES, LANGUAGES, PollDraft, text_for
-from bot.engagement.results import QuestionResult, as_csv
+from bot.engagement import audit, sharing
+from bot.engagement.polls import definition as poll_store
+from bot.engagement.polls import editor as poll_editor
+from bot.engagement.polls import report as poll_report
+from bot.engagement.polls.editor import LANGUAGE_NAMES, LANGUAGES, PollDraft, text_for
+from bot.engagement.polls.tally import QuestionResult, as_csv
 from bot.store.engagement import Poll
 from bot.store.staff import Organization, Share
 from bot.web.auth import Staff

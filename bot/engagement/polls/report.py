@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import Flow
-from bot.engagement.recording import POLL_FLOW_PREFIX
-from bot.engagement.results import QuestionResult, results_and_sizes
+from bot.engagement.polls.answers import POLL_FLOW_PREFIX
+from bot.engagement.polls.tally import QuestionResult, results_and_sizes
 from bot.store.engagement import Answer, Poll
 from bot.store.flow_registry import FlowRegistry
 

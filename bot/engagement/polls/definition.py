@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.conversation.flows.schema import FlowError, parse_flow
-from bot.engagement.recording import POLL_FLOW_PREFIX
+from bot.engagement.polls.answers import POLL_FLOW_PREFIX
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.store.engagement import Poll
 from bot.store.flow_registry import FlowRegistry

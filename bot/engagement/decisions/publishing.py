@@ -14,9 +14,9 @@ from sqlalchemy import Select, func, select, union, update
 from sqlalchemy.orm import Session
 
 from bot.engagement import audit
-from bot.engagement.decision_results import PollAnswers, results_line, tally_poll, text_in
-from bot.engagement.recording import POLL_FLOW_PREFIX
-from bot.engagement.triage import OUTCOMES, find_item, record_status
+from bot.engagement.feedback.triage import OUTCOMES, find_item, record_status
+from bot.engagement.polls.answers import POLL_FLOW_PREFIX
+from bot.engagement.polls.public_results import PollAnswers, results_line, tally_poll, text_in
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.program import Program

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from bot.channels.render import render
 from bot.channels.segments import analyse
 from bot.conversation.flows.schema import FlowError
-from bot.engagement.audiences import Audience, recipient_query, recipients
+from bot.engagement.broadcasts.audiences import Audience, recipient_query, recipients
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.negotiation import SUPPORTED_LOCALES, text_direction
 from bot.messages import Address, Channel, Reply

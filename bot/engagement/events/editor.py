@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import FlowError
-from bot.engagement.events import load_event, parse_event
-from bot.engagement.poll_editor import RESERVED_SLUGS, SLUG, Missing, Texts, language_name
+from bot.engagement.events.calendar import load_event, parse_event
+from bot.engagement.polls.editor import RESERVED_SLUGS, SLUG, Missing, Texts, language_name
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.store.engagement import Event, Rsvp
 

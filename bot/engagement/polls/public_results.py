@@ -11,7 +11,7 @@ from babel.numbers import format_percent
 from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import Flow, Node, Text
-from bot.engagement.results import EMPTY_VALUES, answer_rows
+from bot.engagement.polls.tally import EMPTY_VALUES, answer_rows
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.formatting import babel_locale
 from bot.store.engagement import Answer, Poll

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import FlowError
 from bot.engagement import sharing
-from bot.engagement.audiences import Audience, AudienceError, parse_audience
-from bot.engagement.broadcasts import BroadcastFile, parse_broadcast
+from bot.engagement.broadcasts.audiences import Audience, AudienceError, parse_audience
+from bot.engagement.broadcasts.sending import BroadcastFile, parse_broadcast
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.messages import Channel
 from bot.store.engagement import Event, Poll

@@ -16,7 +16,7 @@ from bot.clock import Clock
 from bot.conversation.flows.schema import Flow, FlowError
 from bot.conversation.keywords import match_keyword
 from bot.conversation.text import fold
-from bot.engagement.polls import QUESTION_KINDS, compile_poll, load_poll
+from bot.engagement.polls.definition import QUESTION_KINDS, compile_poll, load_poll
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, text_direction
 from bot.store.engagement import Poll
 from bot.store.flow_registry import FlowRegistry

@@ -1,0 +1,1 @@
+"""Broadcasts: texts per language to an audience, previewed and queued; audiences; the staff editor."""

@@ -1,0 +1,1 @@
+"""Feedback: input items residents give (with their reference) and staff triage (statuses, tags, replies)."""
