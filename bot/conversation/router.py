@@ -13,7 +13,7 @@ from bot.conversation.keywords import Keyword, match_keyword
 from bot.conversation.text import fold
 from bot.i18n.catalogs import _
 from bot.i18n.formatting import format_event_time
-from bot.i18n.negotiation import text_direction
+from bot.i18n.negotiation import pick_text, text_direction
 from bot.messages import Reply
 
 ONBOARDING = "onboarding"
@@ -64,12 +64,12 @@ class EventView:
 
     def about(self, locale: str) -> str:
         """The event's description in the resident's language, if it has one."""
-        return self.description.get(locale) or self.description.get("*") or self.description.get("en") or ""
+        return pick_text(self.description, locale)
 
     def listing(self, locale: str, timezone: str) -> tuple[str, str]:
         """Its title and its line in a list: title, when (in the resident's zone), place."""
-        title = self.title.get(locale) or self.title.get("*") or self.title.get("en") or ""
-        place = self.place.get(locale) or self.place.get("*") or self.place.get("en") or ""
+        title = pick_text(self.title, locale)
+        place = pick_text(self.place, locale)
         when = format_event_time(self.starts_at, self.ends_at, locale, timezone, sms=True)
         return title, f"{title} - {when} - {place}"
 

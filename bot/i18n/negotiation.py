@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 SUPPORTED_LOCALES: tuple[str, ...] = ("en", "es", "zh_Hans", "vi", "ar", "fr")
 
@@ -39,3 +41,17 @@ def negotiate(requested: str | None, default: str = "en") -> str:
 def text_direction(locale: str) -> str:
     """'rtl' for right-to-left scripts, 'ltr' otherwise."""
     return "rtl" if locale.split("_", maxsplit=1)[0] in RTL_LANGUAGES else "ltr"
+
+
+def pick_text(texts: Mapping[str, Any] | str | None, locale: str, default: str = "en") -> str:
+    """The one rule for a staff-written text in a language: that language's, else the text for every language
+    ("*"), else the program's default language's, else English's, else any; a blank text does not count."""
+    if texts is None:
+        return ""
+    if isinstance(texts, str):
+        return texts
+    for key in (locale, "*", default, "en"):
+        value = texts.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return next((v for v in texts.values() if isinstance(v, str) and v.strip()), "")

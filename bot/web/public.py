@@ -19,10 +19,10 @@ from starlette.routing import BaseRoute, Route
 from bot.engagement.decisions import publishing as decisions
 from bot.engagement.events.calendar import upcoming
 from bot.engagement.polls.answers import POLL_FLOW_PREFIX
-from bot.engagement.polls.public_results import PollAnswers, PublicQuestion, public_results, tally_poll, text_in
+from bot.engagement.polls.public_results import PollAnswers, PublicQuestion, public_results, tally_poll
 from bot.i18n.catalogs import Translator
 from bot.i18n.formatting import babel_locale, format_event_time
-from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, negotiate, text_direction
+from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, negotiate, pick_text, text_direction
 from bot.runtime import Runtime
 from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
 from bot.web.guard import CONTENT_SECURITY_POLICY, runtime_of, templates
@@ -124,13 +124,13 @@ class _Pages:
         for poll in self.polls[decision.id]:
             answers = self.tally(poll)
             if answers is not None:
-                polls.append((text_in(poll.title, locale, default), public_results(answers, locale)))
+                polls.append((pick_text(poll.title, locale, default), public_results(answers, locale)))
         return PublicDecision(
             slug=decision.slug,
-            title=text_in(decision.title, locale, default),
-            summary=text_in(decision.summary, locale, default),
-            changed=text_in(decision.changed, locale, default),
-            not_adopted=text_in(decision.not_adopted, locale, default),
+            title=pick_text(decision.title, locale, default),
+            summary=pick_text(decision.summary, locale, default),
+            changed=pick_text(decision.changed, locale, default),
+            not_adopted=pick_text(decision.not_adopted, locale, default),
             decided_by=decision.decided_by,
             partners=list(decision.partners or []),
             published=format_date(published.astimezone(zone), format="long", locale=babel_locale(locale)),
@@ -144,8 +144,8 @@ def _open_polls(session: Session, locale: str, default: str) -> list[dict[str, s
     rows = session.scalars(select(Poll).where(Poll.status == "open").order_by(Poll.opened_at.desc(), Poll.id.desc()))
     return [
         {
-            "title": text_in(poll.title, locale, default),
-            "keyword": text_in(poll.keywords, locale, default) or "POLL",
+            "title": pick_text(poll.title, locale, default),
+            "keyword": pick_text(poll.keywords, locale, default) or "POLL",
         }
         for poll in rows
     ]
@@ -154,9 +154,9 @@ def _open_polls(session: Session, locale: str, default: str) -> list[dict[str, s
 def _events(session: Session, now: datetime, locale: str, default: str, timezone: str) -> list[dict[str, str]]:
     return [
         {
-            "title": text_in(event.title, locale, default),
-            "place": text_in(event.place, locale, default),
-            "description": text_in(event.description, locale, default),
+            "title": pick_text(event.title, locale, default),
+            "place": pick_text(event.place, locale, default),
+            "description": pick_text(event.description, locale, default),
             "when": format_event_time(event.starts_at, event.ends_at, locale, timezone, sms=False),
             "iso": event.starts_at.isoformat(),
         }

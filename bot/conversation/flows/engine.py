@@ -12,7 +12,7 @@ from bot.conversation.flows import questions
 from bot.conversation.flows.schema import ASK_KINDS, Flow, Node, Text
 from bot.conversation.text import fold
 from bot.i18n.catalogs import Translator, _
-from bot.i18n.negotiation import SUPPORTED_LOCALES, text_direction
+from bot.i18n.negotiation import SUPPORTED_LOCALES, pick_text, text_direction
 from bot.messages import BUTTON_SEPARATOR, Reply
 
 MAX_AUTO_STEPS = 50
@@ -105,10 +105,7 @@ class _SafeParams(dict[str, str]):
 
 def render_text(text: Text, ctx: FlowContext) -> str:
     """The text in the context's locale: a gettext message, or the staff-written text of that language."""
-    if isinstance(text, str):
-        raw = ctx.translator(ctx.locale).gettext(text)
-    else:
-        raw = text.get(ctx.locale) or text.get("*") or text.get("en") or next(iter(text.values()))
+    raw = ctx.translator(ctx.locale).gettext(text) if isinstance(text, str) else pick_text(text, ctx.locale)
     fields = {n for _, n, _, _ in string.Formatter().parse(raw) if n}
     if not fields:
         return raw

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from bot.engagement import audit
 from bot.engagement.feedback.triage import OUTCOMES, find_item, record_status
 from bot.engagement.polls.answers import POLL_FLOW_PREFIX
-from bot.engagement.polls.public_results import PollAnswers, results_line, tally_poll, text_in
+from bot.engagement.polls.public_results import PollAnswers, results_line, tally_poll
 from bot.i18n.catalogs import Translator, _
-from bot.i18n.negotiation import SUPPORTED_LOCALES
+from bot.i18n.negotiation import SUPPORTED_LOCALES, pick_text
 from bot.program import Program
 from bot.store.engagement import Answer, Decision, DecisionLink, InputItem, Poll
 from bot.store.flow_registry import FlowRegistry
@@ -93,7 +93,7 @@ def create(session: Session, fields: DecisionFields, default_locale: str, actor:
         if slug in RESERVED_SLUGS or session.scalar(select(Decision.id).where(Decision.slug == slug)) is not None:
             raise DecisionError(f"The slug {slug!r} is taken: choose another one.")
     else:
-        title = clean.texts["title"].get("en") or clean.texts["title"][default_locale]
+        title = pick_text(clean.texts["title"], "en", default_locale)
         slug = _free_slug(session, slugify(title) or "decision")
     decision = Decision(
         slug=slug,
@@ -315,7 +315,7 @@ def audience_summary(found: list[Recipient]) -> dict[str, dict[str, int]]:
 
 def notice_text(decision: Decision, locale: str, program: Program, results: tuple[str, ...] = ()) -> str:
     """What a resident is told: the decision's short text in their language, the public page, and poll results."""
-    summary = text_in(decision.summary, locale, program.default_locale)
+    summary = pick_text(decision.summary, locale, program.default_locale)
     url = program.page_url(decision.slug, locale)
     translator = Translator(locale)
     if url:
@@ -359,7 +359,7 @@ def publish(
         session.refresh(decision)
         return Published(0, 0, already=True)
     session.refresh(decision)
-    reason = f"Decision: {text_in(decision.title, program.default_locale, program.default_locale)}"
+    reason = f"Decision: {pick_text(decision.title, program.default_locale, program.default_locale)}"
     moved = 0
     for item, outcome in linked_items(session, decision):
         if record_status(session, item, outcome, reason, actor, now) is not None:

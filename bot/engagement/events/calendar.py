@@ -14,6 +14,7 @@ from bot.conversation.flows.schema import FlowError
 from bot.engagement.polls.definition import texts_in_every_language
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.formatting import format_event_time
+from bot.i18n.negotiation import pick_text
 from bot.program import Program
 from bot.store.engagement import Event, Rsvp
 from bot.store.models import Resident
@@ -175,7 +176,7 @@ def describe(event: Event, locale: str, timezone: str) -> dict[str, str]:
     """The words an event message uses, in the resident's language and time zone (SMS-safe)."""
 
     def text(texts: dict[str, Any]) -> str:
-        return str(texts.get(locale) or texts.get("*") or texts.get("en") or "")
+        return pick_text(texts, locale)
 
     return {
         "event": text(event.title),

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from bot.clock import Clock
 from bot.conversation.flows.schema import FlowError, parse_flow
 from bot.engagement.polls.answers import POLL_FLOW_PREFIX
-from bot.i18n.negotiation import SUPPORTED_LOCALES
+from bot.i18n.negotiation import SUPPORTED_LOCALES, pick_text
 from bot.store.engagement import Poll
 from bot.store.flow_registry import FlowRegistry
 
@@ -125,7 +125,7 @@ def compile_poll(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
     flow = {
         "spec_version": 1,
         "slug": POLL_FLOW_PREFIX + slug,
-        "name": (title or {}).get("en") or (title or {}).get("*") or slug,
+        "name": pick_text(title, "en") or slug,
         "start": start,
         "nodes": nodes,
     }

@@ -17,7 +17,7 @@ from bot.conversation.flows.schema import Flow, FlowError
 from bot.conversation.keywords import match_keyword
 from bot.conversation.text import fold
 from bot.engagement.polls.definition import QUESTION_KINDS, compile_poll, load_poll
-from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, text_direction
+from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, pick_text, text_direction
 from bot.store.engagement import Poll
 from bot.store.flow_registry import FlowRegistry
 
@@ -102,8 +102,7 @@ LANGUAGE_NAMES = {locale: language_name(locale) for locale in SUPPORTED_LOCALES}
 
 def text_for(texts: Mapping[str, Any] | None, locale: str) -> str:
     """One text of a per-language mapping for staff: that language's, else every language's ("*"), else any."""
-    texts = texts or {}
-    return str(texts.get(locale) or texts.get("*") or texts.get("en") or next(iter(texts.values()), ""))
+    return pick_text(texts, locale)
 
 
 def _field(form: Mapping[str, Any], name: str, limit: int = MAX_TEXT) -> str:

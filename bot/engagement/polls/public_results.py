@@ -10,10 +10,11 @@ from typing import Any
 from babel.numbers import format_percent
 from sqlalchemy.orm import Session
 
-from bot.conversation.flows.schema import Flow, Node, Text
+from bot.conversation.flows.schema import Flow, Node
 from bot.engagement.polls.tally import EMPTY_VALUES, answer_rows
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.formatting import babel_locale
+from bot.i18n.negotiation import pick_text
 from bot.store.engagement import Answer, Poll
 
 SMALLEST_GROUP = 5  # no count, percentage or breakdown of fewer residents is ever shown
@@ -22,19 +23,6 @@ TOP_KINDS = ("ask-choice", "ask-multi", "ask-ranking")  # the choice questions w
 EXCLUSIVE_KINDS = ("ask-choice", "ask-ranking", "ask-yes-no", "ask-rating")  # one option per respondent
 YES, NO = _("Yes"), _("No")
 MAX_TOP = 2
-
-
-def text_in(texts: Text | dict[str, Any] | None, locale: str, default: str = "en") -> str:
-    """A staff-written text in the locale, else the default language, else English, else any."""
-    if texts is None:
-        return ""
-    if isinstance(texts, str):
-        return texts
-    for key in (locale, "*", default, "en"):
-        value = texts.get(key)
-        if isinstance(value, str) and value.strip():
-            return value
-    return next((str(v) for v in texts.values() if isinstance(v, str) and v.strip()), "")
 
 
 def sms_spaces(text: str) -> str:
@@ -85,7 +73,7 @@ def label(node: Node, value: str, locale: str) -> str:
         return Translator(locale).gettext(word)
     for choice in node.choices:
         if choice.value == value:
-            return text_in(choice.label, locale)
+            return pick_text(choice.label, locale)
     return value
 
 
@@ -155,7 +143,7 @@ def results_line(answers: PollAnswers, resident_id: int, locale: str) -> str:
     """What one respondent is told of a poll: the top options in their own area when at least 5 residents of that
     area answered, otherwise overall (when at least 5 answered); "" when nothing may be shown."""
     area = answers.area_of.get(resident_id)
-    poll_title = text_in(answers.poll.title, locale)
+    poll_title = pick_text(answers.poll.title, locale)
     if area and answers.area_sizes[area] >= SMALLEST_GROUP:
         parts = _tops(answers.by_area.get(area, {}), locale)
         if parts:
@@ -229,5 +217,5 @@ def public_results(answers: PollAnswers, locale: str) -> list[PublicQuestion]:
             )
             for value in ordered
         )
-        questions.append(PublicQuestion(text_in(tally.node.text, locale), tally.respondents, options))
+        questions.append(PublicQuestion(pick_text(tally.node.text, locale), tally.respondents, options))
     return questions

@@ -47,8 +47,4 @@ def report(session: Session, flows: FlowRegistry, poll: Poll) -> PollReport:
     if flow is None:
         return PollReport(respondents)
     questions, sizes = results_and_sizes(session, poll, flow)
-    for result in questions:
-        text = flow.nodes[result.question].text if result.question in flow.nodes else None
-        if not result.text and isinstance(text, dict):  # a poll not written in English: its fallback's text
-            result.text = str(text.get("*") or next(iter(text.values()), ""))
     return PollReport(respondents, questions, sizes)

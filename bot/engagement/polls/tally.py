@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import Flow
 from bot.engagement.spreadsheet import csv_text
+from bot.i18n.negotiation import pick_text
 from bot.store.engagement import Answer, Poll
 
 BREAKDOWNS = ("locale", "area", "channel")
@@ -47,7 +48,7 @@ def _label(flow: Flow, question: str, value: str) -> str:
     for choice in node.choices:
         if choice.value == value:
             label = choice.label
-            return label if isinstance(label, str) else label.get("en") or label.get("*") or value
+            return pick_text(label, "en") or value
     return value
 
 
@@ -138,9 +139,7 @@ def results_and_sizes(session: Session, poll: Poll, flow: Flow) -> tuple[list[Qu
             continue
         counted = overall.get(node.question, Counter())
         weighted = [(values[raw], times) for raw, times in counted.items()]
-        node_texts = node.text if isinstance(node.text, dict) else {}
-        text = node.text if isinstance(node.text, str) else node_texts.get("en") or node_texts.get("*", "")
-        result = QuestionResult(node.question, node.kind, str(text), counted.total())
+        result = QuestionResult(node.question, node.kind, pick_text(node.text, "en"), counted.total())
         if node.kind == "ask-text":
             result.texts = texts.get(node.question, [])
         else:

@@ -18,8 +18,7 @@ from bot.channels.segments import analyse
 from bot.engagement.decisions import publishing as decisions
 from bot.engagement.decisions.publishing import DecisionError, DecisionFields
 from bot.engagement.feedback.triage import STATUS_LABELS, TriageError
-from bot.engagement.polls.public_results import text_in
-from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, text_direction
+from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, pick_text, text_direction
 from bot.program import Program
 from bot.runtime import Runtime
 from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
@@ -189,7 +188,7 @@ async def detail(request: Request) -> Response:
     return render(
         request,
         "dashboard/decisions_detail.html",
-        title=text_in(decision.title, program.default_locale),
+        title=pick_text(decision.title, program.default_locale),
         languages=_languages(runtime),
         status_labels=STATUS_LABELS,
         editable=decision.status == "draft" and staff.can("decide"),
@@ -310,7 +309,7 @@ async def confirm(request: Request) -> Response:
     return render(
         request,
         "dashboard/decisions_publish.html",
-        title="Publish " + text_in(found["decision"].title, program.default_locale),
+        title="Publish " + pick_text(found["decision"].title, program.default_locale),
         names=NATIVE_NAMES,
         **found,
     )
