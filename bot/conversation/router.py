@@ -15,6 +15,7 @@ from bot.i18n.catalogs import _
 from bot.i18n.formatting import format_event_time
 from bot.i18n.negotiation import pick_text, text_direction
 from bot.messages import Reply
+from bot.states import Consent
 
 ONBOARDING = "onboarding"
 FEEDBACK_FLOW = "feedback"
@@ -169,7 +170,9 @@ def _closed(flow: str, world: World) -> PollView:
 
 def _resume(turn: Turn, session: SessionView | None, ctx: engine.FlowContext) -> Turn:
     """When a flow that interrupted a poll ends, go back to the poll's question."""
-    if not (turn.end_session and session is not None and session.paused is not None and turn.consent != "revoked"):
+    if not (
+        turn.end_session and session is not None and session.paused is not None and turn.consent != Consent.REVOKED
+    ):
         return turn
     paused = session.paused
     question = engine.ask(paused.flow.nodes[paused.node], ctx)
@@ -207,14 +210,14 @@ def _route(
     is_button: bool,
     provider_replied: bool,
 ) -> Turn:
-    stopped = resident.consent == "revoked"
+    stopped = resident.consent == Consent.REVOKED
     keyword = None if is_button else match_keyword(text, opted_out=stopped)
     silent = provider_replied  # the provider (Twilio Advanced Opt-Out) already answered this keyword
     if keyword is Keyword.OPT_OUT:
         return Turn(
             "opt_out",
             () if silent else (_say(ctx, STOPPED),),
-            consent="revoked",
+            consent=Consent.REVOKED,
             end_session=True,
             keyword=keyword,
         )
@@ -225,12 +228,12 @@ def _route(
             replies.append(Reply(engine.expected_answer_hint(node, ctx), (), text_direction(ctx.locale)))
         return Turn("help", tuple(replies), keyword=keyword)
     if keyword is Keyword.OPT_IN:
-        if resident.consent == "pending" or (resident.consent == "granted" and session is not None):
+        if resident.consent == Consent.PENDING or (resident.consent == Consent.GRANTED and session is not None):
             # Someone new (Telegram's /start too) goes through language and consent; mid-conversation it's an answer.
             keyword = None
         else:
             restarted = () if silent else (_say(ctx, RESTARTED),)
-            return Turn("opt_in", restarted, consent="granted", end_session=session is not None, keyword=keyword)
+            return Turn("opt_in", restarted, consent=Consent.GRANTED, end_session=session is not None, keyword=keyword)
     if stopped:
         return Turn("ignored")  # after STOP nothing is sent but answers to START and HELP
     if keyword is Keyword.LANGUAGE:
@@ -242,7 +245,7 @@ def _route(
     if session is not None and in_poll and session.flow.slug not in {p.flow for p in world.open_polls}:
         # The poll closed while this resident was in it: say so once and let the conversation go.
         return replace(_poll_turn(_closed(session.flow.slug, world), None, flows, ctx), end_session=True)
-    if resident.consent == "granted":
+    if resident.consent == Consent.GRANTED:
         keyed = None if is_button else world.poll_keywords.get(fold(text))
         if keyed is not None:
             return _poll_turn(keyed, session, flows, ctx)
@@ -269,6 +272,6 @@ def _route(
     if session is not None:
         step = engine.advance(session.flow, session.node, session.state, text, ctx, is_button=is_button)
         return _from_step(step, "reply", None)
-    if resident.consent in ("pending", "declined"):
+    if resident.consent in (Consent.PENDING, Consent.DECLINED):
         return _from_step(engine.start(flows[ONBOARDING], ctx), "reply", ONBOARDING)
     return Turn("reply", (_say(ctx, FALLBACK),))

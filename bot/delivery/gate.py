@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
+from bot.states import Consent, OutboxStatus
 from bot.store.db import Database
 from bot.store.models import Address as AddressRow
 from bot.store.models import OutboxItem, Resident
@@ -42,9 +43,9 @@ def skip_reason(item: OutboxItem, resident: Resident | None, address: AddressRow
         return "address unreachable"
     if resident is None or item.purpose in ALWAYS_ALLOWED:
         return None
-    if resident.consent == "revoked":
+    if resident.consent == Consent.REVOKED:
         return "resident opted out"
-    if item.purpose not in CONVERSATIONAL and resident.consent != "granted":
+    if item.purpose not in CONVERSATIONAL and resident.consent != Consent.GRANTED:
         return "no consent"
     return None
 
@@ -62,7 +63,7 @@ def in_flight_count(session: Session, resident_id: int, now: datetime, *, beside
     query = select(func.count(OutboxItem.id)).where(
         OutboxItem.resident_id == resident_id,
         OutboxItem.in_flight_at.is_not(None),
-        OutboxItem.status == "sending",
+        OutboxItem.status == OutboxStatus.SENDING,
         OutboxItem.claimed_until > now,
     )
     if besides is not None:
@@ -85,16 +86,16 @@ def pass_gate(
     """Decide, under lock, whether one claimed row is sent now; mark it in flight when it is."""
     resident = lock_resident(session, resident_id, share=True, lock=lock)
     item = session.get(OutboxItem, row_id, with_for_update=lock)
-    if item is None or item.status != "sending" or item.attempts != attempts:
+    if item is None or item.status != OutboxStatus.SENDING or item.attempts != attempts:
         return Verdict.SETTLED  # a STOP cancelled it, or our claim ran out and another worker holds it
     reason = skip_reason(item, resident, address_of(session, item))
     if reason:
-        item.status, item.last_error, item.finished_at, item.claimed_until = "skipped", reason, now, None
+        item.status, item.last_error, item.finished_at, item.claimed_until = OutboxStatus.SKIPPED, reason, now, None
         return Verdict.SETTLED
     waiting = resident is not None and in_flight_count(session, resident.id, now, besides=row_id) > 0
     if item.purpose == "opt_out" and waiting:
         # "You will get no more messages" goes after the ones already in the provider's hands.
-        item.status, item.claimed_until, item.attempts = "pending", None, item.attempts - 1
+        item.status, item.claimed_until, item.attempts = OutboxStatus.PENDING, None, item.attempts - 1
         item.not_before = now + CONFIRMATION_DEFERRAL
         return Verdict.LATER
     item.in_flight_at = now

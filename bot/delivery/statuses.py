@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from bot.channels.twilio_sms import OPTED_OUT_CODES, UNREACHABLE_CODES
 from bot.messages import Channel
+from bot.states import Consent
 from bot.store.models import Address, ConsentEvent, EarlyStatus, Message, Resident
 from bot.store.outbox import cancel_unsent
 
@@ -91,13 +92,13 @@ def provider_refused(
     an address that can never be reached (not used again)."""
     if opted_out and resident_id is not None:
         resident = session.get(Resident, resident_id, with_for_update=True)
-        if resident is not None and resident.consent != "revoked":
-            resident.consent, resident.updated_at = "revoked", now
+        if resident is not None and resident.consent != Consent.REVOKED:
+            resident.consent, resident.updated_at = Consent.REVOKED, now
             cancel_unsent(session, resident.id, now)
             session.add(
                 ConsentEvent(
                     resident_id=resident.id,
-                    state="revoked",
+                    state=Consent.REVOKED,
                     source="provider",
                     channel=channel,
                     message_id=message_id,

@@ -17,6 +17,7 @@ from bot.engagement.events.calendar import describe
 from bot.i18n.catalogs import Translator, _
 from bot.pipeline.starting import start_conversation
 from bot.program import Program
+from bot.states import Consent, EventStatus, OutboxStatus, PollStatus
 from bot.store.engagement import Answer, Broadcast, Event, Poll, Rsvp
 from bot.store.flow_registry import FlowRegistry
 from bot.store.models import ConversationSession, OutboxItem, Resident
@@ -44,7 +45,7 @@ def event_reminders(session: Session, now: datetime, schedule: Schedule) -> int:
     longest = max(schedule.event_leads)
     soon = session.scalars(
         select(Event).where(
-            Event.status == "published",
+            Event.status == EventStatus.PUBLISHED,
             Event.starts_at > now,
             Event.starts_at <= now + longest,
         )
@@ -60,7 +61,7 @@ def event_reminders(session: Session, now: datetime, schedule: Schedule) -> int:
                 Rsvp.event_id == event.id,
                 Rsvp.response.in_(("yes", "maybe")),
                 Rsvp.waitlisted.is_(False),
-                Resident.consent == "granted",
+                Resident.consent == Consent.GRANTED,
             )
         ).all()
         for resident, _rsvp in going:
@@ -78,7 +79,7 @@ def event_reminders(session: Session, now: datetime, schedule: Schedule) -> int:
 def poll_reminders(session: Session, now: datetime, schedule: Schedule) -> int:
     """Once, remind residents invited to an open poll (by a broadcast) who have not answered it."""
     rows = []
-    for poll in session.scalars(select(Poll).where(Poll.status == "open")):
+    for poll in session.scalars(select(Poll).where(Poll.status == PollStatus.OPEN)):
         invitations = session.scalars(
             select(Broadcast).where(
                 Broadcast.send_at <= now - schedule.poll_reminder_after,
@@ -88,13 +89,15 @@ def poll_reminders(session: Session, now: datetime, schedule: Schedule) -> int:
         if not invited_by:
             continue
         purposes = [f"broadcast:{b}" for b in invited_by]
-        invited = select(OutboxItem.resident_id).where(OutboxItem.purpose.in_(purposes), OutboxItem.status == "sent")
+        invited = select(OutboxItem.resident_id).where(
+            OutboxItem.purpose.in_(purposes), OutboxItem.status == OutboxStatus.SENT
+        )
         answered = select(Answer.resident_id).where(Answer.poll_id == poll.id)
         for resident in session.scalars(
             select(Resident).where(
                 Resident.id.in_(invited),
                 Resident.id.not_in(answered),
-                Resident.consent == "granted",
+                Resident.consent == Consent.GRANTED,
             )
         ):
             address = reachable_address(session, resident.id)
@@ -115,7 +118,7 @@ def event_followups(session: Session, now: datetime, schedule: Schedule, flows: 
     flows.refresh(session)
     ended = session.scalars(
         select(Event).where(
-            Event.status == "published",
+            Event.status == EventStatus.PUBLISHED,
             Event.ends_at <= now,
             Event.ends_at > now - schedule.followup_window,
         )
@@ -130,7 +133,7 @@ def event_followups(session: Session, now: datetime, schedule: Schedule, flows: 
                 Rsvp.event_id == event.id,
                 Rsvp.response == "yes",
                 Rsvp.waitlisted.is_(False),
-                Resident.consent == "granted",
+                Resident.consent == Consent.GRANTED,
                 Resident.id.not_in(busy),
             )
         ).all()

@@ -22,6 +22,7 @@ from bot.delivery.ratelimit import Limit, hold_back, reserve
 from bot.delivery.rules import SendRules, quiet_until
 from bot.delivery.statuses import apply_early, provider_refused
 from bot.messages import Address, Channel, Choice, Outbound, SendResult, SendStatus
+from bot.states import OutboxStatus
 from bot.store.db import Database, is_transient
 from bot.store.models import Message, OutboxItem, Resident
 from bot.store.outbox import ALWAYS_ALLOWED
@@ -81,8 +82,8 @@ class DeliveryWorker:
                     OutboxItem.channel.in_(channels),
                     OutboxItem.not_before <= now,
                     or_(
-                        OutboxItem.status == "pending",
-                        (OutboxItem.status == "sending") & (OutboxItem.claimed_until < now),
+                        OutboxItem.status == OutboxStatus.PENDING,
+                        (OutboxItem.status == OutboxStatus.SENDING) & (OutboxItem.claimed_until < now),
                     ),
                 )
                 .order_by(OutboxItem.not_before, OutboxItem.id)
@@ -95,13 +96,16 @@ class DeliveryWorker:
                 resident = session.get(Resident, item.resident_id) if item.resident_id else None
                 reason = skip_reason(item, resident, address_of(session, item))
                 if reason:
-                    item.status, item.last_error, item.finished_at = "skipped", reason, now
+                    item.status, item.last_error, item.finished_at = OutboxStatus.SKIPPED, reason, now
                     continue
                 held = self._held_until(session, item, resident, now)
                 if held is not None:  # it waits, it is not dropped
-                    item.status, item.not_before, item.last_error = "pending", held[0], held[1]
+                    item.status, item.not_before, item.last_error = OutboxStatus.PENDING, held[0], held[1]
                     continue
-                item.status, item.claimed_until = "sending", now + timedelta(seconds=self.rules.claim_seconds)
+                item.status, item.claimed_until = (
+                    OutboxStatus.SENDING,
+                    now + timedelta(seconds=self.rules.claim_seconds),
+                )
                 item.in_flight_at = None  # a crashed worker's row: its send, if any, is not in flight any more
                 item.attempts += 1
                 choices = tuple(Choice(v, label) for v, label in item.choices.get("choices", []))
@@ -130,7 +134,7 @@ class DeliveryWorker:
             select(OutboxItem.finished_at)
             .where(
                 OutboxItem.resident_id == resident.id,
-                OutboxItem.status == "sent",
+                OutboxItem.status == OutboxStatus.SENT,
                 OutboxItem.urgent.is_(False),
                 OutboxItem.purpose.startswith(CAPPED_PREFIX),
                 OutboxItem.finished_at >= since,
@@ -153,7 +157,7 @@ class DeliveryWorker:
             # A refusal may withdraw the resident's consent: their row first, as everywhere (bot.delivery.gate).
             lock_resident(session, claimed.resident_id, share=False, lock=refused and not self.db.is_sqlite)
             item = session.get(OutboxItem, claimed.id, with_for_update=True)
-            if item is None or item.status != "sending" or item.attempts != claimed.attempts:
+            if item is None or item.status != OutboxStatus.SENDING or item.attempts != claimed.attempts:
                 # Our claim ran out and another worker took the row: only the current holder records the outcome.
                 if result.status is SendStatus.SENT:
                     log.warning("outbox %s: sent after its claim ran out; another worker may send it again", claimed.id)
@@ -191,9 +195,9 @@ class DeliveryWorker:
             item.last_error = (result.error or result.error_code or "failed")[:500]
             if result.status is SendStatus.RETRY and claimed.attempts < MAX_ATTEMPTS:
                 delay = result.retry_after if result.retry_after is not None else backoff(claimed.attempts)
-                item.status, item.not_before = "pending", now + timedelta(seconds=delay)
+                item.status, item.not_before = OutboxStatus.PENDING, now + timedelta(seconds=delay)
                 return
-            item.status, item.finished_at = "failed", now
+            item.status, item.finished_at = OutboxStatus.FAILED, now
             provider_refused(
                 session,
                 item.resident_id,
@@ -332,9 +336,9 @@ class DeliveryWorker:
             return
         with self.db.transaction() as session:
             for item in session.scalars(
-                select(OutboxItem).where(OutboxItem.id.in_(ids), OutboxItem.status == "sending")
+                select(OutboxItem).where(OutboxItem.id.in_(ids), OutboxItem.status == OutboxStatus.SENDING)
             ):
-                item.status, item.claimed_until, item.in_flight_at = "pending", None, None
+                item.status, item.claimed_until, item.in_flight_at = OutboxStatus.PENDING, None, None
                 item.attempts = max(0, item.attempts - 1)
 
     def extend(self, ids: list[int]) -> None:
@@ -344,7 +348,7 @@ class DeliveryWorker:
         until = self.clock.now() + timedelta(seconds=self.rules.claim_seconds)
         with self.db.transaction() as session:
             for item in session.scalars(
-                select(OutboxItem).where(OutboxItem.id.in_(ids), OutboxItem.status == "sending")
+                select(OutboxItem).where(OutboxItem.id.in_(ids), OutboxItem.status == OutboxStatus.SENDING)
             ):
                 item.claimed_until = until
 

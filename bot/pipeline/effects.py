@@ -16,6 +16,7 @@ from bot.engagement.feedback.items import submit_feedback
 from bot.engagement.polls.answers import poll_for_flow, record_answer
 from bot.i18n.negotiation import text_direction
 from bot.messages import Reply
+from bot.states import Consent
 from bot.store.engagement import Event
 from bot.store.models import ConsentEvent, Resident
 from bot.store.outbox import cancel_unsent, notice_row, queue_once, reachable_address
@@ -88,7 +89,7 @@ def _update_resident(session: Session, turn: Turn, where: Situation) -> None:
                 at=now,
             )
         )
-        if turn.consent == "revoked":
+        if turn.consent == Consent.REVOKED:
             # STOP wins over anything already queued, on every channel of this resident.
             cancel_unsent(session, resident.id, now)
     if session.is_modified(resident):

@@ -27,6 +27,7 @@ from bot.pipeline.starting import flow_context
 from bot.pipeline.world import read_world
 from bot.program import Program
 from bot.settings import Settings
+from bot.states import Consent
 from bot.store.db import Database, insert_returning_id, is_transient
 from bot.store.flow_registry import FlowRegistry
 from bot.store.models import Address as AddressRow
@@ -169,7 +170,7 @@ class Pipeline:
             RESIDENTS,
             {
                 "locale": hint,
-                "consent": "pending",
+                "consent": Consent.PENDING,
                 "fields": {},
                 "display_name": inbound.display_name,
                 "created_at": now,
@@ -230,5 +231,9 @@ class Pipeline:
         immediate = queue_replies(session, resident.id, turn, address, message_id, reply_inline, now)
         queued = 0 if reply_inline else len(turn.replies)
         return Handled(
-            message_id, immediate=immediate, queued=queued, resident_id=resident.id, opted_out=turn.consent == "revoked"
+            message_id,
+            immediate=immediate,
+            queued=queued,
+            resident_id=resident.id,
+            opted_out=turn.consent == Consent.REVOKED,
         )

@@ -13,6 +13,7 @@ from bot.conversation.text import fold
 from bot.engagement.events.calendar import upcoming
 from bot.engagement.feedback.items import item_status
 from bot.engagement.polls.answers import POLL_FLOW_PREFIX
+from bot.states import PollStatus
 from bot.store.engagement import Poll
 
 
@@ -20,7 +21,7 @@ def read_world(session: Session, resident_id: int, text: str, now: datetime) -> 
     """The open polls (newest first), every published poll's keywords, and the status a STATUS message asks for."""
     polls = session.execute(
         select(Poll.slug, Poll.status, Poll.keywords, Poll.results_url)
-        .where(Poll.status != "draft")
+        .where(Poll.status != PollStatus.DRAFT)
         .order_by(Poll.opened_at.desc(), Poll.id.desc())
     ).all()
     views = [(p, PollView(p.slug, p.status, POLL_FLOW_PREFIX + p.slug, p.results_url)) for p in polls]
@@ -33,4 +34,4 @@ def read_world(session: Session, resident_id: int, text: str, now: datetime) -> 
         if wants_events
         else ()
     )
-    return World(tuple(v for _, v in views if v.status == "open"), keywords, status, events)
+    return World(tuple(v for _, v in views if v.status == PollStatus.OPEN), keywords, status, events)

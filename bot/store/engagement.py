@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from bot.states import DecisionStatus, EventStatus, ItemStatus, PollStatus
 from bot.store.models import Base
 
 
@@ -18,7 +19,7 @@ class Poll(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="draft")
+    status: Mapped[str] = mapped_column(String(16), default=PollStatus.DRAFT)
     title: Mapped[dict[str, Any]]
     keywords: Mapped[dict[str, Any]] = mapped_column(default=dict)
     results_url: Mapped[str | None] = mapped_column(String(300))
@@ -62,7 +63,7 @@ class InputItem(Base):
     topic: Mapped[str | None] = mapped_column(String(64))
     may_contact: Mapped[bool] = mapped_column(Boolean, default=False)
     rating: Mapped[int | None] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), default="received")
+    status: Mapped[str] = mapped_column(String(16), default=ItemStatus.RECEIVED)
     channel: Mapped[str] = mapped_column(String(16))
     locale: Mapped[str] = mapped_column(String(16))
     area: Mapped[str | None] = mapped_column(String(120))
@@ -101,7 +102,7 @@ class Event(Base):
     ends_at: Mapped[datetime]
     timezone: Mapped[str] = mapped_column(String(64))
     capacity: Mapped[int | None] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), default="published")
+    status: Mapped[str] = mapped_column(String(16), default=EventStatus.PUBLISHED)
     created_at: Mapped[datetime]
 
 
@@ -163,7 +164,7 @@ class Decision(Base):
     not_adopted: Mapped[dict[str, Any]] = mapped_column(default=dict)
     decided_by: Mapped[str] = mapped_column(String(300), default="")
     partners: Mapped[list[str]] = mapped_column(JSON, default=list)
-    status: Mapped[str] = mapped_column(String(16), default="draft")
+    status: Mapped[str] = mapped_column(String(16), default=DecisionStatus.DRAFT)
     created_by: Mapped[str] = mapped_column(String(254))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

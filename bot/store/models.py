@@ -21,6 +21,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from bot.states import Consent, OutboxStatus
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp stored in UTC and always read back timezone-aware, on SQLite as on PostgreSQL."""
@@ -63,7 +65,7 @@ class Resident(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     locale: Mapped[str | None] = mapped_column(String(16))
     timezone: Mapped[str | None] = mapped_column(String(64))
-    consent: Mapped[str] = mapped_column(String(16), default="pending")
+    consent: Mapped[str] = mapped_column(String(16), default=Consent.PENDING)
     area: Mapped[str | None] = mapped_column(String(120))
     fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
     display_name: Mapped[str | None] = mapped_column(String(120))
@@ -174,7 +176,7 @@ class OutboxItem(Base):
     address: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
     choices: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     not_before: Mapped[datetime]

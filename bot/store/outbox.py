@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from bot.channels.render import render
 from bot.i18n.negotiation import text_direction
 from bot.messages import Address, Channel, Outbound, Reply
+from bot.states import OutboxStatus
 from bot.store.models import Address as AddressRow
 from bot.store.models import OutboxItem
 
@@ -32,7 +33,7 @@ def outbox_row(key: str, purpose: str, resident_id: int | None, outbound: Outbou
         "address": outbound.address.value,
         "text": outbound.text,
         "choices": {"choices": [[c.value, c.label] for c in outbound.choices]} if outbound.choices else {},
-        "status": "pending",
+        "status": OutboxStatus.PENDING,
         "urgent": False,
         "attempts": 0,
         "not_before": now,
@@ -88,9 +89,9 @@ def cancel_unsent(session: Session, resident_id: int, now: datetime) -> None:
         update(OUTBOX)
         .where(
             OUTBOX.c.resident_id == resident_id,
-            OUTBOX.c.status.in_(("pending", "sending")),
+            OUTBOX.c.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)),
             OUTBOX.c.in_flight_at.is_(None),
             OUTBOX.c.purpose.not_in(ALWAYS_ALLOWED),
         )
-        .values(status="cancelled", last_error="resident opted out", finished_at=now, claimed_until=None)
+        .values(status=OutboxStatus.CANCELLED, last_error="resident opted out", finished_at=now, claimed_until=None)
     )

@@ -24,6 +24,7 @@ from bot.i18n.catalogs import Translator
 from bot.i18n.formatting import babel_locale, format_event_time
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, negotiate, pick_text, text_direction
 from bot.runtime import Runtime
+from bot.states import DecisionStatus, PollStatus
 from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
 from bot.web.guard import CONTENT_SECURITY_POLICY, runtime_of, templates
 
@@ -141,7 +142,9 @@ class _Pages:
 
 
 def _open_polls(session: Session, locale: str, default: str) -> list[dict[str, str]]:
-    rows = session.scalars(select(Poll).where(Poll.status == "open").order_by(Poll.opened_at.desc(), Poll.id.desc()))
+    rows = session.scalars(
+        select(Poll).where(Poll.status == PollStatus.OPEN).order_by(Poll.opened_at.desc(), Poll.id.desc())
+    )
     return [
         {
             "title": pick_text(poll.title, locale, default),
@@ -193,7 +196,7 @@ async def public_page(request: Request) -> Response:
         with runtime.db.transaction() as session:
             published = session.scalars(
                 select(Decision)
-                .where(Decision.status == "published")
+                .where(Decision.status == DecisionStatus.PUBLISHED)
                 .order_by(Decision.published_at.desc(), Decision.id.desc())
                 .limit(MAX_DECISIONS)
             ).all()
@@ -216,7 +219,7 @@ async def public_decision(request: Request) -> Response:
     def load() -> PublicDecision | None:
         with runtime.db.transaction() as session:
             decision = session.scalars(
-                select(Decision).where(Decision.slug == slug, Decision.status == "published")
+                select(Decision).where(Decision.slug == slug, Decision.status == DecisionStatus.PUBLISHED)
             ).first()
             return None if decision is None else _Pages(session, runtime, [decision]).decision(decision, locale)
 

@@ -6,13 +6,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.i18n.negotiation import SUPPORTED_LOCALES
+from bot.states import Consent
 
 SPEC_VERSION = 1
 ASK_KINDS = ("ask-choice", "ask-multi", "ask-ranking", "ask-rating", "ask-yes-no", "ask-listed", "ask-text")
 WITH_CHOICES = ("ask-choice", "ask-multi", "ask-ranking")
 NODE_KINDS = ("send", *ASK_KINDS, "branch", "set-field", "submit-feedback", "submit-rsvp", "end")
 SETTABLE_FIELDS = ("locale", "consent", "area")
-CONSENT_VALUES = ("granted", "declined", "pending")
+CONSENT_VALUES = (Consent.GRANTED, Consent.DECLINED, Consent.PENDING)
 
 
 class FlowError(ValueError):

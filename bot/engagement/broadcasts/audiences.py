@@ -9,6 +9,7 @@ from sqlalchemy import Select, Table, and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from bot.i18n.negotiation import SUPPORTED_LOCALES
+from bot.states import Consent
 from bot.store.engagement import Answer, Event, Poll, Rsvp
 from bot.store.models import Address, Resident
 
@@ -117,7 +118,7 @@ def recipient_query(session: Session, audience: Audience, default_locale: str) -
         )
         .join(chosen, chosen.c.resident_id == RESIDENTS.c.id)
         .join(ADDRESSES, ADDRESSES.c.id == chosen.c.address_id)
-        .where(RESIDENTS.c.consent == "granted")
+        .where(RESIDENTS.c.consent == Consent.GRANTED)
         .order_by(RESIDENTS.c.id)
     )
     if languages := audience.terms.get("language"):

@@ -17,6 +17,7 @@ from bot.engagement.broadcasts.audiences import Audience, AudienceError, parse_a
 from bot.engagement.broadcasts.sending import BroadcastFile, parse_broadcast
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.messages import Channel
+from bot.states import Consent, EventStatus, PollStatus
 from bot.store.engagement import Event, Poll
 from bot.store.models import Resident
 
@@ -176,7 +177,7 @@ def helper_choices(session: Session, now: datetime) -> dict[str, list[str]]:
     """What the audience helper and the invitation offer: areas, channels, polls and upcoming events."""
     areas = session.scalars(
         select(Resident.area)
-        .where(Resident.area.is_not(None), Resident.consent == "granted")
+        .where(Resident.area.is_not(None), Resident.consent == Consent.GRANTED)
         .group_by(Resident.area)
         .order_by(func.count().desc())
         .limit(50)
@@ -186,10 +187,14 @@ def helper_choices(session: Session, now: datetime) -> dict[str, list[str]]:
         "areas": sorted(str(area) for area in areas if area and not any(c.isspace() or c == "," for c in area)),
         "channels": [channel.value for channel in Channel],
         "polls": list(session.scalars(select(Poll.slug).order_by(Poll.slug))),
-        "open_polls": list(session.scalars(select(Poll.slug).where(Poll.status == "open").order_by(Poll.slug))),
+        "open_polls": list(
+            session.scalars(select(Poll.slug).where(Poll.status == PollStatus.OPEN).order_by(Poll.slug))
+        ),
         "events": list(
             session.scalars(
-                select(Event.slug).where(Event.status == "published", Event.ends_at > now).order_by(Event.starts_at)
+                select(Event.slug)
+                .where(Event.status == EventStatus.PUBLISHED, Event.ends_at > now)
+                .order_by(Event.starts_at)
             )
         ),
     }

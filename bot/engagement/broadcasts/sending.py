@@ -18,6 +18,7 @@ from bot.engagement.broadcasts.audiences import Audience, recipient_query, recip
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.negotiation import SUPPORTED_LOCALES, text_direction
 from bot.messages import Address, Channel, Reply
+from bot.states import OutboxStatus
 from bot.store.engagement import Broadcast
 from bot.store.models import Message, OutboxItem
 
@@ -182,7 +183,7 @@ def enqueue(
         found.c.value,
         text.label("text"),
         empty.label("choices"),
-        literal("pending").label("status"),
+        literal(OutboxStatus.PENDING).label("status"),
         literal(broadcast.urgent, Boolean).label("urgent"),
         literal(0).label("attempts"),
         literal(send_at, moment).label("not_before"),

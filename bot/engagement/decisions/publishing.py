@@ -20,6 +20,7 @@ from bot.engagement.polls.public_results import PollAnswers, results_line, tally
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.negotiation import SUPPORTED_LOCALES, pick_text
 from bot.program import Program
+from bot.states import Consent, DecisionStatus, ItemStatus
 from bot.store.engagement import Answer, Decision, DecisionLink, InputItem, Poll
 from bot.store.flow_registry import FlowRegistry
 from bot.store.models import Address, Resident
@@ -103,7 +104,7 @@ def create(session: Session, fields: DecisionFields, default_locale: str, actor:
         not_adopted=clean.texts["not_adopted"],
         decided_by=clean.decided_by,
         partners=clean.partners,
-        status="draft",
+        status=DecisionStatus.DRAFT,
         created_by=actor[:254],
         created_at=now,
         updated_at=now,
@@ -124,7 +125,7 @@ def find(session: Session, slug: str) -> Decision:
 
 
 def _draft(decision: Decision) -> None:
-    if decision.status != "draft":
+    if decision.status != DecisionStatus.DRAFT:
         raise DecisionError("This decision is published: it can no longer be changed.")
 
 
@@ -174,7 +175,7 @@ def link_poll(session: Session, decision: Decision, slug: str, actor: str, now: 
         select(DecisionLink).where(DecisionLink.decision_id == decision.id, DecisionLink.poll_id == poll.id)
     ).first()
     if link is None:
-        link = DecisionLink(decision_id=decision.id, input_item_id=None, poll_id=poll.id, outcome="acted_on")
+        link = DecisionLink(decision_id=decision.id, input_item_id=None, poll_id=poll.id, outcome=ItemStatus.ACTED_ON)
         session.add(link)
         session.flush()
         audit.record(session, actor, "decision.link", f"decision:{decision.slug}", now, poll=slug)
@@ -295,7 +296,9 @@ def recipients(session: Session, decision: Decision, default_locale: str) -> lis
     rows = session.execute(
         select(Resident, Address)
         .join(Address, Address.resident_id == Resident.id)
-        .where(Resident.id.in_(_contributors(decision)), Resident.consent == "granted", Address.reachable.is_(True))
+        .where(
+            Resident.id.in_(_contributors(decision)), Resident.consent == Consent.GRANTED, Address.reachable.is_(True)
+        )
         .order_by(Resident.id, Address.id)
     )
     for resident, address in rows:
@@ -351,8 +354,8 @@ def publish(
     one notification per contributor, in their language, with the results of linked polls for their area."""
     claimed = session.execute(
         update(Decision)
-        .where(Decision.id == decision.id, Decision.status == "draft")
-        .values(status="published", published_at=now, updated_at=now)
+        .where(Decision.id == decision.id, Decision.status == DecisionStatus.DRAFT)
+        .values(status=DecisionStatus.PUBLISHED, published_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     if getattr(claimed, "rowcount", 0) != 1:  # published already, here or by another process

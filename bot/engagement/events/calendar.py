@@ -16,6 +16,7 @@ from bot.i18n.catalogs import Translator, _
 from bot.i18n.formatting import format_event_time
 from bot.i18n.negotiation import pick_text
 from bot.program import Program
+from bot.states import Consent, EventStatus
 from bot.store.engagement import Event, Rsvp
 from bot.store.models import Resident
 from bot.store.outbox import notice_row, queue_once, reachable_address
@@ -81,7 +82,7 @@ def load_event(session: Session, document: dict[str, Any], now: datetime) -> Eve
     fields = parse_event(document)
     event = session.scalars(select(Event).where(Event.slug == fields["slug"])).first()
     if event is None:
-        event = Event(status="published", created_at=now, **fields)
+        event = Event(status=EventStatus.PUBLISHED, created_at=now, **fields)
         session.add(event)
     else:
         for name, value in fields.items():
@@ -94,7 +95,10 @@ def upcoming(session: Session, now: datetime, limit: int = 5) -> list[Event]:
     """Published events that have not ended, soonest first."""
     return list(
         session.scalars(
-            select(Event).where(Event.status == "published", Event.ends_at > now).order_by(Event.starts_at).limit(limit)
+            select(Event)
+            .where(Event.status == EventStatus.PUBLISHED, Event.ends_at > now)
+            .order_by(Event.starts_at)
+            .limit(limit)
         )
     )
 
@@ -203,7 +207,7 @@ def tell_cancelled(session: Session, event: Event, now: datetime, program: Progr
     attending = (
         select(Resident)
         .join(Rsvp, Rsvp.resident_id == Resident.id)
-        .where(Rsvp.event_id == event.id, Rsvp.response.in_(("yes", "maybe")), Resident.consent == "granted")
+        .where(Rsvp.event_id == event.id, Rsvp.response.in_(("yes", "maybe")), Resident.consent == Consent.GRANTED)
         .order_by(Resident.id)
     )
     for resident in session.scalars(attending):

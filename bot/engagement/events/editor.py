@@ -15,6 +15,7 @@ from bot.conversation.flows.schema import FlowError
 from bot.engagement.events.calendar import load_event, parse_event
 from bot.engagement.polls.editor import RESERVED_SLUGS, SLUG, Missing, Texts, language_name
 from bot.i18n.negotiation import SUPPORTED_LOCALES
+from bot.states import EventStatus
 from bot.store.engagement import Event, Rsvp
 
 COMMON_ZONES = (
@@ -30,8 +31,8 @@ COMMON_ZONES = (
     "Europe/Paris",
     "UTC",
 )
-STATUSES = ("draft", "published", "cancelled")
-STATUS_ACTIONS = {"published": "event.publish", "cancelled": "event.cancel"}
+STATUSES = (EventStatus.DRAFT, EventStatus.PUBLISHED, EventStatus.CANCELLED)
+STATUS_ACTIONS: dict[str, str] = {EventStatus.PUBLISHED: "event.publish", EventStatus.CANCELLED: "event.cancel"}
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 TEXTS = (("title", "Title", 200), ("place", "Place", 300), ("description", "Description", 1000))
 
@@ -100,7 +101,7 @@ def draft_from_event(event: Event) -> EventDraft:
         starts=event.starts_at.astimezone(zone).strftime(LOCAL_FORMAT),
         ends=event.ends_at.astimezone(zone).strftime(LOCAL_FORMAT),
         capacity=str(event.capacity or ""),
-        publish=event.status == "published",
+        publish=event.status == EventStatus.PUBLISHED,
         title=_written(event.title),
         place=_written(event.place),
         description=_written(event.description or {}),
@@ -220,7 +221,7 @@ def save(session: Session, draft: EventDraft, default_locale: str, now: datetime
     new = session.scalars(select(Event.id).where(Event.slug == draft.slug)).first() is None
     event = load_event(session, to_document(draft, default_locale), now)
     if new and not draft.publish:
-        event.status = "draft"
+        event.status = EventStatus.DRAFT
     return event
 
 

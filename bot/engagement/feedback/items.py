@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.conversation.flows.engine import SubmitFeedback
+from bot.states import ItemStatus
 from bot.store.engagement import InputItem
 from bot.store.models import Resident
 
@@ -36,7 +37,7 @@ def submit_feedback(
         text=feedback.text,
         topic=topic,
         may_contact=feedback.may_contact,
-        status="received",
+        status=ItemStatus.RECEIVED,
         channel=channel,
         locale=locale,
         area=resident.area,

@@ -14,26 +14,27 @@ from sqlalchemy.orm import Session
 from bot.engagement import audit
 from bot.i18n.catalogs import Translator, _
 from bot.program import Program
+from bot.states import Consent, ItemStatus
 from bot.store.engagement import InputItem, InputStatusChange
 from bot.store.models import OutboxItem, Resident
 from bot.store.outbox import notice_row, queue_once, reachable_address
 from bot.store.staff import User
 
-STATUSES = ("received", "under_review", "acted_on", "not_adopted")
-STATUS_LABELS = {
-    "received": "Received",
-    "under_review": "Under review",
-    "acted_on": "Acted on",
-    "not_adopted": "Not adopted",
+STATUSES = (ItemStatus.RECEIVED, ItemStatus.UNDER_REVIEW, ItemStatus.ACTED_ON, ItemStatus.NOT_ADOPTED)
+STATUS_LABELS: dict[str, str] = {
+    ItemStatus.RECEIVED: "Received",
+    ItemStatus.UNDER_REVIEW: "Under review",
+    ItemStatus.ACTED_ON: "Acted on",
+    ItemStatus.NOT_ADOPTED: "Not adopted",
 }
 # received -> under review -> acted on | not adopted; an outcome can be reopened (back to under review).
 TRANSITIONS: dict[str, frozenset[str]] = {
-    "received": frozenset({"under_review"}),
-    "under_review": frozenset({"acted_on", "not_adopted"}),
-    "acted_on": frozenset({"under_review"}),
-    "not_adopted": frozenset({"under_review"}),
+    ItemStatus.RECEIVED: frozenset({ItemStatus.UNDER_REVIEW}),
+    ItemStatus.UNDER_REVIEW: frozenset({ItemStatus.ACTED_ON, ItemStatus.NOT_ADOPTED}),
+    ItemStatus.ACTED_ON: frozenset({ItemStatus.UNDER_REVIEW}),
+    ItemStatus.NOT_ADOPTED: frozenset({ItemStatus.UNDER_REVIEW}),
 }
-OUTCOMES = ("acted_on", "not_adopted")
+OUTCOMES = (ItemStatus.ACTED_ON, ItemStatus.NOT_ADOPTED)
 KINDS = ("feedback", "event", "poll")
 MAX_TAGS = 12
 MAX_TAG_LENGTH = 40
@@ -196,7 +197,7 @@ def reply_refusal(session: Session, item: InputItem) -> str | None:
     resident = session.get(Resident, item.resident_id)
     if resident is None:
         return "The resident behind this item is no longer known."
-    if resident.consent == "revoked":
+    if resident.consent == Consent.REVOKED:
         return "The resident has opted out of all messages (STOP), so no reply can be sent."
     if reachable_address(session, resident.id) is None:
         return "The resident cannot be reached on any channel any more."

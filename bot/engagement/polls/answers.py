@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.engagement.feedback.items import allocate_ref
+from bot.states import ItemStatus
 from bot.store.engagement import Answer, InputItem, Poll
 from bot.store.models import Resident
 
@@ -68,7 +69,7 @@ def record_answer(
                 text=value,
                 topic=question,
                 may_contact=False,
-                status="received",
+                status=ItemStatus.RECEIVED,
                 channel=channel,
                 locale=locale,
                 area=resident.area,

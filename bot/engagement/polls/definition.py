@@ -13,6 +13,7 @@ from bot.clock import Clock
 from bot.conversation.flows.schema import FlowError, parse_flow
 from bot.engagement.polls.answers import POLL_FLOW_PREFIX
 from bot.i18n.negotiation import SUPPORTED_LOCALES, pick_text
+from bot.states import PollStatus
 from bot.store.engagement import Poll
 from bot.store.flow_registry import FlowRegistry
 
@@ -24,7 +25,7 @@ QUESTION_KINDS = {
     "yes_no": "ask-yes-no",
     "text": "ask-text",
 }
-STATUSES = ("draft", "open", "closed")
+STATUSES = (PollStatus.DRAFT, PollStatus.OPEN, PollStatus.CLOSED)
 
 
 def texts_in_every_language(
@@ -144,7 +145,7 @@ def load_poll(session: Session, document: dict[str, Any], flows: FlowRegistry, c
     if poll is None:
         poll = Poll(
             slug=fields["slug"],
-            status="draft",
+            status=PollStatus.DRAFT,
             title=fields["title"],
             keywords=fields["keywords"],
             results_url=fields["results_url"],
@@ -166,9 +167,9 @@ def set_status(session: Session, slug: str, status: str, now: datetime) -> Poll:
     poll = session.scalars(select(Poll).where(Poll.slug == slug)).first()
     if poll is None:
         raise LookupError(f"no poll {slug!r}")
-    if status == "open" and poll.status != "open":
+    if status == PollStatus.OPEN and poll.status != PollStatus.OPEN:
         poll.opened_at = now
-    if status == "closed" and poll.status != "closed":
+    if status == PollStatus.CLOSED and poll.status != PollStatus.CLOSED:
         poll.closed_at = now
     poll.status = status
     return poll

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from bot.states import Consent, OutboxStatus
 from bot.store.engagement import Answer, InputItem, Rsvp
 from bot.store.models import Address, ConsentEvent, ConversationSession, Message, OutboxItem, Resident
 from bot.store.outbox import cancel_unsent
@@ -56,13 +57,17 @@ def merge(session: Session, keep_id: int, other_id: int, now: datetime) -> Resid
     purposes = select(OutboxItem.purpose).where(OutboxItem.resident_id == keep_id)
     session.execute(
         update(OutboxItem)
-        .where(OutboxItem.resident_id == other_id, OutboxItem.status == "pending", OutboxItem.purpose.in_(purposes))
-        .values(status="cancelled", last_error="merged into another resident", finished_at=now)
+        .where(
+            OutboxItem.resident_id == other_id,
+            OutboxItem.status == OutboxStatus.PENDING,
+            OutboxItem.purpose.in_(purposes),
+        )
+        .values(status=OutboxStatus.CANCELLED, last_error="merged into another resident", finished_at=now)
     )
     for model in (Address, ConsentEvent, Message, OutboxItem, InputItem):
         session.execute(update(model).where(model.resident_id == other_id).values(resident_id=keep_id))
     session.execute(delete(ConversationSession).where(ConversationSession.resident_id == other_id))
-    if keep.consent == "revoked":
+    if keep.consent == Consent.REVOKED:
         cancel_unsent(session, keep_id, now)
     session.execute(delete(Resident).where(Resident.id == other_id))
     session.expunge(other)

@@ -16,6 +16,7 @@ from bot.engagement.broadcasts import sending as broadcasts
 from bot.engagement.polls import tally as results
 from bot.engagement.polls.answers import POLL_FLOW_PREFIX
 from bot.runtime import Runtime
+from bot.states import DecisionStatus, PollStatus
 from bot.store.engagement import Broadcast, Decision, Event, Poll
 from bot.web.api import serialize
 from bot.web.api.operations import (
@@ -57,7 +58,7 @@ def visible_broadcasts(session: Session, staff: Staff) -> ColumnElement[bool]:
 
 def visible_decisions(staff: Staff) -> ColumnElement[bool]:
     """Published decisions, and drafts too for roles that decide."""
-    return true() if staff.can("decide") else Decision.status == "published"
+    return true() if staff.can("decide") else Decision.status == DecisionStatus.PUBLISHED
 
 
 def poll_flow(runtime: Runtime, session: Session, slug: str) -> Flow | None:
@@ -81,7 +82,7 @@ def find_poll(session: Session, staff: Staff, slug: str) -> Poll:
     permission="view",
     summary="Polls, a page at a time",
     description=PARTNER_POLLS,
-    params=(LIMIT, AFTER, Param("status", "enum", "Only polls in this state.", choices=("draft", "open", "closed"))),
+    params=(LIMIT, AFTER, Param("status", "enum", "Only polls in this state.", choices=tuple(PollStatus))),
     response=page_of("Poll"),
     tag="polls",
 )
@@ -247,7 +248,7 @@ async def get_broadcast(request: Request, args: dict[str, Any]) -> Response:
     permission="view",
     summary="Decisions with the input and polls behind them, a page at a time",
     description="Published decisions; drafts too for roles that decide (admin, staff).",
-    params=(LIMIT, AFTER, Param("status", "enum", "Only decisions in this state.", choices=("draft", "published"))),
+    params=(LIMIT, AFTER, Param("status", "enum", "Only decisions in this state.", choices=tuple(DecisionStatus))),
     response=page_of("Decision"),
     tag="decisions",
 )

@@ -7,9 +7,10 @@ from typing import Any
 from bot.engagement.feedback import triage
 from bot.engagement.feedback.triage import MAX_REASON, MAX_TAG_LENGTH, MAX_TAGS
 from bot.i18n.negotiation import SUPPORTED_LOCALES
+from bot.states import Consent, DecisionStatus, PollStatus
 
 ITEM_STATUSES = triage.STATUSES
-CONSENT_STATES = ("pending", "granted", "declined", "revoked")
+CONSENT_STATES = (Consent.PENDING, Consent.GRANTED, Consent.DECLINED, Consent.REVOKED)
 CHANNELS = ("sms", "telegram", "simulator")
 
 STRING = {"type": "string"}
@@ -117,7 +118,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Poll": _object(
         {
             "slug": STRING,
-            "status": {"type": "string", "enum": ["draft", "open", "closed"]},
+            "status": {"type": "string", "enum": list(PollStatus)},
             "title": PER_LANGUAGE,
             "keywords": PER_LANGUAGE,
             "results_url": NULLABLE_STRING,
@@ -240,7 +241,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Decision": _object(
         {
             "slug": STRING,
-            "status": {"type": "string", "enum": ["draft", "published"]},
+            "status": {"type": "string", "enum": list(DecisionStatus)},
             "title": PER_LANGUAGE,
             "summary": PER_LANGUAGE,
             "changed": PER_LANGUAGE,

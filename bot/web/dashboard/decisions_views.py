@@ -21,6 +21,7 @@ from bot.engagement.feedback.triage import STATUS_LABELS, TriageError
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, pick_text, text_direction
 from bot.program import Program
 from bot.runtime import Runtime
+from bot.states import DecisionStatus, ItemStatus
 from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
 from bot.web.auth import Staff
 from bot.web.dashboard.inbox import local_time
@@ -38,7 +39,7 @@ def program_of(runtime: Runtime) -> Program:
 
 def _visible(staff: Staff) -> ColumnElement[bool]:
     """Drafts are for the people who decide; everyone who may view sees published decisions."""
-    return true() if staff.can("decide") else Decision.status == "published"
+    return true() if staff.can("decide") else Decision.status == DecisionStatus.PUBLISHED
 
 
 def _problem(request: Request, message: str, status_code: int = 400) -> Response:
@@ -191,7 +192,7 @@ async def detail(request: Request) -> Response:
         title=pick_text(decision.title, program.default_locale),
         languages=_languages(runtime),
         status_labels=STATUS_LABELS,
-        editable=decision.status == "draft" and staff.can("decide"),
+        editable=decision.status == DecisionStatus.DRAFT and staff.can("decide"),
         when=local_time(runtime.settings.timezone),
         public_url=f"/public/decisions/{decision.slug}",
         **found,
@@ -216,7 +217,7 @@ def _refs(raw: str) -> list[int]:
 
 
 def _link_items(session: Session, decision: Decision, form: FormData, staff: Staff, runtime: Runtime) -> str:
-    outcome = str(form.get("outcome") or "acted_on")
+    outcome = str(form.get("outcome") or ItemStatus.ACTED_ON)
     refs = _refs(str(form.get("refs") or ""))
     for ref in refs:
         if find_visible(session, staff, ref) is None:

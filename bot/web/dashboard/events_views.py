@@ -17,6 +17,7 @@ from bot.engagement.events import editor as event_editor
 from bot.engagement.events.editor import EventDraft
 from bot.engagement.polls.editor import LANGUAGE_NAMES, LANGUAGES, text_for
 from bot.program import Program
+from bot.states import EventStatus
 from bot.store.engagement import Event, Rsvp
 from bot.web.dashboard.polls import not_found, with_notice
 from bot.web.guard import page, read_form, render, runtime_of, staff_of
@@ -218,7 +219,7 @@ async def change_status(request: Request) -> Response:
                 return None
             now = runtime.clock.now()
             told = 0
-            if status == "cancelled" and event.status != "cancelled":
+            if status == EventStatus.CANCELLED and event.status != EventStatus.CANCELLED:
                 told = events.tell_cancelled(session, event, now, Program.of(runtime.settings))
             action = event_editor.STATUS_ACTIONS[status]
             audit.record(session, staff.actor, action, f"event:{slug}", now, previous=event.status, told=told)
@@ -228,7 +229,7 @@ async def change_status(request: Request) -> Response:
     told = await runtime.db.run(change)
     if told is None:
         return not_found(request, f"event {slug!r}")
-    if status == "published":
+    if status == EventStatus.PUBLISHED:
         return with_notice(f"/dashboard/events/{slug}", "Event published.")
     who = "resident who said yes or maybe is" if told == 1 else "residents who said yes or maybe are"
     return with_notice(f"/dashboard/events/{slug}", f"Event cancelled; {told} {who} being told.")

@@ -20,6 +20,7 @@ from bot.engagement.feedback import triage
 from bot.engagement.feedback.triage import STATUS_LABELS, STATUSES, TriageError
 from bot.engagement.spreadsheet import csv_text
 from bot.program import Program
+from bot.states import DecisionStatus
 from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
 from bot.store.models import Address
 from bot.store.staff import User
@@ -203,7 +204,9 @@ async def item_page(request: Request) -> Response:
                 .order_by(Decision.id)
             ).all()
             drafts = (
-                session.execute(select(Decision.slug, Decision.title).where(Decision.status == "draft")).all()
+                session.execute(
+                    select(Decision.slug, Decision.title).where(Decision.status == DecisionStatus.DRAFT)
+                ).all()
                 if staff.can("decide")
                 else []
             )

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.i18n.negotiation import NATIVE_NAMES
+from bot.states import Consent, OutboxStatus
 from bot.store.engagement import InputItem
 from bot.store.models import Address, Message, OutboxItem, Resident
 from bot.web.guard import page, render, runtime_of
@@ -41,7 +42,7 @@ def _residents(session: Session) -> tuple[Counter[str], Counter[str], Counter[st
     )
     for state, locale, area, count in rows:
         consent[_label(state)] += count
-        if state == "granted":
+        if state == Consent.GRANTED:
             languages[_label(locale)] += count
             areas[_label(area)] += count
     return consent, languages, areas
@@ -55,7 +56,7 @@ def overview_numbers(session: Session, now: datetime, timezone_start: datetime) 
         for channel, count in session.execute(
             select(Address.channel, func.count())
             .join(Resident, Resident.id == Address.resident_id)
-            .where(Resident.consent == "granted", Address.reachable.is_(True))
+            .where(Resident.consent == Consent.GRANTED, Address.reachable.is_(True))
             .group_by(Address.channel)
             .order_by(func.count().desc())
         )
@@ -66,7 +67,7 @@ def overview_numbers(session: Session, now: datetime, timezone_start: datetime) 
         _counts(
             session,
             OutboxItem.last_error,
-            OutboxItem.status == "failed",
+            OutboxItem.status == OutboxStatus.FAILED,
             OutboxItem.finished_at >= now - timedelta(days=1),
         )
     )
