@@ -9,6 +9,7 @@ import yaml
 from babel.messages.pofile import read_po
 
 from bot.conversation.flows import engine
+from bot.conversation.flows.context import FlowContext, match_choice
 from bot.conversation.flows.loader import builtin_documents, checksum, load_file
 from bot.conversation.flows.schema import FlowError, parse_flow
 from bot.i18n.extract import flow_messages
@@ -35,8 +36,8 @@ def test_there_are_many_broken_flows() -> None:
     assert len(BROKEN) >= 15
 
 
-def ctx(locale: str = "en", consent: str = "pending") -> engine.FlowContext:
-    return engine.FlowContext(
+def ctx(locale: str = "en", consent: str = "pending") -> FlowContext:
+    return FlowContext(
         locale=locale,
         resident={"consent": consent, "locale": locale, "area": None},
         params={"program": "P", "frequency": "F", "contact": "C"},
@@ -100,13 +101,13 @@ def test_engine_walks_a_flow_and_returns_effects_without_io() -> None:
     ],
 )
 def test_choices_are_matched_by_number_label_in_locale_value_or_word(answer: str, value: str | None) -> None:
-    assert engine.match_choice(FLOW.nodes["pick"], answer, ctx("es")) == value
+    assert match_choice(FLOW.nodes["pick"], answer, ctx("es")) == value
 
 
 def test_a_stale_or_forged_button_value_is_not_an_answer() -> None:
-    assert engine.match_choice(FLOW.nodes["pick"], "banana", ctx(), is_button=True) is None
-    assert engine.match_choice(FLOW.nodes["pick"], "1", ctx(), is_button=True) is None
-    assert engine.match_choice(FLOW.nodes["pick"], "pear", ctx(), is_button=True) == "pear"
+    assert match_choice(FLOW.nodes["pick"], "banana", ctx(), is_button=True) is None
+    assert match_choice(FLOW.nodes["pick"], "1", ctx(), is_button=True) is None
+    assert match_choice(FLOW.nodes["pick"], "pear", ctx(), is_button=True) == "pear"
 
 
 def test_three_misses_skip_the_question_instead_of_looping() -> None:

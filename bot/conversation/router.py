@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.conversation.flows import engine
+from bot.conversation.flows.context import FlowContext, render_text
 from bot.conversation.flows.schema import Flow
 from bot.conversation.keywords import Keyword, match_keyword
 from bot.conversation.text import fold
@@ -101,10 +102,10 @@ class Turn:
     resume: bool = False
 
 
-def _say(ctx: engine.FlowContext, message: str, **params: str) -> Reply:
+def _say(ctx: FlowContext, message: str, **params: str) -> Reply:
     if params:
         ctx = replace(ctx, params={**ctx.params, **params})
-    return Reply(engine.render_text(message, ctx), (), text_direction(ctx.locale))
+    return Reply(render_text(message, ctx), (), text_direction(ctx.locale))
 
 
 HELP = _(
@@ -152,7 +153,7 @@ def _from_step(step: engine.Step, purpose: str, flow_slug: str | None) -> Turn:
     )
 
 
-def _poll_turn(poll: PollView, session: SessionView | None, flows: Mapping[str, Flow], ctx: engine.FlowContext) -> Turn:
+def _poll_turn(poll: PollView, session: SessionView | None, flows: Mapping[str, Flow], ctx: FlowContext) -> Turn:
     if poll.status != "open":
         if poll.results_url:
             return Turn("reply", (_say(ctx, POLL_CLOSED_RESULTS, url=poll.results_url),))
@@ -168,7 +169,7 @@ def _closed(flow: str, world: World) -> PollView:
     return known or PollView(flow.removeprefix("poll-"), "closed", flow)
 
 
-def _resume(turn: Turn, session: SessionView | None, ctx: engine.FlowContext) -> Turn:
+def _resume(turn: Turn, session: SessionView | None, ctx: FlowContext) -> Turn:
     """When a flow that interrupted a poll ends, go back to the poll's question."""
     if not (
         turn.end_session and session is not None and session.paused is not None and turn.consent != Consent.REVOKED
@@ -184,7 +185,7 @@ def route(
     resident: ResidentView,
     session: SessionView | None,
     flows: Mapping[str, Flow],
-    ctx: engine.FlowContext,
+    ctx: FlowContext,
     *,
     world: World | None = None,
     is_button: bool = False,
@@ -195,7 +196,7 @@ def route(
     return _resume(turn, session, replace(ctx, locale=_locale_after(turn, ctx)))
 
 
-def _locale_after(turn: Turn, ctx: engine.FlowContext) -> str:
+def _locale_after(turn: Turn, ctx: FlowContext) -> str:
     chosen = [e.value for e in turn.effects if isinstance(e, engine.SetField) and e.field == "locale" and e.value]
     return chosen[-1] if chosen else ctx.locale
 
@@ -205,7 +206,7 @@ def _route(
     resident: ResidentView,
     session: SessionView | None,
     flows: Mapping[str, Flow],
-    ctx: engine.FlowContext,
+    ctx: FlowContext,
     world: World,
     is_button: bool,
     provider_replied: bool,

@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.conversation.flows.engine import FlowContext, start
+from bot.conversation.flows.context import FlowContext
+from bot.conversation.flows.engine import start
 from bot.pipeline.sessions import start_session
 from bot.program import Program
 from bot.store.flow_registry import FlowRegistry

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import string
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.conversation.flows import questions
-from bot.conversation.flows.schema import ASK_KINDS, Flow, Node, Text
+from bot.conversation.flows.context import FlowContext, render_text, with_state
+from bot.conversation.flows.schema import ASK_KINDS, Flow, Node
 from bot.conversation.text import fold
-from bot.i18n.catalogs import Translator, _
-from bot.i18n.negotiation import SUPPORTED_LOCALES, pick_text, text_direction
+from bot.i18n.catalogs import _
+from bot.i18n.negotiation import SUPPORTED_LOCALES, text_direction
 from bot.messages import BUTTON_SEPARATOR, Reply
 
 MAX_AUTO_STEPS = 50
@@ -62,28 +62,6 @@ Effect = SetField | RecordAnswer | SubmitFeedback | Rsvp
 
 
 @dataclass(frozen=True, slots=True)
-class FlowContext:
-    """What the engine may know of the world: the resident's locale and fields, and the program's words."""
-
-    locale: str
-    resident: Mapping[str, str | None]
-    params: Mapping[str, str]
-    translator: Callable[[str], Translator] = Translator
-    # Choices listed earlier in this conversation (value, line, name), and the clock (to join a long SMS's parts).
-    listed: tuple[tuple[str, str, str], ...] = ()
-    now: datetime | None = None
-
-
-def with_state(ctx: FlowContext, state: Mapping[str, Any]) -> FlowContext:
-    """The context of a conversation in progress: its {vars} for texts and the choices it listed."""
-    variables = state.get("vars") or {}
-    listed = tuple((str(v), str(line), str(name)) for v, line, name in state.get("listed") or ())
-    if not variables and not listed:
-        return ctx
-    return replace(ctx, params={**ctx.params, **{str(k): str(v) for k, v in variables.items()}}, listed=listed)
-
-
-@dataclass(frozen=True, slots=True)
 class Step:
     """The outcome of one engine call."""
 
@@ -96,28 +74,6 @@ class Step:
     def ended(self) -> bool:
         """True when the flow reached its end."""
         return self.node is None
-
-
-class _SafeParams(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
-def render_text(text: Text, ctx: FlowContext) -> str:
-    """The text in the context's locale: a gettext message, or the staff-written text of that language."""
-    raw = ctx.translator(ctx.locale).gettext(text) if isinstance(text, str) else pick_text(text, ctx.locale)
-    fields = {n for _, n, _, _ in string.Formatter().parse(raw) if n}
-    if not fields:
-        return raw
-    params = _SafeParams(ctx.params)
-    if "frequency" in fields:
-        params["frequency"] = frequency(ctx.translator(ctx.locale), int(ctx.params.get("messages_per_month", "4")))
-    return raw.format_map(params)
-
-
-def frequency(translator: Translator, per_month: int) -> str:
-    """How often messages come, in the resident's language with its plural rules."""
-    return translator.ngettext("up to {n} message a month", "up to {n} messages a month", per_month)
 
 
 def ask(node: Node, ctx: FlowContext, prefix: str | None = None) -> Reply:
@@ -135,24 +91,6 @@ def ask(node: Node, ctx: FlowContext, prefix: str | None = None) -> Reply:
         body = f"{body}\n{line}"
     several = node.kind in ("ask-multi", "ask-ranking")  # answered with several numbers: no single-tap buttons
     return Reply(body, choices, text_direction(ctx.locale), numbered=numbered, buttons=not several, question=node.id)
-
-
-def match_choice(node: Node, answer: str, ctx: FlowContext, *, is_button: bool = False) -> str | None:
-    """The value of the choice an answer names: its number, value, label or one of its words; else None."""
-    if is_button:
-        return next((c.value for c in node.choices if c.value == answer), None)
-    folded = fold(answer)
-    if not folded:
-        return None
-    if folded.isdigit():
-        index = int(folded)
-        return node.choices[index - 1].value if 1 <= index <= len(node.choices) else None
-    for choice in node.choices:
-        names = {fold(choice.value), fold(render_text(choice.label, ctx))}
-        names.update(fold(w) for w in choice.words)
-        if folded in names:
-            return choice.value
-    return None
 
 
 def _resolve(value: str | None, state: Mapping[str, Any]) -> str | None:

@@ -7,13 +7,14 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from bot.conversation import answers
+from bot.conversation.flows.context import match_choice, render_text
 from bot.conversation.text import fold
 from bot.i18n.catalogs import _
 from bot.i18n.negotiation import SUPPORTED_LOCALES, text_direction
 from bot.messages import Choice
 
 if TYPE_CHECKING:
-    from bot.conversation.flows.engine import FlowContext
+    from bot.conversation.flows.context import FlowContext
     from bot.conversation.flows.schema import Node
 
 RATING_LOW, RATING_HIGH = 1, 5
@@ -42,7 +43,6 @@ class Reading:
 
 def options(node: Node, ctx: FlowContext) -> list[answers.Option]:
     """The node's choices with their labels in every language, for the parser."""
-    from bot.conversation.flows.engine import render_text
 
     return [
         answers.Option(
@@ -56,7 +56,6 @@ def options(node: Node, ctx: FlowContext) -> list[answers.Option]:
 
 def choices(node: Node, ctx: FlowContext) -> tuple[tuple[Choice, ...], bool]:
     """The buttons of a question and whether SMS shows them as numbered lines."""
-    from bot.conversation.flows.engine import render_text
 
     t = ctx.translator(ctx.locale)
     if node.kind == "ask-yes-no":
@@ -132,8 +131,6 @@ def read(node: Node, answer: str, ctx: FlowContext, *, is_button: bool = False) 
             found = _part_of_one(answer, {value: [name] for value, _line, name in ctx.listed})
         return Reading(found) if found is not None else Reading(hint=t.gettext(NOT_A_NUMBER, count=len(ctx.listed)))
     if node.kind == "ask-choice":
-        from bot.conversation.flows.engine import match_choice
-
         exact = match_choice(node, answer, ctx)  # number, value, label in the resident's language: no parsing
         if exact is not None:
             return Reading(exact)
