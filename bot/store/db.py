@@ -132,6 +132,15 @@ class Database:
             return work(*args)
         return await to_thread.run_sync(work, *args)
 
+    async def in_transaction(self, work: Callable[[Session], T]) -> T:
+        """Run work(session) in one unit of work from async code (a request handler), as run() does."""
+
+        def unit() -> T:
+            with self.transaction() as session:
+                return work(session)
+
+        return await self.run(unit)
+
     def dispose(self) -> None:
         """Close every connection."""
         self.engine.dispose()

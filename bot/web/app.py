@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -27,12 +28,11 @@ async def healthz(request: Request) -> Response:
     """GET /healthz: 200 when the database answers."""
     runtime: Runtime = request.app.state.runtime
 
-    def ping() -> None:
-        with runtime.db.transaction() as session:
-            session.execute(text("SELECT 1"))
+    def ping(session: Session) -> None:
+        session.execute(text("SELECT 1"))
 
     try:
-        await runtime.db.run(ping)
+        await runtime.db.in_transaction(ping)
     except Exception:
         log.exception("health check failed")
         return JSONResponse({"status": "database unavailable"}, status_code=503)

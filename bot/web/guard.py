@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -95,11 +96,10 @@ def page(permission: str) -> Callable[[Endpoint], Endpoint]:
             runtime = runtime_of(request)
             cookie = request.cookies.get(auth.SESSION_COOKIE)
 
-            def load() -> auth.Staff | None:
-                with runtime.db.transaction() as session:
-                    return auth.session_staff(session, cookie, runtime.clock.now())
+            def load(session: Session) -> auth.Staff | None:
+                return auth.session_staff(session, cookie, runtime.clock.now())
 
-            staff = await runtime.db.run(load)
+            staff = await runtime.db.in_transaction(load)
             if staff is None:
                 if request.method in ("GET", "HEAD"):
                     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -131,11 +131,10 @@ def api(permission: str) -> Callable[[Endpoint], Endpoint]:
             runtime = runtime_of(request)
             header = request.headers.get("authorization")
 
-            def load() -> auth.Staff | None:
-                with runtime.db.transaction() as session:
-                    return auth.token_staff(session, header, runtime.clock.now())
+            def load(session: Session) -> auth.Staff | None:
+                return auth.token_staff(session, header, runtime.clock.now())
 
-            staff = await runtime.db.run(load)
+            staff = await runtime.db.in_transaction(load)
             if staff is None:
                 return JSONResponse(
                     {"error": "unauthorized", "detail": "Send Authorization: Bearer <token> (loopline users token)."},

@@ -192,22 +192,21 @@ async def public_page(request: Request) -> Response:
     settings = runtime.settings
     locale = chosen_locale(request, settings.default_locale)
 
-    def load() -> dict[str, Any]:
-        with runtime.db.transaction() as session:
-            published = session.scalars(
-                select(Decision)
-                .where(Decision.status == DecisionStatus.PUBLISHED)
-                .order_by(Decision.published_at.desc(), Decision.id.desc())
-                .limit(MAX_DECISIONS)
-            ).all()
-            pages = _Pages(session, runtime, list(published))
-            return {
-                "polls": _open_polls(session, locale, settings.default_locale),
-                "events": _events(session, runtime.clock.now(), locale, settings.default_locale, settings.timezone),
-                "decisions": [pages.decision(d, locale) for d in published],
-            }
+    def load(session: Session) -> dict[str, Any]:
+        published = session.scalars(
+            select(Decision)
+            .where(Decision.status == DecisionStatus.PUBLISHED)
+            .order_by(Decision.published_at.desc(), Decision.id.desc())
+            .limit(MAX_DECISIONS)
+        ).all()
+        pages = _Pages(session, runtime, list(published))
+        return {
+            "polls": _open_polls(session, locale, settings.default_locale),
+            "events": _events(session, runtime.clock.now(), locale, settings.default_locale, settings.timezone),
+            "decisions": [pages.decision(d, locale) for d in published],
+        }
 
-    return _render(request, "public.html", locale, **await runtime.db.run(load))
+    return _render(request, "public.html", locale, **await runtime.db.in_transaction(load))
 
 
 async def public_decision(request: Request) -> Response:
@@ -216,14 +215,13 @@ async def public_decision(request: Request) -> Response:
     locale = chosen_locale(request, runtime.settings.default_locale)
     slug = str(request.path_params["slug"])[:64]
 
-    def load() -> PublicDecision | None:
-        with runtime.db.transaction() as session:
-            decision = session.scalars(
-                select(Decision).where(Decision.slug == slug, Decision.status == DecisionStatus.PUBLISHED)
-            ).first()
-            return None if decision is None else _Pages(session, runtime, [decision]).decision(decision, locale)
+    def load(session: Session) -> PublicDecision | None:
+        decision = session.scalars(
+            select(Decision).where(Decision.slug == slug, Decision.status == DecisionStatus.PUBLISHED)
+        ).first()
+        return None if decision is None else _Pages(session, runtime, [decision]).decision(decision, locale)
 
-    found = await runtime.db.run(load)
+    found = await runtime.db.in_transaction(load)
     if found is None:
         return _render(request, "public_missing.html", locale, status_code=404)
     return _render(request, "public_decision.html", locale, decision=found)

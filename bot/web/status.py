@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -31,15 +32,14 @@ async def twilio_status(request: Request) -> Response:
     code = error_code(form.get("ErrorCode", ""))
     now = runtime.clock.now()
 
-    def work() -> bool:
-        with runtime.db.transaction() as session:
-            if apply_status(session, sid, status, code, now):
-                return True
-            # Twilio can call back before the worker has recorded the send: keep it for when it has.
-            keep_early(session, sid, status, code, now)
-            return False
+    def work(session: Session) -> bool:
+        if apply_status(session, sid, status, code, now):
+            return True
+        # Twilio can call back before the worker has recorded the send: keep it for when it has.
+        keep_early(session, sid, status, code, now)
+        return False
 
-    if not await runtime.db.run(work):
+    if not await runtime.db.in_transaction(work):
         log.info("status callback before its message was recorded: kept for %s", sid)
         return Response(status_code=200)
     return Response(status_code=204)

@@ -90,14 +90,13 @@ async def list_polls(request: Request, args: dict[str, Any]) -> Response:
     """GET /api/v1/polls."""
     runtime, staff = runtime_of(request), staff_of(request)
 
-    def load() -> dict[str, Any]:
-        with runtime.db.transaction() as session:
-            query = select(Poll).where(visible_polls(session, staff))
-            if args["status"]:
-                query = query.where(Poll.status == args["status"])
-            return page(session, query, Poll.id, args, serialize.polls)
+    def load(session: Session) -> dict[str, Any]:
+        query = select(Poll).where(visible_polls(session, staff))
+        if args["status"]:
+            query = query.where(Poll.status == args["status"])
+        return page(session, query, Poll.id, args, serialize.polls)
 
-    return data(await runtime.db.run(load))
+    return data(await runtime.db.in_transaction(load))
 
 
 @operation(
@@ -114,13 +113,12 @@ async def get_poll(request: Request, args: dict[str, Any]) -> Response:
     """GET /api/v1/polls/{slug}."""
     runtime, staff = runtime_of(request), staff_of(request)
 
-    def load() -> dict[str, Any]:
-        with runtime.db.transaction() as session:
-            poll = find_poll(session, staff, args["slug"])
-            flow = poll_flow(runtime, session, poll.slug)
-            return {**serialize.polls([poll])[0], "questions": serialize.questions(flow)}
+    def load(session: Session) -> dict[str, Any]:
+        poll = find_poll(session, staff, args["slug"])
+        flow = poll_flow(runtime, session, poll.slug)
+        return {**serialize.polls([poll])[0], "questions": serialize.questions(flow)}
 
-    return data(await runtime.db.run(load))
+    return data(await runtime.db.in_transaction(load))
 
 
 @operation(
@@ -138,13 +136,12 @@ async def get_poll_results(request: Request, args: dict[str, Any]) -> Response:
     """GET /api/v1/polls/{slug}/results[?format=csv]."""
     runtime, staff = runtime_of(request), staff_of(request)
 
-    def load() -> list[results.QuestionResult]:
-        with runtime.db.transaction() as session:
-            poll = find_poll(session, staff, args["slug"])
-            flow = poll_flow(runtime, session, poll.slug)
-            return results.poll_results(session, poll, flow) if flow is not None else []
+    def load(session: Session) -> list[results.QuestionResult]:
+        poll = find_poll(session, staff, args["slug"])
+        flow = poll_flow(runtime, session, poll.slug)
+        return results.poll_results(session, poll, flow) if flow is not None else []
 
-    found = await runtime.db.run(load)
+    found = await runtime.db.in_transaction(load)
     if wants_csv(request, args):
         return csv_response(results.as_csv(found), f"{args['slug']}-results.csv")
     return data({"poll": args["slug"], "questions": [asdict(r) for r in found]})
@@ -163,11 +160,10 @@ async def list_events(request: Request, args: dict[str, Any]) -> Response:
     """GET /api/v1/events."""
     runtime = runtime_of(request)
 
-    def load() -> dict[str, Any]:
-        with runtime.db.transaction() as session:
-            return page(session, select(Event), Event.id, args, lambda rows: serialize.events(session, rows))
+    def load(session: Session) -> dict[str, Any]:
+        return page(session, select(Event), Event.id, args, lambda rows: serialize.events(session, rows))
 
-    return data(await runtime.db.run(load))
+    return data(await runtime.db.in_transaction(load))
 
 
 @operation(
@@ -183,14 +179,13 @@ async def get_event(request: Request, args: dict[str, Any]) -> Response:
     """GET /api/v1/events/{slug}."""
     runtime = runtime_of(request)
 
-    def load() -> dict[str, Any]:
-        with runtime.db.transaction() as session:
-            event = session.scalars(select(Event).where(Event.slug == args["slug"])).first()
-            if event is None:
-                raise not_found(f"event {args['slug']!r}")
-            return serialize.events(session, [event])[0]
+    def load(session: Session) -> dict[str, Any]:
+        event = session.scalars(select(Event).where(Event.slug == args["slug"])).first()
+        if event is None:
+            raise not_found(f"event {args['slug']!r}")
+        return serialize.events(session, [event])[0]
 
-    return data(await runtime.db.run(load))
+    return data(await runtime.db.in_transaction(load))
 
 
 @operation(
@@ -207,12 +202,11 @@ async def list_broadcasts(request: Request, args: dict[str, Any]) -> Response:
     """GET /api/v1/broadcasts."""
     runtime, staff = runtime_of(request), staff_of(request)
 
-    def load() -> dict[str, Any]:
-        with runtime.db.transaction() as session:
-            query = select(Broadcast).where(visible_broadcasts(session, staff))
-            return page(session, query, Broadcast.id, args, serialize.broadcasts)
+    def load(session: Session) -> dict[str, Any]:
+        query = select(Broadcast).where(visible_broadcasts(session, staff))
+        return page(session, query, Broadcast.id, args, serialize.broadcasts)
 
-    return data(await runtime.db.run(load))
+    return data(await runtime.db.in_transaction(load))
 
 
 @operation(
@@ -228,18 +222,17 @@ async def get_broadcast(request: Request, args: dict[str, Any]) -> Response:
     """GET /api/v1/broadcasts/{id}."""
     runtime, staff = runtime_of(request), staff_of(request)
 
-    def load() -> dict[str, Any]:
-        with runtime.db.transaction() as session:
-            row = session.scalars(
-                select(Broadcast).where(Broadcast.id == args["id"], visible_broadcasts(session, staff))
-            ).first()
-            if row is None:
-                raise not_found(f"broadcast {args['id']}")
-            found = broadcasts.status(session, row.id)
-            status = {key: {str(k): int(v) for k, v in found[key].items()} for key in ("outbox", "reasons", "delivery")}
-            return {**serialize.broadcasts([row])[0], "status": status}
+    def load(session: Session) -> dict[str, Any]:
+        row = session.scalars(
+            select(Broadcast).where(Broadcast.id == args["id"], visible_broadcasts(session, staff))
+        ).first()
+        if row is None:
+            raise not_found(f"broadcast {args['id']}")
+        found = broadcasts.status(session, row.id)
+        status = {key: {str(k): int(v) for k, v in found[key].items()} for key in ("outbox", "reasons", "delivery")}
+        return {**serialize.broadcasts([row])[0], "status": status}
 
-    return data(await runtime.db.run(load))
+    return data(await runtime.db.in_transaction(load))
 
 
 @operation(
@@ -259,17 +252,16 @@ async def list_decisions(request: Request, args: dict[str, Any]) -> Response:
     if args["status"]:
         query = query.where(Decision.status == args["status"])
 
-    def load() -> dict[str, Any]:
-        with runtime.db.transaction() as session:
-            return page(
-                session,
-                query,
-                Decision.id,
-                args,
-                lambda rows: serialize.decisions(session, rows, staff.can("decide")),
-            )
+    def load(session: Session) -> dict[str, Any]:
+        return page(
+            session,
+            query,
+            Decision.id,
+            args,
+            lambda rows: serialize.decisions(session, rows, staff.can("decide")),
+        )
 
-    return data(await runtime.db.run(load))
+    return data(await runtime.db.in_transaction(load))
 
 
 @operation(
@@ -286,13 +278,10 @@ async def get_decision(request: Request, args: dict[str, Any]) -> Response:
     """GET /api/v1/decisions/{slug}."""
     runtime, staff = runtime_of(request), staff_of(request)
 
-    def load() -> dict[str, Any]:
-        with runtime.db.transaction() as session:
-            row = session.scalars(
-                select(Decision).where(Decision.slug == args["slug"], visible_decisions(staff))
-            ).first()
-            if row is None:
-                raise not_found(f"decision {args['slug']!r}")
-            return serialize.decisions(session, [row], staff.can("decide"))[0]
+    def load(session: Session) -> dict[str, Any]:
+        row = session.scalars(select(Decision).where(Decision.slug == args["slug"], visible_decisions(staff))).first()
+        if row is None:
+            raise not_found(f"decision {args['slug']!r}")
+        return serialize.decisions(session, [row], staff.can("decide"))[0]
 
-    return data(await runtime.db.run(load))
+    return data(await runtime.db.in_transaction(load))

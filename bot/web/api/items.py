@@ -134,14 +134,13 @@ async def list_input_items(request: Request, args: dict[str, Any]) -> Response:
     runtime, staff = runtime_of(request), staff_of(request)
     csv = wants_csv(request, args)
 
-    def load() -> dict[str, Any] | str:
-        with runtime.db.transaction() as session:
-            query = filtered(session, staff, args)
-            if csv:
-                return as_csv(session, query)
-            return page(session, query, InputItem.id, args, lambda rows: serialize.input_items(session, rows))
+    def load(session: Session) -> dict[str, Any] | str:
+        query = filtered(session, staff, args)
+        if csv:
+            return as_csv(session, query)
+        return page(session, query, InputItem.id, args, lambda rows: serialize.input_items(session, rows))
 
-    found = await runtime.db.run(load)
+    found = await runtime.db.in_transaction(load)
     if isinstance(found, str):
         stamp = (iso(runtime.clock.now()) or "")[:10]
         return csv_response(found, f"input-items-{stamp}.csv")
@@ -183,11 +182,10 @@ async def get_input_item(request: Request, args: dict[str, Any]) -> Response:
     """GET /api/v1/input-items/{ref}."""
     runtime, staff = runtime_of(request), staff_of(request)
 
-    def load() -> dict[str, Any]:
-        with runtime.db.transaction() as session:
-            return _detail(session, staff, _find(session, staff, args["ref"]))
+    def load(session: Session) -> dict[str, Any]:
+        return _detail(session, staff, _find(session, staff, args["ref"]))
 
-    return data(await runtime.db.run(load))
+    return data(await runtime.db.in_transaction(load))
 
 
 def _checked_change(body: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -77,17 +78,16 @@ async def list_residents(request: Request, args: dict[str, Any]) -> Response:
     if args["consent"]:
         query = query.where(Resident.consent == args["consent"])
 
-    def load() -> dict[str, Any]:
-        with runtime.db.transaction() as session:
-            return page(
-                session,
-                query,
-                Resident.id,
-                args,
-                lambda rows: serialize.residents(session, rows, staff.can("view_numbers")),
-            )
+    def load(session: Session) -> dict[str, Any]:
+        return page(
+            session,
+            query,
+            Resident.id,
+            args,
+            lambda rows: serialize.residents(session, rows, staff.can("view_numbers")),
+        )
 
-    return data(await runtime.db.run(load))
+    return data(await runtime.db.in_transaction(load))
 
 
 @operation(
@@ -105,11 +105,10 @@ async def get_resident(request: Request, args: dict[str, Any]) -> Response:
     """GET /api/v1/residents/{id}."""
     runtime, staff = runtime_of(request), staff_of(request)
 
-    def load() -> dict[str, Any]:
-        with runtime.db.transaction() as session:
-            row = session.get(Resident, args["id"])
-            if row is None:
-                raise not_found(f"resident {args['id']}")
-            return serialize.residents(session, [row], staff.can("view_numbers"))[0]
+    def load(session: Session) -> dict[str, Any]:
+        row = session.get(Resident, args["id"])
+        if row is None:
+            raise not_found(f"resident {args['id']}")
+        return serialize.residents(session, [row], staff.can("view_numbers"))[0]
 
-    return data(await runtime.db.run(load))
+    return data(await runtime.db.in_transaction(load))

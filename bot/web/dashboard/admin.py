@@ -83,11 +83,10 @@ def users_context(session: Session) -> dict[str, Any]:
 async def _users_page(request: Request, error: str = "", status_code: int = 200, **form: str) -> Response:
     runtime = runtime_of(request)
 
-    def load() -> dict[str, Any]:
-        with runtime.db.transaction() as session:
-            return users_context(session)
+    def load(session: Session) -> dict[str, Any]:
+        return users_context(session)
 
-    context = await runtime.db.run(load)
+    context = await runtime.db.in_transaction(load)
     return render(
         request, "dashboard/users.html", status_code=status_code, title="Users", error=error, form=form, **context
     )
@@ -176,12 +175,11 @@ def apply_change(session: Session, staff: auth.Staff, change: _Change, now: date
 async def _change(request: Request, change: _Change) -> Response:
     runtime, staff = runtime_of(request), staff_of(request)
 
-    def run() -> str:
-        with runtime.db.transaction() as session:
-            return apply_change(session, staff, change, runtime.clock.now())
+    def run(session: Session) -> str:
+        return apply_change(session, staff, change, runtime.clock.now())
 
     try:
-        notice = await runtime.db.run(run)
+        notice = await runtime.db.in_transaction(run)
     except LookupError:
         return render(request, "dashboard/error.html", 404, title="Not found", message="There is no such user.")
     except (AdminError, auth.AuthError) as exc:
@@ -254,20 +252,17 @@ async def create_organization(request: Request) -> Response:
 async def _tokens_page(request: Request, user_id: int, secret: str = "", status_code: int = 200) -> Response:
     runtime = runtime_of(request)
 
-    def load() -> dict[str, Any] | None:
-        with runtime.db.transaction() as session:
-            user = session.get(User, user_id)
-            if user is None:
-                return None
-            tokens = list(
-                session.scalars(select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc()))
-            )
-            return {
-                "person": {"id": user.id, "email": user.email, "role": user.role, "active": user.active},
-                "tokens": tokens,
-            }
+    def load(session: Session) -> dict[str, Any] | None:
+        user = session.get(User, user_id)
+        if user is None:
+            return None
+        tokens = list(session.scalars(select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc())))
+        return {
+            "person": {"id": user.id, "email": user.email, "role": user.role, "active": user.active},
+            "tokens": tokens,
+        }
 
-    context = await runtime.db.run(load)
+    context = await runtime.db.in_transaction(load)
     if context is None:
         return _not_found(request)
     return render(request, "dashboard/users_tokens.html", status_code, title="API tokens", secret=secret, **context)

@@ -117,11 +117,10 @@ async def audit_page(request: Request) -> Response:
             older="",
         )
 
-    def load() -> list[AuditEvent]:
-        with runtime.db.transaction() as session:
-            return list(session.scalars(filters.query(session).limit(AUDIT_PAGE + 1)))
+    def load(session: Session) -> list[AuditEvent]:
+        return list(session.scalars(filters.query(session).limit(AUDIT_PAGE + 1)))
 
-    rows = await runtime.db.run(load)
+    rows = await runtime.db.in_transaction(load)
     older = filters.link(before=rows[AUDIT_PAGE - 1].id) if len(rows) > AUDIT_PAGE else ""
     events = [{"row": row, "details": details_text(row.details)} for row in rows[:AUDIT_PAGE]]
     return render(
@@ -138,16 +137,15 @@ async def audit_csv(request: Request) -> Response:
     except FilterError as exc:
         return Response(str(exc), status_code=400, media_type="text/plain", headers=PRIVATE_HEADERS)
 
-    def load() -> str:
-        with runtime.db.transaction() as session:
-            rows = session.scalars(filters.query(session).limit(AUDIT_CSV_ROWS))
-            table = [
-                [row.at.isoformat(), row.actor, row.action, row.subject, json.dumps(row.details, ensure_ascii=False)]
-                for row in rows
-            ]
-            return csv_text(("at", "actor", "action", "subject", "details"), table)
+    def load(session: Session) -> str:
+        rows = session.scalars(filters.query(session).limit(AUDIT_CSV_ROWS))
+        table = [
+            [row.at.isoformat(), row.actor, row.action, row.subject, json.dumps(row.details, ensure_ascii=False)]
+            for row in rows
+        ]
+        return csv_text(("at", "actor", "action", "subject", "details"), table)
 
-    text = await runtime.db.run(load)
+    text = await runtime.db.in_transaction(load)
     return Response(
         "\ufeff" + text,
         media_type="text/csv; charset=utf-8",

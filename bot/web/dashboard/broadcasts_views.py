@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -41,24 +42,23 @@ async def broadcast_list(request: Request) -> Response:
     staff = staff_of(request)
     zone = runtime.settings.timezone
 
-    def load() -> list[dict[str, Any]]:
-        with runtime.db.transaction() as session:
-            allowed = _visible_audiences(staff, broadcast_editor.shared_audiences(session, staff.organization_id))
-            rows = session.scalars(select(Broadcast).order_by(Broadcast.created_at.desc(), Broadcast.id.desc()))
-            return [
-                {
-                    "id": row.id,
-                    "name": row.name,
-                    "audience": row.audience,
-                    "urgent": row.urgent,
-                    "recipients": row.recipients,
-                    "send_at": shown_time(row.send_at, zone),
-                }
-                for row in rows
-                if allowed is None or broadcast_editor.normalised(row.audience) in allowed
-            ]
+    def load(session: Session) -> list[dict[str, Any]]:
+        allowed = _visible_audiences(staff, broadcast_editor.shared_audiences(session, staff.organization_id))
+        rows = session.scalars(select(Broadcast).order_by(Broadcast.created_at.desc(), Broadcast.id.desc()))
+        return [
+            {
+                "id": row.id,
+                "name": row.name,
+                "audience": row.audience,
+                "urgent": row.urgent,
+                "recipients": row.recipients,
+                "send_at": shown_time(row.send_at, zone),
+            }
+            for row in rows
+            if allowed is None or broadcast_editor.normalised(row.audience) in allowed
+        ]
 
-    rows = await runtime.db.run(load)
+    rows = await runtime.db.in_transaction(load)
     return render(request, "dashboard/broadcasts.html", title="Broadcasts", broadcasts=rows)
 
 
@@ -73,12 +73,11 @@ async def _compose_page(
     runtime = runtime_of(request)
     staff = staff_of(request)
 
-    def load() -> dict[str, Any]:
-        with runtime.db.transaction() as session:
-            return {
-                "choices": broadcast_editor.helper_choices(session, runtime.clock.now()),
-                "shared": broadcast_editor.shared_audiences(session, staff.organization_id) if staff.scoped else [],
-            }
+    def load(session: Session) -> dict[str, Any]:
+        return {
+            "choices": broadcast_editor.helper_choices(session, runtime.clock.now()),
+            "shared": broadcast_editor.shared_audiences(session, staff.organization_id) if staff.scoped else [],
+        }
 
     return render(
         request,
@@ -94,7 +93,7 @@ async def _compose_page(
         language_names=LANGUAGE_NAMES,
         zone=runtime.settings.timezone,
         price=runtime.settings.sms_price_per_segment,
-        **await runtime.db.run(load),
+        **await runtime.db.in_transaction(load),
     )
 
 
@@ -117,59 +116,58 @@ async def compose(request: Request) -> Response:
         return await _compose_page(request, draft)
     settings = runtime.settings
 
-    def work() -> tuple[str, Any]:
-        with runtime.db.transaction() as session:
-            now = runtime.clock.now()
-            try:
-                broadcast_editor.check_allowed(session, draft, staff.role, staff.scoped, staff.organization_id)
-            except NotAllowed as exc:
-                return "forbidden", str(exc)
-            composed, problems = broadcast_editor.compose(session, draft, settings.timezone, now)
-            if composed is None:
-                return "problems", (problems, None)
-            try:
-                found = broadcasts.preview(
-                    session,
-                    composed.message,
-                    composed.audience,
-                    settings.default_locale,
-                    settings.sms_price_per_segment,
-                    composed.fallback,
-                )
-            except AudienceError as exc:
-                return "problems", ([f"Audience: {exc}."], None)
-            if action != "send":
-                return "preview", found
-            if found.missing:
-                lacking = ", ".join(f"{LANGUAGE_NAMES.get(k, k)}: {n}" for k, n in sorted(found.missing.items()))
-                problem = f"Some recipients' languages have no text ({lacking}): write it, or choose a fallback."
-                return "problems", ([problem], found)
-            row, count = broadcasts.enqueue(
+    def work(session: Session) -> tuple[str, Any]:
+        now = runtime.clock.now()
+        try:
+            broadcast_editor.check_allowed(session, draft, staff.role, staff.scoped, staff.organization_id)
+        except NotAllowed as exc:
+            return "forbidden", str(exc)
+        composed, problems = broadcast_editor.compose(session, draft, settings.timezone, now)
+        if composed is None:
+            return "problems", (problems, None)
+        try:
+            found = broadcasts.preview(
                 session,
                 composed.message,
                 composed.audience,
                 settings.default_locale,
-                composed.send_at,
-                now,
+                settings.sms_price_per_segment,
                 composed.fallback,
             )
-            urgent = composed.message.urgent
-            audit.record(
-                session,
-                staff.actor,
-                "broadcast.send.urgent" if urgent else "broadcast.send",
-                f"broadcast:{row.id}",
-                now,
-                name=composed.message.name,
-                audience=composed.audience.describe(),
-                recipients=count,
-                send_at=composed.send_at.isoformat(),
-                urgent=urgent,
-                fallback=composed.fallback or "",
-            )
-            return "sent", (row.id, count, composed.send_at > now)
+        except AudienceError as exc:
+            return "problems", ([f"Audience: {exc}."], None)
+        if action != "send":
+            return "preview", found
+        if found.missing:
+            lacking = ", ".join(f"{LANGUAGE_NAMES.get(k, k)}: {n}" for k, n in sorted(found.missing.items()))
+            problem = f"Some recipients' languages have no text ({lacking}): write it, or choose a fallback."
+            return "problems", ([problem], found)
+        row, count = broadcasts.enqueue(
+            session,
+            composed.message,
+            composed.audience,
+            settings.default_locale,
+            composed.send_at,
+            now,
+            composed.fallback,
+        )
+        urgent = composed.message.urgent
+        audit.record(
+            session,
+            staff.actor,
+            "broadcast.send.urgent" if urgent else "broadcast.send",
+            f"broadcast:{row.id}",
+            now,
+            name=composed.message.name,
+            audience=composed.audience.describe(),
+            recipients=count,
+            send_at=composed.send_at.isoformat(),
+            urgent=urgent,
+            fallback=composed.fallback or "",
+        )
+        return "sent", (row.id, count, composed.send_at > now)
 
-    outcome, detail = await runtime.db.run(work)
+    outcome, detail = await runtime.db.in_transaction(work)
     if outcome == "forbidden":
         return forbidden(request, detail)
     if outcome == "problems":
@@ -192,34 +190,33 @@ async def broadcast_page(request: Request) -> Response:
         return not_found(request, "such broadcast")
     broadcast_id = int(raw)
 
-    def load() -> dict[str, Any] | None:
-        with runtime.db.transaction() as session:
-            row = session.get(Broadcast, broadcast_id)
-            if row is None:
-                return None
-            allowed = _visible_audiences(staff, broadcast_editor.shared_audiences(session, staff.organization_id))
-            if allowed is not None and broadcast_editor.normalised(row.audience) not in allowed:
-                return {"forbidden": True}
-            found = broadcasts.status(session, broadcast_id)
-            return {
-                "broadcast": {
-                    "id": row.id,
-                    "name": row.name,
-                    "audience": row.audience,
-                    "urgent": row.urgent,
-                    "fallback": row.fallback_locale,
-                    "invite": ", ".join(f"{kind} {slug}" for kind, slug in (row.invite or {}).items()),
-                    "recipients": row.recipients,
-                    "send_at": shown_time(row.send_at, runtime.settings.timezone),
-                    "created": shown_time(row.created_at, runtime.settings.timezone),
-                    "texts": [(LANGUAGE_NAMES.get(k, k), k, v) for k, v in row.texts.items()],
-                },
-                "outbox": [(label, found["outbox"].get(key, 0)) for key, label in OUTBOX_STATUSES],
-                "reasons": sorted(found["reasons"].items(), key=lambda kv: -kv[1]),
-                "delivery": sorted(found["delivery"].items()),
-            }
+    def load(session: Session) -> dict[str, Any] | None:
+        row = session.get(Broadcast, broadcast_id)
+        if row is None:
+            return None
+        allowed = _visible_audiences(staff, broadcast_editor.shared_audiences(session, staff.organization_id))
+        if allowed is not None and broadcast_editor.normalised(row.audience) not in allowed:
+            return {"forbidden": True}
+        found = broadcasts.status(session, broadcast_id)
+        return {
+            "broadcast": {
+                "id": row.id,
+                "name": row.name,
+                "audience": row.audience,
+                "urgent": row.urgent,
+                "fallback": row.fallback_locale,
+                "invite": ", ".join(f"{kind} {slug}" for kind, slug in (row.invite or {}).items()),
+                "recipients": row.recipients,
+                "send_at": shown_time(row.send_at, runtime.settings.timezone),
+                "created": shown_time(row.created_at, runtime.settings.timezone),
+                "texts": [(LANGUAGE_NAMES.get(k, k), k, v) for k, v in row.texts.items()],
+            },
+            "outbox": [(label, found["outbox"].get(key, 0)) for key, label in OUTBOX_STATUSES],
+            "reasons": sorted(found["reasons"].items(), key=lambda kv: -kv[1]),
+            "delivery": sorted(found["delivery"].items()),
+        }
 
-    context = await runtime.db.run(load)
+    context = await runtime.db.in_transaction(load)
     if context is None:
         return not_found(request, "such broadcast")
     if context.get("forbidden"):

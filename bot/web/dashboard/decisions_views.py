@@ -67,15 +67,14 @@ async def decision_list(request: Request) -> Response:
     """GET /dashboard/decisions: title, status, published date and the number of contributions behind each."""
     runtime, staff = runtime_of(request), staff_of(request)
 
-    def load() -> list[dict[str, Any]]:
-        with runtime.db.transaction() as session:
-            rows = session.scalars(
-                select(Decision).where(_visible(staff)).order_by(Decision.status, Decision.updated_at.desc())
-            ).all()
-            counts = decisions.contributions_of(session, rows)
-            return [{"decision": row, "contributions": counts[row.id]} for row in rows]
+    def load(session: Session) -> list[dict[str, Any]]:
+        rows = session.scalars(
+            select(Decision).where(_visible(staff)).order_by(Decision.status, Decision.updated_at.desc())
+        ).all()
+        counts = decisions.contributions_of(session, rows)
+        return [{"decision": row, "contributions": counts[row.id]} for row in rows]
 
-    found = await runtime.db.run(load)
+    found = await runtime.db.in_transaction(load)
     return render(
         request,
         "dashboard/decisions.html",
@@ -101,15 +100,14 @@ async def create(request: Request) -> Response:
     runtime, staff = runtime_of(request), staff_of(request)
     form = await read_form(request)
 
-    def act() -> str:
-        with runtime.db.transaction() as session:
-            decision = decisions.create(
-                session, _fields(form), runtime.settings.default_locale, staff.actor, runtime.clock.now()
-            )
-            return decision.slug
+    def act(session: Session) -> str:
+        decision = decisions.create(
+            session, _fields(form), runtime.settings.default_locale, staff.actor, runtime.clock.now()
+        )
+        return decision.slug
 
     try:
-        slug = await runtime.db.run(act)
+        slug = await runtime.db.in_transaction(act)
     except DecisionError as exc:
         return render(
             request,
@@ -177,12 +175,11 @@ async def detail(request: Request) -> Response:
     slug = _slug(request)
     program = program_of(runtime)
 
-    def load() -> dict[str, Any] | None:
-        with runtime.db.transaction() as session:
-            decision = session.scalars(select(Decision).where(Decision.slug == slug, _visible(staff))).first()
-            return None if decision is None else _details(session, staff, decision, program)
+    def load(session: Session) -> dict[str, Any] | None:
+        decision = session.scalars(select(Decision).where(Decision.slug == slug, _visible(staff))).first()
+        return None if decision is None else _details(session, staff, decision, program)
 
-    found = await runtime.db.run(load)
+    found = await runtime.db.in_transaction(load)
     if found is None:
         return _problem(request, f"There is no decision {slug!r}.", 404)
     decision: Decision = found["decision"]
@@ -268,12 +265,11 @@ def change(name: str, apply: Change) -> Endpoint:
         slug = _slug(request)
         form = await read_form(request)
 
-        def act() -> str:
-            with runtime.db.transaction() as session:
-                return apply(session, decisions.find(session, slug), form, staff, runtime)
+        def act(session: Session) -> str:
+            return apply(session, decisions.find(session, slug), form, staff, runtime)
 
         try:
-            message = await runtime.db.run(act)
+            message = await runtime.db.in_transaction(act)
         except (DecisionError, TriageError) as exc:
             return _problem(request, str(exc))
         return RedirectResponse(f"/dashboard/decisions/{quote(slug)}?{urlencode({'done': message})}", status_code=303)
@@ -290,21 +286,20 @@ async def confirm(request: Request) -> Response:
     slug = _slug(request)
     program = program_of(runtime)
 
-    def load() -> dict[str, Any] | None:
-        with runtime.db.transaction() as session:
-            decision = session.scalars(select(Decision).where(Decision.slug == slug)).first()
-            if decision is None:
-                return None
-            found = decisions.recipients(session, decision, program.default_locale)
-            return {
-                "decision": decision,
-                "total": len(found),
-                "audience": decisions.audience_summary(found),
-                "items": len(decisions.linked_items(session, decision)),
-                "missing": decisions.missing_languages(decision),
-            }
+    def load(session: Session) -> dict[str, Any] | None:
+        decision = session.scalars(select(Decision).where(Decision.slug == slug)).first()
+        if decision is None:
+            return None
+        found = decisions.recipients(session, decision, program.default_locale)
+        return {
+            "decision": decision,
+            "total": len(found),
+            "audience": decisions.audience_summary(found),
+            "items": len(decisions.linked_items(session, decision)),
+            "missing": decisions.missing_languages(decision),
+        }
 
-    found = await runtime.db.run(load)
+    found = await runtime.db.in_transaction(load)
     if found is None:
         return _problem(request, f"There is no decision {slug!r}.", 404)
     return render(
@@ -323,13 +318,12 @@ async def publish(request: Request) -> Response:
     slug = _slug(request)
     program = program_of(runtime)
 
-    def act() -> decisions.Published:
-        with runtime.db.transaction() as session:
-            decision = decisions.find(session, slug)
-            return decisions.publish(session, decision, program, runtime.flows, staff.actor, runtime.clock.now())
+    def act(session: Session) -> decisions.Published:
+        decision = decisions.find(session, slug)
+        return decisions.publish(session, decision, program, runtime.flows, staff.actor, runtime.clock.now())
 
     try:
-        done = await runtime.db.run(act)
+        done = await runtime.db.in_transaction(act)
     except DecisionError as exc:
         return _problem(request, str(exc), 404)
     if done.already:

@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -36,29 +37,28 @@ async def event_list(request: Request) -> Response:
     runtime = runtime_of(request)
     locale = runtime.settings.default_locale
 
-    def load() -> list[dict[str, Any]]:
-        with runtime.db.transaction() as session:
-            coming = dict(
-                session.execute(
-                    select(Rsvp.event_id, func.count())
-                    .where(Rsvp.response == "yes", Rsvp.waitlisted.is_(False))
-                    .group_by(Rsvp.event_id)
-                ).all()
-            )
-            return [
-                {
-                    "slug": event.slug,
-                    "title": text_for(event.title, locale),
-                    "place": text_for(event.place, locale),
-                    "when": _event_time(event),
-                    "status": event.status,
-                    "coming": coming.get(event.id, 0),
-                    "capacity": event.capacity,
-                }
-                for event in session.scalars(select(Event).order_by(Event.starts_at.desc()))
-            ]
+    def load(session: Session) -> list[dict[str, Any]]:
+        coming = dict(
+            session.execute(
+                select(Rsvp.event_id, func.count())
+                .where(Rsvp.response == "yes", Rsvp.waitlisted.is_(False))
+                .group_by(Rsvp.event_id)
+            ).all()
+        )
+        return [
+            {
+                "slug": event.slug,
+                "title": text_for(event.title, locale),
+                "place": text_for(event.place, locale),
+                "when": _event_time(event),
+                "status": event.status,
+                "coming": coming.get(event.id, 0),
+                "capacity": event.capacity,
+            }
+            for event in session.scalars(select(Event).order_by(Event.starts_at.desc()))
+        ]
 
-    rows = await runtime.db.run(load)
+    rows = await runtime.db.in_transaction(load)
     return render(request, "dashboard/events.html", title="Events", events=rows)
 
 
@@ -90,28 +90,27 @@ async def _submit(request: Request, slug: str | None) -> Response:
     if slug is not None:
         draft.slug = slug
 
-    def save() -> list[str]:
-        with runtime.db.transaction() as session:
-            problems = event_editor.check(session, draft, runtime.settings.default_locale, new=slug is None)
-            if problems:
-                return problems
-            now = runtime.clock.now()
-            event = event_editor.save(session, draft, runtime.settings.default_locale, now)
-            audit.record(
-                session,
-                staff.actor,
-                "event.create" if slug is None else "event.update",
-                f"event:{event.slug}",
-                now,
-                status=event.status,
-                starts_at=event.starts_at.isoformat(),
-                timezone=event.timezone,
-                capacity=event.capacity,
-                languages=sorted(draft.title),
-            )
-            return []
+    def save(session: Session) -> list[str]:
+        problems = event_editor.check(session, draft, runtime.settings.default_locale, new=slug is None)
+        if problems:
+            return problems
+        now = runtime.clock.now()
+        event = event_editor.save(session, draft, runtime.settings.default_locale, now)
+        audit.record(
+            session,
+            staff.actor,
+            "event.create" if slug is None else "event.update",
+            f"event:{event.slug}",
+            now,
+            status=event.status,
+            starts_at=event.starts_at.isoformat(),
+            timezone=event.timezone,
+            capacity=event.capacity,
+            languages=sorted(draft.title),
+        )
+        return []
 
-    problems = await runtime.db.run(save)
+    problems = await runtime.db.in_transaction(save)
     if problems:
         return _form_page(request, draft, new=slug is None, problems=problems, status_code=400)
     return with_notice(f"/dashboard/events/{draft.slug}", "Event saved.")
@@ -136,12 +135,11 @@ async def edit_event_form(request: Request) -> Response:
     runtime = runtime_of(request)
     slug = request.path_params["slug"]
 
-    def load() -> EventDraft | None:
-        with runtime.db.transaction() as session:
-            event = session.scalars(select(Event).where(Event.slug == slug)).first()
-            return event_editor.draft_from_event(event) if event is not None else None
+    def load(session: Session) -> EventDraft | None:
+        event = session.scalars(select(Event).where(Event.slug == slug)).first()
+        return event_editor.draft_from_event(event) if event is not None else None
 
-    draft = await runtime.db.run(load)
+    draft = await runtime.db.in_transaction(load)
     if draft is None:
         return not_found(request, f"event {slug!r}")
     return _form_page(request, draft, new=False)
@@ -153,11 +151,10 @@ async def edit_event(request: Request) -> Response:
     runtime = runtime_of(request)
     slug = request.path_params["slug"]
 
-    def exists() -> bool:
-        with runtime.db.transaction() as session:
-            return session.scalars(select(Event.id).where(Event.slug == slug)).first() is not None
+    def exists(session: Session) -> bool:
+        return session.scalars(select(Event.id).where(Event.slug == slug)).first() is not None
 
-    if not await runtime.db.run(exists):
+    if not await runtime.db.in_transaction(exists):
         return not_found(request, f"event {slug!r}")
     return await _submit(request, slug)
 
@@ -169,30 +166,29 @@ async def event_page(request: Request) -> Response:
     slug = request.path_params["slug"]
     locale = runtime.settings.default_locale
 
-    def load() -> dict[str, Any] | None:
-        with runtime.db.transaction() as session:
-            event = session.scalars(select(Event).where(Event.slug == slug)).first()
-            if event is None:
-                return None
-            draft = event_editor.draft_from_event(event)
-            counts = event_editor.rsvp_counts(session, event.id)
-            return {
-                "event": {
-                    "slug": event.slug,
-                    "title": text_for(event.title, locale),
-                    "place": text_for(event.place, locale),
-                    "description": text_for(event.description, locale),
-                    "when": _event_time(event),
-                    "status": event.status,
-                    "capacity": event.capacity,
-                },
-                "rsvps": asdict(counts),
-                "places_left": None if event.capacity is None else max(event.capacity - counts.yes, 0),
-                "missing": event_editor.missing_translations(event.title, event.place, event.description or {}),
-                "fallback": draft.fallback or locale,
-            }
+    def load(session: Session) -> dict[str, Any] | None:
+        event = session.scalars(select(Event).where(Event.slug == slug)).first()
+        if event is None:
+            return None
+        draft = event_editor.draft_from_event(event)
+        counts = event_editor.rsvp_counts(session, event.id)
+        return {
+            "event": {
+                "slug": event.slug,
+                "title": text_for(event.title, locale),
+                "place": text_for(event.place, locale),
+                "description": text_for(event.description, locale),
+                "when": _event_time(event),
+                "status": event.status,
+                "capacity": event.capacity,
+            },
+            "rsvps": asdict(counts),
+            "places_left": None if event.capacity is None else max(event.capacity - counts.yes, 0),
+            "missing": event_editor.missing_translations(event.title, event.place, event.description or {}),
+            "fallback": draft.fallback or locale,
+        }
 
-    context = await runtime.db.run(load)
+    context = await runtime.db.in_transaction(load)
     if context is None:
         return not_found(request, f"event {slug!r}")
     return render(
@@ -212,21 +208,20 @@ async def change_status(request: Request) -> Response:
             request, "dashboard/error.html", status_code=400, title="Bad request", message="Choose publish or cancel."
         )
 
-    def change() -> int | None:
-        with runtime.db.transaction() as session:
-            event = session.scalars(select(Event).where(Event.slug == slug)).first()
-            if event is None:
-                return None
-            now = runtime.clock.now()
-            told = 0
-            if status == EventStatus.CANCELLED and event.status != EventStatus.CANCELLED:
-                told = events.tell_cancelled(session, event, now, Program.of(runtime.settings))
-            action = event_editor.STATUS_ACTIONS[status]
-            audit.record(session, staff.actor, action, f"event:{slug}", now, previous=event.status, told=told)
-            event.status = status
-            return told
+    def change(session: Session) -> int | None:
+        event = session.scalars(select(Event).where(Event.slug == slug)).first()
+        if event is None:
+            return None
+        now = runtime.clock.now()
+        told = 0
+        if status == EventStatus.CANCELLED and event.status != EventStatus.CANCELLED:
+            told = events.tell_cancelled(session, event, now, Program.of(runtime.settings))
+        action = event_editor.STATUS_ACTIONS[status]
+        audit.record(session, staff.actor, action, f"event:{slug}", now, previous=event.status, told=told)
+        event.status = status
+        return told
 
-    told = await runtime.db.run(change)
+    told = await runtime.db.in_transaction(change)
     if told is None:
         return not_found(request, f"event {slug!r}")
     if status == EventStatus.PUBLISHED:

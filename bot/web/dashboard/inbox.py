@@ -94,17 +94,16 @@ async def inbox(request: Request) -> Response:
         return _bad_request(request, str(exc))
     timezone = runtime.settings.timezone
 
-    def load() -> dict[str, Any]:
-        with runtime.db.transaction() as session:
-            items = inbox_query.page_of(session, staff, chosen, timezone)
-            return {
-                "items": items,
-                "total": inbox_query.count(session, staff, chosen, timezone),
-                "menus": inbox_query.choices(session, staff),
-                **_lookups(session, items),
-            }
+    def load(session: Session) -> dict[str, Any]:
+        items = inbox_query.page_of(session, staff, chosen, timezone)
+        return {
+            "items": items,
+            "total": inbox_query.count(session, staff, chosen, timezone),
+            "menus": inbox_query.choices(session, staff),
+            **_lookups(session, items),
+        }
 
-    found = await runtime.db.run(load)
+    found = await runtime.db.in_transaction(load)
     pages = max(1, -(-found["total"] // PAGE_SIZE))
     return render(
         request,
@@ -192,46 +191,43 @@ async def item_page(request: Request) -> Response:
     runtime, staff = runtime_of(request), staff_of(request)
     ref = _ref(request)
 
-    def load() -> dict[str, Any] | None:
-        with runtime.db.transaction() as session:
-            item = inbox_query.find_visible(session, staff, ref)
-            if item is None:
-                return None
-            cited = session.execute(
-                select(Decision.slug, Decision.title, Decision.status, DecisionLink.outcome)
-                .join(DecisionLink, DecisionLink.decision_id == Decision.id)
-                .where(DecisionLink.input_item_id == item.id)
-                .order_by(Decision.id)
+    def load(session: Session) -> dict[str, Any] | None:
+        item = inbox_query.find_visible(session, staff, ref)
+        if item is None:
+            return None
+        cited = session.execute(
+            select(Decision.slug, Decision.title, Decision.status, DecisionLink.outcome)
+            .join(DecisionLink, DecisionLink.decision_id == Decision.id)
+            .where(DecisionLink.input_item_id == item.id)
+            .order_by(Decision.id)
+        ).all()
+        drafts = (
+            session.execute(select(Decision.slug, Decision.title).where(Decision.status == DecisionStatus.DRAFT)).all()
+            if staff.can("decide")
+            else []
+        )
+        addresses = (
+            session.execute(
+                select(Address.channel, Address.value, Address.reachable)
+                .where(Address.resident_id == item.resident_id)
+                .order_by(Address.id)
             ).all()
-            drafts = (
-                session.execute(
-                    select(Decision.slug, Decision.title).where(Decision.status == DecisionStatus.DRAFT)
-                ).all()
-                if staff.can("decide")
-                else []
-            )
-            addresses = (
-                session.execute(
-                    select(Address.channel, Address.value, Address.reachable)
-                    .where(Address.resident_id == item.resident_id)
-                    .order_by(Address.id)
-                ).all()
-                if staff.can("view_numbers") and item.resident_id is not None
-                else []
-            )
-            return {
-                "item": item,
-                "history": triage.history(session, item),
-                "replies": triage.replies(session, item),
-                "reply_refusal": triage.reply_refusal(session, item),
-                "cited": cited,
-                "drafts": drafts,
-                "addresses": addresses,
-                "assignable": _users(session, staff) if staff.can("triage") else [],
-                **_lookups(session, [item]),
-            }
+            if staff.can("view_numbers") and item.resident_id is not None
+            else []
+        )
+        return {
+            "item": item,
+            "history": triage.history(session, item),
+            "replies": triage.replies(session, item),
+            "reply_refusal": triage.reply_refusal(session, item),
+            "cited": cited,
+            "drafts": drafts,
+            "addresses": addresses,
+            "assignable": _users(session, staff) if staff.can("triage") else [],
+            **_lookups(session, [item]),
+        }
 
-    found = await runtime.db.run(load)
+    found = await runtime.db.in_transaction(load)
     if found is None:
         return _not_found(request, ref)
     item: InputItem = found["item"]
@@ -315,15 +311,14 @@ def item_action(name: str, permission: str, action: Action) -> Endpoint:
         ref = _ref(request)
         form = await read_form(request)
 
-        def act() -> str | None:
-            with runtime.db.transaction() as session:
-                item = inbox_query.find_visible(session, staff, ref)
-                if item is None:
-                    return None
-                return action(session, item, form, staff, runtime.clock.now())
+        def act(session: Session) -> str | None:
+            item = inbox_query.find_visible(session, staff, ref)
+            if item is None:
+                return None
+            return action(session, item, form, staff, runtime.clock.now())
 
         try:
-            message = await runtime.db.run(act)
+            message = await runtime.db.in_transaction(act)
         except (TriageError, decisions.DecisionError) as exc:
             return _bad_request(request, str(exc))
         if message is None:
@@ -343,16 +338,15 @@ async def item_reply(request: Request) -> Response:
     form = await read_form(request)
     program = Program.of(runtime.settings)
 
-    def act() -> str | None:
-        with runtime.db.transaction() as session:
-            item = inbox_query.find_visible(session, staff, ref)
-            if item is None:
-                return None
-            queued = triage.reply(session, item, str(form.get("text") or ""), program, staff.actor, runtime.clock.now())
-            return f"Your reply to #{ref} is queued on {queued.channel}."
+    def act(session: Session) -> str | None:
+        item = inbox_query.find_visible(session, staff, ref)
+        if item is None:
+            return None
+        queued = triage.reply(session, item, str(form.get("text") or ""), program, staff.actor, runtime.clock.now())
+        return f"Your reply to #{ref} is queued on {queued.channel}."
 
     try:
-        message = await runtime.db.run(act)
+        message = await runtime.db.in_transaction(act)
     except TriageError as exc:
         return _bad_request(request, str(exc))
     if message is None:

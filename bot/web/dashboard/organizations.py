@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -101,26 +102,25 @@ async def _change(request: Request, sharing_it: bool) -> Response:
     form = await read_form(request)
     kind, subject = str(form.get("kind") or ""), str(form.get("subject") or "")
 
-    def apply() -> str | None:
-        with runtime.db.transaction() as session:
-            if session.get(Organization, org_id) is None:
-                return "There is no such organization."
-            try:
-                stored = _check(session, kind, subject) if sharing_it else subject
-            except ShareError as exc:
-                return str(exc)
-            now = runtime.clock.now()
-            if sharing_it:
-                sharing.share(session, org_id, kind, stored, now)
-            elif kind in sharing.KINDS:
-                sharing.unshare(session, org_id, kind, stored)
-            action = "share" if sharing_it else "unshare"
-            audit.record(
-                session, staff.actor, f"organization.{action}", f"organization:{org_id}", now, kind=kind, shared=stored
-            )
-            return None
+    def apply(session: Session) -> str | None:
+        if session.get(Organization, org_id) is None:
+            return "There is no such organization."
+        try:
+            stored = _check(session, kind, subject) if sharing_it else subject
+        except ShareError as exc:
+            return str(exc)
+        now = runtime.clock.now()
+        if sharing_it:
+            sharing.share(session, org_id, kind, stored, now)
+        elif kind in sharing.KINDS:
+            sharing.unshare(session, org_id, kind, stored)
+        action = "share" if sharing_it else "unshare"
+        audit.record(
+            session, staff.actor, f"organization.{action}", f"organization:{org_id}", now, kind=kind, shared=stored
+        )
+        return None
 
-    problem = await runtime.db.run(apply)
+    problem = await runtime.db.in_transaction(apply)
     if problem:
         return await _page(request, problem, 400)
     done = "Shared." if sharing_it else "No longer shared."

@@ -58,25 +58,24 @@ async def poll_list(request: Request) -> Response:
     staff = staff_of(request)
     zone, locale = runtime.settings.timezone, runtime.settings.default_locale
 
-    def load() -> list[dict[str, Any]]:
-        with runtime.db.transaction() as session:
-            query = select(Poll).order_by(Poll.created_at.desc(), Poll.id.desc())
-            if staff.scoped:
-                query = query.where(sharing.polls_clause(sharing.shared_with(session, staff.organization_id)))
-            counts = poll_report.respondents_by_poll(session)
-            return [
-                {
-                    "slug": poll.slug,
-                    "title": text_for(poll.title, locale),
-                    "status": poll.status,
-                    "respondents": counts.get(poll.id, 0),
-                    "opened": shown_time(poll.opened_at, zone),
-                    "closed": shown_time(poll.closed_at, zone),
-                }
-                for poll in session.scalars(query)
-            ]
+    def load(session: Session) -> list[dict[str, Any]]:
+        query = select(Poll).order_by(Poll.created_at.desc(), Poll.id.desc())
+        if staff.scoped:
+            query = query.where(sharing.polls_clause(sharing.shared_with(session, staff.organization_id)))
+        counts = poll_report.respondents_by_poll(session)
+        return [
+            {
+                "slug": poll.slug,
+                "title": text_for(poll.title, locale),
+                "status": poll.status,
+                "respondents": counts.get(poll.id, 0),
+                "opened": shown_time(poll.opened_at, zone),
+                "closed": shown_time(poll.closed_at, zone),
+            }
+            for poll in session.scalars(query)
+        ]
 
-    rows = await runtime.db.run(load)
+    rows = await runtime.db.in_transaction(load)
     return render(request, "dashboard/polls.html", title="Polls", polls=rows)
 
 
@@ -114,28 +113,25 @@ async def _submit(request: Request, slug: str | None) -> Response:
     if poll_editor.apply_action(draft, str(form.get("action") or "save")):
         return _form_page(request, draft, new=slug is None)
 
-    def save() -> tuple[list[str], int]:
-        with runtime.db.transaction() as session:
-            problems = poll_editor.check(session, draft, runtime.settings.default_locale, new=slug is None)
-            if problems:
-                return problems, 0
-            poll, version = poll_editor.save(
-                session, draft, runtime.settings.default_locale, runtime.flows, runtime.clock
-            )
-            audit.record(
-                session,
-                staff.actor,
-                "poll.create" if slug is None else "poll.update",
-                f"poll:{poll.slug}",
-                runtime.clock.now(),
-                version=version,
-                status=poll.status,
-                languages=sorted(draft.title),
-                area_results=draft.area_results,
-            )
-            return [], version
+    def save(session: Session) -> tuple[list[str], int]:
+        problems = poll_editor.check(session, draft, runtime.settings.default_locale, new=slug is None)
+        if problems:
+            return problems, 0
+        poll, version = poll_editor.save(session, draft, runtime.settings.default_locale, runtime.flows, runtime.clock)
+        audit.record(
+            session,
+            staff.actor,
+            "poll.create" if slug is None else "poll.update",
+            f"poll:{poll.slug}",
+            runtime.clock.now(),
+            version=version,
+            status=poll.status,
+            languages=sorted(draft.title),
+            area_results=draft.area_results,
+        )
+        return [], version
 
-    problems, version = await runtime.db.run(save)
+    problems, version = await runtime.db.in_transaction(save)
     if problems:
         return _form_page(request, draft, new=slug is None, problems=problems, status_code=400)
     return with_notice(f"/dashboard/polls/{draft.slug}", f"Poll saved (questions version {version}).")
@@ -159,18 +155,17 @@ async def edit_poll_form(request: Request) -> Response:
     runtime = runtime_of(request)
     slug = request.path_params["slug"]
 
-    def load() -> PollDraft | None:
-        with runtime.db.transaction() as session:
-            poll = session.scalars(select(Poll).where(Poll.slug == slug)).first()
-            if poll is None:
-                return None
-            document = poll.document
-            if document is None:  # stored before documents were kept: rebuilt from its questions
-                flow = poll_report.latest_flow(session, runtime.flows, poll.slug)
-                document = poll_editor.document_from_flow(poll, flow) if flow else {"slug": poll.slug}
-            return poll_editor.draft_from_document(document, poll.area_results)
+    def load(session: Session) -> PollDraft | None:
+        poll = session.scalars(select(Poll).where(Poll.slug == slug)).first()
+        if poll is None:
+            return None
+        document = poll.document
+        if document is None:  # stored before documents were kept: rebuilt from its questions
+            flow = poll_report.latest_flow(session, runtime.flows, poll.slug)
+            document = poll_editor.document_from_flow(poll, flow) if flow else {"slug": poll.slug}
+        return poll_editor.draft_from_document(document, poll.area_results)
 
-    draft = await runtime.db.run(load)
+    draft = await runtime.db.in_transaction(load)
     if draft is None:
         return not_found(request, f"poll {slug!r}")
     return _form_page(request, draft, new=False)
@@ -182,11 +177,10 @@ async def edit_poll(request: Request) -> Response:
     runtime = runtime_of(request)
     slug = request.path_params["slug"]
 
-    def exists() -> bool:
-        with runtime.db.transaction() as session:
-            return session.scalars(select(Poll.id).where(Poll.slug == slug)).first() is not None
+    def exists(session: Session) -> bool:
+        return session.scalars(select(Poll.id).where(Poll.slug == slug)).first() is not None
 
-    if not await runtime.db.run(exists):
+    if not await runtime.db.in_transaction(exists):
         return not_found(request, f"poll {slug!r}")
     return await _submit(request, slug)
 
@@ -226,47 +220,44 @@ async def poll_page(request: Request) -> Response:
     slug = request.path_params["slug"]
     zone, locale = runtime.settings.timezone, runtime.settings.default_locale
 
-    def load() -> dict[str, Any] | None:
-        with runtime.db.transaction() as session:
-            poll = session.scalars(select(Poll).where(Poll.slug == slug)).first()
-            if poll is None:
-                return None
-            if not may_see(session, staff, slug):
-                return {"forbidden": True}
-            found = poll_report.report(session, runtime.flows, poll)
-            missing = poll_editor.missing_translations(poll.document or {})
-            context: dict[str, Any] = {
-                "poll": {
-                    "slug": poll.slug,
-                    "title": text_for(poll.title, locale),
-                    "status": poll.status,
-                    "area_results": poll.area_results,
-                    "created": shown_time(poll.created_at, zone),
-                    "opened": shown_time(poll.opened_at, zone),
-                    "closed": shown_time(poll.closed_at, zone),
-                    "keywords": [(LANGUAGE_NAMES.get(k, k), v) for k, v in (poll.keywords or {}).items()],
-                },
-                "respondents": found.respondents,
-                "questions": [
-                    _question_view(result, found.group_sizes.get(result.question, {}), number)
-                    for number, result in enumerate(found.questions, 1)
-                ],
-                "missing": missing,
-                "missing_by_language": poll_editor.missing_by_language(missing),
-                "fallback": (poll.document or {}).get("fallback_language") or locale,
-            }
-            if staff.can("content"):
-                shared_ids = set(
-                    session.scalars(
-                        select(Share.organization_id).where(Share.kind == "poll", Share.subject == poll.slug)
-                    )
-                )
-                organizations = list(session.scalars(select(Organization).order_by(Organization.name)))
-                context["shared"] = [(o.id, o.name) for o in organizations if o.id in shared_ids]
-                context["unshared"] = [(o.id, o.name) for o in organizations if o.id not in shared_ids]
-            return context
+    def load(session: Session) -> dict[str, Any] | None:
+        poll = session.scalars(select(Poll).where(Poll.slug == slug)).first()
+        if poll is None:
+            return None
+        if not may_see(session, staff, slug):
+            return {"forbidden": True}
+        found = poll_report.report(session, runtime.flows, poll)
+        missing = poll_editor.missing_translations(poll.document or {})
+        context: dict[str, Any] = {
+            "poll": {
+                "slug": poll.slug,
+                "title": text_for(poll.title, locale),
+                "status": poll.status,
+                "area_results": poll.area_results,
+                "created": shown_time(poll.created_at, zone),
+                "opened": shown_time(poll.opened_at, zone),
+                "closed": shown_time(poll.closed_at, zone),
+                "keywords": [(LANGUAGE_NAMES.get(k, k), v) for k, v in (poll.keywords or {}).items()],
+            },
+            "respondents": found.respondents,
+            "questions": [
+                _question_view(result, found.group_sizes.get(result.question, {}), number)
+                for number, result in enumerate(found.questions, 1)
+            ],
+            "missing": missing,
+            "missing_by_language": poll_editor.missing_by_language(missing),
+            "fallback": (poll.document or {}).get("fallback_language") or locale,
+        }
+        if staff.can("content"):
+            shared_ids = set(
+                session.scalars(select(Share.organization_id).where(Share.kind == "poll", Share.subject == poll.slug))
+            )
+            organizations = list(session.scalars(select(Organization).order_by(Organization.name)))
+            context["shared"] = [(o.id, o.name) for o in organizations if o.id in shared_ids]
+            context["unshared"] = [(o.id, o.name) for o in organizations if o.id not in shared_ids]
+        return context
 
-    context = await runtime.db.run(load)
+    context = await runtime.db.in_transaction(load)
     if context is None:
         return not_found(request, f"poll {slug!r}")
     if context.get("forbidden"):
@@ -286,27 +277,26 @@ async def change_status(request: Request) -> Response:
             request, "dashboard/error.html", status_code=400, title="Bad request", message="Choose open or closed."
         )
 
-    def change() -> str | None:
-        with runtime.db.transaction() as session:
-            poll = session.scalars(select(Poll).where(Poll.slug == slug)).first()
-            if poll is None:
-                return None
-            before = poll.status
-            now = runtime.clock.now()
-            poll_store.set_status(session, slug, status, now)
-            missing = poll_editor.missing_by_language(poll_editor.missing_translations(poll.document or {}))
-            audit.record(
-                session,
-                staff.actor,
-                STATUS_ACTIONS[status],
-                f"poll:{slug}",
-                now,
-                previous=before,
-                languages_missing=sorted(missing),
-            )
-            return before
+    def change(session: Session) -> str | None:
+        poll = session.scalars(select(Poll).where(Poll.slug == slug)).first()
+        if poll is None:
+            return None
+        before = poll.status
+        now = runtime.clock.now()
+        poll_store.set_status(session, slug, status, now)
+        missing = poll_editor.missing_by_language(poll_editor.missing_translations(poll.document or {}))
+        audit.record(
+            session,
+            staff.actor,
+            STATUS_ACTIONS[status],
+            f"poll:{slug}",
+            now,
+            previous=before,
+            languages_missing=sorted(missing),
+        )
+        return before
 
-    before = await runtime.db.run(change)
+    before = await runtime.db.in_transaction(change)
     if before is None:
         return not_found(request, f"poll {slug!r}")
     said = {"open": "reopened" if before == "closed" else "opened", "closed": "closed"}[status]
@@ -319,22 +309,21 @@ async def _sharing(request: Request, share: bool) -> Response:
     slug = request.path_params["slug"]
     raw = str((await read_form(request)).get("organization_id") or "")
 
-    def change() -> str | None:
-        with runtime.db.transaction() as session:
-            poll = session.scalars(select(Poll).where(Poll.slug == slug)).first()
-            organization = session.get(Organization, int(raw)) if raw.isdigit() and len(raw) <= 9 else None
-            if poll is None or organization is None:
-                return None
-            now = runtime.clock.now()
-            if share:
-                sharing.share(session, organization.id, "poll", slug, now)
-            else:
-                sharing.unshare(session, organization.id, "poll", slug)
-            action = "poll.share" if share else "poll.unshare"
-            audit.record(session, staff.actor, action, f"poll:{slug}", now, organization=organization.slug)
-            return organization.name
+    def change(session: Session) -> str | None:
+        poll = session.scalars(select(Poll).where(Poll.slug == slug)).first()
+        organization = session.get(Organization, int(raw)) if raw.isdigit() and len(raw) <= 9 else None
+        if poll is None or organization is None:
+            return None
+        now = runtime.clock.now()
+        if share:
+            sharing.share(session, organization.id, "poll", slug, now)
+        else:
+            sharing.unshare(session, organization.id, "poll", slug)
+        action = "poll.share" if share else "poll.unshare"
+        audit.record(session, staff.actor, action, f"poll:{slug}", now, organization=organization.slug)
+        return organization.name
 
-    name = await runtime.db.run(change)
+    name = await runtime.db.in_transaction(change)
     if name is None:
         return render(
             request,
@@ -366,16 +355,15 @@ async def results_csv(request: Request) -> Response:
     staff = staff_of(request)
     slug = request.path_params["slug"]
 
-    def load() -> str | bool | None:
-        with runtime.db.transaction() as session:
-            poll = session.scalars(select(Poll).where(Poll.slug == slug)).first()
-            if poll is None:
-                return None
-            if not may_see(session, staff, slug):
-                return False
-            return as_csv(poll_report.report(session, runtime.flows, poll).questions)
+    def load(session: Session) -> str | bool | None:
+        poll = session.scalars(select(Poll).where(Poll.slug == slug)).first()
+        if poll is None:
+            return None
+        if not may_see(session, staff, slug):
+            return False
+        return as_csv(poll_report.report(session, runtime.flows, poll).questions)
 
-    found = await runtime.db.run(load)
+    found = await runtime.db.in_transaction(load)
     if found is None:
         return not_found(request, f"poll {slug!r}")
     if found is False:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -27,12 +28,11 @@ async def resident_page(request: Request) -> Response:
     runtime = runtime_of(request)
     resident_id = int(request.path_params["id"])
 
-    def load() -> dict[str, Any] | None:
-        with runtime.db.transaction() as session:
-            resident = privacy.find_resident(session, resident_id)
-            return privacy.export(session, resident) if resident else None
+    def load(session: Session) -> dict[str, Any] | None:
+        resident = privacy.find_resident(session, resident_id)
+        return privacy.export(session, resident) if resident else None
 
-    data = await runtime.db.run(load)
+    data = await runtime.db.in_transaction(load)
     if data is None:
         return _missing(request)
     messages = data["messages"]
@@ -53,15 +53,14 @@ async def export_resident(request: Request) -> Response:
     runtime, staff = runtime_of(request), staff_of(request)
     resident_id = int(request.path_params["id"])
 
-    def load() -> dict[str, Any] | None:
-        with runtime.db.transaction() as session:
-            resident = privacy.find_resident(session, resident_id)
-            if resident is None:
-                return None
-            audit.record(session, staff.actor, "resident.export", f"resident:{resident_id}", runtime.clock.now())
-            return privacy.export(session, resident)
+    def load(session: Session) -> dict[str, Any] | None:
+        resident = privacy.find_resident(session, resident_id)
+        if resident is None:
+            return None
+        audit.record(session, staff.actor, "resident.export", f"resident:{resident_id}", runtime.clock.now())
+        return privacy.export(session, resident)
 
-    data = await runtime.db.run(load)
+    data = await runtime.db.in_transaction(load)
     if data is None:
         return _missing(request)
     disposition = f'attachment; filename="resident-{resident_id}.json"'
@@ -87,18 +86,15 @@ async def erase_resident(request: Request) -> Response:
             message=f"Type the resident's number ({resident_id}) to confirm the erasure.",
         )
 
-    def erase() -> dict[str, int] | None:
-        with runtime.db.transaction() as session:
-            resident = privacy.find_resident(session, resident_id)
-            if resident is None:
-                return None
-            counts = privacy.erase(session, resident)
-            audit.record(
-                session, staff.actor, "resident.erase", f"resident:{resident_id}", runtime.clock.now(), **counts
-            )
-            return counts
+    def erase(session: Session) -> dict[str, int] | None:
+        resident = privacy.find_resident(session, resident_id)
+        if resident is None:
+            return None
+        counts = privacy.erase(session, resident)
+        audit.record(session, staff.actor, "resident.erase", f"resident:{resident_id}", runtime.clock.now(), **counts)
+        return counts
 
-    counts = await runtime.db.run(erase)
+    counts = await runtime.db.in_transaction(erase)
     if counts is None:
         return _missing(request)
     done = f"Resident #{resident_id} was erased ({counts['messages']} messages deleted)."
@@ -118,25 +114,24 @@ async def merge_resident(request: Request) -> Response:
         )
     other_id = int(raw)
 
-    def apply() -> str | None:
-        with runtime.db.transaction() as session:
-            now = runtime.clock.now()
-            try:
-                kept = merge.merge(session, resident_id, other_id, now)
-            except merge.MergeError as exc:
-                return str(exc)
-            audit.record(
-                session,
-                staff.actor,
-                "resident.merge",
-                f"resident:{resident_id}",
-                now,
-                merged=other_id,
-                consent=kept.consent,
-            )
-            return None
+    def apply(session: Session) -> str | None:
+        now = runtime.clock.now()
+        try:
+            kept = merge.merge(session, resident_id, other_id, now)
+        except merge.MergeError as exc:
+            return str(exc)
+        audit.record(
+            session,
+            staff.actor,
+            "resident.merge",
+            f"resident:{resident_id}",
+            now,
+            merged=other_id,
+            consent=kept.consent,
+        )
+        return None
 
-    problem = await runtime.db.run(apply)
+    problem = await runtime.db.in_transaction(apply)
     if problem:
         return render(request, "dashboard/error.html", status_code=400, title="Not merged", message=problem)
     done = f"Resident #{other_id} is now part of this resident."

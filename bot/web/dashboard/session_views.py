@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlsplit
 
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -59,20 +60,17 @@ async def login(request: Request) -> Response:
     old = request.cookies.get(auth.SESSION_COOKIE)
     client = client_address(request)
 
-    def attempt() -> str:
-        with runtime.db.transaction() as session:
-            now = runtime.clock.now()
-            try:
-                user = auth.authenticate(session, email, password, client, now)
-            except auth.AuthError as exc:
-                audit.record(
-                    session, f"anonymous:{client}", "login.failed", f"email:{auth.normalise_email(email)}", now
-                )
-                return "!" + str(exc)
-            audit.record(session, f"user:{user.email}", "login", f"user:{user.id}", now)
-            return auth.start_session(session, user, now, replacing=old)
+    def attempt(session: Session) -> str:
+        now = runtime.clock.now()
+        try:
+            user = auth.authenticate(session, email, password, client, now)
+        except auth.AuthError as exc:
+            audit.record(session, f"anonymous:{client}", "login.failed", f"email:{auth.normalise_email(email)}", now)
+            return "!" + str(exc)
+        audit.record(session, f"user:{user.email}", "login", f"user:{user.id}", now)
+        return auth.start_session(session, user, now, replacing=old)
 
-    outcome = await runtime.db.run(attempt)
+    outcome = await runtime.db.in_transaction(attempt)
     if outcome.startswith("!"):
         status = 429 if "Too many" in outcome else 401
         return _login_page(request, outcome[1:], status, email)
@@ -98,12 +96,11 @@ async def logout(request: Request) -> Response:
     cookie = request.cookies.get(auth.SESSION_COOKIE)
     staff = request.state.staff
 
-    def end() -> None:
-        with runtime.db.transaction() as session:
-            auth.end_session(session, cookie)
-            audit.record(session, staff.actor, "logout", f"user:{staff.user_id}", runtime.clock.now())
+    def end(session: Session) -> None:
+        auth.end_session(session, cookie)
+        audit.record(session, staff.actor, "logout", f"user:{staff.user_id}", runtime.clock.now())
 
-    await runtime.db.run(end)
+    await runtime.db.in_transaction(end)
     response = RedirectResponse("/login?done=signed-out", status_code=303)
     response.delete_cookie(auth.SESSION_COOKIE, path="/")
     return response
