@@ -21,7 +21,7 @@ from bot.engagement.broadcasts.sending import BroadcastFile, enqueue
 from bot.runtime import Runtime
 from bot.store.models import Address, ConsentEvent, Message, OutboxItem, Resident
 from bot.web.app import create_app
-from bot.web.status import STATUS_PATH
+from bot.web.webhooks.twilio import STATUS_PATH
 from tests.support.examples import examples
 
 AUTH_TOKEN = "test-auth-token"  # tests/conftest.py's TWILIO_ENV

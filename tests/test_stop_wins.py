@@ -29,7 +29,7 @@ from bot.runtime import Runtime
 from bot.store.models import Address as AddressRow
 from bot.store.models import OutboxItem, Resident
 from bot.store.outbox import cancel_unsent
-from bot.web.webhooks import handle_inbound
+from bot.web.webhooks.inbound import handle_inbound
 from tests.support.examples import examples
 
 NUMBERS = itertools.count(1_000_000)

@@ -18,8 +18,10 @@ from starlette.staticfiles import StaticFiles
 from bot.channels.telegram import WEBHOOK_PATH
 from bot.channels.twilio_sms import SMS_PATH, STATUS_PATH
 from bot.runtime import Runtime
-from bot.web import dashboard, simulator, status, webhooks
+from bot.web import dashboard, simulator
 from bot.web.guard import TEMPLATES_DIR
+from bot.web.webhooks import telegram as telegram_webhook
+from bot.web.webhooks import twilio as twilio_webhook
 
 log = logging.getLogger("loopline.web")
 
@@ -59,7 +61,9 @@ async def _background(runtime: Runtime, deliver: bool) -> AsyncIterator[None]:
         await runtime.connect_telegram(register=True)  # once now; the task below retries while it is down
         tasks.append(
             asyncio.create_task(
-                runtime.keep_telegram_up(lambda data: webhooks.handle_telegram_update(runtime, data), lambda: running),
+                runtime.keep_telegram_up(
+                    lambda data: telegram_webhook.handle_telegram_update(runtime, data), lambda: running
+                ),
                 name="telegram",
             )
         )
@@ -94,9 +98,9 @@ def create_app(runtime: Runtime, *, deliver: bool = True) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/", home),
         Route("/healthz", healthz),
-        Route(SMS_PATH, webhooks.twilio_sms, methods=["POST"]),
-        Route(STATUS_PATH, status.twilio_status, methods=["POST"]),
-        Route(WEBHOOK_PATH, webhooks.telegram_update, methods=["POST"]),
+        Route(SMS_PATH, twilio_webhook.twilio_sms, methods=["POST"]),
+        Route(STATUS_PATH, twilio_webhook.twilio_status, methods=["POST"]),
+        Route(WEBHOOK_PATH, telegram_webhook.telegram_update, methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=str(TEMPLATES_DIR.parent / "static")), name="static"),
         *dashboard.routes(),
     ]

@@ -18,7 +18,7 @@ from bot.messages import Channel
 from bot.pipeline.orchestrator import TransientFailure
 from bot.runtime import Runtime
 from bot.store.models import Message
-from bot.web.webhooks import handle_inbound, try_again
+from bot.web.webhooks.inbound import handle_inbound, try_again
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 

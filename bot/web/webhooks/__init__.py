@@ -1,0 +1,1 @@
+"""Provider webhooks, one module per provider (inbound messages and delivery statuses together)."""

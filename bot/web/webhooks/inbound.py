@@ -1,0 +1,45 @@
+"""What every inbound webhook shares: a bounded body, one message through the pipeline, and "send it again"."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from bot.channels.twilio_sms import MAX_BODY_BYTES
+from bot.delivery.gate import settled
+from bot.messages import Inbound
+from bot.pipeline.orchestrator import Handled
+from bot.runtime import Runtime
+
+
+async def read_body(request: Request) -> bytes | None:
+    """The request's body, or None when it is larger than any provider sends."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > MAX_BODY_BYTES:
+            return None
+    return bytes(body)
+
+
+def try_again() -> Response:
+    """The answer for a message that could not be stored now: the provider sends it again (nothing was kept)."""
+    return PlainTextResponse("Busy; please retry.\n", status_code=503, headers={"Retry-After": "1"})
+
+
+async def handle_inbound(
+    runtime: Runtime, inbound: Inbound, *, reply_inline: bool, provider_replied: bool = False
+) -> Handled:
+    """One message through the pipeline (TransientFailure when it must be sent again). A STOP answered inline
+    waits, before its confirmation goes back, for the resident's messages already in a provider's hands."""
+    handled = await runtime.db.run(
+        lambda: runtime.pipeline.handle(inbound, reply_inline=reply_inline, provider_replied=provider_replied)
+    )
+    if handled.queued:
+        runtime.worker.wake.set()
+    if reply_inline and handled.opted_out and handled.resident_id is not None:
+        await settled(runtime.db, runtime.clock, handled.resident_id)
+    return handled
