@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
-from bot.delivery.statuses import RANK, apply_status
+from bot.channels.twilio_sms import RANK
+from bot.delivery.statuses import apply_status
 from bot.engagement.broadcasts.audiences import parse_audience
 from bot.engagement.broadcasts.sending import BroadcastFile, enqueue
 from bot.runtime import Runtime

@@ -1,4 +1,5 @@
-"""Twilio SMS: signature check with the real RequestValidator, inbound parsing, TwiML replies, REST sends."""
+"""Twilio SMS: signature check with the real RequestValidator, inbound parsing, TwiML replies, REST sends, and
+what Twilio's statuses and error codes mean."""
 
 from __future__ import annotations
 
@@ -171,3 +172,34 @@ def classify_error(code: int | None, status: int, message: str) -> SendResult:
         retry = 1.0 if code == 20429 or status == 429 else None
         return SendResult(SendStatus.RETRY, error_code=str(code) if code else None, retry_after=retry, error=text)
     return SendResult(SendStatus.FAILED, error_code=str(code) if code else None, error=text)
+
+
+# Twilio's message statuses, in the order a message goes through them; rank 3 and up is terminal.
+RANK: dict[str, int] = {
+    "queued": 0,
+    "accepted": 0,
+    "scheduled": 0,
+    "sending": 1,
+    "sent": 2,
+    "delivered": 3,
+    "undelivered": 3,
+    "failed": 3,
+    "canceled": 3,
+    "read": 4,
+}
+TERMINAL = 3
+
+
+def may_follow(new: str) -> frozenset[str]:
+    """The current statuses that `new` may replace: lower ranks, and only `delivered` among terminal ones."""
+    rank = RANK[new]
+    earlier = {status for status, r in RANK.items() if r < min(rank, TERMINAL)}
+    if new == "read":
+        earlier.add("delivered")
+    return frozenset(earlier)
+
+
+def error_code(raw: str) -> int | None:
+    """A Twilio ErrorCode field as a number (None when absent or not a number)."""
+    value = raw.strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else None

@@ -1,4 +1,5 @@
-"""Provider delivery statuses: they only move forward; one that arrives before its message is kept until it is."""
+"""Provider delivery statuses applied to our records: a message's status only moves forward; a callback that arrives
+before its message is kept until it is; an opted-out or unreachable code acts on the resident."""
 
 from __future__ import annotations
 
@@ -7,41 +8,11 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from bot.channels.twilio_sms import OPTED_OUT_CODES, UNREACHABLE_CODES
+from bot.channels.twilio_sms import OPTED_OUT_CODES, UNREACHABLE_CODES, may_follow
 from bot.messages import Channel
 from bot.states import Consent
 from bot.store.models import Address, ConsentEvent, EarlyStatus, Message, Resident
 from bot.store.outbox import cancel_unsent
-
-# Twilio's message statuses, in the order a message goes through them; rank 3 and up is terminal.
-RANK: dict[str, int] = {
-    "queued": 0,
-    "accepted": 0,
-    "scheduled": 0,
-    "sending": 1,
-    "sent": 2,
-    "delivered": 3,
-    "undelivered": 3,
-    "failed": 3,
-    "canceled": 3,
-    "read": 4,
-}
-TERMINAL = 3
-
-
-def may_follow(new: str) -> frozenset[str]:
-    """The current statuses that `new` may replace: lower ranks, and only `delivered` among terminal ones."""
-    rank = RANK[new]
-    earlier = {status for status, r in RANK.items() if r < min(rank, TERMINAL)}
-    if new == "read":
-        earlier.add("delivered")
-    return frozenset(earlier)
-
-
-def error_code(raw: str) -> int | None:
-    """A Twilio ErrorCode field as a number (None when absent or not a number)."""
-    value = raw.strip()
-    return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else None
 
 
 def apply_status(session: Session, sid: str, status: str, code: int | None, now: datetime) -> bool:
