@@ -1,18 +1,30 @@
-"""What is shared with a partner organization: polls (by slug), input items (by ref), topics and audiences."""
+"""What is shared with a partner organization (polls by slug, input items by ref, topics, audiences), and the one
+rule of who sees what: staff see everything, a partner only what is shared with their organization."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.orm import Session
 
-from bot.store.engagement import InputItem, Poll
+from bot.engagement.broadcasts.audiences import normalised
+from bot.store.engagement import Broadcast, InputItem, Poll
 from bot.store.staff import Share
 
 KINDS = ("poll", "item", "topic", "audience")
+
+
+class Viewer(Protocol):
+    """Whoever looks: scoped viewers (partners) see only what is shared with their organization."""
+
+    @property
+    def scoped(self) -> bool: ...
+
+    @property
+    def organization_id(self) -> int | None: ...
 
 
 def share(session: Session, organization_id: int, kind: str, subject: str, now: datetime) -> None:
@@ -63,3 +75,32 @@ def items_clause(shared: dict[str, set[str]]) -> ColumnElement[bool]:
     if shared.get("poll"):
         parts.append(InputItem.poll_id.in_(select(Poll.id).where(Poll.slug.in_(shared["poll"]))))
     return or_(*parts) if parts else false()
+
+
+def visible_to(session: Session, viewer: Viewer, kind: str) -> ColumnElement[bool]:
+    """The one access rule, as a WHERE clause on polls, input items or broadcasts (by their audience)."""
+    if not viewer.scoped:
+        return true()
+    shared = shared_with(session, viewer.organization_id)
+    if kind == "poll":
+        return polls_clause(shared)
+    if kind == "item":
+        return items_clause(shared)
+    if kind == "broadcast":  # stored in canonical spelling, shared as written: compared canonically
+        audiences = _canonical_audiences(shared)
+        return Broadcast.audience.in_(audiences) if audiences else false()
+    raise ValueError(f"no access rule for {kind!r}")
+
+
+def may_see(session: Session, viewer: Viewer, kind: str, subject: str) -> bool:
+    """Whether the viewer may see one poll (by slug) or use one audience: the same rule as visible_to."""
+    if not viewer.scoped:
+        return True
+    shared = shared_with(session, viewer.organization_id)
+    if kind == "audience":
+        return normalised(subject) in _canonical_audiences(shared)
+    return subject in shared.get(kind, set())
+
+
+def _canonical_audiences(shared: dict[str, set[str]]) -> set[str]:
+    return {found for found in (normalised(a) for a in shared.get("audience", set())) if found is not None}

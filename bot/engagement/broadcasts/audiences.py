@@ -142,3 +142,11 @@ def recipients(session: Session, audience: Audience, default_locale: str) -> lis
     """Everyone the audience names who has joined and can be reached: one recipient per resident."""
     rows = session.execute(recipient_query(session, audience, default_locale))
     return [Recipient(int(rid), str(loc), str(channel), str(value), tz) for rid, loc, channel, value, tz in rows]
+
+
+def normalised(expression: str) -> str | None:
+    """An audience expression in one canonical spelling (None when it does not parse)."""
+    try:
+        return parse_audience(expression).describe()
+    except AudienceError:
+        return None

@@ -93,29 +93,17 @@ def add_helper_terms(draft: BroadcastDraft, form: Mapping[str, Any]) -> None:
     draft.audience = " ".join(f"{key}={','.join(values)}" for key, values in terms.items() if values)
 
 
-def normalised(expression: str) -> str | None:
-    """An audience expression in one canonical spelling (None when it does not parse)."""
-    try:
-        return parse_audience(expression).describe()
-    except AudienceError:
-        return None
-
-
 def shared_audiences(session: Session, organization_id: int | None) -> list[str]:
     """The audience expressions shared with an organization, as written when shared."""
     return sorted(sharing.shared_with(session, organization_id).get("audience", set()))
 
 
-def check_allowed(
-    session: Session, draft: BroadcastDraft, role: str, scoped: bool, organization_id: int | None
-) -> None:
+def check_allowed(session: Session, draft: BroadcastDraft, role: str, viewer: sharing.Viewer) -> None:
     """NotAllowed for urgency without the role, or a partner's audience not shared with their organization."""
     if draft.urgent and role not in URGENT_ROLES:
         raise NotAllowed("Only staff and admins may send urgent broadcasts.")
-    if scoped:
-        allowed = {normalised(expression) for expression in shared_audiences(session, organization_id)}
-        if normalised(draft.audience) not in allowed - {None}:
-            raise NotAllowed("This audience is not shared with your organization.")
+    if not sharing.may_see(session, viewer, "audience", draft.audience):
+        raise NotAllowed("This audience is not shared with your organization.")
 
 
 def _invite(session: Session, raw: str) -> tuple[dict[str, str], str | None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
@@ -43,17 +43,12 @@ PARTNER_POLLS = "Partners see only the polls shared with their organization."
 
 def visible_polls(session: Session, staff: Staff) -> ColumnElement[bool]:
     """Every poll, or for a partner those shared with their organization."""
-    if staff.scoped:
-        return sharing.polls_clause(sharing.shared_with(session, staff.organization_id))
-    return true()
+    return sharing.visible_to(session, staff, "poll")
 
 
 def visible_broadcasts(session: Session, staff: Staff) -> ColumnElement[bool]:
     """Every broadcast, or for a partner those sent to an audience shared with their organization."""
-    if staff.scoped:
-        audiences = sharing.shared_with(session, staff.organization_id).get("audience", set())
-        return Broadcast.audience.in_(audiences) if audiences else false()
-    return true()
+    return sharing.visible_to(session, staff, "broadcast")
 
 
 def visible_decisions(staff: Staff) -> ColumnElement[bool]:

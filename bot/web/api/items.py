@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, true
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
@@ -67,9 +67,7 @@ PATCH_KEYS = {"status", "reason", "tags", "topic"}
 
 def visible_items(session: Session, staff: Staff) -> ColumnElement[bool]:
     """Every item, or for a partner those shared with their organization."""
-    if staff.scoped:
-        return sharing.items_clause(sharing.shared_with(session, staff.organization_id))
-    return true()
+    return sharing.visible_to(session, staff, "item")
 
 
 def filtered(session: Session, staff: Staff, args: dict[str, Any]) -> Select[Any]:

@@ -10,14 +10,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.engagement import audit
+from bot.engagement import audit, sharing
 from bot.engagement.broadcasts import editor as broadcast_editor
 from bot.engagement.broadcasts import sending as broadcasts
 from bot.engagement.broadcasts.audiences import AudienceError
 from bot.engagement.broadcasts.editor import BroadcastDraft, NotAllowed
 from bot.engagement.polls.editor import LANGUAGE_NAMES, LANGUAGES
 from bot.store.engagement import Broadcast
-from bot.web.auth import Staff
 from bot.web.dashboard.polls import not_found, shown_time, with_notice
 from bot.web.guard import forbidden, page, read_form, render, runtime_of, staff_of
 
@@ -30,11 +29,6 @@ OUTBOX_STATUSES = (
 )
 
 
-def _visible_audiences(staff: Staff, shared: list[str]) -> set[str | None] | None:
-    """The audiences a partner may see broadcasts to (None: everyone's may be seen)."""
-    return {broadcast_editor.normalised(a) for a in shared} if staff.scoped else None
-
-
 @page("broadcast")
 async def broadcast_list(request: Request) -> Response:
     """GET /dashboard/broadcasts (partners: broadcasts to audiences shared with their organization)."""
@@ -43,8 +37,10 @@ async def broadcast_list(request: Request) -> Response:
     zone = runtime.settings.timezone
 
     def load(session: Session) -> list[dict[str, Any]]:
-        allowed = _visible_audiences(staff, broadcast_editor.shared_audiences(session, staff.organization_id))
-        rows = session.scalars(select(Broadcast).order_by(Broadcast.created_at.desc(), Broadcast.id.desc()))
+        visible = sharing.visible_to(session, staff, "broadcast")
+        rows = session.scalars(
+            select(Broadcast).where(visible).order_by(Broadcast.created_at.desc(), Broadcast.id.desc())
+        )
         return [
             {
                 "id": row.id,
@@ -55,7 +51,6 @@ async def broadcast_list(request: Request) -> Response:
                 "send_at": shown_time(row.send_at, zone),
             }
             for row in rows
-            if allowed is None or broadcast_editor.normalised(row.audience) in allowed
         ]
 
     rows = await runtime.db.in_transaction(load)
@@ -119,7 +114,7 @@ async def compose(request: Request) -> Response:
     def work(session: Session) -> tuple[str, Any]:
         now = runtime.clock.now()
         try:
-            broadcast_editor.check_allowed(session, draft, staff.role, staff.scoped, staff.organization_id)
+            broadcast_editor.check_allowed(session, draft, staff.role, staff)
         except NotAllowed as exc:
             return "forbidden", str(exc)
         composed, problems = broadcast_editor.compose(session, draft, settings.timezone, now)
@@ -194,8 +189,7 @@ async def broadcast_page(request: Request) -> Response:
         row = session.get(Broadcast, broadcast_id)
         if row is None:
             return None
-        allowed = _visible_audiences(staff, broadcast_editor.shared_audiences(session, staff.organization_id))
-        if allowed is not None and broadcast_editor.normalised(row.audience) not in allowed:
+        if not sharing.may_see(session, staff, "audience", row.audience):
             return {"forbidden": True}
         found = broadcasts.status(session, broadcast_id)
         return {

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, String, cast, func, select, true
+from sqlalchemy import ColumnElement, Select, String, cast, func, select
 from sqlalchemy.orm import Session
 
 from bot.engagement import sharing
@@ -108,9 +108,7 @@ class InboxFilter:
 
 def visible_clause(session: Session, staff: Staff) -> ColumnElement[bool]:
     """The items a person may see: everything, or for partners what is shared with their organization."""
-    if not staff.scoped:
-        return true()
-    return sharing.items_clause(sharing.shared_with(session, staff.organization_id))
+    return sharing.visible_to(session, staff, "item")
 
 
 def _bound(day: date, zone: ZoneInfo) -> datetime:

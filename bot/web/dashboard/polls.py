@@ -48,7 +48,7 @@ def not_found(request: Request, what: str) -> Response:
 
 def may_see(session: Session, staff: Staff, slug: str) -> bool:
     """Partners see only the polls shared with their organization; everyone else sees every poll."""
-    return not staff.scoped or slug in sharing.shared_with(session, staff.organization_id).get("poll", set())
+    return sharing.may_see(session, staff, "poll", slug)
 
 
 @page("view")
@@ -59,9 +59,8 @@ async def poll_list(request: Request) -> Response:
     zone, locale = runtime.settings.timezone, runtime.settings.default_locale
 
     def load(session: Session) -> list[dict[str, Any]]:
-        query = select(Poll).order_by(Poll.created_at.desc(), Poll.id.desc())
-        if staff.scoped:
-            query = query.where(sharing.polls_clause(sharing.shared_with(session, staff.organization_id)))
+        query = select(Poll).where(sharing.visible_to(session, staff, "poll"))
+        query = query.order_by(Poll.created_at.desc(), Poll.id.desc())
         counts = poll_report.respondents_by_poll(session)
         return [
             {
