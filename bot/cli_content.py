@@ -25,6 +25,7 @@ DEMO_ADMIN = "admin@demo.loopline.example"
 
 def demo_admin(session: Session, now: datetime) -> str:
     """Create (or give a new password to) the demo admin; the password, to print."""
+    from bot.engagement import audit
     from bot.web import auth
 
     password = secrets.token_urlsafe(12)
@@ -32,8 +33,9 @@ def demo_admin(session: Session, now: datetime) -> str:
     if user is None:
         auth.create_user(session, DEMO_ADMIN, password, "admin", now)
     else:
-        user.active, user.role = True, "admin"
-        auth.set_password(session, user, password)
+        user.role = "admin"
+        auth.set_active(session, user, True, audit.cli_actor(), now)
+        auth.set_password(session, user, password, audit.cli_actor(), now)
     return password
 
 

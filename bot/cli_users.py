@@ -1,8 +1,9 @@
-"""Staff account commands of the `loopline` CLI: users create, list, password, deactivate and token."""
+"""Staff account commands of the `loopline` CLI: users create, list, password, deactivate, token(s), revoke-token."""
 
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -10,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.engagement import audit
-from bot.store.staff import ROLES, Organization, User
+from bot.store.staff import ROLES, ApiToken, Organization, User
 from bot.web import auth
 
 
@@ -103,30 +104,27 @@ def password(email: str, password_file: Path | None) -> None:
         with runtime.db.transaction() as session:
             user = _user(session, email)
             try:
-                auth.set_password(session, user, secret)
+                auth.set_password(session, user, secret, audit.cli_actor(), runtime.clock.now())
             except auth.AuthError as exc:
                 _fail(str(exc))
-            audit.record(session, audit.cli_actor(), "user.password", f"user:{user.id}", runtime.clock.now())
     finally:
         runtime.close()
-    click.echo(f"password changed for {email}")
+    click.echo(f"password changed for {email}; their sessions ended and their tokens were revoked")
 
 
 @users.command("deactivate")
 @click.option("--email", required=True, help="Whose account to deactivate.")
 def deactivate(email: str) -> None:
-    """Stop an account from signing in or using its tokens (its history stays)."""
+    """Stop an account: its sessions end and its tokens are revoked for good (its history stays)."""
     from bot.cli import content_runtime
 
     runtime = content_runtime()
     try:
         with runtime.db.transaction() as session:
-            user = _user(session, email)
-            user.active = False
-            audit.record(session, audit.cli_actor(), "user.deactivate", f"user:{user.id}", runtime.clock.now())
+            changed = auth.set_active(session, _user(session, email), False, audit.cli_actor(), runtime.clock.now())
     finally:
         runtime.close()
-    click.echo(f"deactivated {email}")
+    click.echo(f"deactivated {email}" if changed else f"{email} was already deactivated")
 
 
 @users.command("token")
@@ -147,3 +145,58 @@ def token(email: str, name: str) -> None:
     finally:
         runtime.close()
     click.echo(secret)
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.isoformat(timespec="minutes") if moment else "never"
+
+
+@users.command("tokens")
+@click.option("--email", required=True, help="Whose tokens to list.")
+def tokens(email: str) -> None:
+    """A person's API tokens: id, name, first characters, created, last used, live or revoked."""
+    from bot.cli import content_runtime
+
+    runtime = content_runtime()
+    try:
+        with runtime.db.transaction() as session:
+            user = _user(session, email)
+            for row in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)):
+                state = f"revoked {_when(row.revoked_at)}" if row.revoked_at else "live"
+                click.echo(
+                    f"{row.id}\t{row.name}\t{row.prefix}\tcreated {_when(row.created_at)}"
+                    f"\tlast used {_when(row.last_used_at)}\t{state}"
+                )
+    finally:
+        runtime.close()
+
+
+@users.command("revoke-token")
+@click.option("--email", required=True, help="Whose token to revoke.")
+@click.option("--name", help="Revoke every live token of theirs with this name.")
+@click.option("--id", "token_id", type=click.IntRange(1), help="Revoke the token with this id (see `users tokens`).")
+def revoke_token(email: str, name: str | None, token_id: int | None) -> None:
+    """Revoke an API token for good, by name or by id (audited)."""
+    from bot.cli import content_runtime
+
+    if (name is None) == (token_id is None):
+        raise click.UsageError("give --name or --id")
+    runtime = content_runtime()
+    try:
+        with runtime.db.transaction() as session:
+            user = _user(session, email)
+            chosen = select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            chosen = chosen.where(ApiToken.name == name) if name is not None else chosen.where(ApiToken.id == token_id)
+            found = list(session.scalars(chosen.order_by(ApiToken.id)))
+            if not found:
+                _fail(
+                    f"{email} has no live token {name!r}"
+                    if name is not None
+                    else f"{email} has no live token {token_id}"
+                )
+            for row in found:
+                auth.revoke_token(session, row, audit.cli_actor(), runtime.clock.now())
+            revoked = [f"{row.id} ({row.name}, {row.prefix})" for row in found]
+    finally:
+        runtime.close()
+    click.echo(f"revoked {', '.join(revoked)}")

@@ -14,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from bot.engagement import audit
 from bot.store.staff import ROLES, ApiToken, LoginThrottle, Organization, StaffSession, User
 
 SESSION_COOKIE = "loopline_session"
@@ -135,11 +136,44 @@ def organization_id(session: Session, name: str, now: datetime) -> int:
     return found.id
 
 
-def set_password(session: Session, user: User, password: str) -> None:
-    """Replace a user's password and sign out every session of theirs."""
+def end_access(session: Session, user: User, now: datetime) -> list[str]:
+    """End every session of the user and revoke every API token of theirs, for good (a later reactivation brings
+    none back); the revoked tokens' prefixes, for the audit entry of the change that called for it."""
+    session.execute(delete(StaffSession).where(StaffSession.user_id == user.id))
+    live = select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).order_by(ApiToken.id)
+    tokens = list(session.scalars(live.with_for_update()))
+    for token in tokens:
+        token.revoked_at = now
+    return [token.prefix for token in tokens]
+
+
+def set_password(session: Session, user: User, password: str, actor: str, now: datetime) -> None:
+    """Replace a user's password; every session and token of theirs ends (audited as user.password)."""
     check_password_rules(password)
     user.password_hash = hash_password(password)
-    session.execute(delete(StaffSession).where(StaffSession.user_id == user.id))
+    revoked = end_access(session, user, now)
+    audit.record(session, actor, "user.password", f"user:{user.id}", now, email=user.email, revoked_tokens=revoked)
+
+
+def set_active(session: Session, user: User, active: bool, actor: str, now: datetime) -> bool:
+    """Deactivate or reactivate an account; either way every session and token of theirs ends, for good (audited as
+    user.deactivate or user.reactivate). False, and nothing done, when the account already was so."""
+    if user.active == active:
+        return False
+    user.active = active
+    revoked = end_access(session, user, now)
+    action = "user.reactivate" if active else "user.deactivate"
+    audit.record(session, actor, action, f"user:{user.id}", now, email=user.email, revoked_tokens=revoked)
+    return True
+
+
+def revoke_token(session: Session, token: ApiToken, actor: str, now: datetime) -> bool:
+    """Revoke one API token (audited as token.revoke); False when it already was."""
+    if token.revoked_at is not None:
+        return False
+    token.revoked_at = now
+    audit.record(session, actor, "token.revoke", f"user:{token.user_id}", now, name=token.name, prefix=token.prefix)
+    return True
 
 
 def _throttle_keys(email: str, client: str) -> list[tuple[str, int]]:

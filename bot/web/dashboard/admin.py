@@ -7,14 +7,14 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.engagement import audit
-from bot.store.staff import ROLES, ApiToken, Organization, StaffSession, User
+from bot.store.staff import ROLES, ApiToken, Organization, User
 from bot.web import auth
 from bot.web.dashboard import audit_log
 from bot.web.guard import page, read_form, render, runtime_of, staff_of
@@ -158,17 +158,12 @@ def apply_change(session: Session, staff: auth.Staff, change: _Change, now: date
     if change.active is not None:
         if user.id == staff.user_id and not change.active:
             raise AdminError("You cannot deactivate your own account; ask another admin.")
-        if user.active != change.active:
-            user.active = change.active
-            if not change.active:  # signed out everywhere at once; their tokens stop working too
-                session.execute(delete(StaffSession).where(StaffSession.user_id == user.id))
-            action = "user.reactivate" if change.active else "user.deactivate"
-            audit.record(session, staff.actor, action, subject, now, email=user.email)
+        if auth.set_active(session, user, change.active, staff.actor, now):
+            return f"{user.email} is {'active' if user.active else 'deactivated'}; their sessions and tokens ended."
         return f"{user.email} is {'active' if user.active else 'deactivated'}."
     if change.password is not None:
-        auth.set_password(session, user, change.password)
-        audit.record(session, staff.actor, "user.password", subject, now, email=user.email)
-        return f"New password set for {user.email}; they were signed out everywhere."
+        auth.set_password(session, user, change.password, staff.actor, now)
+        return f"New password set for {user.email}; they were signed out everywhere and their tokens revoked."
     raise AdminError("Nothing to change.")
 
 
@@ -315,11 +310,7 @@ async def revoke_token(request: Request) -> Response:
             token = session.get(ApiToken, token_id)
             if token is None or token.user_id != user_id:
                 return None
-            if token.revoked_at is None:
-                token.revoked_at = now
-                audit.record(
-                    session, staff.actor, "token.revoke", f"user:{user_id}", now, name=token.name, prefix=token.prefix
-                )
+            auth.revoke_token(session, token, staff.actor, now)
             return token.name
 
     name = await runtime.db.run(revoke)
