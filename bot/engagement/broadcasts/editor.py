@@ -15,6 +15,7 @@ from bot.conversation.flows.schema import FlowError
 from bot.engagement import sharing
 from bot.engagement.broadcasts.audiences import Audience, AudienceError, parse_audience
 from bot.engagement.broadcasts.sending import BroadcastFile, parse_broadcast
+from bot.engagement.forms import form_field, one_line
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.messages import Channel
 from bot.states import Consent, EventStatus, PollStatus
@@ -61,22 +62,17 @@ class NotAllowed(Exception):
     """The person may not send this (an audience not shared with a partner, or urgency without the role)."""
 
 
-def _field(form: Mapping[str, Any], name: str, limit: int) -> str:
-    value = form.get(name)
-    return str(value).strip()[:limit] if value is not None else ""
-
-
 def draft_from_form(form: Mapping[str, Any]) -> BroadcastDraft:
     """Read the compose form (`name`, `text.es`, `audience`, `invite`, `urgent`, `send_at`, `fallback`)."""
-    texts = {locale: _field(form, f"text.{locale}", 1600) for locale in SUPPORTED_LOCALES}
+    texts = {locale: form_field(form, f"text.{locale}", 1600) for locale in SUPPORTED_LOCALES}
     return BroadcastDraft(
-        name=_field(form, "name", 120),
+        name=form_field(form, "name", 120),
         texts={locale: text for locale, text in texts.items() if text},
-        audience=" ".join(_field(form, "audience", 500).split()),
-        invite=_field(form, "invite", 80),
+        audience=one_line(form_field(form, "audience", 500)),
+        invite=form_field(form, "invite", 80),
         urgent=bool(form.get("urgent")),
-        send_at=_field(form, "send_at", 32),
-        fallback=_field(form, "fallback", 16),
+        send_at=form_field(form, "send_at", 32),
+        fallback=form_field(form, "fallback", 16),
     )
 
 
@@ -87,7 +83,7 @@ def add_helper_terms(draft: BroadcastDraft, form: Mapping[str, Any]) -> None:
         key, _, values = term.partition("=")
         terms.setdefault(key, []).extend(v for v in values.split(",") if v)
     for name, key in HELPER_KEYS.items():
-        value = _field(form, name, 100)
+        value = form_field(form, name, 100)
         if value and not any(c.isspace() or c == "," for c in value) and value not in terms.get(key, []):
             terms.setdefault(key, []).append(value)
     draft.audience = " ".join(f"{key}={','.join(values)}" for key, values in terms.items() if values)

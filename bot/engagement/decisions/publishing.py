@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from bot.engagement import audit
 from bot.engagement.feedback.triage import OUTCOMES, find_item, record_status
+from bot.engagement.forms import one_line
 from bot.engagement.polls.answers import POLL_FLOW_PREFIX
 from bot.engagement.polls.public_results import PollAnswers, results_line, tally_poll
 from bot.i18n.catalogs import Translator, _
@@ -70,10 +71,10 @@ def _clean(fields: DecisionFields, default_locale: str) -> DecisionFields:
     for name in ("title", "summary"):
         if default_locale not in texts[name]:
             raise DecisionError(f"Write the {name} at least in the default language ({default_locale}).")
-    partners = list(dict.fromkeys(" ".join(p.split())[:120] for p in fields.partners if p.strip()))
+    partners = list(dict.fromkeys(one_line(p, 120) for p in fields.partners if p.strip()))
     if len(partners) > MAX_PARTNERS:
         raise DecisionError(f"Name at most {MAX_PARTNERS} partner organizations.")
-    return DecisionFields(texts, " ".join(fields.decided_by.split())[:300], partners, fields.slug.strip())
+    return DecisionFields(texts, one_line(fields.decided_by, 300), partners, fields.slug.strip())
 
 
 def _free_slug(session: Session, wanted: str) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import FlowError
 from bot.engagement.events.calendar import load_event, parse_event
-from bot.engagement.polls.editor import RESERVED_SLUGS, SLUG, Missing, Texts, language_name
+from bot.engagement.forms import RESERVED_SLUGS, SLUG, Missing, Texts, form_field, language_name
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.states import EventStatus
 from bot.store.engagement import Event, Rsvp
@@ -63,24 +63,19 @@ class RsvpCounts:
     no: int = 0
 
 
-def _field(form: Mapping[str, Any], name: str, limit: int) -> str:
-    value = form.get(name)
-    return str(value).strip()[:limit] if value is not None else ""
-
-
 def draft_from_form(form: Mapping[str, Any]) -> EventDraft:
     """Read the event form (names like `title.es`, `starts`, `timezone`)."""
     draft = EventDraft(
-        slug=_field(form, "slug", 64).lower(),
-        fallback=_field(form, "fallback", 16),
-        timezone=_field(form, "timezone", 64),
-        starts=_field(form, "starts", 32),
-        ends=_field(form, "ends", 32),
-        capacity=_field(form, "capacity", 8),
+        slug=form_field(form, "slug", 64).lower(),
+        fallback=form_field(form, "fallback", 16),
+        timezone=form_field(form, "timezone", 64),
+        starts=form_field(form, "starts", 32),
+        ends=form_field(form, "ends", 32),
+        capacity=form_field(form, "capacity", 8),
         publish=bool(form.get("publish")),
     )
     for name, _label, limit in TEXTS:
-        texts = {locale: _field(form, f"{name}.{locale}", limit) for locale in SUPPORTED_LOCALES}
+        texts = {locale: form_field(form, f"{name}.{locale}", limit) for locale in SUPPORTED_LOCALES}
         setattr(draft, name, {locale: text for locale, text in texts.items() if text})
     return draft
 

@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, Table, func, select
 from sqlalchemy.orm import Session
 
 from bot.engagement import audit
+from bot.engagement.forms import one_line
 from bot.i18n.catalogs import Translator, _
 from bot.program import Program
 from bot.states import Consent, ItemStatus
@@ -59,7 +60,7 @@ def find_item(session: Session, ref: int) -> InputItem:
 
 def check_reason(reason: str) -> str:
     """The reason for a status change, cleaned (TriageError when missing or too long)."""
-    cleaned = " ".join(reason.split())
+    cleaned = one_line(reason)
     if not cleaned:
         raise TriageError("Give a reason for the change: residents and colleagues will see why.")
     if len(cleaned) > MAX_REASON:
@@ -160,7 +161,7 @@ def set_tags(
 
 def set_topic(session: Session, item: InputItem, topic: str, actor: str, now: datetime) -> None:
     """Change the item's topic (an empty topic clears it)."""
-    cleaned = " ".join(topic.split()) or None
+    cleaned = one_line(topic) or None
     if cleaned is not None and len(cleaned) > 64:
         raise TriageError("A topic has at most 64 characters.")
     if cleaned != item.topic:

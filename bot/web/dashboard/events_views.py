@@ -16,7 +16,8 @@ from bot.engagement import audit
 from bot.engagement.events import calendar as events
 from bot.engagement.events import editor as event_editor
 from bot.engagement.events.editor import EventDraft
-from bot.engagement.polls.editor import LANGUAGE_NAMES, LANGUAGES, text_for
+from bot.engagement.forms import LANGUAGE_NAMES, LANGUAGES
+from bot.i18n.negotiation import pick_text
 from bot.program import Program
 from bot.states import EventStatus
 from bot.store.engagement import Event, Rsvp
@@ -48,8 +49,8 @@ async def event_list(request: Request) -> Response:
         return [
             {
                 "slug": event.slug,
-                "title": text_for(event.title, locale),
-                "place": text_for(event.place, locale),
+                "title": pick_text(event.title, locale),
+                "place": pick_text(event.place, locale),
                 "when": _event_time(event),
                 "status": event.status,
                 "coming": coming.get(event.id, 0),
@@ -175,9 +176,9 @@ async def event_page(request: Request) -> Response:
         return {
             "event": {
                 "slug": event.slug,
-                "title": text_for(event.title, locale),
-                "place": text_for(event.place, locale),
-                "description": text_for(event.description, locale),
+                "title": pick_text(event.title, locale),
+                "place": pick_text(event.place, locale),
+                "description": pick_text(event.description, locale),
                 "when": _event_time(event),
                 "status": event.status,
                 "capacity": event.capacity,

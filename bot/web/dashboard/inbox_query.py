@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from bot.engagement import sharing
 from bot.engagement.feedback.triage import KINDS, STATUSES
+from bot.engagement.forms import one_line
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.store.engagement import InputItem, Poll
 from bot.web.auth import Staff
@@ -57,7 +58,7 @@ class InboxFilter:
         """Read the filters from query parameters (FilterError for a value that cannot be right)."""
 
         def text(name: str, limit: int = 120) -> str:
-            return " ".join(str(params.get(name, "")).split())[:limit]
+            return one_line(str(params.get(name, "")), limit)
 
         status, language, kind = text("status"), text("language"), text("kind")
         if status and status not in STATUSES:

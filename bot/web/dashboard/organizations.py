@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.engagement import audit, sharing
 from bot.engagement.broadcasts.audiences import AudienceError, normalised, parse_audience
+from bot.engagement.forms import one_line
 from bot.store.engagement import InputItem, Poll
 from bot.store.staff import Organization, User
 from bot.web.guard import page, read_form, render, runtime_of, staff_of
@@ -30,7 +31,7 @@ class ShareError(ValueError):
 
 def _check(session: Any, kind: str, subject: str) -> str:
     """The subject as it will be stored, or ShareError."""
-    subject = " ".join(subject.split())[:500]
+    subject = one_line(subject, 500)
     if kind not in sharing.KINDS or not subject:
         raise ShareError("Choose what to share and name it.")
     if kind == "poll" and session.scalar(select(Poll.id).where(Poll.slug == subject)) is None:

@@ -14,11 +14,14 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.engagement import audit, sharing
+from bot.engagement.forms import LANGUAGE_NAMES, LANGUAGES
+from bot.engagement.polls import checks as poll_checks
 from bot.engagement.polls import definition as poll_store
 from bot.engagement.polls import editor as poll_editor
 from bot.engagement.polls import report as poll_report
-from bot.engagement.polls.editor import LANGUAGE_NAMES, LANGUAGES, PollDraft, text_for
+from bot.engagement.polls.editor import PollDraft
 from bot.engagement.polls.tally import QuestionResult, as_csv
+from bot.i18n.negotiation import pick_text
 from bot.store.engagement import Poll
 from bot.store.staff import Organization, Share
 from bot.web.auth import Staff
@@ -65,7 +68,7 @@ async def poll_list(request: Request) -> Response:
         return [
             {
                 "slug": poll.slug,
-                "title": text_for(poll.title, locale),
+                "title": pick_text(poll.title, locale),
                 "status": poll.status,
                 "respondents": counts.get(poll.id, 0),
                 "opened": shown_time(poll.opened_at, zone),
@@ -91,7 +94,7 @@ def _form_page(
         draft=draft,
         new=new,
         problems=problems or [],
-        missing=poll_editor.missing_translations(document),
+        missing=poll_checks.missing_translations(document),
         fallback=poll_editor.effective_fallback(draft, runtime.settings.default_locale),
         kinds=poll_editor.KIND_NAMES,
         choice_kinds=poll_editor.CHOICE_KINDS,
@@ -113,7 +116,7 @@ async def _submit(request: Request, slug: str | None) -> Response:
         return _form_page(request, draft, new=slug is None)
 
     def save(session: Session) -> tuple[list[str], int]:
-        problems = poll_editor.check(session, draft, runtime.settings.default_locale, new=slug is None)
+        problems = poll_checks.check(session, draft, runtime.settings.default_locale, new=slug is None)
         if problems:
             return problems, 0
         poll, version = poll_editor.save(session, draft, runtime.settings.default_locale, runtime.flows, runtime.clock)
@@ -226,11 +229,11 @@ async def poll_page(request: Request) -> Response:
         if not may_see(session, staff, slug):
             return {"forbidden": True}
         found = poll_report.report(session, runtime.flows, poll)
-        missing = poll_editor.missing_translations(poll.document or {})
+        missing = poll_checks.missing_translations(poll.document or {})
         context: dict[str, Any] = {
             "poll": {
                 "slug": poll.slug,
-                "title": text_for(poll.title, locale),
+                "title": pick_text(poll.title, locale),
                 "status": poll.status,
                 "area_results": poll.area_results,
                 "created": shown_time(poll.created_at, zone),
@@ -244,7 +247,7 @@ async def poll_page(request: Request) -> Response:
                 for number, result in enumerate(found.questions, 1)
             ],
             "missing": missing,
-            "missing_by_language": poll_editor.missing_by_language(missing),
+            "missing_by_language": poll_checks.missing_by_language(missing),
             "fallback": (poll.document or {}).get("fallback_language") or locale,
         }
         if staff.can("content"):
@@ -283,7 +286,7 @@ async def change_status(request: Request) -> Response:
         before = poll.status
         now = runtime.clock.now()
         poll_store.set_status(session, slug, status, now)
-        missing = poll_editor.missing_by_language(poll_editor.missing_translations(poll.document or {}))
+        missing = poll_checks.missing_by_language(poll_checks.missing_translations(poll.document or {}))
         audit.record(
             session,
             staff.actor,

@@ -1,0 +1,57 @@
+"""What staff type into a form, read once: a field trimmed and bounded, a text per language, a count, one line with
+its spaces normalised; the languages a form offers and how staff read their names."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, text_direction
+
+Texts = dict[str, str]
+MAX_TEXT = 1600
+SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,49}")
+RESERVED_SLUGS = frozenset({"new"})
+# The languages a form offers: code, name in its own script, writing direction.
+LANGUAGES = [(locale, NATIVE_NAMES[locale], text_direction(locale)) for locale in SUPPORTED_LOCALES]
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A text not written in some languages: where it is and which languages lack it."""
+
+    where: str
+    languages: tuple[str, ...]
+
+
+def language_name(locale: str) -> str:
+    """A language as staff read it: its own name and code ("Tiếng Việt (vi)")."""
+    return f"{NATIVE_NAMES.get(locale, locale)} ({locale})"
+
+
+LANGUAGE_NAMES = {locale: language_name(locale) for locale in SUPPORTED_LOCALES}
+
+
+def one_line(text: str, limit: int | None = None) -> str:
+    """A name, reason or search as one line: runs of spaces, tabs and line breaks become one space (then bounded)."""
+    return " ".join(text.split())[:limit]
+
+
+def form_field(form: Mapping[str, Any], name: str, limit: int = MAX_TEXT) -> str:
+    """A field as typed, trimmed and bounded ("" when absent)."""
+    value = form.get(name)
+    return str(value).strip()[:limit] if value is not None else ""
+
+
+def form_texts(form: Mapping[str, Any], prefix: str, limit: int = MAX_TEXT) -> Texts:
+    """The languages written for one text (fields like `title.es`), blanks left out."""
+    found = {locale: form_field(form, f"{prefix}.{locale}", limit) for locale in SUPPORTED_LOCALES}
+    return {locale: text for locale, text in found.items() if text}
+
+
+def form_count(form: Mapping[str, Any], name: str, default: int, most: int) -> int:
+    """A small count typed in a form, bounded (the default when it is not a number)."""
+    raw = form_field(form, name, 4)
+    return max(0, min(int(raw), most)) if raw.isdigit() else default
