@@ -195,7 +195,7 @@ def test_csv_export_and_sharing_with_a_partner(client: TestClient, runtime: Runt
     create_parks_poll(client, csrf)
     export = client.get("/dashboard/polls/parks/results.csv")
     assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
-    assert export.text.splitlines()[0] == "question,dimension,group,option,count,percent,points"
+    assert export.text.lstrip("\ufeff").splitlines()[0] == "question,dimension,group,option,count,percent,points"
 
     partner = TestClient(client.app)
     sign_in(partner, partner_email)

@@ -12,14 +12,13 @@ from starlette.responses import Response
 
 from bot.engagement import sharing
 from bot.engagement.feedback import triage
-from bot.engagement.spreadsheet import csv_text
+from bot.engagement.feedback.export import items_csv
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
 from bot.web.api import serialize
 from bot.web.api.content import visible_decisions
 from bot.web.api.operations import (
     AFTER,
-    CSV_ROWS,
     LIMIT,
     Param,
     bad_request,
@@ -47,21 +46,6 @@ ITEM_FILTERS = (
     Param("since", "date-time", "Only items received at or after this time (ISO 8601; UTC when no zone)."),
 )
 PARTNER_ITEMS = "Partners see and change only items shared with their organization (one by one, by topic or poll)."
-CSV_COLUMNS = (
-    "ref",
-    "created_at",
-    "kind",
-    "status",
-    "topic",
-    "tags",
-    "channel",
-    "locale",
-    "area",
-    "poll",
-    "rating",
-    "resident_id",
-    "text",
-)
 PATCH_KEYS = {"status", "reason", "tags", "topic"}
 
 
@@ -90,31 +74,6 @@ def filtered(session: Session, staff: Staff, args: dict[str, Any]) -> Select[Any
     return query
 
 
-def as_csv(session: Session, query: Select[Any]) -> str:
-    """Every matching item (up to CSV_ROWS) as spreadsheet-safe CSV; never an address."""
-    rows = list(session.scalars(query.order_by(InputItem.id).limit(CSV_ROWS)))
-    items = serialize.input_items(session, rows)
-    table = [
-        [
-            item["ref"],
-            item["created_at"],
-            item["kind"],
-            item["status"],
-            item["topic"],
-            ";".join(item["tags"]),
-            item["channel"],
-            item["locale"],
-            item["area"],
-            item["poll"],
-            item["rating"],
-            item["resident_id"],
-            item["text"],
-        ]
-        for item in items
-    ]
-    return csv_text(CSV_COLUMNS, table)
-
-
 @operation(
     "GET",
     "/input-items",
@@ -135,7 +94,7 @@ async def list_input_items(request: Request, args: dict[str, Any]) -> Response:
     def load(session: Session) -> dict[str, Any] | str:
         query = filtered(session, staff, args)
         if csv:
-            return as_csv(session, query)
+            return items_csv(session, query, runtime.settings.timezone)
         return page(session, query, InputItem.id, args, lambda rows: serialize.input_items(session, rows))
 
     found = await runtime.db.in_transaction(load)

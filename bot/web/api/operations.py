@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 
+from bot.web.downloads import csv_download
 from bot.web.guard import api
 
 PREFIX = "/api/v1"
@@ -23,7 +24,6 @@ MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
 MAX_BODY_BYTES = 64 * 1024
 MAX_ID = 2**31 - 1
-CSV_ROWS = 50_000
 NO_STORE = {"Cache-Control": "no-store"}
 SLUG = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -278,12 +278,8 @@ def data(payload: Any, status: int = 200) -> Response:
 
 
 def csv_response(text: str, filename: str) -> Response:
-    """A CSV download (UTF-8 with a byte-order mark so spreadsheet programs read non-Latin text right)."""
-    return Response(
-        "\ufeff" + text,
-        media_type="text/csv; charset=utf-8",
-        headers={**NO_STORE, "Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    """A CSV download from the API (never cached)."""
+    return csv_download(text, filename, NO_STORE)
 
 
 def wants_csv(request: Request, args: dict[str, Any]) -> bool:

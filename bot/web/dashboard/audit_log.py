@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.engagement.spreadsheet import csv_text
 from bot.store.engagement import AuditEvent
+from bot.web.downloads import csv_download
 from bot.web.guard import PRIVATE_HEADERS, page, render, runtime_of
 
 MAX_ID = 2**31 - 1
@@ -145,12 +146,7 @@ async def audit_csv(request: Request) -> Response:
         ]
         return csv_text(("at", "actor", "action", "subject", "details"), table)
 
-    text = await runtime.db.in_transaction(load)
-    return Response(
-        "\ufeff" + text,
-        media_type="text/csv; charset=utf-8",
-        headers={**PRIVATE_HEADERS, "Content-Disposition": 'attachment; filename="audit-log.csv"'},
-    )
+    return csv_download(await runtime.db.in_transaction(load), "audit-log.csv", PRIVATE_HEADERS)
 
 
 ROUTES: list[BaseRoute] = [

@@ -17,8 +17,8 @@ from starlette.routing import BaseRoute, Route
 
 from bot.engagement.decisions import publishing as decisions
 from bot.engagement.feedback import triage
+from bot.engagement.feedback.export import items_csv
 from bot.engagement.feedback.triage import STATUS_LABELS, STATUSES, TriageError
-from bot.engagement.spreadsheet import csv_text
 from bot.program import Program
 from bot.states import DecisionStatus
 from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
@@ -27,26 +27,11 @@ from bot.store.staff import User
 from bot.web.auth import Staff
 from bot.web.dashboard import inbox_query
 from bot.web.dashboard.inbox_query import PAGE_SIZE, FilterError, InboxFilter
+from bot.web.downloads import csv_download
 from bot.web.guard import PRIVATE_HEADERS, Endpoint, read_form, render, runtime_of, staff_of
 from bot.web.guard import page as guard
 
 MAX_REF = 2**31 - 1
-CSV_COLUMNS = (
-    InputItem.ref,
-    InputItem.kind,
-    InputItem.created_at,
-    InputItem.locale,
-    InputItem.area,
-    InputItem.channel,
-    InputItem.topic,
-    InputItem.tags,
-    InputItem.status,
-    InputItem.poll_id,
-    InputItem.resident_id,
-    InputItem.may_contact,
-    InputItem.publishable,
-    InputItem.text,
-)
 
 
 def local_time(timezone: str) -> Callable[[datetime | None], str]:
@@ -129,55 +114,11 @@ async def inbox_csv(request: Request) -> Response:
     except FilterError as exc:
         return _bad_request(request, str(exc))
     timezone = runtime.settings.timezone
-    when = local_time(timezone)
 
-    def load() -> str:
-        header = (
-            "ref",
-            "kind",
-            f"created ({timezone})",
-            "language",
-            "area",
-            "channel",
-            "topic",
-            "tags",
-            "status",
-            "poll",
-            "resident_id",
-            "may_contact",
-            "publishable",
-            "text",
-        )
-        with runtime.db.transaction() as session:
-            # Columns, not ORM objects: an export can hold every item of the program.
-            query = inbox_query.items_query(session, staff, chosen, timezone).with_only_columns(*CSV_COLUMNS)
-            items = session.execute(query).all()
-            poll_ids = {item.poll_id for item in items if item.poll_id}
-            polls = dict(session.execute(select(Poll.id, Poll.slug).where(Poll.id.in_(poll_ids))).all())
-            rows = [
-                [
-                    item.ref,
-                    item.kind,
-                    when(item.created_at),
-                    item.locale,
-                    item.area,
-                    item.channel,
-                    item.topic,
-                    ";".join(item.tags or []),
-                    item.status,
-                    polls.get(item.poll_id or 0, ""),
-                    item.resident_id,
-                    "yes" if item.may_contact else "no",
-                    "yes" if item.publishable else "no",
-                    item.text,
-                ]
-                for item in items
-            ]
-        return csv_text(header, rows)
+    def load(session: Session) -> str:
+        return items_csv(session, inbox_query.items_query(session, staff, chosen, timezone), timezone)
 
-    body = await runtime.db.run(load)
-    headers = {**PRIVATE_HEADERS, "Content-Disposition": 'attachment; filename="inbox.csv"'}
-    return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
+    return csv_download(await runtime.db.in_transaction(load), "inbox.csv", PRIVATE_HEADERS)
 
 
 def _ref(request: Request) -> int:

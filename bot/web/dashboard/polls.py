@@ -26,6 +26,7 @@ from bot.store.engagement import Poll
 from bot.store.staff import Organization, Share
 from bot.web.auth import Staff
 from bot.web.dashboard.charts import bar_chart
+from bot.web.downloads import csv_download
 from bot.web.guard import PRIVATE_HEADERS, forbidden, page, read_form, render, runtime_of, staff_of
 
 DIMENSIONS = {"locale": "Language", "area": "Area", "channel": "Channel"}
@@ -370,8 +371,7 @@ async def results_csv(request: Request) -> Response:
         return not_found(request, f"poll {slug!r}")
     if found is False:
         return forbidden(request, "This poll is not shared with your organization.")
-    headers = {**PRIVATE_HEADERS, "Content-Disposition": f'attachment; filename="{slug}-results.csv"'}
-    return Response(str(found), media_type="text/csv; charset=utf-8", headers=headers)
+    return csv_download(str(found), f"{slug}-results.csv", PRIVATE_HEADERS)
 
 
 ROUTES: list[BaseRoute] = [
