@@ -11,7 +11,7 @@ from babel.numbers import format_percent
 from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import Flow, Node
-from bot.engagement.polls.tally import EMPTY_VALUES, answer_rows
+from bot.engagement.polls.tally import EMPTY_VALUES, add_answer, answer_rows, option_values
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.formatting import babel_locale
 from bot.i18n.negotiation import pick_text
@@ -44,26 +44,9 @@ class Tally:
     counts: Counter[str] = field(default_factory=Counter)
 
 
-def _values(node: Node) -> list[str]:
-    if node.kind == "ask-yes-no":
-        return ["yes", "no"]
-    if node.kind == "ask-rating":
-        return [str(n) for n in range(1, 6)]
-    return [choice.value for choice in node.choices]
-
-
 def _add(tally: Tally, value: Any, times: int = 1) -> None:
-    kind = tally.node.kind
     tally.respondents += times
-    if kind == "ask-yes-no":
-        tally.counts["yes" if value else "no"] += times
-    elif kind == "ask-ranking" and isinstance(value, list):
-        tally.counts[str(value[0])] += times
-    elif isinstance(value, list):
-        for chosen in set(value):
-            tally.counts[str(chosen)] += times
-    else:
-        tally.counts[str(value)] += times
+    add_answer(tally.counts, tally.node.kind, value, times)
 
 
 def label(node: Node, value: str, locale: str) -> str:
@@ -130,7 +113,7 @@ def _top(tally: Tally, locale: str) -> str:
     best = max(tally.counts.values())
     if best <= 0:
         return ""
-    tops = [value for value in _values(tally.node) if tally.counts[value] == best][:MAX_TOP]
+    tops = [value for value in option_values(tally.node) if tally.counts[value] == best][:MAX_TOP]
     share = percent(best / tally.respondents, locale)
     return " / ".join(label(tally.node, value, locale) for value in tops) + f" {share}"
 
@@ -204,7 +187,7 @@ def public_results(answers: PollAnswers, locale: str) -> list[PublicQuestion]:
     for tally in answers.overall.values():
         if tally.respondents < SMALLEST_GROUP:
             continue
-        values = _values(tally.node)
+        values = option_values(tally.node)
         hidden = _suppressed(tally, values)
         ordered = sorted(values, key=lambda v: (v in hidden, -tally.counts[v] if v not in hidden else 0))
         options = tuple(

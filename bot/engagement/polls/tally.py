@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
-from bot.conversation.flows.schema import Flow
+from bot.conversation.flows.schema import Flow, Node
 from bot.engagement.spreadsheet import csv_text
 from bot.i18n.negotiation import pick_text
 from bot.store.engagement import Answer, Poll
@@ -73,29 +73,39 @@ def answer_rows(session: Session, poll: Poll, *columns: Any) -> tuple[list[tuple
     return rows, {raw: _stored_value(raw) for raw in {row[0] for row in rows}}
 
 
+def option_values(node: Node) -> list[str]:
+    """The options a counted question is tallied over: yes and no, the ratings 1-5, or its choices' values."""
+    if node.kind == "ask-yes-no":
+        return ["yes", "no"]
+    if node.kind == "ask-rating":
+        return [str(n) for n in range(1, 6)]
+    return [choice.value for choice in node.choices]
+
+
+def add_answer(counts: Counter[str], kind: str, value: Any, times: int = 1) -> None:
+    """The one counting rule: yes/no by its truth, a ranking by its first choice, several choices once each,
+    anything else by its value."""
+    if kind == "ask-yes-no":
+        counts["yes" if value else "no"] += times
+    elif kind == "ask-ranking" and isinstance(value, list) and value:
+        counts[str(value[0])] += times
+    elif isinstance(value, list):
+        for chosen in set(value):
+            counts[str(chosen)] += times
+    else:
+        counts[str(value)] += times
+
+
 def _count(flow: Flow, question: str, kind: str, answers: Weighted) -> list[OptionCount]:
     respondents = sum(times for _value, times in answers)
     counts: Counter[str] = Counter()
     points: Counter[str] = Counter()
-    values: list[str]
-    if kind == "ask-yes-no":
-        values = ["yes", "no"]
-    elif kind == "ask-rating":
-        values = [str(n) for n in range(1, 6)]
-    else:
-        values = [c.value for c in flow.nodes[question].choices]
+    values = option_values(flow.nodes[question])
     for value, times in answers:
-        if kind == "ask-yes-no":
-            counts["yes" if value else "no"] += times
-        elif kind == "ask-ranking" and isinstance(value, list) and value:
-            counts[str(value[0])] += times
+        add_answer(counts, kind, value, times)
+        if kind == "ask-ranking" and isinstance(value, list):
             for place, item in enumerate(value):
                 points[str(item)] += (len(values) - place) * times
-        elif isinstance(value, list):
-            for chosen in set(value):
-                counts[str(chosen)] += times
-        else:
-            counts[str(value)] += times
     return [
         OptionCount(
             v,
