@@ -6,16 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.conversation.answers import (
-    NO_WORDS,
-    YES_WORDS,
-    Option,
-    parse_multi,
-    parse_ranking,
-    parse_rating,
-    parse_single,
-    parse_yes_no,
-)
+from bot.conversation.answers import Option, parse_multi, parse_ranking, parse_single
+from bot.conversation.scales import NO_WORDS, YES_WORDS, parse_rating, parse_yes_no
 from bot.conversation.text import fold
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from tests.support.examples import examples

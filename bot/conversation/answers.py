@@ -1,4 +1,5 @@
-"""Poll answers as residents type them on SMS and Telegram, in six languages; anything doubtful parses to None."""
+"""Choices as residents type them on SMS and Telegram, in six languages (one, several, a ranking; by number, name
+or a word of it), and the text handling every answer parser shares; anything doubtful parses to None."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ class Option:
 _DROP = frozenset([0xFE0E, 0xFE0F, 0x20E3, *range(0x1F3FB, 0x1F400)])
 
 
-def _prep(text: str) -> str:
+def prep_text(text: str) -> str:
     """Compatibility forms (１２３), every script's digits (١٢٣, ۱۲۳) as ASCII, emoji modifiers gone."""
     out: list[str] = []
     for ch in unicodedata.normalize("NFKC", text).replace("\U0001f51f", "10"):
@@ -39,12 +40,12 @@ def _prep(text: str) -> str:
     return "".join(out)
 
 
-def _norm(text: str) -> str:
-    return fold(_prep(text))
+def normalise(text: str) -> str:
+    return fold(prep_text(text))
 
 
-def _folded(words: Iterable[str]) -> frozenset[str]:
-    return frozenset(f for f in (_norm(w) for w in words) if f)
+def folded_words(words: Iterable[str]) -> frozenset[str]:
+    return frozenset(f for f in (normalise(w) for w in words) if f)
 
 
 def _wide(ch: str) -> bool:
@@ -52,7 +53,7 @@ def _wide(ch: str) -> bool:
     return ch.isalpha() and unicodedata.east_asian_width(ch) in ("W", "F")
 
 
-def _atoms(folded: str) -> list[tuple[int, int]]:
+def atom_spans(folded: str) -> list[tuple[int, int]]:
     """Spans a piece may start or end at: letter runs, digit runs, each CJK character or symbol, Arabic و+word."""
     spans: list[tuple[int, int]] = []
     i, n = 0, len(folded)
@@ -78,11 +79,11 @@ def _atoms(folded: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _segment(
+def segment(
     folded: str, cap: int, item: Callable[[str], int | None], sep: Callable[[str], bool]
 ) -> set[tuple[int, ...]]:
     """Every reading of the text as items and separators with the fewest pieces (an empty set: no reading)."""
-    atoms = _atoms(folded)
+    atoms = atom_spans(folded)
     # best[j][last] = (pieces, readings); last: 0 nothing yet, 1 an item, 2 a separator. None readings: too many.
     best: list[dict[int, tuple[int, set[tuple[int, ...]] | None]]] = [{} for _ in range(len(atoms) + 1)]
     best[0][0] = (0, {()})
@@ -149,10 +150,10 @@ _NUMBER = re.compile(
     r"选项|選項|选|選|第|خيار|الخيار|رقم) ?)?(\d{1,6})(?: ?[个個项項号號])?"
 )
 _NUMBER_AND_NAME = re.compile(r"(\d{1,6}) ?([^\d ].*)|(.*[^\d ]) ?(\d{1,6})")
-_AND = _folded(["and", "&", "+", "y", "et", "và", "和", "及", "与", "و"])
-_THEN = _AND | _folded([">", "→", "»", "then", "luego", "puis", "rồi", "然后", "ثم"])
-_ALL = _folded(["all", "all of them", "everything", "todos", "todas", "todo", "tous", "toutes", "tout"])
-_ALL |= _folded(["tất cả", "全部", "所有", "都", "الكل", "كلها", "كلهم"])
+_AND = folded_words(["and", "&", "+", "y", "et", "và", "和", "及", "与", "و"])
+_THEN = _AND | folded_words([">", "→", "»", "then", "luego", "puis", "rồi", "然后", "ثم"])
+_ALL = folded_words(["all", "all of them", "everything", "todos", "todas", "todo", "tous", "toutes", "tout"])
+_ALL |= folded_words(["tất cả", "全部", "所有", "都", "الكل", "كلها", "كلهم"])
 _RANGE = re.compile(r"\d+(?:\s*[-–—~]\s*\d+)+")
 
 
@@ -160,7 +161,7 @@ def _numbers_in(folded: str) -> set[int]:
     return {int(run) for run in re.findall(r"\d{1,6}", folded)}
 
 
-def _number(folded: str) -> int | None:
+def whole_number(folded: str) -> int | None:
     match = _NUMBER.fullmatch(folded)
     return int(match.group(1)) if match else None
 
@@ -181,19 +182,19 @@ class _Choices:
                     self._add(self.secondary, label, index)
             for word in option.words:
                 self._add(self.primary, word, index)
-            self.primary.setdefault(_norm(option.value), set()).add(index)
+            self.primary.setdefault(normalise(option.value), set()).add(index)
         self.cap = max((len(name) for name in (*self.primary, *self.secondary)), default=0) + 8
         self.cache: dict[str, int | None] = {}
 
     def _add(self, table: dict[str, set[int]], text: str, index: int) -> None:
-        name = _norm(text)
+        name = normalise(text)
         if name:
             table.setdefault(name, set()).add(index)
             self.typo_names.append((name, index))
 
     def exact(self, piece: str) -> set[int]:
         found = set(self.primary.get(piece, ()))
-        number = _number(piece)
+        number = whole_number(piece)
         if number is not None and 1 <= number <= self.count:
             # "2" when the options read "1", "2", "3+": option 2, or the one that says 2? Both, so ask again.
             found |= {number - 1} | {i for name, i in self.typo_names if number in _numbers_in(name)}
@@ -227,7 +228,7 @@ class _Choices:
 
     def letters(self, folded: str, separators: frozenset[str]) -> tuple[int, ...] | None:
         """Options by letter ("a c", "a and c") when the whole answer is single letters; else None."""
-        pieces = [folded[start:end] for start, end in _atoms(folded)]
+        pieces = [folded[start:end] for start, end in atom_spans(folded)]
         if not pieces or pieces[0] in separators or pieces[-1] in separators:
             return None
         picked = [p for p in pieces if p not in separators]
@@ -240,7 +241,7 @@ class _Choices:
         return tuple(out)
 
     def readings(self, answer: str, separators: frozenset[str], *, letters: bool) -> set[tuple[int, ...]]:
-        prepped = _prep(answer)
+        prepped = prep_text(answer)
         folded = fold(prepped)
         if not folded or len(folded) > MAX_FOLDED:
             return set()
@@ -250,7 +251,7 @@ class _Choices:
         if by_letter is not None:
             readings = {by_letter}
         else:
-            readings = _segment(folded, self.cap, self.resolve, separators.__contains__)
+            readings = segment(folded, self.cap, self.resolve, separators.__contains__)
         return set() if any(_AMBIGUOUS in r for r in readings) else readings
 
 
@@ -268,7 +269,7 @@ def parse_multi(
 ) -> tuple[str, ...] | None:
     """The options an answer names ("1,3", "1 and 3", "a c", "all"), in the options' order; None if in doubt."""
     choices = _Choices(options, locale)
-    folded = _norm(answer)
+    folded = normalise(answer)
     if folded in _ALL and not choices.exact(folded):
         chosen: set[frozenset[int]] = {frozenset(range(len(options)))}
     else:
@@ -290,124 +291,3 @@ def parse_ranking(answer: str, options: Sequence[Option], locale: str, max_ranke
     if not order or len(set(order)) != len(order) or len(order) > max_ranked:
         return None
     return tuple(options[i].value for i in order)
-
-
-# fmt: off
-_NUMBER_WORDS: dict[int, tuple[str, ...]] = {
-    0: ("zero", "cero", "zéro", "không", "零", "〇", "صفر"),
-    1: ("one", "uno", "una", "un", "une", "một", "一", "واحد", "واحدة"),
-    2: ("two", "dos", "deux", "hai", "二", "两", "兩", "اثنان", "اثنين", "إثنان", "إثنين"),
-    3: ("three", "tres", "trois", "ba", "三", "ثلاثة", "ثلاث"),
-    4: ("four", "cuatro", "quatre", "bốn", "tư", "四", "أربعة", "أربع"),
-    5: ("five", "cinco", "cinq", "năm", "五", "خمسة", "خمس"),
-    6: ("six", "seis", "sáu", "六", "ستة", "ست"),
-    7: ("seven", "siete", "sept", "bảy", "七", "سبعة", "سبع"),
-    8: ("eight", "ocho", "huit", "tám", "八", "ثمانية", "ثماني", "ثمان"),
-    9: ("nine", "nueve", "neuf", "chín", "九", "تسعة", "تسع"),
-    10: ("ten", "diez", "dix", "mười", "十", "عشرة", "عشر"),
-}
-_STAR_WORDS = (
-    "star", "stars", "estrella", "estrellas", "étoile", "étoiles", "sao", "星", "颗星", "顆星", "分",
-    "نجمة", "نجوم", "نجمات", "★", "⭐", "🌟", "points", "point", "puntos", "pts", "điểm",
-)
-# fmt: on
-_NUMBER_WORD: dict[str, int] = {
-    _norm(variant): n
-    for n, words in _NUMBER_WORDS.items()
-    for word in words
-    for variant in (word, word.replace("ة", "ه"))  # ta marbuta is often typed as ha
-}
-_FILLED, _EMPTY = frozenset("★⭐🌟"), frozenset("☆")
-
-
-def _spaced(text: str) -> str:
-    """Folded text with a space between every atom: "4星" -> "4 星", so units match however they are typed."""
-    folded = _norm(text)
-    return " ".join(folded[start:end] for start, end in _atoms(folded))
-
-
-def _alternatives(words: Iterable[str]) -> str:
-    return "|".join(re.escape(w) for w in sorted({_spaced(w) for w in words}, key=len, reverse=True))
-
-
-# "4", "4 of 5" ("4/5" becomes that), "4 out of 5", "cuatro de cinco", "4 stars", "4 out of 5 stars", "4星".
-_RATING = re.compile(
-    rf"(?P<n>\S+)(?: (?:{_alternatives(['of', 'out of', 'de', 'sur', 'trên', 'من'])}) (?P<of>\S+))?"
-    rf"(?: (?:{_alternatives(_STAR_WORDS)}))?"
-)
-
-
-def _rating_number(token: str) -> int | None:
-    if token.isascii() and token.isdigit():
-        return int(token) if len(token) <= 6 else None
-    return _NUMBER_WORD.get(token)
-
-
-def parse_rating(answer: str, low: int = 1, high: int = 5) -> int | None:
-    """A whole number low..high: "4", "four"/"cuatro"/"四"/"أربعة", "4/5", "4 out of 5", "4 stars", "★★★★", "4️⃣"."""
-    prepped = _prep(answer)
-    if len(prepped) > MAX_FOLDED or re.search(r"\d\s*[.,٫]\s*\d|(?:^|\s)[-−]\s*\d", prepped):
-        return None  # "3.5", "3,5", "-3"
-    stars = prepped.replace(" ", "")
-    if stars and set(stars) <= _FILLED | _EMPTY:
-        filled = [ch for ch in stars if ch in _FILLED]
-        if len(set(filled)) != 1 or (len(filled) != len(stars) and len(stars) != high):
-            return None  # mixed glyphs, or empty stars that do not pad out the scale
-        value: int | None = len(filled)
-    else:
-        match = _RATING.fullmatch(_spaced(prepped.replace("/", " of ")))
-        if not match or (match["of"] is not None and _rating_number(match["of"]) != high):
-            return None
-        value = _rating_number(match["n"])
-    return value if value is not None and low <= value <= high else None
-
-
-# fmt: off
-_YES_LIST = (
-    "yes", "y", "yeah", "yep", "yup", "ok", "okay", "sure", "of course",
-    "si", "sí", "claro", "vale", "por supuesto",
-    "oui", "ouais", "d'accord", "bien sûr",
-    "có", "co", "vâng", "vang", "ừ", "được",
-    "是", "是的", "好", "好的", "对", "對", "对的", "可以",
-    "نعم", "ايوه", "أجل",
-    "👍", "✅", "✔️", "✔", "☑️", "✓",
-)
-_NO_LIST = (
-    "no", "n", "nope", "nah", "non", "không", "khong", "ko",
-    "不", "不是", "否", "不要", "不行", "不可以", "不用", "不对", "没有", "沒有",
-    "لا", "كلا",
-    "👎", "❌", "✖️", "✗", "✘",
-)
-_POLITE_LIST = (
-    "please", "pls", "plz", "thanks", "thank you", "thx", "por favor", "gracias", "merci", "svp",
-    "s'il vous plaît", "s'il te plaît", "cảm ơn", "dạ", "ạ", "谢谢", "謝謝", "请", "請", "شكرا", "من فضلك", "لو سمحت",
-)
-# fmt: on
-YES_WORDS: frozenset[str] = _folded(_YES_LIST)
-NO_WORDS: frozenset[str] = _folded(_NO_LIST)
-_POLITE = _folded(_POLITE_LIST) - YES_WORDS - NO_WORDS
-_YES_NO_CAP = max(len(w) for w in YES_WORDS | NO_WORDS | _POLITE)
-
-
-def _yes_no_word(piece: str) -> int | None:
-    return 1 if piece in YES_WORDS else 0 if piece in NO_WORDS else 2 if piece in _POLITE else None
-
-
-def parse_number(answer: str) -> int | None:
-    """The whole answer as one number ("2", "٢", "２", " 2. "), or None."""
-    return _number(_norm(answer))
-
-
-def parse_yes_no(answer: str) -> bool | None:
-    """True for a yes in any supported language ("Sí!!", "好的", "👍"), False for a no; None if both or neither."""
-    folded = _norm(answer)
-    if folded in YES_WORDS or folded in NO_WORDS:
-        return folded in YES_WORDS
-    if not folded or len(folded) > MAX_FOLDED:
-        return None
-    readings = _segment(folded, _YES_NO_CAP, _yes_no_word, lambda _piece: False)
-    meanings = {frozenset(r) - {2} for r in readings}
-    if len(meanings) != 1:
-        return None
-    (meaning,) = meanings
-    return bool(next(iter(meaning))) if len(meaning) == 1 else None

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from bot.conversation import answers
+from bot.conversation import answers, scales
 from bot.conversation.flows.context import match_choice, render_text
 from bot.conversation.text import fold
 from bot.i18n.catalogs import _
@@ -109,12 +109,12 @@ def read(node: Node, answer: str, ctx: FlowContext, *, is_button: bool = False) 
             else Reading(hint=t.gettext(_("Please use the buttons of this question.")))
         )
     if node.kind == "ask-yes-no":
-        yes = answers.parse_yes_no(answer)
-        if yes is None and (number := answers.parse_number(answer)) in (1, 2):
+        yes = scales.parse_yes_no(answer)
+        if yes is None and (number := scales.parse_number(answer)) in (1, 2):
             yes = number == 1  # the numbered lines SMS shows: 1 Yes, 2 No
         return Reading(yes) if yes is not None else Reading(hint=t.gettext(YES_OR_NO))
     if node.kind == "ask-rating":
-        rating = answers.parse_rating(answer, RATING_LOW, RATING_HIGH)
+        rating = scales.parse_rating(answer, RATING_LOW, RATING_HIGH)
         if rating is None:
             return Reading(
                 hint=t.gettext(
@@ -124,7 +124,7 @@ def read(node: Node, answer: str, ctx: FlowContext, *, is_button: bool = False) 
         return Reading(rating)
     if node.kind == "ask-listed":
         # By number, or by a title: a line's dates and times must not make "2" look like a name.
-        number = answers.parse_rating(answer, 1, len(ctx.listed)) if ctx.listed else None
+        number = scales.parse_rating(answer, 1, len(ctx.listed)) if ctx.listed else None
         titles = [answers.Option(value, {"*": name}) for value, _line, name in ctx.listed]
         found = ctx.listed[number - 1][0] if number else answers.parse_single(answer, titles, ctx.locale)
         if found is None:  # part of one title only: "town hall"
