@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import hmac
@@ -176,8 +177,6 @@ class TelegramChannel:
         interval: float = 0.5,
     ) -> None:
         """Long-poll getUpdates and hand each raw update to the same handler the webhook uses."""
-        import asyncio
-
         await self.bot.delete_webhook()
         offset = 0
         while running():

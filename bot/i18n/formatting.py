@@ -7,7 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_datetime
+from babel.dates import format_datetime, format_skeleton, format_time
 from babel.numbers import format_decimal
 
 # Our locale codes that Babel needs spelled differently (the rest parse as they are).
@@ -41,8 +41,6 @@ def format_number_for(n: float, locale: str, *, sms: bool = False) -> str:
 
 def format_event_time(start: datetime, end: datetime, locale: str, timezone: str, *, sms: bool) -> str:
     """When an event happens, as the resident reads it: "Sat, Dec 12, 10:00 AM - 12:00 PM" in their zone."""
-    from babel.dates import format_skeleton, format_time
-
     zone = ZoneInfo(timezone)
     start, end = start.astimezone(zone), end.astimezone(zone)
     where = babel_locale(locale)

@@ -4,6 +4,7 @@ show no bound parameter and no value PostgreSQL repeats (a phone number, a messa
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -106,7 +107,6 @@ class Database:
     """The store of one process: engine, session factory, and the gate that serialises SQLite access."""
 
     def __init__(self, url: str, **options: Any) -> None:
-        import threading
 
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, **options)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
@@ -33,14 +35,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 @functools.cache
 def head_revision() -> str | None:
     """The newest migration's revision (the scripts are read once per process)."""
-    from alembic.script import ScriptDirectory
-
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
 def is_current(engine: Engine) -> bool:
     """True when the database is at the newest migration."""
-    from alembic.runtime.migration import MigrationContext
-
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision() == head_revision()

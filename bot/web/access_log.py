@@ -7,6 +7,8 @@ import logging
 import re
 from typing import Any
 
+from uvicorn.config import LOGGING_CONFIG
+
 REDACTED = "[redacted]"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-\[\]]{0,39}")
 
@@ -38,8 +40,6 @@ class RedactQueries(logging.Filter):
 
 def log_config() -> dict[str, Any]:
     """uvicorn's own logging configuration, with RedactQueries on the loggers that name request targets."""
-    from uvicorn.config import LOGGING_CONFIG
-
     config = copy.deepcopy(LOGGING_CONFIG)
     config["filters"] = {**config.get("filters", {}), "redact_queries": {"()": f"{__name__}.RedactQueries"}}
     for name in ("uvicorn.access", "uvicorn.error"):

@@ -181,49 +181,61 @@ def advance(
     """Give the waiting node the resident's answer; re-prompt, skip after too many misses, or move on."""
     node = flow.nodes[node_id]
     state = dict(state)
-    next_id: str | None = node.next
     outer, ctx = ctx, with_state(ctx, state)
-    translator = ctx.translator(ctx.locale)
-    value: Any
     if is_button and BUTTON_SEPARATOR in answer:
         asked_by, _, answer = answer.partition(BUTTON_SEPARATOR)
         if asked_by != node.id:  # a button of an earlier question: ask the current one again, no miss counted
             return Step(node.id, state, (ask(node, ctx),))
-    if is_button and node.kind in ("ask-multi", "ask-ranking"):  # these offer no buttons: the press is stale
+    if is_button and node.kind in ("ask-multi", "ask-ranking", "ask-text"):
+        # These offer no buttons, and a button cannot answer in words: the press is stale, ask again.
         return Step(node.id, state, (ask(node, ctx),))
-    if node.kind != "ask-text":
-        if node.skippable and not is_button and fold(answer) in SKIP_WORDS:
-            value = None
-        else:
-            reading = questions.read(node, answer, ctx, is_button=is_button)
-            if not reading.understood:
-                joined = _joined_part(state, answer, ctx)
-                if joined is not None:
-                    return Step(node.id, joined)  # the next part of a long text the carrier split: no reply
-                return _miss(flow, node, state, ctx, reading.hint or "")
-            value = reading.value
-        chosen = next((c for c in node.choices if node.kind == "ask-choice" and c.value == value), None)
-        next_id = (chosen.next if chosen else None) or node.next
-    else:
-        text = answer.strip()
-        if is_button:  # a button from an earlier question cannot answer a question in words: ask again
-            return Step(node.id, state, (ask(node, ctx),))
-        if node.skippable and fold(text) in SKIP_WORDS:
-            value = None
-        elif not text:
-            return _miss(flow, node, state, ctx, translator.gettext(_("Please reply with a few words.")))
-        elif len(text) > node.max_length:
-            return _miss(
-                flow,
-                node,
-                state,
-                ctx,
-                translator.gettext(
-                    _("That is a bit long. Please keep it under {limit} characters."), limit=node.max_length
-                ),
-            )
-        else:
-            value = text
+    read = _read_text(flow, node, state, answer, ctx) if node.kind == "ask-text" else None
+    if read is None:
+        read = _read_choice(flow, node, state, answer, ctx, is_button)
+    if isinstance(read, Step):
+        return read
+    value, next_id = read
+    _remember(node, state, value, ctx)
+    recorded: list[Effect] = [RecordAnswer(node.question, value, node.kind)] if node.question else []
+    return _run(flow, next_id, state, outer, [], recorded)
+
+
+def _read_choice(
+    flow: Flow, node: Node, state: dict[str, Any], answer: str, ctx: FlowContext, is_button: bool
+) -> tuple[Any, str | None] | Step:
+    """A question with choices, a number, a rating or yes/no: the value and the node it leads to, or the Step that
+    asks again (or joins the next part of a long text the carrier split)."""
+    if node.skippable and not is_button and fold(answer) in SKIP_WORDS:
+        return None, node.next
+    reading = questions.read(node, answer, ctx, is_button=is_button)
+    if not reading.understood:
+        joined = _joined_part(state, answer, ctx)
+        if joined is not None:
+            return Step(node.id, joined)  # the next part of a long text the carrier split: no reply
+        return _miss(flow, node, state, ctx, reading.hint or "")
+    chosen = next((c for c in node.choices if node.kind == "ask-choice" and c.value == reading.value), None)
+    return reading.value, (chosen.next if chosen else None) or node.next
+
+
+def _read_text(
+    flow: Flow, node: Node, state: dict[str, Any], answer: str, ctx: FlowContext
+) -> tuple[Any, str | None] | Step:
+    """An open question: the text (None when skipped), or the Step that asks again when empty or too long."""
+    text = answer.strip()
+    translator = ctx.translator(ctx.locale)
+    if node.skippable and fold(text) in SKIP_WORDS:
+        return None, node.next
+    if not text:
+        return _miss(flow, node, state, ctx, translator.gettext(_("Please reply with a few words.")))
+    if len(text) > node.max_length:
+        too_long = _("That is a bit long. Please keep it under {limit} characters.")
+        return _miss(flow, node, state, ctx, translator.gettext(too_long, limit=node.max_length))
+    return text, node.next
+
+
+def _remember(node: Node, state: dict[str, Any], value: Any, ctx: FlowContext) -> None:
+    """Keep the answer in the conversation's state: under its name, as the listed item chosen, and (for a long
+    text) ready to join the parts a carrier splits it into."""
     answers = dict(state.get("answers", {}))
     if node.save_as:
         answers[node.save_as] = value
@@ -236,8 +248,6 @@ def advance(
     state.pop("joining", None)
     if node.kind == "ask-text" and node.joins_parts and value and ctx.now is not None:
         state["joining"] = {"save_as": node.save_as, "until": (ctx.now + JOIN_WINDOW).isoformat(), "last": len(value)}
-    recorded: list[Effect] = [RecordAnswer(node.question, value, node.kind)] if node.question else []
-    return _run(flow, next_id, state, outer, [], recorded)
 
 
 def _joined_part(state: dict[str, Any], answer: str, ctx: FlowContext) -> dict[str, Any] | None:
