@@ -112,6 +112,7 @@ def serve(host: str, port: int, no_delivery: bool, log_level: str, access_log: b
             log_level=log_level,
             access_log=access_log,
             log_config=log_config(),  # the access log names paths, never a query value
+            proxy_headers=False,  # X-Forwarded-For is read by bot.web.proxies alone (LOOPLINE_TRUSTED_PROXIES)
             timeout_graceful_shutdown=10,
         )
     finally:

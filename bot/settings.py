@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -68,6 +69,7 @@ class Settings:
     sms_segments_per_second: float = 1.0
     claim_seconds: float = 120.0
     event_reminders: str = "24h,2h"
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
 
     @property
     def live_channels(self) -> list[str]:
@@ -203,6 +205,21 @@ def _per_month(env: Mapping[str, str]) -> int:
     return int(raw)
 
 
+def _trusted_proxies(env: Mapping[str, str]) -> tuple[IPv4Network | IPv6Network, ...]:
+    """The reverse proxies whose X-Forwarded-For is believed: addresses or networks, comma-separated."""
+    networks = []
+    for part in filter(None, (raw.strip() for raw in env.get("LOOPLINE_TRUSTED_PROXIES", "").split(","))):
+        try:
+            networks.append(ip_network(part))
+        except ValueError as exc:
+            problem = "has host bits set" if "host bits" in str(exc) else "is not an IP address or network"
+            raise SettingsError(
+                "LOOPLINE_TRUSTED_PROXIES",
+                f"{part!r} {problem}; give a comma-separated list like 10.0.0.2,172.30.57.0/24",
+            ) from exc
+    return tuple(networks)
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Read and check every LOOPLINE_* variable; raise SettingsError naming the first bad one."""
     database_url = env.get("LOOPLINE_DATABASE_URL", "").strip() or "sqlite:///./loopline.db"
@@ -239,4 +256,5 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         sms_segments_per_second=_rate(env),
         claim_seconds=_claim(env),
         event_reminders=_checked(env, "LOOPLINE_EVENT_REMINDERS", "24h,2h", parse_leads),
+        trusted_proxies=_trusted_proxies(env),
     )

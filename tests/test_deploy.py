@@ -13,6 +13,7 @@ import re
 import shlex
 import tomllib
 from collections.abc import Iterator
+from ipaddress import ip_address, ip_network
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
@@ -353,6 +354,21 @@ def test_compose_services_share_one_production_env() -> None:
     assert not settings.simulator, "deploy/compose.yaml: the simulator (no sign-in) would be on"
     host = urlsplit(settings.database_url).hostname
     assert host in compose["services"], f"deploy/compose.yaml: LOOPLINE_DATABASE_URL names host {host!r}, no service"
+
+
+def test_the_proxy_in_front_of_serve_is_trusted() -> None:
+    compose = _compose()
+    given = {"POSTGRES_PASSWORD": "secret", "LOOPLINE_PUBLIC_URL": "https://loopline.example.org"}
+    env = {key: _interpolate(str(value), given) for key, value in compose["x-loopline-env"].items()}
+    trusted = load_settings(env).trusted_proxies
+    (network,) = compose["networks"]["default"]["ipam"]["config"]
+    gateway = ip_address(network["gateway"])
+    assert gateway in ip_network(network["subnet"]), "deploy/compose.yaml: the gateway is outside the subnet"
+    # The host's proxy arrives through the published ports from the gateway, and nothing else is trusted.
+    assert trusted == (ip_network(gateway),), f"deploy/compose.yaml: LOOPLINE_TRUSTED_PROXIES is {trusted}"
+    for file_name, doc in _k8s("ConfigMap"):
+        data = {**(doc.get("data") or {}), "LOOPLINE_DATABASE_URL": "postgresql://loopline@db/loopline"}
+        assert load_settings(data).trusted_proxies, f"deploy/k8s/{file_name}: no LOOPLINE_TRUSTED_PROXIES"
 
 
 def test_compose_runs_migrations_once_before_the_other_processes() -> None:

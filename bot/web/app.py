@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -20,6 +21,7 @@ from bot.channels.twilio_sms import SMS_PATH, STATUS_PATH
 from bot.runtime import Runtime
 from bot.web import dashboard, simulator
 from bot.web.guard import TEMPLATES_DIR
+from bot.web.proxies import TrustedProxies
 from bot.web.webhooks import telegram as telegram_webhook
 from bot.web.webhooks import twilio as twilio_webhook
 
@@ -111,6 +113,10 @@ def create_app(runtime: Runtime, *, deliver: bool = True) -> Starlette:
             Route("/simulator/api/messages", simulator.api_send, methods=["POST"]),
             Route("/simulator/api/messages", simulator.api_messages, methods=["GET"]),
         ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(TrustedProxies, trusted=runtime.settings.trusted_proxies)],
+    )
     app.state.runtime = runtime
     return app

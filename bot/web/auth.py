@@ -22,8 +22,8 @@ LOGIN_CSRF_COOKIE = "loopline_login_csrf"
 SESSION_IDLE = timedelta(hours=8)
 SESSION_LIFETIME = timedelta(hours=24)
 THROTTLE_WINDOW = timedelta(minutes=15)
-EMAIL_FAILURES_ALLOWED = 5
-ADDRESS_FAILURES_ALLOWED = 30
+EMAIL_FAILURES_ALLOWED = 5  # for one e-mail from one address
+ADDRESS_FAILURES_ALLOWED = 30  # from one address, whatever the e-mails
 TOKEN_PREFIX = "ll_"  # noqa: S105 - marks Loopline tokens, not a secret
 
 # What each role may do. Partners act only on what is shared with their organization (see Staff.scoped).
@@ -176,12 +176,21 @@ def revoke_token(session: Session, token: ApiToken, actor: str, now: datetime) -
     return True
 
 
+def _email_from_address(email: str, client: str) -> str:
+    return f"email-address:{_digest(email)}:{client[:100]}"
+
+
 def _throttle_keys(email: str, client: str) -> list[tuple[str, int]]:
-    return [(f"email:{email}", EMAIL_FAILURES_ALLOWED), (f"address:{client}", ADDRESS_FAILURES_ALLOWED)]
+    """What failures count against: the e-mail from this address, and the address. Never the e-mail alone: anyone
+    could then lock a person out from anywhere (and, behind one proxy address, every person)."""
+    return [
+        (_email_from_address(email, client), EMAIL_FAILURES_ALLOWED),
+        (f"address:{client[:100]}", ADDRESS_FAILURES_ALLOWED),
+    ]
 
 
 def locked_for(session: Session, email: str, client: str, now: datetime) -> timedelta | None:
-    """How long sign-in stays locked for this e-mail or client address, or None."""
+    """How long sign-in stays locked for this e-mail from this client address, or for the address, or None."""
     keys = [key for key, _ in _throttle_keys(normalise_email(email), client)]
     rows = session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys))).all()
     waits = [row.locked_until - now for row in rows if row.locked_until and row.locked_until > now]
@@ -219,7 +228,7 @@ def authenticate(session: Session, email: str, password: str, client: str, now: 
         raise AuthError("That e-mail and password do not match an active account.")
     if HASHER.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    session.execute(delete(LoginThrottle).where(LoginThrottle.key == f"email:{email}"))
+    session.execute(delete(LoginThrottle).where(LoginThrottle.key == _email_from_address(email, client)))
     user.last_login_at = now
     return user
 

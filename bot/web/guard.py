@@ -59,7 +59,7 @@ def staff_of(request: Request) -> auth.Staff:
 
 
 def client_address(request: Request) -> str:
-    """The client's address for throttling (the proxy in front is expected to set the peer correctly)."""
+    """The client's address for throttling and the audit log, as proxies.TrustedProxies found it."""
     return request.client.host if request.client else "unknown"
 
 

@@ -45,6 +45,7 @@ LOOPLINE_VARIABLES = (
     "LOOPLINE_TIMEZONE",
     "LOOPLINE_SIMULATOR",
     "LOOPLINE_MESSAGES_PER_MONTH",
+    "LOOPLINE_TRUSTED_PROXIES",
 )
 
 # The texts of the program that the tests fill in ({program}, {contact}, {frequency}).
