@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from bot.conversation import answers, scales
-from bot.conversation.flows.context import match_choice, render_text
+from bot.conversation.flows.context import FlowContext, match_choice, render_text
 from bot.conversation.text import fold
-from bot.i18n.catalogs import _
+from bot.i18n.catalogs import Translator, _
 from bot.i18n.negotiation import SUPPORTED_LOCALES, text_direction
 from bot.messages import Choice
 
 if TYPE_CHECKING:
-    from bot.conversation.flows.context import FlowContext
     from bot.conversation.flows.schema import Node
 
 RATING_LOW, RATING_HIGH = 1, 5
@@ -22,6 +21,10 @@ PICK_MANY = _("You can choose more than one: reply with the numbers, e.g. 1,3.")
 RANK = _("Reply with up to {count} numbers, most important first, e.g. 3,1,2.")
 RATE = _("Reply with a number from {low} (worst) to {high} (best).")
 USE_BUTTONS = _("Please use the buttons of this question.")
+USE_BUTTONS = _("Please use the buttons of this question.")
+ONE_NUMBER = _("Sorry, I didn't understand. Please reply with a number from 1 to {count}.")
+SEVERAL = _("Sorry, I didn't understand. Reply with one or more numbers from 1 to {count}, e.g. 1,3.")
+IN_ORDER = _("Sorry, I didn't understand. Reply with the numbers in order, e.g. 3,1,2.")
 YES_OR_NO = _("Please reply 1 for yes or 2 for no.")
 NOT_A_NUMBER = _("Sorry, I didn't understand. Please reply with a number from 1 to {count}.")
 NOT_NUMBERS = _("Sorry, I didn't understand. Reply with one or more numbers from 1 to {count}, e.g. 1,3.")
@@ -100,66 +103,63 @@ def _button(node: Node, answer: str, buttons: Sequence[Choice]) -> Any:
 def read(node: Node, answer: str, ctx: FlowContext, *, is_button: bool = False) -> Reading:
     """Interpret an answer to a question node; ambiguous or unknown answers are never guessed."""
     t = ctx.translator(ctx.locale)
-    count = len(node.choices)
     if is_button:
         value = _button(node, answer, choices(node, ctx)[0])
-        return (
-            Reading(value)
-            if value is not None
-            else Reading(hint=t.gettext(_("Please use the buttons of this question.")))
-        )
-    if node.kind == "ask-yes-no":
-        yes = scales.parse_yes_no(answer)
-        if yes is None and (number := scales.parse_number(answer)) in (1, 2):
-            yes = number == 1  # the numbered lines SMS shows: 1 Yes, 2 No
-        return Reading(yes) if yes is not None else Reading(hint=t.gettext(YES_OR_NO))
-    if node.kind == "ask-rating":
-        rating = scales.parse_rating(answer, RATING_LOW, RATING_HIGH)
-        if rating is None:
-            return Reading(
-                hint=t.gettext(
-                    _("Sorry, I didn't understand. Please reply with a number from 1 to {count}."), count=RATING_HIGH
-                )
-            )
-        return Reading(rating)
-    if node.kind == "ask-listed":
-        # By number, or by a title: a line's dates and times must not make "2" look like a name.
-        number = scales.parse_rating(answer, 1, len(ctx.listed)) if ctx.listed else None
-        titles = [answers.Option(value, {"*": name}) for value, _line, name in ctx.listed]
-        found = ctx.listed[number - 1][0] if number else answers.parse_single(answer, titles, ctx.locale)
-        if found is None:  # part of one title only: "town hall"
-            found = _part_of_one(answer, {value: [name] for value, _line, name in ctx.listed})
-        return Reading(found) if found is not None else Reading(hint=t.gettext(NOT_A_NUMBER, count=len(ctx.listed)))
-    if node.kind == "ask-choice":
-        exact = match_choice(node, answer, ctx)  # number, value, label in the resident's language: no parsing
-        if exact is not None:
-            return Reading(exact)
+        return Reading(value) if value is not None else Reading(hint=t.gettext(USE_BUTTONS))
+    return READERS.get(node.kind, _read_choice)(node, answer, ctx, t)
+
+
+def _read_yes_no(node: Node, answer: str, ctx: FlowContext, t: Translator) -> Reading:
+    yes = scales.parse_yes_no(answer)
+    if yes is None and (number := scales.parse_number(answer)) in (1, 2):
+        yes = number == 1  # the numbered lines SMS shows: 1 Yes, 2 No
+    return Reading(yes) if yes is not None else Reading(hint=t.gettext(YES_OR_NO))
+
+
+def _read_rating(node: Node, answer: str, ctx: FlowContext, t: Translator) -> Reading:
+    rating = scales.parse_rating(answer, RATING_LOW, RATING_HIGH)
+    return Reading(rating) if rating is not None else Reading(hint=t.gettext(ONE_NUMBER, count=RATING_HIGH))
+
+
+def _read_listed(node: Node, answer: str, ctx: FlowContext, t: Translator) -> Reading:
+    # By number, or by a title: a line's dates and times must not make "2" look like a name.
+    number = scales.parse_rating(answer, 1, len(ctx.listed)) if ctx.listed else None
+    titles = [answers.Option(value, {"*": name}) for value, _line, name in ctx.listed]
+    found = ctx.listed[number - 1][0] if number else answers.parse_single(answer, titles, ctx.locale)
+    if found is None:  # part of one title only: "town hall"
+        found = _part_of_one(answer, {value: [name] for value, _line, name in ctx.listed})
+    return Reading(found) if found is not None else Reading(hint=t.gettext(NOT_A_NUMBER, count=len(ctx.listed)))
+
+
+def _read_multi(node: Node, answer: str, ctx: FlowContext, t: Translator) -> Reading:
+    picked = answers.parse_multi(answer, options(node, ctx), ctx.locale, node.max_choices)
+    return Reading(list(picked)) if picked is not None else Reading(hint=t.gettext(SEVERAL, count=len(node.choices)))
+
+
+def _read_ranking(node: Node, answer: str, ctx: FlowContext, t: Translator) -> Reading:
+    order = answers.parse_ranking(answer, options(node, ctx), ctx.locale, node.max_choices or 5)
+    return Reading(list(order)) if order is not None else Reading(hint=t.gettext(IN_ORDER))
+
+
+def _read_choice(node: Node, answer: str, ctx: FlowContext, t: Translator) -> Reading:
+    exact = match_choice(node, answer, ctx)  # number, value, label in the resident's language: no parsing
+    if exact is not None:
+        return Reading(exact)
     opts = options(node, ctx)
-    if node.kind == "ask-multi":
-        picked = answers.parse_multi(answer, opts, ctx.locale, node.max_choices)
-        if picked is None:
-            return Reading(
-                hint=t.gettext(
-                    _("Sorry, I didn't understand. Reply with one or more numbers from 1 to {count}, e.g. 1,3."),
-                    count=count,
-                )
-            )
-        return Reading(list(picked))
-    if node.kind == "ask-ranking":
-        order = answers.parse_ranking(answer, opts, ctx.locale, node.max_choices or 5)
-        if order is None:
-            return Reading(
-                hint=t.gettext(_("Sorry, I didn't understand. Reply with the numbers in order, e.g. 3,1,2."))
-            )
-        return Reading(list(order))
     single = answers.parse_single(answer, opts, ctx.locale) or _part_of_one(
         answer, {o.value: list(o.labels.values()) for o in opts}
     )
-    if single is None:
-        return Reading(
-            hint=t.gettext(_("Sorry, I didn't understand. Please reply with a number from 1 to {count}."), count=count)
-        )
-    return Reading(single)
+    return Reading(single) if single is not None else Reading(hint=t.gettext(ONE_NUMBER, count=len(node.choices)))
+
+
+READERS: dict[str, Callable[[Node, str, FlowContext, Translator], Reading]] = {
+    "ask-yes-no": _read_yes_no,
+    "ask-rating": _read_rating,
+    "ask-listed": _read_listed,
+    "ask-multi": _read_multi,
+    "ask-ranking": _read_ranking,
+    "ask-choice": _read_choice,
+}
 
 
 def _part_of_one(answer: str, names: dict[str, list[str]]) -> str | None:
