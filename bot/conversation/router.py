@@ -211,68 +211,88 @@ def _route(
     is_button: bool,
     provider_replied: bool,
 ) -> Turn:
+    """The order of precedence: STOP, HELP and START first, whatever the consent; nothing else after STOP; then
+    LANGUAGE and MENU, a poll that closed, what a joined resident asks for, the conversation, onboarding."""
     stopped = resident.consent == Consent.REVOKED
     keyword = None if is_button else match_keyword(text, opted_out=stopped)
-    silent = provider_replied  # the provider (Twilio Advanced Opt-Out) already answered this keyword
-    if keyword is Keyword.OPT_OUT:
-        return Turn(
-            "opt_out",
-            () if silent else (_say(ctx, STOPPED),),
-            consent=Consent.REVOKED,
-            end_session=True,
-            keyword=keyword,
+    if keyword is Keyword.OPT_IN and (
+        resident.consent == Consent.PENDING or (resident.consent == Consent.GRANTED and session is not None)
+    ):
+        keyword = (
+            None  # someone new (Telegram's /start too) goes through language and consent; mid-conversation it answers
         )
-    if keyword is Keyword.HELP:
-        replies: list[Reply] = [] if silent else [_say(ctx, HELP)]
-        if session and not stopped and replies:
-            node = session.flow.nodes[session.node]
-            replies.append(Reply(engine.expected_answer_hint(node, ctx), (), text_direction(ctx.locale)))
-        return Turn("help", tuple(replies), keyword=keyword)
-    if keyword is Keyword.OPT_IN:
-        if resident.consent == Consent.PENDING or (resident.consent == Consent.GRANTED and session is not None):
-            # Someone new (Telegram's /start too) goes through language and consent; mid-conversation it's an answer.
-            keyword = None
-        else:
-            restarted = () if silent else (_say(ctx, RESTARTED),)
-            return Turn("opt_in", restarted, consent=Consent.GRANTED, end_session=session is not None, keyword=keyword)
+    if keyword in (Keyword.OPT_OUT, Keyword.HELP, Keyword.OPT_IN):
+        return _consent_keyword(keyword, stopped, session, ctx, silent=provider_replied)
     if stopped:
         return Turn("ignored")  # after STOP nothing is sent but answers to START and HELP
     if keyword is Keyword.LANGUAGE:
-        step = engine.start(flows[ONBOARDING], ctx)
-        return _from_step(step, "reply", ONBOARDING)
+        return _from_step(engine.start(flows[ONBOARDING], ctx), "reply", ONBOARDING)
     if keyword is Keyword.MENU:
         return Turn("reply", (_say(ctx, MENU),), keyword=keyword)
     in_poll = session is not None and session.flow.slug.startswith("poll-")
     if session is not None and in_poll and session.flow.slug not in {p.flow for p in world.open_polls}:
         # The poll closed while this resident was in it: say so once and let the conversation go.
         return replace(_poll_turn(_closed(session.flow.slug, world), None, flows, ctx), end_session=True)
-    if resident.consent == Consent.GRANTED:
-        keyed = None if is_button else world.poll_keywords.get(fold(text))
-        if keyed is not None:
-            return _poll_turn(keyed, session, flows, ctx)
-        if keyword is Keyword.POLL:
-            if session is not None and session.flow.slug.startswith("poll-"):
-                return Turn("reply", (engine.ask(session.flow.nodes[session.node], ctx),))
-            if not world.open_polls:
-                return Turn("reply", (_say(ctx, NO_POLL),), keyword=keyword)
-            return _poll_turn(world.open_polls[0], session, flows, ctx)
-        if keyword is Keyword.EVENTS and EVENTS_FLOW in flows:
-            if not world.events:
-                return Turn("reply", (_say(ctx, NO_EVENTS),), keyword=keyword)
-            zone = str(ctx.resident.get("timezone") or "UTC")
-            listed = [[str(e.id), *reversed(e.listing(ctx.locale, zone))] for e in world.events]
-            details = {str(e.id): e.about(ctx.locale) for e in world.events if e.about(ctx.locale)}
-            step = engine.start(flows[EVENTS_FLOW], ctx, state={"listed": listed, "details": details})
-            return _from_step(step, "reply", EVENTS_FLOW)
-        if keyword is Keyword.FEEDBACK and FEEDBACK_FLOW in flows:
-            return _from_step(engine.start(flows[FEEDBACK_FLOW], ctx), "reply", FEEDBACK_FLOW)
-        if world.item_status is not None and not is_button:
-            ref, status = world.item_status
-            message = STATUS_TEXTS.get(status or "", STATUS_UNKNOWN)
-            return Turn("reply", (_say(ctx, message, ref=str(ref)),))
+    if resident.consent == Consent.GRANTED and not is_button:
+        asked = _request(text, keyword, session, flows, ctx, world)
+        if asked is not None:
+            return asked
     if session is not None:
         step = engine.advance(session.flow, session.node, session.state, text, ctx, is_button=is_button)
         return _from_step(step, "reply", None)
     if resident.consent in (Consent.PENDING, Consent.DECLINED):
         return _from_step(engine.start(flows[ONBOARDING], ctx), "reply", ONBOARDING)
     return Turn("reply", (_say(ctx, FALLBACK),))
+
+
+def _consent_keyword(
+    keyword: Keyword, stopped: bool, session: SessionView | None, ctx: FlowContext, *, silent: bool
+) -> Turn:
+    """STOP, HELP and START, answered whatever the consent (silent: the provider, e.g. Twilio Advanced Opt-Out,
+    already answered it)."""
+    if keyword is Keyword.OPT_OUT:
+        stopped_reply = () if silent else (_say(ctx, STOPPED),)
+        return Turn("opt_out", stopped_reply, consent=Consent.REVOKED, end_session=True, keyword=keyword)
+    if keyword is Keyword.HELP:
+        replies: list[Reply] = [] if silent else [_say(ctx, HELP)]
+        if session and not stopped and replies:
+            node = session.flow.nodes[session.node]
+            replies.append(Reply(engine.expected_answer_hint(node, ctx), (), text_direction(ctx.locale)))
+        return Turn("help", tuple(replies), keyword=keyword)
+    restarted = () if silent else (_say(ctx, RESTARTED),)
+    return Turn("opt_in", restarted, consent=Consent.GRANTED, end_session=session is not None, keyword=keyword)
+
+
+def _request(
+    text: str,
+    keyword: Keyword | None,
+    session: SessionView | None,
+    flows: Mapping[str, Flow],
+    ctx: FlowContext,
+    world: World,
+) -> Turn | None:
+    """What a joined resident asks for by a word: a poll by its keyword or POLL, EVENTS, FEEDBACK, or the status
+    of one of their items; None when the message asks for none of these."""
+    keyed = world.poll_keywords.get(fold(text))
+    if keyed is not None:
+        return _poll_turn(keyed, session, flows, ctx)
+    if keyword is Keyword.POLL:
+        if session is not None and session.flow.slug.startswith("poll-"):
+            return Turn("reply", (engine.ask(session.flow.nodes[session.node], ctx),))
+        if not world.open_polls:
+            return Turn("reply", (_say(ctx, NO_POLL),), keyword=keyword)
+        return _poll_turn(world.open_polls[0], session, flows, ctx)
+    if keyword is Keyword.EVENTS and EVENTS_FLOW in flows:
+        if not world.events:
+            return Turn("reply", (_say(ctx, NO_EVENTS),), keyword=keyword)
+        zone = str(ctx.resident.get("timezone") or "UTC")
+        listed = [[str(e.id), *reversed(e.listing(ctx.locale, zone))] for e in world.events]
+        details = {str(e.id): e.about(ctx.locale) for e in world.events if e.about(ctx.locale)}
+        step = engine.start(flows[EVENTS_FLOW], ctx, state={"listed": listed, "details": details})
+        return _from_step(step, "reply", EVENTS_FLOW)
+    if keyword is Keyword.FEEDBACK and FEEDBACK_FLOW in flows:
+        return _from_step(engine.start(flows[FEEDBACK_FLOW], ctx), "reply", FEEDBACK_FLOW)
+    if world.item_status is not None:
+        ref, status = world.item_status
+        return Turn("reply", (_say(ctx, STATUS_TEXTS.get(status or "", STATUS_UNKNOWN), ref=str(ref)),))
+    return None
