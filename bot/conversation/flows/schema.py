@@ -150,41 +150,15 @@ def _node(slug: str, node_id: str, raw: Any) -> Node:
     if nxt is not None and not isinstance(nxt, str):
         raise _fail(slug, node_id, "next must be a node id")
     text = _text(slug, node_id, raw.get("text"), "text") if kind == "send" or kind in ASK_KINDS else None
-    choices: list[ChoiceSpec] = []
-    if kind in WITH_CHOICES:
-        raw_choices = raw.get("choices")
-        if not isinstance(raw_choices, list) or len(raw_choices) < 2:
-            raise _fail(slug, node_id, f"an {kind} node needs at least two choices")
-        for index, item in enumerate(raw_choices, 1):
-            if not isinstance(item, dict) or not isinstance(item.get("value"), str) or not item["value"]:
-                raise _fail(slug, node_id, f"choice {index} needs a value")
-            if len(item["value"].encode()) > 64:
-                raise _fail(slug, node_id, f"choice {index}: value is over 64 bytes (Telegram's button limit)")
-            words = item.get("words", [])
-            if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
-                raise _fail(slug, node_id, f"choice {index}: words must be a list of strings")
-            label = _text(slug, node_id, item.get("label"), f"choice {index} label")
-            assert label is not None
-            choices.append(ChoiceSpec(item["value"], label, tuple(words), item.get("next")))
-        values = [c.value for c in choices]
-        if len(set(values)) != len(values):
-            raise _fail(slug, node_id, "choice values must be unique")
+    choices = _choices(slug, node_id, kind, raw.get("choices")) if kind in WITH_CHOICES else []
     conditions: list[Condition] = []
     if kind == "branch":
-        for index, arm in enumerate(raw.get("conditions") or [], 1):
-            if not (isinstance(arm, dict) and {"field", "equals", "next"} <= set(arm)):
-                raise _fail(slug, node_id, f"condition {index} needs field, equals and next")
-            conditions.append(Condition(str(arm["field"]), str(arm["equals"]), str(arm["next"])))
+        conditions = _conditions(slug, node_id, raw.get("conditions"))
         nxt = raw.get("default", nxt)
         if not isinstance(nxt, str):
             raise _fail(slug, node_id, "a branch node needs a default")
     if kind == "set-field":
-        if raw.get("field") not in SETTABLE_FIELDS and not str(raw.get("field", "")).startswith("fields."):
-            raise _fail(slug, node_id, f"field must be one of {SETTABLE_FIELDS} or fields.NAME")
-        if raw.get("field") == "consent" and raw.get("value") not in CONSENT_VALUES:
-            raise _fail(slug, node_id, f"consent can only be set to {CONSENT_VALUES}")
-        if "value" not in raw:
-            raise _fail(slug, node_id, "a set-field node needs a value (use $answer for the last answer)")
+        _check_set_field(slug, node_id, raw)
     every_choice_leads_on = kind == "ask-choice" and all(c.next for c in choices)
     if kind != "end" and nxt is None and not every_choice_leads_on:
         raise _fail(slug, node_id, "next is required")
@@ -211,6 +185,48 @@ def _node(slug: str, node_id: str, raw: Any) -> Node:
         field=raw.get("field"),
         value=None if raw.get("value") is None else str(raw.get("value")),
     )
+
+
+def _choices(slug: str, node_id: str, kind: str, raw: Any) -> list[ChoiceSpec]:
+    """A question's choices: at least two, each with a unique value that fits a Telegram button, and a label."""
+    if not isinstance(raw, list) or len(raw) < 2:
+        raise _fail(slug, node_id, f"an {kind} node needs at least two choices")
+    choices: list[ChoiceSpec] = []
+    for index, item in enumerate(raw, 1):
+        if not isinstance(item, dict) or not isinstance(item.get("value"), str) or not item["value"]:
+            raise _fail(slug, node_id, f"choice {index} needs a value")
+        if len(item["value"].encode()) > 64:
+            raise _fail(slug, node_id, f"choice {index}: value is over 64 bytes (Telegram's button limit)")
+        words = item.get("words", [])
+        if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+            raise _fail(slug, node_id, f"choice {index}: words must be a list of strings")
+        label = _text(slug, node_id, item.get("label"), f"choice {index} label")
+        assert label is not None
+        choices.append(ChoiceSpec(item["value"], label, tuple(words), item.get("next")))
+    values = [c.value for c in choices]
+    if len(set(values)) != len(values):
+        raise _fail(slug, node_id, "choice values must be unique")
+    return choices
+
+
+def _conditions(slug: str, node_id: str, raw: Any) -> list[Condition]:
+    """A branch's arms: each a field, the value it must equal, and where it leads."""
+    conditions = []
+    for index, arm in enumerate(raw or [], 1):
+        if not (isinstance(arm, dict) and {"field", "equals", "next"} <= set(arm)):
+            raise _fail(slug, node_id, f"condition {index} needs field, equals and next")
+        conditions.append(Condition(str(arm["field"]), str(arm["equals"]), str(arm["next"])))
+    return conditions
+
+
+def _check_set_field(slug: str, node_id: str, raw: dict[str, Any]) -> None:
+    """A set-field node names a field it may set and gives a value (consent only to a consent state)."""
+    if raw.get("field") not in SETTABLE_FIELDS and not str(raw.get("field", "")).startswith("fields."):
+        raise _fail(slug, node_id, f"field must be one of {SETTABLE_FIELDS} or fields.NAME")
+    if raw.get("field") == "consent" and raw.get("value") not in CONSENT_VALUES:
+        raise _fail(slug, node_id, f"consent can only be set to {CONSENT_VALUES}")
+    if "value" not in raw:
+        raise _fail(slug, node_id, "a set-field node needs a value (use $answer for the last answer)")
 
 
 def _reachable(flow: Flow) -> set[str]:
