@@ -11,10 +11,10 @@ import click
 
 from bot.conversation.flows.loader import read_document
 from bot.conversation.flows.schema import FlowError
-from bot.engagement import audit
 from bot.engagement.broadcasts import sending as broadcasts
 from bot.engagement.broadcasts.audiences import AudienceError, parse_audience
 from bot.i18n.negotiation import SUPPORTED_LOCALES
+from bot.staff import audit
 
 
 def _load(path: Path) -> broadcasts.BroadcastFile:

@@ -25,17 +25,16 @@ DEMO_ADMIN = "admin@demo.loopline.example"
 
 def demo_admin(session: Session, now: datetime) -> str:
     """Create (or give a new password to) the demo admin; the password, to print."""
-    from bot.engagement import audit
-    from bot.web import auth
+    from bot.staff import accounts, audit
 
     password = secrets.token_urlsafe(12)
     user = session.scalars(select(User).where(User.email == DEMO_ADMIN)).first()
     if user is None:
-        auth.create_user(session, DEMO_ADMIN, password, "admin", now)
+        accounts.create_user(session, DEMO_ADMIN, password, "admin", now)
     else:
         user.role = "admin"
-        auth.set_active(session, user, True, audit.cli_actor(), now)
-        auth.set_password(session, user, password, audit.cli_actor(), now)
+        accounts.set_active(session, user, True, audit.cli_actor(), now)
+        accounts.set_password(session, user, password, audit.cli_actor(), now)
     return password
 
 

@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from bot.engagement import audit
 from bot.engagement.residents import privacy
+from bot.staff import audit
 
 
 def _chosen(resident_id: int | None, address: str | None) -> None:

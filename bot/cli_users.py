@@ -10,9 +10,8 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.engagement import audit
+from bot.staff import accounts, audit
 from bot.store.staff import ROLES, ApiToken, Organization, User
-from bot.web import auth
 
 
 def _password(password_file: Path | None) -> str:
@@ -56,8 +55,8 @@ def create(email: str, role: str, organization: str | None, password_file: Path 
         with runtime.db.transaction() as session:
             now = runtime.clock.now()
             try:
-                user = auth.create_user(session, email, password, role, now, organization)
-            except auth.AuthError as exc:
+                user = accounts.create_user(session, email, password, role, now, organization)
+            except accounts.AuthError as exc:
                 _fail(str(exc))
             audit.record(session, audit.cli_actor(), "user.create", f"user:{user.id}", now, email=user.email, role=role)
     finally:
@@ -84,7 +83,7 @@ def list_users() -> None:
 
 
 def _user(session: Session, email: str) -> User:
-    user = session.scalars(select(User).where(User.email == auth.normalise_email(email))).first()
+    user = session.scalars(select(User).where(User.email == accounts.normalise_email(email))).first()
     if user is None:
         _fail(f"no user {email}")
     assert user is not None
@@ -104,8 +103,8 @@ def password(email: str, password_file: Path | None) -> None:
         with runtime.db.transaction() as session:
             user = _user(session, email)
             try:
-                auth.set_password(session, user, secret, audit.cli_actor(), runtime.clock.now())
-            except auth.AuthError as exc:
+                accounts.set_password(session, user, secret, audit.cli_actor(), runtime.clock.now())
+            except accounts.AuthError as exc:
                 _fail(str(exc))
     finally:
         runtime.close()
@@ -121,7 +120,7 @@ def deactivate(email: str) -> None:
     runtime = content_runtime()
     try:
         with runtime.db.transaction() as session:
-            changed = auth.set_active(session, _user(session, email), False, audit.cli_actor(), runtime.clock.now())
+            changed = accounts.set_active(session, _user(session, email), False, audit.cli_actor(), runtime.clock.now())
     finally:
         runtime.close()
     click.echo(f"deactivated {email}" if changed else f"{email} was already deactivated")
@@ -140,7 +139,7 @@ def token(email: str, name: str) -> None:
             user = _user(session, email)
             if not user.active:
                 _fail(f"{email} is deactivated")
-            secret = auth.create_token(session, user, name, runtime.clock.now())
+            secret = accounts.create_token(session, user, name, runtime.clock.now())
             audit.record(session, audit.cli_actor(), "token.create", f"user:{user.id}", runtime.clock.now(), name=name)
     finally:
         runtime.close()
@@ -195,7 +194,7 @@ def revoke_token(email: str, name: str | None, token_id: int | None) -> None:
                     else f"{email} has no live token {token_id}"
                 )
             for row in found:
-                auth.revoke_token(session, row, audit.cli_actor(), runtime.clock.now())
+                accounts.revoke_token(session, row, audit.cli_actor(), runtime.clock.now())
             revoked = [f"{row.id} ({row.name}, {row.prefix})" for row in found]
     finally:
         runtime.close()

@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 from bot.messages import Channel
 from bot.runtime import Runtime
 from bot.settings import Settings, load_settings
-from bot.web import auth
+from bot.staff import accounts
 from tests.support.chat import Chat
 from tests.support.databases import BACKENDS, Databases, postgres_schema
 from tests.support.examples import examples  # registers the "fast" Hypothesis profile before it is chosen
@@ -46,10 +46,10 @@ TELEGRAM_ENV = {
 def cheap_password_hashing() -> Iterator[None]:
     """argon2id with the cheapest parameters in the suite's own process (a sign-in costs 0.2 s at production cost);
     servers the suite starts as subprocesses hash at production cost, and a test checks what they store."""
-    shipped = auth.HASHER
-    auth.HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    shipped = accounts.HASHER
+    accounts.HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     yield
-    auth.HASHER = shipped
+    accounts.HASHER = shipped
 
 
 @pytest.fixture(scope="session")

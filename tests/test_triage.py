@@ -17,9 +17,9 @@ from bot.i18n.catalogs import Translator
 from bot.messages import Channel, Outbound, SendResult, SendStatus
 from bot.program import Program
 from bot.runtime import Runtime
+from bot.staff import accounts
 from bot.store.engagement import AuditEvent, InputItem, InputStatusChange
 from bot.store.models import OutboxItem, Resident
-from bot.web import auth
 from tests.conftest import make_settings
 from tests.support.chat import Chat
 from tests.support.voices import give_feedback, join
@@ -87,8 +87,8 @@ def test_tags_are_normalised_and_topic_assignment_and_publishing_are_audited(
         with pytest.raises(TriageError):
             triage.normalise_tag(bad)
     with runtime.db.transaction() as session:
-        user = auth.create_user(session, "sam@health.example", "a long enough password", "staff", now)
-        gone = auth.create_user(session, "old@health.example", "a long enough password", "staff", now)
+        user = accounts.create_user(session, "sam@health.example", "a long enough password", "staff", now)
+        gone = accounts.create_user(session, "old@health.example", "a long enough password", "staff", now)
         gone.active = False
         item = triage.find_item(session, ref)
         triage.set_tags(session, item, ACTOR, now, add=["Housing", "urgent"])

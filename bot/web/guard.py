@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from bot.runtime import Runtime
-from bot.web import auth
+from bot.staff import accounts
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -52,9 +52,9 @@ def runtime_of(request: Request) -> Runtime:
     return runtime
 
 
-def staff_of(request: Request) -> auth.Staff:
+def staff_of(request: Request) -> accounts.Staff:
     """The signed-in person (set by the guard before the endpoint runs)."""
-    staff: auth.Staff = request.state.staff
+    staff: accounts.Staff = request.state.staff
     return staff
 
 
@@ -65,7 +65,7 @@ def client_address(request: Request) -> str:
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
     """A dashboard page: the template with the signed-in person, their CSRF token and their navigation."""
-    staff: auth.Staff | None = getattr(request.state, "staff", None)
+    staff: accounts.Staff | None = getattr(request.state, "staff", None)
     context.update(
         staff=staff,
         csrf_token=staff.csrf_token if staff else "",
@@ -94,10 +94,10 @@ def page(permission: str) -> Callable[[Endpoint], Endpoint]:
         @functools.wraps(endpoint)
         async def guarded(request: Request) -> Response:
             runtime = runtime_of(request)
-            cookie = request.cookies.get(auth.SESSION_COOKIE)
+            cookie = request.cookies.get(accounts.SESSION_COOKIE)
 
-            def load(session: Session) -> auth.Staff | None:
-                return auth.session_staff(session, cookie, runtime.clock.now())
+            def load(session: Session) -> accounts.Staff | None:
+                return accounts.session_staff(session, cookie, runtime.clock.now())
 
             staff = await runtime.db.in_transaction(load)
             if staff is None:
@@ -110,7 +110,7 @@ def page(permission: str) -> Callable[[Endpoint], Endpoint]:
                 return forbidden(request)
             if request.method == "POST":
                 form = await read_form(request)
-                if not auth.same_secret(form.get("csrf_token"), staff.csrf_token):  # type: ignore[arg-type]
+                if not accounts.same_secret(form.get("csrf_token"), staff.csrf_token):  # type: ignore[arg-type]
                     return forbidden(
                         request, "This form has expired or did not come from this site. Reload and try again."
                     )
@@ -131,8 +131,8 @@ def api(permission: str) -> Callable[[Endpoint], Endpoint]:
             runtime = runtime_of(request)
             header = request.headers.get("authorization")
 
-            def load(session: Session) -> auth.Staff | None:
-                return auth.token_staff(session, header, runtime.clock.now())
+            def load(session: Session) -> accounts.Staff | None:
+                return accounts.token_staff(session, header, runtime.clock.now())
 
             staff = await runtime.db.in_transaction(load)
             if staff is None:

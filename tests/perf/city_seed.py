@@ -176,12 +176,12 @@ class CitySeeder:
         from sqlalchemy import select
         from sqlalchemy.orm import Session
 
+        from bot.staff import accounts
         from bot.store.staff import Share, User
-        from bot.web import auth
 
         with Session(self.conn) as session:
-            first = auth.create_user(session, "admin1@city.example", PASSWORD, "admin", self.now)
-            org_id = auth.organization_id(session, PARTNER_ORG, self.now)
+            first = accounts.create_user(session, "admin1@city.example", PASSWORD, "admin", self.now)
+            org_id = accounts.organization_id(session, PARTNER_ORG, self.now)
             password_hash = first.password_hash
             session.flush()
             rows = []
@@ -207,7 +207,7 @@ class CitySeeder:
                 [{"organization_id": org_id, "kind": k, "subject": s, "created_at": self.now} for k, s in shares],
             )
             staff_user = session.scalars(select(User).where(User.email == "staff1@city.example")).one()
-            token = auth.create_token(session, staff_user, "benchmark", self.now)
+            token = accounts.create_token(session, staff_user, "benchmark", self.now)
             session.flush()
             assignable = select(User.id).where(User.role.in_(("admin", "staff"))).order_by(User.id)
             self.user_ids = list(session.scalars(assignable))

@@ -7,7 +7,7 @@ import re
 from starlette.testclient import TestClient
 
 from bot.runtime import Runtime
-from bot.web import auth
+from bot.staff import accounts
 
 PASSWORD = "correct horse battery staple"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -19,7 +19,7 @@ def make_user(runtime: Runtime, role: str, email: str | None = None, organizatio
     if role == "partner" and organization is None:
         organization = "Eastside Promotoras"
     with runtime.db.transaction() as session:
-        auth.create_user(session, email, PASSWORD, role, runtime.clock.now(), organization)
+        accounts.create_user(session, email, PASSWORD, role, runtime.clock.now(), organization)
     return email
 
 
@@ -52,4 +52,4 @@ def api_token(runtime: Runtime, email: str, name: str = "test") -> str:
 
     with runtime.db.transaction() as session:
         user = session.scalars(select(User).where(User.email == email)).one()
-        return auth.create_token(session, user, name, runtime.clock.now())
+        return accounts.create_token(session, user, name, runtime.clock.now())

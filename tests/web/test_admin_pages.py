@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from bot.engagement import audit
 from bot.runtime import Runtime
+from bot.staff import audit
 from bot.store.engagement import AuditEvent
 from bot.store.staff import Organization, User
 from tests.support.staff import PASSWORD, api_token, make_user, sign_in

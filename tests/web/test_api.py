@@ -21,10 +21,10 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from bot.conversation.flows.loader import read_document
-from bot.engagement import sharing
 from bot.engagement.events import calendar as events
 from bot.engagement.polls import definition as polls
 from bot.runtime import Runtime
+from bot.staff import sharing
 from bot.store.engagement import (
     Answer,
     AuditEvent,

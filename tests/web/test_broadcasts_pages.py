@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from bot.engagement import sharing
 from bot.engagement.broadcasts.sending import PURPOSE_PREFIX
 from bot.runtime import Runtime
+from bot.staff import sharing
 from bot.store.engagement import AuditEvent, Broadcast
 from bot.store.models import OutboxItem
 from bot.store.staff import Organization

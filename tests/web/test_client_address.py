@@ -15,8 +15,8 @@ from starlette.testclient import TestClient
 from bot.cli import main
 from bot.runtime import Runtime
 from bot.settings import SettingsError, load_settings
+from bot.staff import accounts
 from bot.store.engagement import AuditEvent
-from bot.web import auth
 from bot.web.app import create_app
 from bot.web.proxies import client_host
 from tests.conftest import make_settings
@@ -56,7 +56,7 @@ def behind_proxy(database_url: str) -> Iterator[Runtime]:
 def test_failures_from_one_address_do_not_lock_the_account_elsewhere(client: TestClient, runtime: Runtime) -> None:
     email = make_user(runtime, "admin")
     attacker = _browser(client.app, ATTACKER)
-    for _ in range(auth.ADDRESS_FAILURES_ALLOWED + 3):
+    for _ in range(accounts.ADDRESS_FAILURES_ALLOWED + 3):
         assert _login(attacker, email, WRONG) in (401, 429)
     assert _login(attacker, email, PASSWORD) == 429  # the attacker's address stays locked out
     assert _login(_browser(client.app, STAFF), email, PASSWORD) == 303  # the admin, from elsewhere, signs in
@@ -65,7 +65,7 @@ def test_failures_from_one_address_do_not_lock_the_account_elsewhere(client: Tes
 def test_an_account_is_locked_only_for_the_address_that_failed(client: TestClient, runtime: Runtime) -> None:
     email, other = make_user(runtime, "staff"), make_user(runtime, "viewer")
     attacker = _browser(client.app, ATTACKER)
-    for _ in range(auth.EMAIL_FAILURES_ALLOWED):
+    for _ in range(accounts.EMAIL_FAILURES_ALLOWED):
         assert _login(attacker, email, WRONG) == 401
     assert _login(attacker, email, PASSWORD) == 429
     assert _login(attacker, other, PASSWORD) == 303  # the address itself is not locked yet
@@ -75,7 +75,7 @@ def test_an_account_is_locked_only_for_the_address_that_failed(client: TestClien
 def test_forwarded_for_is_ignored_without_trusted_proxies(client: TestClient, runtime: Runtime) -> None:
     email = make_user(runtime, "staff")
     attacker = _browser(client.app, ATTACKER)
-    for n in range(auth.ADDRESS_FAILURES_ALLOWED):
+    for n in range(accounts.ADDRESS_FAILURES_ALLOWED):
         assert _login(attacker, f"nobody{n}@health.example", WRONG, forwarded_for=f"192.0.2.{n + 1}") == 401
     assert _login(attacker, email, PASSWORD, forwarded_for=STAFF) == 429  # the address is locked, for every account
     assert set(_failed_sign_in_actors(runtime)) == {f"anonymous:{ATTACKER}"}
@@ -86,7 +86,7 @@ def test_forwarded_for_decides_behind_a_trusted_proxy(behind_proxy: Runtime) -> 
     runtime, app = behind_proxy, create_app(behind_proxy, deliver=False)
     email = make_user(runtime, "admin")
     proxy = _browser(app, PROXY)
-    for n in range(auth.ADDRESS_FAILURES_ALLOWED):
+    for n in range(accounts.ADDRESS_FAILURES_ALLOWED):
         assert _login(proxy, f"nobody{n}@health.example", WRONG, forwarded_for=ATTACKER) == 401
     assert _login(proxy, email, PASSWORD, forwarded_for=ATTACKER) == 429
     # What the attacker writes left of the address the proxy saw is not believed.

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from bot.engagement import sharing
 from bot.messages import Channel
 from bot.runtime import Runtime
+from bot.staff import sharing
 from bot.store.engagement import InputItem
 from bot.store.models import OutboxItem
 from bot.store.staff import Organization

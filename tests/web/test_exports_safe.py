@@ -265,4 +265,4 @@ def test_only_the_spreadsheet_module_writes_csv() -> None:
         for path in bot.rglob("*.py")
         if re.search(r"^\s*(import csv|from csv import)", path.read_text(encoding="utf-8"), re.MULTILINE)
     )
-    assert writers == ["engagement/spreadsheet.py"]
+    assert writers == ["staff/spreadsheet.py"]

@@ -24,8 +24,8 @@ from bot.engagement.events.calendar import load_event, moved_to_offset
 from bot.engagement.polls import definition as polls
 from bot.messages import Channel
 from bot.runtime import Runtime
+from bot.staff import accounts
 from bot.store.staff import User
-from bot.web import auth
 from bot.web.app import create_app
 from tests.support.chat import Chat
 from tests.support.examples import examples
@@ -77,7 +77,7 @@ def _seed(runtime: Runtime, chat: Callable[..., Chat]) -> dict[str, str]:
         fields = decisions.DecisionFields(texts={"title": {"en": "Evening clinic"}, "summary": {"en": "We open late."}})
         decision = decisions.create(session, fields, "en", "test", now)
         user = session.scalars(select(User).where(User.email == other)).one()
-        auth.create_token(session, user, "t", now)
+        accounts.create_token(session, user, "t", now)
         return {"slug": decision.slug, "ref": str(ref), "id": "1", "user_id": str(user.id), "token_id": "1"} | {
             "poll_slug": poll.slug,
             "event_slug": event.slug,

@@ -12,10 +12,10 @@ from datetime import timedelta
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from bot.engagement import sharing
 from bot.engagement.feedback import triage
 from bot.messages import Channel
 from bot.runtime import Runtime
+from bot.staff import sharing
 from bot.store.engagement import AuditEvent, InputItem
 from bot.store.models import OutboxItem, Resident
 from bot.store.staff import Organization

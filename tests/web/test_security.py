@@ -13,11 +13,10 @@ import pytest
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from bot.engagement import sharing
 from bot.messages import Channel
 from bot.runtime import Runtime
+from bot.staff import accounts, sharing
 from bot.store.staff import ROLES, Organization
-from bot.web import auth
 from tests.support.chat import Chat
 from tests.support.staff import api_token, make_user, sign_in
 
@@ -69,7 +68,7 @@ def test_each_role_is_refused_what_it_may_not_do(client: TestClient, runtime: Ru
     token = api_token(runtime, email)
     checked = 0
     for method, path, permission in protected(client):
-        if permission in auth.PERMISSIONS[role]:
+        if permission in accounts.PERMISSIONS[role]:
             continue
         checked += 1
         if path.startswith("/api/"):

@@ -6,9 +6,9 @@ from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from bot.runtime import Runtime
+from bot.staff import accounts
 from bot.store.engagement import AuditEvent
 from bot.store.staff import StaffSession
-from bot.web import auth
 from tests.support.staff import PASSWORD, csrf_of, make_user, sign_in
 
 
@@ -64,7 +64,7 @@ def test_sign_in_needs_the_form_token(client: TestClient, runtime: Runtime) -> N
 
 def test_throttled_after_repeated_failures(client: TestClient, runtime: Runtime) -> None:
     email = make_user(runtime, "staff")
-    for _ in range(auth.EMAIL_FAILURES_ALLOWED):
+    for _ in range(accounts.EMAIL_FAILURES_ALLOWED):
         form = client.get("/login")
         client.post("/login", data={"email": email, "password": "wrong password!", "csrf_token": csrf_of(form.text)})
     form = client.get("/login")
@@ -73,25 +73,25 @@ def test_throttled_after_repeated_failures(client: TestClient, runtime: Runtime)
     assert "Too many failed sign-ins" in response.text
     with runtime.db.transaction() as session:
         failures = session.scalar(select(func.count()).where(AuditEvent.action == "login.failed"))
-    assert failures == auth.EMAIL_FAILURES_ALLOWED + 1
+    assert failures == accounts.EMAIL_FAILURES_ALLOWED + 1
 
 
 def test_new_session_at_sign_in_and_none_after_sign_out(client: TestClient, runtime: Runtime) -> None:
     email = make_user(runtime, "staff")
-    client.cookies.set(auth.SESSION_COOKIE, "planted-by-an-attacker", domain="testserver.local")
+    client.cookies.set(accounts.SESSION_COOKIE, "planted-by-an-attacker", domain="testserver.local")
     csrf = sign_in(client, email)
-    assert client.cookies.get(auth.SESSION_COOKIE) != "planted-by-an-attacker"
-    first = client.cookies.get(auth.SESSION_COOKIE)
+    assert client.cookies.get(accounts.SESSION_COOKIE) != "planted-by-an-attacker"
+    first = client.cookies.get(accounts.SESSION_COOKIE)
     csrf_again = sign_in(client, email)
-    assert client.cookies.get(auth.SESSION_COOKIE) != first and csrf_again != csrf
+    assert client.cookies.get(accounts.SESSION_COOKIE) != first and csrf_again != csrf
     with runtime.db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(StaffSession)) == 1  # the old one was ended
-    stolen = client.cookies.get(auth.SESSION_COOKIE)
+    stolen = client.cookies.get(accounts.SESSION_COOKIE)
     assert client.post("/logout", data={"csrf_token": "wrong"}).status_code == 403
     out = client.post("/logout", data={"csrf_token": csrf_again}, follow_redirects=False)
     assert out.status_code == 303
     replay = TestClient(client.app)
-    replay.cookies.set(auth.SESSION_COOKIE, stolen or "")
+    replay.cookies.set(accounts.SESSION_COOKIE, stolen or "")
     assert replay.get("/dashboard", follow_redirects=False).status_code == 303
 
 

@@ -12,12 +12,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import FlowError
-from bot.engagement import sharing
 from bot.engagement.broadcasts.audiences import Audience, AudienceError, parse_audience
 from bot.engagement.broadcasts.sending import BroadcastFile, parse_broadcast
 from bot.engagement.forms import form_field, one_line
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.messages import Channel
+from bot.staff import sharing
 from bot.states import Consent, EventStatus, PollStatus
 from bot.store.engagement import Event, Poll
 from bot.store.models import Resident

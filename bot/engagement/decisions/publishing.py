@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import Select, func, select, union, update
 from sqlalchemy.orm import Session
 
-from bot.engagement import audit
 from bot.engagement.feedback.triage import OUTCOMES, find_item, record_status
 from bot.engagement.forms import one_line
 from bot.engagement.polls.answers import POLL_FLOW_PREFIX
@@ -21,6 +20,7 @@ from bot.engagement.polls.public_results import PollAnswers, results_line, tally
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.negotiation import SUPPORTED_LOCALES, pick_text
 from bot.program import Program
+from bot.staff import audit
 from bot.states import Consent, DecisionStatus, ItemStatus
 from bot.store.engagement import Answer, Decision, DecisionLink, InputItem, Poll
 from bot.store.flow_registry import FlowRegistry

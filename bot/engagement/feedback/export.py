@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from bot.engagement.spreadsheet import csv_text
+from bot.staff.spreadsheet import csv_text
 from bot.store.engagement import InputItem, Poll
 
 EXPORT_ROWS = 50_000

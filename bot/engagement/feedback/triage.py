@@ -11,10 +11,10 @@ from typing import cast
 from sqlalchemy import ColumnElement, Table, func, select
 from sqlalchemy.orm import Session
 
-from bot.engagement import audit
 from bot.engagement.forms import one_line
 from bot.i18n.catalogs import Translator, _
 from bot.program import Program
+from bot.staff import audit
 from bot.states import Consent, ItemStatus
 from bot.store.engagement import InputItem, InputStatusChange
 from bot.store.models import OutboxItem, Resident

@@ -11,8 +11,8 @@ from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import Flow, Node
-from bot.engagement.spreadsheet import csv_text
 from bot.i18n.negotiation import pick_text
+from bot.staff.spreadsheet import csv_text
 from bot.store.engagement import Answer, Poll
 
 BREAKDOWNS = ("locale", "area", "channel")

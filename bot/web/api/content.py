@@ -11,11 +11,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.conversation.flows.schema import Flow
-from bot.engagement import sharing
 from bot.engagement.broadcasts import sending as broadcasts
 from bot.engagement.polls import tally as results
 from bot.engagement.polls.answers import POLL_FLOW_PREFIX
 from bot.runtime import Runtime
+from bot.staff import sharing
+from bot.staff.accounts import Staff
 from bot.states import DecisionStatus, PollStatus
 from bot.store.engagement import Broadcast, Decision, Event, Poll
 from bot.web.api import serialize
@@ -31,7 +32,6 @@ from bot.web.api.operations import (
     wants_csv,
 )
 from bot.web.api.schemas import page_of, ref
-from bot.web.auth import Staff
 from bot.web.guard import runtime_of, staff_of
 
 POLL_SLUG = Param("slug", "slug", "The poll's slug.", where="path")

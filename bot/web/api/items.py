@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.engagement import sharing
 from bot.engagement.feedback import triage
 from bot.engagement.feedback.export import items_csv
 from bot.i18n.negotiation import SUPPORTED_LOCALES
+from bot.staff import sharing
+from bot.staff.accounts import Staff
 from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
 from bot.web.api import serialize
 from bot.web.api.content import visible_decisions
@@ -32,7 +33,6 @@ from bot.web.api.operations import (
     wants_csv,
 )
 from bot.web.api.schemas import ITEM_STATUSES, page_of, ref
-from bot.web.auth import Staff
 from bot.web.guard import runtime_of, staff_of
 
 ITEM_REF = Param("ref", "integer", "The item's reference (the number residents quote).", where="path", minimum=1)

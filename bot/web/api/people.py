@@ -10,12 +10,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.i18n.negotiation import SUPPORTED_LOCALES
+from bot.staff.accounts import PERMISSIONS
 from bot.store.models import Address, Resident
 from bot.store.staff import Organization
 from bot.web.api import serialize
 from bot.web.api.operations import AFTER, LIMIT, Param, data, not_found, operation, page
 from bot.web.api.schemas import CHANNELS, CONSENT_STATES, page_of, ref
-from bot.web.auth import PERMISSIONS
 from bot.web.guard import runtime_of, staff_of
 
 RESIDENT_ID = Param("id", "integer", "The resident's id.", where="path", minimum=1)

@@ -13,9 +13,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.engagement import audit
+from bot.staff import accounts, audit
 from bot.store.staff import ROLES, ApiToken, Organization, User
-from bot.web import auth
 from bot.web.dashboard import audit_log
 from bot.web.guard import page, read_form, render, runtime_of, staff_of
 
@@ -111,14 +110,14 @@ async def create_user(request: Request) -> Response:
         with runtime.db.transaction() as session:
             org_id = _organization(session, org_raw)
             org = session.get(Organization, org_id) if org_id else None
-            user = auth.create_user(session, email, password, role, now, org.name if org else None)
+            user = accounts.create_user(session, email, password, role, now, org.name if org else None)
             user.organization_id = org_id
             audit.record(session, staff.actor, "user.create", f"user:{user.id}", now, email=user.email, role=role)
             return user.email
 
     try:
         created = await runtime.db.run(create)
-    except (AdminError, auth.AuthError) as exc:
+    except (AdminError, accounts.AuthError) as exc:
         return await _users_page(request, str(exc), 400, email=email, role=role, organization=org_raw)
     return _done("/dashboard/users", f"Created {created}.")
 
@@ -134,7 +133,7 @@ class _Change:
     password: str | None = None
 
 
-def apply_change(session: Session, staff: auth.Staff, change: _Change, now: datetime) -> str:
+def apply_change(session: Session, staff: accounts.Staff, change: _Change, now: datetime) -> str:
     """Carry out one change (audited); the notice to show. Admins cannot demote or deactivate themselves."""
     user = session.get(User, change.user_id)
     if user is None:
@@ -158,11 +157,11 @@ def apply_change(session: Session, staff: auth.Staff, change: _Change, now: date
     if change.active is not None:
         if user.id == staff.user_id and not change.active:
             raise AdminError("You cannot deactivate your own account; ask another admin.")
-        if auth.set_active(session, user, change.active, staff.actor, now):
+        if accounts.set_active(session, user, change.active, staff.actor, now):
             return f"{user.email} is {'active' if user.active else 'deactivated'}; their sessions and tokens ended."
         return f"{user.email} is {'active' if user.active else 'deactivated'}."
     if change.password is not None:
-        auth.set_password(session, user, change.password, staff.actor, now)
+        accounts.set_password(session, user, change.password, staff.actor, now)
         return f"New password set for {user.email}; they were signed out everywhere and their tokens revoked."
     raise AdminError("Nothing to change.")
 
@@ -177,7 +176,7 @@ async def _change(request: Request, change: _Change) -> Response:
         notice = await runtime.db.in_transaction(run)
     except LookupError:
         return render(request, "dashboard/error.html", 404, title="Not found", message="There is no such user.")
-    except (AdminError, auth.AuthError) as exc:
+    except (AdminError, accounts.AuthError) as exc:
         return await _users_page(request, str(exc), 400)
     return _done("/dashboard/users", notice)
 
@@ -234,7 +233,7 @@ async def create_organization(request: Request) -> Response:
         now = runtime.clock.now()
         with runtime.db.transaction() as session:
             before = session.scalar(select(func.count()).select_from(Organization))
-            org_id = auth.organization_id(session, name, now)
+            org_id = accounts.organization_id(session, name, now)
             created = session.scalar(select(func.count()).select_from(Organization)) != before
             if created:
                 audit.record(session, staff.actor, "organization.create", f"organization:{org_id}", now, name=name)
@@ -286,7 +285,7 @@ async def create_token(request: Request) -> Response:
             user = session.get(User, user_id)
             if user is None:
                 return None
-            secret = auth.create_token(session, user, name, now)
+            secret = accounts.create_token(session, user, name, now)
             audit.record(session, staff.actor, "token.create", f"user:{user.id}", now, name=name, prefix=secret[:10])
             return secret
 
@@ -310,7 +309,7 @@ async def revoke_token(request: Request) -> Response:
             token = session.get(ApiToken, token_id)
             if token is None or token.user_id != user_id:
                 return None
-            auth.revoke_token(session, token, staff.actor, now)
+            accounts.revoke_token(session, token, staff.actor, now)
             return token.name
 
     name = await runtime.db.run(revoke)

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.engagement.spreadsheet import csv_text
+from bot.staff.spreadsheet import csv_text
 from bot.store.engagement import AuditEvent
 from bot.web.downloads import csv_download
 from bot.web.guard import PRIVATE_HEADERS, page, render, runtime_of

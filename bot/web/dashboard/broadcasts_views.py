@@ -10,12 +10,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.engagement import audit, sharing
 from bot.engagement.broadcasts import editor as broadcast_editor
 from bot.engagement.broadcasts import sending as broadcasts
 from bot.engagement.broadcasts.audiences import AudienceError
 from bot.engagement.broadcasts.editor import BroadcastDraft, NotAllowed
 from bot.engagement.forms import LANGUAGE_NAMES, LANGUAGES
+from bot.staff import audit, sharing
 from bot.store.engagement import Broadcast
 from bot.web.dashboard.polls import not_found, shown_time, with_notice
 from bot.web.guard import forbidden, page, read_form, render, runtime_of, staff_of

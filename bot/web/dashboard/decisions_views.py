@@ -21,9 +21,9 @@ from bot.engagement.feedback.triage import STATUS_LABELS, TriageError
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, pick_text, text_direction
 from bot.program import Program
 from bot.runtime import Runtime
+from bot.staff.accounts import Staff
 from bot.states import DecisionStatus, ItemStatus
 from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
-from bot.web.auth import Staff
 from bot.web.dashboard.inbox import local_time
 from bot.web.dashboard.inbox_query import find_visible, visible_clause
 from bot.web.guard import Endpoint, page, read_form, render, runtime_of, staff_of

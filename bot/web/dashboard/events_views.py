@@ -12,13 +12,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.engagement import audit
 from bot.engagement.events import calendar as events
 from bot.engagement.events import editor as event_editor
 from bot.engagement.events.editor import EventDraft
 from bot.engagement.forms import LANGUAGE_NAMES, LANGUAGES
 from bot.i18n.negotiation import pick_text
 from bot.program import Program
+from bot.staff import audit
 from bot.states import EventStatus
 from bot.store.engagement import Event, Rsvp
 from bot.web.dashboard.polls import not_found, with_notice

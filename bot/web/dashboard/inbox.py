@@ -20,11 +20,11 @@ from bot.engagement.feedback import triage
 from bot.engagement.feedback.export import items_csv
 from bot.engagement.feedback.triage import STATUS_LABELS, STATUSES, TriageError
 from bot.program import Program
+from bot.staff.accounts import Staff
 from bot.states import DecisionStatus
 from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
 from bot.store.models import Address
 from bot.store.staff import User
-from bot.web.auth import Staff
 from bot.web.dashboard import inbox_query
 from bot.web.dashboard.inbox_query import PAGE_SIZE, FilterError, InboxFilter
 from bot.web.downloads import csv_download

@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Select, String, cast, func, select
 from sqlalchemy.orm import Session
 
-from bot.engagement import sharing
 from bot.engagement.feedback.triage import KINDS, STATUSES
 from bot.engagement.forms import one_line
 from bot.i18n.negotiation import SUPPORTED_LOCALES
+from bot.staff import sharing
+from bot.staff.accounts import Staff
 from bot.store.engagement import InputItem, Poll
-from bot.web.auth import Staff
 
 PAGE_SIZE = 50
 

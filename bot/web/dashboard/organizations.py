@@ -10,9 +10,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.engagement import audit, sharing
 from bot.engagement.broadcasts.audiences import AudienceError, normalised, parse_audience
 from bot.engagement.forms import one_line
+from bot.staff import audit, sharing
 from bot.store.engagement import InputItem, Poll
 from bot.store.staff import Organization, User
 from bot.web.guard import page, read_form, render, runtime_of, staff_of

@@ -13,7 +13,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.engagement import audit, sharing
 from bot.engagement.forms import LANGUAGE_NAMES, LANGUAGES
 from bot.engagement.polls import checks as poll_checks
 from bot.engagement.polls import definition as poll_store
@@ -22,9 +21,10 @@ from bot.engagement.polls import report as poll_report
 from bot.engagement.polls.editor import PollDraft
 from bot.engagement.polls.tally import QuestionResult, as_csv
 from bot.i18n.negotiation import pick_text
+from bot.staff import audit, sharing
+from bot.staff.accounts import Staff
 from bot.store.engagement import Poll
 from bot.store.staff import Organization, Share
-from bot.web.auth import Staff
 from bot.web.dashboard.charts import bar_chart
 from bot.web.downloads import csv_download
 from bot.web.guard import PRIVATE_HEADERS, forbidden, page, read_form, render, runtime_of, staff_of

@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.engagement import audit
 from bot.engagement.residents import merge, privacy
+from bot.staff import audit
 from bot.web.guard import PRIVATE_HEADERS, page, read_form, render, runtime_of, staff_of
 
 SHOWN_MESSAGES = 100

@@ -9,8 +9,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from bot.engagement import audit
-from bot.web import auth
+from bot.staff import accounts, audit
 from bot.web.guard import client_address, page, read_form, render, runtime_of
 
 
@@ -39,7 +38,7 @@ def _login_page(request: Request, error: str = "", status_code: int = 200, email
         next=_safe_next(request.query_params.get("next")),
     )
     response.set_cookie(
-        auth.LOGIN_CSRF_COOKIE, token, max_age=3600, httponly=True, samesite="strict", secure=_secure(request)
+        accounts.LOGIN_CSRF_COOKIE, token, max_age=3600, httponly=True, samesite="strict", secure=_secure(request)
     )
     return response
 
@@ -55,20 +54,22 @@ async def login(request: Request) -> Response:
     form = await read_form(request)
     email = str(form.get("email") or "")[:254]
     password = str(form.get("password") or "")[:1024]
-    if not auth.same_secret(str(form.get("csrf_token") or ""), request.cookies.get(auth.LOGIN_CSRF_COOKIE, "")):
+    if not accounts.same_secret(str(form.get("csrf_token") or ""), request.cookies.get(accounts.LOGIN_CSRF_COOKIE, "")):
         return _login_page(request, "The sign-in form expired. Please try again.", 403, email)
-    old = request.cookies.get(auth.SESSION_COOKIE)
+    old = request.cookies.get(accounts.SESSION_COOKIE)
     client = client_address(request)
 
     def attempt(session: Session) -> str:
         now = runtime.clock.now()
         try:
-            user = auth.authenticate(session, email, password, client, now)
-        except auth.AuthError as exc:
-            audit.record(session, f"anonymous:{client}", "login.failed", f"email:{auth.normalise_email(email)}", now)
+            user = accounts.authenticate(session, email, password, client, now)
+        except accounts.AuthError as exc:
+            audit.record(
+                session, f"anonymous:{client}", "login.failed", f"email:{accounts.normalise_email(email)}", now
+            )
             return "!" + str(exc)
         audit.record(session, f"user:{user.email}", "login", f"user:{user.id}", now)
-        return auth.start_session(session, user, now, replacing=old)
+        return accounts.start_session(session, user, now, replacing=old)
 
     outcome = await runtime.db.in_transaction(attempt)
     if outcome.startswith("!"):
@@ -77,15 +78,15 @@ async def login(request: Request) -> Response:
     target = _safe_next(str(form.get("next") or ""))
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
-        auth.SESSION_COOKIE,
+        accounts.SESSION_COOKIE,
         outcome,
-        max_age=int(auth.SESSION_LIFETIME.total_seconds()),
+        max_age=int(accounts.SESSION_LIFETIME.total_seconds()),
         httponly=True,
         samesite="lax",
         secure=_secure(request),
         path="/",
     )
-    response.delete_cookie(auth.LOGIN_CSRF_COOKIE)
+    response.delete_cookie(accounts.LOGIN_CSRF_COOKIE)
     return response
 
 
@@ -93,14 +94,14 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     """POST /logout: end the session on the server and in the browser."""
     runtime = runtime_of(request)
-    cookie = request.cookies.get(auth.SESSION_COOKIE)
+    cookie = request.cookies.get(accounts.SESSION_COOKIE)
     staff = request.state.staff
 
     def end(session: Session) -> None:
-        auth.end_session(session, cookie)
+        accounts.end_session(session, cookie)
         audit.record(session, staff.actor, "logout", f"user:{staff.user_id}", runtime.clock.now())
 
     await runtime.db.in_transaction(end)
     response = RedirectResponse("/login?done=signed-out", status_code=303)
-    response.delete_cookie(auth.SESSION_COOKIE, path="/")
+    response.delete_cookie(accounts.SESSION_COOKIE, path="/")
     return response

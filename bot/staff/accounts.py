@@ -14,7 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from bot.engagement import audit
+from bot.staff import audit
 from bot.store.staff import ROLES, ApiToken, LoginThrottle, Organization, StaffSession, User
 
 SESSION_COOKIE = "loopline_session"
