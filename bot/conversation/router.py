@@ -201,7 +201,7 @@ def _locale_after(turn: Turn, ctx: FlowContext) -> str:
     return chosen[-1] if chosen else ctx.locale
 
 
-def _route(
+def _route(  # noqa: PLR0911  # one return per rule of precedence
     text: str,
     resident: ResidentView,
     session: SessionView | None,
@@ -263,7 +263,7 @@ def _consent_keyword(
     return Turn("opt_in", restarted, consent=Consent.GRANTED, end_session=session is not None, keyword=keyword)
 
 
-def _request(
+def _request(  # noqa: PLR0911  # one return per kind of request
     text: str,
     keyword: Keyword | None,
     session: SessionView | None,

@@ -270,7 +270,7 @@ def _loop_without_question(flow: Flow) -> str | None:
     return None
 
 
-def parse_flow(raw: Any) -> Flow:
+def parse_flow(raw: Any) -> Flow:  # noqa: PLR0912  # each rule its own message
     """Validate a decoded flow document and return it typed; raise FlowError naming the node at fault."""
     if not isinstance(raw, dict):
         raise FlowError("a flow document must be a mapping")

@@ -170,7 +170,7 @@ def _local(raw: str, what: str) -> tuple[datetime | None, str | None]:
     return value, None
 
 
-def check(session: Session, draft: EventDraft, default_locale: str, *, new: bool) -> list[str]:
+def check(session: Session, draft: EventDraft, default_locale: str, *, new: bool) -> list[str]:  # noqa: PLR0912  # each check its own message
     """Everything wrong with the draft, each said so staff can fix it (empty when it can be saved)."""
     problems = []
     if not SLUG.fullmatch(draft.slug) or draft.slug in RESERVED_SLUGS:

@@ -83,7 +83,7 @@ def _check_texts(draft: PollDraft, fallback: str) -> list[str]:
     return problems
 
 
-def _check_questions(draft: PollDraft) -> list[str]:
+def _check_questions(draft: PollDraft) -> list[str]:  # noqa: PLR0912  # each check its own message
     problems = []
     kept = [q for q in draft.questions if not q.is_blank()]
     if not kept:

@@ -61,7 +61,7 @@ def fallback_language(document: dict[str, Any], what: str = "poll") -> str | Non
     return str(fallback)
 
 
-def compile_poll(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def compile_poll(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:  # noqa: PLR0912  # each rule its own message
     """The poll's own fields and the flow document of its questions; FlowError names question and language."""
     slug = document.get("slug")
     if not isinstance(slug, str) or not slug.replace("-", "").replace("_", "").isalnum():
