@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -61,7 +62,7 @@ def fallback_language(document: dict[str, Any], what: str = "poll") -> str | Non
     return str(fallback)
 
 
-def compile_poll(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:  # noqa: PLR0912  # each rule its own message
+def compile_poll(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The poll's own fields and the flow document of its questions; FlowError names question and language."""
     slug = document.get("slug")
     if not isinstance(slug, str) or not slug.replace("-", "").replace("_", "").isalnum():
@@ -70,69 +71,73 @@ def compile_poll(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
         raise FlowError(f"poll {slug!r}: spec_version must be 1")
     fallback = fallback_language(document)
 
-    def _texts(slug: str, where: str, raw: Any, required: bool = True) -> dict[str, str] | None:
+    def texts(where: str, raw: Any, required: bool = True) -> dict[str, str] | None:
         return texts_in_every_language(slug, where, raw, required=required, fallback=fallback)
 
-    title = _texts(slug, "title", document.get("title"))
+    title = texts("title", document.get("title"))
     keywords = document.get("keywords") or {}
     if not isinstance(keywords, dict) or not all(isinstance(v, str) and v.strip() for v in keywords.values()):
         raise FlowError(f"poll {slug!r}, keywords: a mapping of language to one keyword")
     questions = document.get("questions")
     if not isinstance(questions, list) or not questions:
         raise FlowError(f"poll {slug!r}: questions must be a non-empty list")
-    nodes: dict[str, Any] = {}
-    ids = []
+    nodes: dict[str, dict[str, Any]] = {}
     for index, question in enumerate(questions, 1):
-        if not isinstance(question, dict) or not isinstance(question.get("id"), str):
-            raise FlowError(f"poll {slug!r}, question {index}: needs an id")
-        qid = question["id"]
-        kind = QUESTION_KINDS.get(str(question.get("kind")))
-        if kind is None:
-            raise FlowError(f"poll {slug!r}, question {qid!r}: kind must be one of {', '.join(QUESTION_KINDS)}")
-        node: dict[str, Any] = {
-            "kind": kind,
-            "text": _texts(slug, f"question {qid!r}", question.get("text")),
-            "question": qid,
-            "save_as": qid,
-            "skippable": bool(question.get("optional", False)),
-        }
-        if kind in ("ask-choice", "ask-multi", "ask-ranking"):
-            options = question.get("options")
-            if not isinstance(options, list) or len(options) < 2:
-                raise FlowError(f"poll {slug!r}, question {qid!r}: needs at least two options")
-            node["choices"] = [
-                {
-                    "value": str(o.get("value")),
-                    "label": _texts(slug, f"question {qid!r}, option {o.get('value')!r}", o.get("label")),
-                    "words": o.get("words", []),
-                }
-                for o in options
-            ]
-        if "max_choices" in question:
-            node["max_choices"] = question["max_choices"]
-        if kind == "ask-text":
-            node["max_length"] = int(question.get("max_length", 1000))
-        nodes[qid] = node
-        ids.append(qid)
+        node = _question_node(slug, index, question, texts)
+        if node["question"] in nodes:
+            raise FlowError(f"poll {slug!r}, question {index}: the id {node['question']!r} is used twice")
+        nodes[node["question"]] = node
+    ids = list(nodes)
     for current, following in zip(ids, [*ids[1:], "thanks"], strict=True):
         nodes[current]["next"] = following
     start = ids[0]
-    intro = _texts(slug, "intro", document.get("intro"), required=False)
+    intro = texts("intro", document.get("intro"), required=False)
     if intro:
         nodes["intro"] = {"kind": "send", "text": intro, "next": ids[0]}
         start = "intro"
-    nodes["thanks"] = {"kind": "send", "text": _texts(slug, "thanks", document.get("thanks")), "next": "done"}
+    nodes["thanks"] = {"kind": "send", "text": texts("thanks", document.get("thanks")), "next": "done"}
     nodes["done"] = {"kind": "end"}
-    flow = {
-        "spec_version": 1,
-        "slug": POLL_FLOW_PREFIX + slug,
-        "name": pick_text(title, "en") or slug,
-        "start": start,
-        "nodes": nodes,
-    }
+    name = pick_text(title, "en") or slug
+    flow = {"spec_version": 1, "slug": POLL_FLOW_PREFIX + slug, "name": name, "start": start, "nodes": nodes}
     parse_flow(flow)  # the compiled flow must itself be valid
     fields = {"slug": slug, "title": title, "keywords": keywords, "results_url": document.get("results_url")}
     return fields, flow
+
+
+def _question_node(
+    slug: str, index: int, question: Any, texts: Callable[[str, Any], dict[str, str] | None]
+) -> dict[str, Any]:
+    """One question of a poll file as a flow node (its id is its question id)."""
+    if not isinstance(question, dict) or not isinstance(question.get("id"), str):
+        raise FlowError(f"poll {slug!r}, question {index}: needs an id")
+    qid = question["id"]
+    kind = QUESTION_KINDS.get(str(question.get("kind")))
+    if kind is None:
+        raise FlowError(f"poll {slug!r}, question {qid!r}: kind must be one of {', '.join(QUESTION_KINDS)}")
+    node: dict[str, Any] = {
+        "kind": kind,
+        "text": texts(f"question {qid!r}", question.get("text")),
+        "question": qid,
+        "save_as": qid,
+        "skippable": bool(question.get("optional", False)),
+    }
+    if kind in ("ask-choice", "ask-multi", "ask-ranking"):
+        options = question.get("options")
+        if not isinstance(options, list) or len(options) < 2:
+            raise FlowError(f"poll {slug!r}, question {qid!r}: needs at least two options")
+        node["choices"] = [
+            {
+                "value": str(o.get("value")),
+                "label": texts(f"question {qid!r}, option {o.get('value')!r}", o.get("label")),
+                "words": o.get("words", []),
+            }
+            for o in options
+        ]
+    if "max_choices" in question:
+        node["max_choices"] = question["max_choices"]
+    if kind == "ask-text":
+        node["max_length"] = int(question.get("max_length", 1000))
+    return node
 
 
 def load_poll(session: Session, document: dict[str, Any], flows: FlowRegistry, clock: Clock) -> tuple[Poll, int]:
