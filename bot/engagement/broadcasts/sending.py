@@ -6,9 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from typing import cast as typed
 
-from sqlalchemy import JSON, Boolean, String, Table, and_, case, cast, func, insert, literal, null, select
+from sqlalchemy import and_, case, func, literal, null, select
 from sqlalchemy.orm import Session
 
 from bot.channels.render import render
@@ -18,11 +17,10 @@ from bot.engagement.broadcasts.audiences import Audience, recipient_query, recip
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.negotiation import SUPPORTED_LOCALES, text_direction
 from bot.messages import Address, Channel, Reply
-from bot.states import OutboxStatus
 from bot.store.engagement import Broadcast
 from bot.store.models import Message, OutboxItem
+from bot.store.outbox import queue_selected
 
-OUTBOX = typed(Table, OutboxItem.__table__)
 INVITES = {
     "poll": _("Reply POLL to answer."),
     "event": _("Reply EVENTS to tell us if you will come."),
@@ -173,39 +171,7 @@ def enqueue(
     if not arms:
         return row, 0
     text = case(*arms, else_=null())
-    empty: Any = literal("{}") if session.get_bind().dialect.name == "sqlite" else cast(literal("{}"), JSON)
-    moment = OUTBOX.c.not_before.type
-    rows = select(
-        (literal(f"{purpose}:") + cast(found.c.id, String)).label("idempotency_key"),
-        literal(purpose).label("purpose"),
-        found.c.id,
-        found.c.channel,
-        found.c.value,
-        text.label("text"),
-        empty.label("choices"),
-        literal(OutboxStatus.PENDING).label("status"),
-        literal(broadcast.urgent, Boolean).label("urgent"),
-        literal(0).label("attempts"),
-        literal(send_at, moment).label("not_before"),
-        literal(now, moment).label("created_at"),
-    ).where(text.is_not(None))
-    columns = [
-        "idempotency_key",
-        "purpose",
-        "resident_id",
-        "channel",
-        "address",
-        "text",
-        "choices",
-        "status",
-        "urgent",
-        "attempts",
-        "not_before",
-        "created_at",
-    ]
-    session.connection().execute(insert(OUTBOX).from_select(columns, rows))
-    # rowcount of INSERT … SELECT is not reported by every driver: count what was queued instead.
-    count = int(session.scalar(select(func.count()).select_from(OUTBOX).where(OUTBOX.c.purpose == purpose)) or 0)
+    count = queue_selected(session, purpose, found, text, broadcast.urgent, send_at, now)
     row.recipients = count
     return row, count
 
