@@ -119,13 +119,8 @@ def _max_choices(slug: str, node_id: str, raw: Any) -> int | None:
     return raw
 
 
-def _node(slug: str, node_id: str, raw: Any) -> Node:
-    if not isinstance(raw, dict):
-        raise _fail(slug, node_id, "must be a mapping")
-    kind = raw.get("kind")
-    if kind not in NODE_KINDS:
-        raise _fail(slug, node_id, f"kind must be one of {', '.join(NODE_KINDS)}, got {kind!r}")
-    allowed = {
+NODE_KEYS = frozenset(
+    {
         "kind",
         "text",
         "next",
@@ -143,7 +138,16 @@ def _node(slug: str, node_id: str, raw: Any) -> Node:
         "max_choices",
         "joins_parts",
     }
-    extra = sorted(set(raw) - allowed)
+)
+
+
+def _node(slug: str, node_id: str, raw: Any) -> Node:
+    if not isinstance(raw, dict):
+        raise _fail(slug, node_id, "must be a mapping")
+    kind = raw.get("kind")
+    if kind not in NODE_KINDS:
+        raise _fail(slug, node_id, f"kind must be one of {', '.join(NODE_KINDS)}, got {kind!r}")
+    extra = sorted(set(raw) - NODE_KEYS)
     if extra:
         raise _fail(slug, node_id, f"unknown keys {extra}")
     nxt = raw.get("next")
