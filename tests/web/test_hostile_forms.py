@@ -17,7 +17,7 @@ from sqlalchemy import select
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from bot.cli_content import DEMO_DIR
+from bot.cli.content import DEMO_DIR
 from bot.conversation.flows.loader import read_document
 from bot.engagement.decisions import publishing as decisions
 from bot.engagement.events.calendar import load_event, moved_to_offset

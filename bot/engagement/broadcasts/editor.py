@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import FlowError
 from bot.engagement.broadcasts.audiences import Audience, AudienceError, parse_audience
-from bot.engagement.broadcasts.sending import BroadcastFile, parse_broadcast
+from bot.engagement.broadcasts.sending import BroadcastFile, parse_broadcast, send_time_problem
 from bot.engagement.forms import form_field, one_line
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.messages import Channel
@@ -120,12 +120,11 @@ def _send_at(raw: str, zone: str, now: datetime) -> tuple[datetime, str | None]:
         local = datetime.fromisoformat(raw)
     except ValueError:
         return now, "Give the send time as a date and time (e.g. 2026-12-01T09:00), or leave it empty to send now."
-    if local.year > now.year + 1:
+    if local.year > now.year + 1:  # before the time zone: a year like 9999 has no room for one
         return now, "Choose a send time within the next year."
     moment = local.replace(tzinfo=ZoneInfo(zone)) if local.tzinfo is None else local
-    if moment < now.replace(second=0, microsecond=0):
-        return now, "The send time has passed: choose a later time, or leave it empty to send now."
-    return moment, None
+    problem = send_time_problem(moment, now)
+    return (now, problem) if problem else (moment, None)
 
 
 def compose(session: Session, draft: BroadcastDraft, zone: str, now: datetime) -> tuple[Composed | None, list[str]]:

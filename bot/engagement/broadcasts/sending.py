@@ -14,9 +14,11 @@ from bot.channels.render import render
 from bot.channels.segments import analyse
 from bot.conversation.flows.schema import FlowError
 from bot.engagement.broadcasts.audiences import Audience, recipient_query, recipients
+from bot.engagement.forms import language_name
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.negotiation import SUPPORTED_LOCALES, text_direction
 from bot.messages import Address, Channel, Reply
+from bot.staff import audit
 from bot.store.engagement import Broadcast
 from bot.store.models import Message, OutboxItem
 from bot.store.outbox import queue_selected
@@ -173,6 +175,59 @@ def enqueue(
     text = case(*arms, else_=null())
     count = queue_selected(session, purpose, found, text, broadcast.urgent, send_at, now)
     row.recipients = count
+    return row, count
+
+
+class NotSent(ValueError):
+    """A broadcast that cannot go as asked, with a message fit for staff (and the preview when there is one)."""
+
+    def __init__(self, message: str, found: Preview | None = None) -> None:
+        super().__init__(message)
+        self.found = found
+
+
+def send_time_problem(send_at: datetime, now: datetime) -> str | None:
+    """The one rule for when a broadcast may go: not in the past (this minute still counts as now)."""
+    if send_at < now.replace(second=0, microsecond=0):
+        return "The send time has passed: choose a later time, or send now."
+    return None
+
+
+def send(
+    session: Session,
+    broadcast: BroadcastFile,
+    audience: Audience,
+    when: tuple[datetime, datetime],
+    program: tuple[str, float],
+    actor: str,
+    fallback: str | None = None,
+) -> tuple[Broadcast, int]:
+    """Queue a broadcast, the one way the dashboard and the CLI do: when = (send at, now), program = (default
+    language, SMS price per segment); NotSent when the time is wrong or some recipients' languages have no text;
+    audited."""
+    send_at, now = when
+    default_locale, price = program
+    problem = send_time_problem(send_at, now)
+    if problem:
+        raise NotSent(problem)
+    found = preview(session, broadcast, audience, default_locale, price, fallback)
+    if found.missing:
+        lacking = ", ".join(f"{language_name(k)}: {n}" for k, n in sorted(found.missing.items()))
+        raise NotSent(f"Some recipients' languages have no text ({lacking}): write it, or choose a fallback.", found)
+    row, count = enqueue(session, broadcast, audience, default_locale, send_at, now, fallback)
+    audit.record(
+        session,
+        actor,
+        "broadcast.send.urgent" if broadcast.urgent else "broadcast.send",
+        f"broadcast:{row.id}",
+        now,
+        name=broadcast.name,
+        audience=audience.describe(),
+        recipients=count,
+        send_at=send_at.isoformat(),
+        urgent=broadcast.urgent,
+        fallback=fallback or "",
+    )
     return row, count
 
 

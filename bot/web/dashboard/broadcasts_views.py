@@ -15,7 +15,7 @@ from bot.engagement.broadcasts import sending as broadcasts
 from bot.engagement.broadcasts.audiences import AudienceError
 from bot.engagement.broadcasts.editor import BroadcastDraft, NotAllowed
 from bot.engagement.forms import LANGUAGE_NAMES, LANGUAGES
-from bot.staff import audit, sharing
+from bot.staff import sharing
 from bot.store.engagement import Broadcast
 from bot.web.dashboard.polls import not_found, shown_time, with_notice
 from bot.web.guard import forbidden, page, read_form, render, runtime_of, staff_of
@@ -133,33 +133,18 @@ async def compose(request: Request) -> Response:
             return "problems", ([f"Audience: {exc}."], None)
         if action != "send":
             return "preview", found
-        if found.missing:
-            lacking = ", ".join(f"{LANGUAGE_NAMES.get(k, k)}: {n}" for k, n in sorted(found.missing.items()))
-            problem = f"Some recipients' languages have no text ({lacking}): write it, or choose a fallback."
-            return "problems", ([problem], found)
-        row, count = broadcasts.enqueue(
-            session,
-            composed.message,
-            composed.audience,
-            settings.default_locale,
-            composed.send_at,
-            now,
-            composed.fallback,
-        )
-        urgent = composed.message.urgent
-        audit.record(
-            session,
-            staff.actor,
-            "broadcast.send.urgent" if urgent else "broadcast.send",
-            f"broadcast:{row.id}",
-            now,
-            name=composed.message.name,
-            audience=composed.audience.describe(),
-            recipients=count,
-            send_at=composed.send_at.isoformat(),
-            urgent=urgent,
-            fallback=composed.fallback or "",
-        )
+        try:
+            row, count = broadcasts.send(
+                session,
+                composed.message,
+                composed.audience,
+                (composed.send_at, now),
+                (settings.default_locale, settings.sms_price_per_segment),
+                staff.actor,
+                composed.fallback,
+            )
+        except broadcasts.NotSent as exc:
+            return "problems", ([str(exc)], exc.found or found)
         return "sent", (row.id, count, composed.send_at > now)
 
     outcome, detail = await runtime.db.in_transaction(work)

@@ -10,6 +10,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.cli.context import command_runtime
 from bot.staff import accounts, audit
 from bot.store.staff import ROLES, ApiToken, Organization, User
 
@@ -47,39 +48,27 @@ def users() -> None:
 )
 def create(email: str, role: str, organization: str | None, password_file: Path | None) -> None:
     """Create an account (the first admin is created this way)."""
-    from bot.cli import content_runtime
-
     password = _password(password_file)
-    runtime = content_runtime()
-    try:
-        with runtime.db.transaction() as session:
-            now = runtime.clock.now()
-            try:
-                user = accounts.create_user(session, email, password, role, now, organization)
-            except accounts.AuthError as exc:
-                _fail(str(exc))
-            audit.record(session, audit.cli_actor(), "user.create", f"user:{user.id}", now, email=user.email, role=role)
-    finally:
-        runtime.close()
+    with command_runtime() as runtime, runtime.db.transaction() as session:
+        now = runtime.clock.now()
+        try:
+            user = accounts.create_user(session, email, password, role, now, organization)
+        except accounts.AuthError as exc:
+            _fail(str(exc))
+        audit.record(session, audit.cli_actor(), "user.create", f"user:{user.id}", now, email=user.email, role=role)
     click.echo(f"created {role} {user.email}; sign in at /login")
 
 
 @users.command("list")
 def list_users() -> None:
     """Every account: e-mail, role, organization, active, last sign-in."""
-    from bot.cli import content_runtime
-
-    runtime = content_runtime()
-    try:
-        with runtime.db.transaction() as session:
-            orgs = {o.id: o.name for o in session.scalars(select(Organization))}
-            for user in session.scalars(select(User).order_by(User.email)):
-                last = user.last_login_at.isoformat(timespec="minutes") if user.last_login_at else "never"
-                state = "active" if user.active else "deactivated"
-                org = orgs.get(user.organization_id or 0, "-")
-                click.echo(f"{user.email}\t{user.role}\t{org}\t{state}\tlast sign-in {last}")
-    finally:
-        runtime.close()
+    with command_runtime() as runtime, runtime.db.transaction() as session:
+        orgs = {o.id: o.name for o in session.scalars(select(Organization))}
+        for user in session.scalars(select(User).order_by(User.email)):
+            last = user.last_login_at.isoformat(timespec="minutes") if user.last_login_at else "never"
+            state = "active" if user.active else "deactivated"
+            org = orgs.get(user.organization_id or 0, "-")
+            click.echo(f"{user.email}\t{user.role}\t{org}\t{state}\tlast sign-in {last}")
 
 
 def _user(session: Session, email: str) -> User:
@@ -95,19 +84,13 @@ def _user(session: Session, email: str) -> User:
 @click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def password(email: str, password_file: Path | None) -> None:
     """Set a new password (signs the person out everywhere)."""
-    from bot.cli import content_runtime
-
     secret = _password(password_file)
-    runtime = content_runtime()
-    try:
-        with runtime.db.transaction() as session:
-            user = _user(session, email)
-            try:
-                accounts.set_password(session, user, secret, audit.cli_actor(), runtime.clock.now())
-            except accounts.AuthError as exc:
-                _fail(str(exc))
-    finally:
-        runtime.close()
+    with command_runtime() as runtime, runtime.db.transaction() as session:
+        user = _user(session, email)
+        try:
+            accounts.set_password(session, user, secret, audit.cli_actor(), runtime.clock.now())
+        except accounts.AuthError as exc:
+            _fail(str(exc))
     click.echo(f"password changed for {email}; their sessions ended and their tokens were revoked")
 
 
@@ -115,14 +98,8 @@ def password(email: str, password_file: Path | None) -> None:
 @click.option("--email", required=True, help="Whose account to deactivate.")
 def deactivate(email: str) -> None:
     """Stop an account: its sessions end and its tokens are revoked for good (its history stays)."""
-    from bot.cli import content_runtime
-
-    runtime = content_runtime()
-    try:
-        with runtime.db.transaction() as session:
-            changed = accounts.set_active(session, _user(session, email), False, audit.cli_actor(), runtime.clock.now())
-    finally:
-        runtime.close()
+    with command_runtime() as runtime, runtime.db.transaction() as session:
+        changed = accounts.set_active(session, _user(session, email), False, audit.cli_actor(), runtime.clock.now())
     click.echo(f"deactivated {email}" if changed else f"{email} was already deactivated")
 
 
@@ -131,18 +108,12 @@ def deactivate(email: str) -> None:
 @click.option("--name", default="api", show_default=True, help="What the token is for.")
 def token(email: str, name: str) -> None:
     """Create a bearer token for the JSON API; it is shown once."""
-    from bot.cli import content_runtime
-
-    runtime = content_runtime()
-    try:
-        with runtime.db.transaction() as session:
-            user = _user(session, email)
-            if not user.active:
-                _fail(f"{email} is deactivated")
-            secret = accounts.create_token(session, user, name, runtime.clock.now())
-            audit.record(session, audit.cli_actor(), "token.create", f"user:{user.id}", runtime.clock.now(), name=name)
-    finally:
-        runtime.close()
+    with command_runtime() as runtime, runtime.db.transaction() as session:
+        user = _user(session, email)
+        if not user.active:
+            _fail(f"{email} is deactivated")
+        secret = accounts.create_token(session, user, name, runtime.clock.now())
+        audit.record(session, audit.cli_actor(), "token.create", f"user:{user.id}", runtime.clock.now(), name=name)
     click.echo(secret)
 
 
@@ -154,20 +125,14 @@ def _when(moment: datetime | None) -> str:
 @click.option("--email", required=True, help="Whose tokens to list.")
 def tokens(email: str) -> None:
     """A person's API tokens: id, name, first characters, created, last used, live or revoked."""
-    from bot.cli import content_runtime
-
-    runtime = content_runtime()
-    try:
-        with runtime.db.transaction() as session:
-            user = _user(session, email)
-            for row in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)):
-                state = f"revoked {_when(row.revoked_at)}" if row.revoked_at else "live"
-                click.echo(
-                    f"{row.id}\t{row.name}\t{row.prefix}\tcreated {_when(row.created_at)}"
-                    f"\tlast used {_when(row.last_used_at)}\t{state}"
-                )
-    finally:
-        runtime.close()
+    with command_runtime() as runtime, runtime.db.transaction() as session:
+        user = _user(session, email)
+        for row in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)):
+            state = f"revoked {_when(row.revoked_at)}" if row.revoked_at else "live"
+            click.echo(
+                f"{row.id}\t{row.name}\t{row.prefix}\tcreated {_when(row.created_at)}"
+                f"\tlast used {_when(row.last_used_at)}\t{state}"
+            )
 
 
 @users.command("revoke-token")
@@ -176,26 +141,18 @@ def tokens(email: str) -> None:
 @click.option("--id", "token_id", type=click.IntRange(1), help="Revoke the token with this id (see `users tokens`).")
 def revoke_token(email: str, name: str | None, token_id: int | None) -> None:
     """Revoke an API token for good, by name or by id (audited)."""
-    from bot.cli import content_runtime
-
     if (name is None) == (token_id is None):
         raise click.UsageError("give --name or --id")
-    runtime = content_runtime()
-    try:
-        with runtime.db.transaction() as session:
-            user = _user(session, email)
-            chosen = select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-            chosen = chosen.where(ApiToken.name == name) if name is not None else chosen.where(ApiToken.id == token_id)
-            found = list(session.scalars(chosen.order_by(ApiToken.id)))
-            if not found:
-                _fail(
-                    f"{email} has no live token {name!r}"
-                    if name is not None
-                    else f"{email} has no live token {token_id}"
-                )
-            for row in found:
-                accounts.revoke_token(session, row, audit.cli_actor(), runtime.clock.now())
-            revoked = [f"{row.id} ({row.name}, {row.prefix})" for row in found]
-    finally:
-        runtime.close()
+    with command_runtime() as runtime, runtime.db.transaction() as session:
+        user = _user(session, email)
+        chosen = select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        chosen = chosen.where(ApiToken.name == name) if name is not None else chosen.where(ApiToken.id == token_id)
+        found = list(session.scalars(chosen.order_by(ApiToken.id)))
+        if not found:
+            _fail(
+                f"{email} has no live token {name!r}" if name is not None else f"{email} has no live token {token_id}"
+            )
+        for row in found:
+            accounts.revoke_token(session, row, audit.cli_actor(), runtime.clock.now())
+        revoked = [f"{row.id} ({row.name}, {row.prefix})" for row in found]
     click.echo(f"revoked {', '.join(revoked)}")

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from bot.cli.context import command_runtime
 from bot.engagement.residents import privacy
 from bot.staff import audit
 
@@ -27,20 +28,14 @@ def residents() -> None:
 @click.option("--address", help="A phone number as they text from (+14155550123) or a Telegram chat id.")
 def export_command(resident_id: int | None, address: str | None) -> None:
     """Print everything stored about a resident as JSON (a data-access request)."""
-    from bot.cli import content_runtime
-
     _chosen(resident_id, address)
-    runtime = content_runtime()
-    try:
-        with runtime.db.transaction() as session:
-            resident = privacy.find_resident(session, resident_id, address)
-            if resident is None:
-                click.echo("loopline: no such resident", err=True)
-                sys.exit(1)
-            data = privacy.export(session, resident)
-            audit.record(session, audit.cli_actor(), "resident.export", f"resident:{resident.id}", runtime.clock.now())
-    finally:
-        runtime.close()
+    with command_runtime() as runtime, runtime.db.transaction() as session:
+        resident = privacy.find_resident(session, resident_id, address)
+        if resident is None:
+            click.echo("loopline: no such resident", err=True)
+            sys.exit(1)
+        data = privacy.export(session, resident)
+        audit.record(session, audit.cli_actor(), "resident.export", f"resident:{resident.id}", runtime.clock.now())
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
@@ -50,23 +45,17 @@ def export_command(resident_id: int | None, address: str | None) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def erase_command(resident_id: int | None, address: str | None, yes: bool) -> None:
     """Erase a resident: their messages, answers and addresses go; their input stays counted, text erased."""
-    from bot.cli import content_runtime
-
     _chosen(resident_id, address)
-    runtime = content_runtime()
-    try:
-        with runtime.db.transaction() as session:
-            resident = privacy.find_resident(session, resident_id, address)
-            if resident is None:
-                click.echo("loopline: no such resident", err=True)
-                sys.exit(1)
-            if not yes and not click.confirm(f"Erase resident #{resident.id} and their messages?"):
-                sys.exit(1)
-            erased_id = resident.id
-            counts = privacy.erase(session, resident)
-            audit.record(
-                session, audit.cli_actor(), "resident.erase", f"resident:{erased_id}", runtime.clock.now(), **counts
-            )
-    finally:
-        runtime.close()
+    with command_runtime() as runtime, runtime.db.transaction() as session:
+        resident = privacy.find_resident(session, resident_id, address)
+        if resident is None:
+            click.echo("loopline: no such resident", err=True)
+            sys.exit(1)
+        if not yes and not click.confirm(f"Erase resident #{resident.id} and their messages?"):
+            sys.exit(1)
+        erased_id = resident.id
+        counts = privacy.erase(session, resident)
+        audit.record(
+            session, audit.cli_actor(), "resident.erase", f"resident:{erased_id}", runtime.clock.now(), **counts
+        )
     click.echo(f"erased resident #{erased_id}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

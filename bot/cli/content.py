@@ -12,21 +12,26 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.channels import simulator
+from bot.cli.context import command_runtime, fail
 from bot.conversation.flows.loader import read_document
 from bot.conversation.flows.schema import FlowError, parse_flow
 from bot.engagement.events.calendar import load_event, moved_to_offset, parse_event
 from bot.engagement.polls import definition as poll_store
+from bot.engagement.polls import tally as poll_results
+from bot.engagement.polls.answers import POLL_FLOW_PREFIX
 from bot.engagement.polls.definition import compile_poll
+from bot.staff import accounts, audit
+from bot.store.engagement import Poll
+from bot.store.models import Address
 from bot.store.staff import User
 
-DEMO_DIR = Path(__file__).resolve().parent / "engagement" / "demo"
+DEMO_DIR = Path(__file__).resolve().parents[1] / "engagement" / "demo"
 DEMO_ADMIN = "admin@demo.loopline.example"
 
 
 def demo_admin(session: Session, now: datetime) -> str:
     """Create (or give a new password to) the demo admin; the password, to print."""
-    from bot.staff import accounts, audit
-
     password = secrets.token_urlsafe(12)
     user = session.scalars(select(User).where(User.email == DEMO_ADMIN)).first()
     if user is None:
@@ -85,24 +90,18 @@ def validate(files: tuple[Path, ...]) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def load(files: tuple[Path, ...]) -> None:
     """Store each file as a new version (conversations in progress keep the version they started on)."""
-    from bot.cli import content_runtime
-
     documents = _documents(files)
-    runtime = content_runtime()
-    try:
-        with runtime.db.transaction() as session:
-            for path, document in documents:
-                if document.get("kind") == "poll":
-                    poll, version = poll_store.load_poll(session, document, runtime.flows, runtime.clock)
-                    click.echo(f"loaded poll {poll.slug} ({poll.status}), questions version {version}")
-                elif document.get("kind") == "event":
-                    event = load_event(session, document, runtime.clock.now())
-                    click.echo(f"loaded event {event.slug} ({event.starts_at.isoformat()})")
-                else:
-                    row = runtime.flows.store(session, document, runtime.clock)
-                    click.echo(f"loaded flow {row.slug} version {row.version} from {path}")
-    finally:
-        runtime.close()
+    with command_runtime() as runtime, runtime.db.transaction() as session:
+        for path, document in documents:
+            if document.get("kind") == "poll":
+                poll, version = poll_store.load_poll(session, document, runtime.flows, runtime.clock)
+                click.echo(f"loaded poll {poll.slug} ({poll.status}), questions version {version}")
+            elif document.get("kind") == "event":
+                event = load_event(session, document, runtime.clock.now())
+                click.echo(f"loaded event {event.slug} ({event.starts_at.isoformat()})")
+            else:
+                row = runtime.flows.store(session, document, runtime.clock)
+                click.echo(f"loaded flow {row.slug} version {row.version} from {path}")
 
 
 @click.group()
@@ -113,34 +112,21 @@ def polls() -> None:
 @polls.command("list")
 def list_polls() -> None:
     """Every poll with its status and keywords."""
-    from sqlalchemy import select
 
-    from bot.cli import content_runtime
-    from bot.store.engagement import Poll
-
-    runtime = content_runtime()
-    try:
-        with runtime.db.transaction() as session:
-            for poll in session.scalars(select(Poll).order_by(Poll.id)):
-                words = ", ".join(poll.keywords.values())
-                click.echo(f"{poll.slug}\t{poll.status}\t{words}\t{poll.title.get('en', '')}")
-    finally:
-        runtime.close()
+    with command_runtime() as runtime, runtime.db.transaction() as session:
+        for poll in session.scalars(select(Poll).order_by(Poll.id)):
+            words = ", ".join(poll.keywords.values())
+            click.echo(f"{poll.slug}\t{poll.status}\t{words}\t{poll.title.get('en', '')}")
 
 
 def _set_status(slug: str, status: str) -> None:
-    from bot.cli import content_runtime
-
-    runtime = content_runtime()
-    try:
-        with runtime.db.transaction() as session:
-            poll = poll_store.set_status(session, slug, status, runtime.clock.now())
-            click.echo(f"{poll.slug} is {poll.status}")
-    except LookupError as exc:
-        click.echo(f"loopline: {exc}", err=True)
-        sys.exit(2)
-    finally:
-        runtime.close()
+    with command_runtime() as runtime:
+        try:
+            with runtime.db.transaction() as session:
+                poll = poll_store.set_status(session, slug, status, runtime.clock.now())
+        except LookupError as exc:
+            fail(str(exc))
+    click.echo(f"{poll.slug} is {poll.status}")
 
 
 @polls.command("open")
@@ -162,25 +148,15 @@ def close_poll(slug: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 def results(slug: str, fmt: str) -> None:
     """Results of a poll: counts per resident and percentages, by language, area and channel."""
-    from sqlalchemy import select
 
-    from bot.cli import content_runtime
-    from bot.engagement.polls import tally as poll_results
-    from bot.engagement.polls.answers import POLL_FLOW_PREFIX
-    from bot.store.engagement import Poll
-
-    runtime = content_runtime()
-    try:
-        with runtime.db.transaction() as session:
-            poll = session.scalars(select(Poll).where(Poll.slug == slug)).first()
-            if poll is None:
-                click.echo(f"loopline: no poll {slug!r}", err=True)
-                sys.exit(2)
-            runtime.flows.refresh(session)
-            flow = runtime.flows.get(session, runtime.flows.latest[POLL_FLOW_PREFIX + slug])
-            found = poll_results.poll_results(session, poll, flow)
-    finally:
-        runtime.close()
+    with command_runtime() as runtime, runtime.db.transaction() as session:
+        poll = session.scalars(select(Poll).where(Poll.slug == slug)).first()
+        if poll is None:
+            click.echo(f"loopline: no poll {slug!r}", err=True)
+            sys.exit(2)
+        runtime.flows.refresh(session)
+        flow = runtime.flows.get(session, runtime.flows.latest[POLL_FLOW_PREFIX + slug])
+        found = poll_results.poll_results(session, poll, flow)
     render = {"table": poll_results.as_table, "csv": poll_results.as_csv, "json": poll_results.as_json}[fmt]
     click.echo(render(found))
 
@@ -209,9 +185,6 @@ DEMO_VOICES = (
 
 def seed_demo_residents(runtime: Any) -> int:
     """Demo residents who join, answer the demo poll and give feedback through the real pipeline (once)."""
-    from bot.channels import simulator
-    from bot.store.models import Address
-
     with runtime.db.transaction() as session:
         if session.scalars(select(Address.id).where(Address.value.like("demo-%"))).first() is not None:
             return 0
@@ -227,10 +200,7 @@ def seed_demo_residents(runtime: Any) -> int:
 @click.option("--residents", is_flag=True, help="Also add demo residents who answer the poll and give feedback.")
 def demo(residents: bool) -> None:
     """Seed demo content in all six languages (a health poll, opened; two events) to try in the simulator."""
-    from bot.cli import content_runtime
-
-    runtime = content_runtime(migrate=True)
-    try:
+    with command_runtime(migrate=True) as runtime:
         with runtime.db.transaction() as session:
             for path in sorted(DEMO_DIR.glob("*.yaml")):
                 document = read_document(path)
@@ -248,7 +218,5 @@ def demo(residents: bool) -> None:
                 click.echo(f"{added} demo residents answered the poll and gave feedback: see the dashboard's inbox")
             else:
                 click.echo("The demo residents are already there.")
-    finally:
-        runtime.close()
     click.echo("Feedback: text FEEDBACK at any time. Try it all in the simulator (make run).")
     click.echo(f"Dashboard: sign in at /login as {DEMO_ADMIN} with the password {password} (new at every demo run)")

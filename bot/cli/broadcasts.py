@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from bot.cli.context import command_runtime, fail
 from bot.conversation.flows.loader import read_document
 from bot.conversation.flows.schema import FlowError
 from bot.engagement.broadcasts import sending as broadcasts
@@ -33,6 +34,17 @@ def _audience(expression: str | None):  # type: ignore[no-untyped-def]
         sys.exit(2)
 
 
+def _send_at(at: str | None, now: datetime) -> datetime:
+    """--at as an aware time (UTC when it names no zone), or now."""
+    if not at:
+        return now
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        fail("--at: give an ISO time like 2026-12-01T09:00-08:00")
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 @click.group()
 def broadcast() -> None:
     """Send a message to an audience, in each resident's language (see README: Broadcasts)."""
@@ -47,25 +59,13 @@ AUDIENCE_HELP = "e.g. 'language=es,vi area=94110 channel=sms not-answered=health
 @click.option("--fallback", type=click.Choice(SUPPORTED_LOCALES), default=None, help="Language for those without one.")
 def preview_command(file: Path, audience: str | None, fallback: str | None) -> None:
     """Recipients per language and channel; SMS encoding, segments and cost; what forces UCS-2."""
-    from bot.cli import content_runtime
-
     message = _load(file)
-    runtime = content_runtime()
-    try:
-        with runtime.db.transaction() as session:
-            found = broadcasts.preview(
-                session,
-                message,
-                _audience(audience),
-                runtime.settings.default_locale,
-                runtime.settings.sms_price_per_segment,
-                fallback,
-            )
-    except AudienceError as exc:
-        click.echo(f"loopline: --audience: {exc}", err=True)
-        sys.exit(2)
-    finally:
-        runtime.close()
+    chosen = _audience(audience)
+    with command_runtime() as runtime, runtime.db.transaction() as session:
+        settings = runtime.settings
+        found = broadcasts.preview(
+            session, message, chosen, settings.default_locale, settings.sms_price_per_segment, fallback
+        )
     click.echo(f"{message.name}: {found.total} recipients ({found.audience})")
     for entry in found.languages:
         channels = ", ".join(f"{channel} {count}" for channel, count in sorted(entry.recipients.items()))
@@ -87,51 +87,29 @@ def preview_command(file: Path, audience: str | None, fallback: str | None) -> N
 @click.option("--fallback", type=click.Choice(SUPPORTED_LOCALES), default=None, help="Language for those without one.")
 def send_command(file: Path, audience: str | None, at: str | None, fallback: str | None) -> None:
     """Queue the broadcast; refuses if a recipient's language has no text, unless --fallback is given."""
-    from bot.cli import content_runtime
-
     message = _load(file)
     chosen = _audience(audience)
-    runtime = content_runtime()
-    try:
-        send_at = datetime.fromisoformat(at) if at else runtime.clock.now()
-    except ValueError:
-        click.echo("loopline: --at: give an ISO time like 2026-12-01T09:00-08:00", err=True)
-        sys.exit(2)
-    if send_at.tzinfo is None:
-        send_at = send_at.replace(tzinfo=UTC)
-    try:
-        with runtime.db.transaction() as session:
-            found = broadcasts.preview(
-                session,
-                message,
-                chosen,
-                runtime.settings.default_locale,
-                runtime.settings.sms_price_per_segment,
-                fallback,
-            )
-            if found.missing:
-                missing = ", ".join(f"{loc} ({n})" for loc, n in sorted(found.missing.items()))
-                click.echo(f"loopline: no text for: {missing}; add them to {file} or use --fallback", err=True)
-                sys.exit(1)
-            row, count = broadcasts.enqueue(
-                session, message, chosen, runtime.settings.default_locale, send_at, runtime.clock.now(), fallback
-            )
-            action = "broadcast.send.urgent" if message.urgent else "broadcast.send"
-            audit.record(
-                session,
-                audit.cli_actor(),
-                action,
-                f"broadcast:{row.id}",
-                runtime.clock.now(),
-                name=message.name,
-                audience=chosen.describe(),
-                recipients=count,
-                send_at=send_at.isoformat(),
-                urgent=message.urgent,
-                fallback=fallback or "",
-            )
-    finally:
-        runtime.close()
+    with command_runtime() as runtime:
+        now = runtime.clock.now()
+        send_at = _send_at(at, now)
+        settings = runtime.settings
+        try:
+            with runtime.db.transaction() as session:
+                row, count = broadcasts.send(
+                    session,
+                    message,
+                    chosen,
+                    (send_at, now),
+                    (settings.default_locale, settings.sms_price_per_segment),
+                    audit.cli_actor(),
+                    fallback,
+                )
+        except broadcasts.NotSent as exc:
+            if exc.found is None:
+                fail(f"--at: {exc}")
+            missing = ", ".join(f"{loc} ({n})" for loc, n in sorted(exc.found.missing.items()))
+            click.echo(f"loopline: no text for: {missing}; add them to {file} or use --fallback", err=True)
+            sys.exit(1)  # the file needs work, not the command line
     click.echo(f"broadcast {row.id}: {count} messages queued for {send_at.isoformat()}")
 
 
@@ -139,12 +117,6 @@ def send_command(file: Path, audience: str | None, at: str | None, fallback: str
 @click.argument("broadcast_id", type=int)
 def status_command(broadcast_id: int) -> None:
     """Queued / sent / delivered / failed / skipped counts, with the reasons."""
-    from bot.cli import content_runtime
-
-    runtime = content_runtime()
-    try:
-        with runtime.db.transaction() as session:
-            found = broadcasts.status(session, broadcast_id)
-    finally:
-        runtime.close()
+    with command_runtime() as runtime, runtime.db.transaction() as session:
+        found = broadcasts.status(session, broadcast_id)
     click.echo(json.dumps(found, indent=2, sort_keys=True))

@@ -1,0 +1,66 @@
+"""The `loopline` command line: one group whose commands live one module per theme and are imported only when
+used (`loopline migrate` does not load the web server)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import ItemsView, Iterator, ValuesView
+from typing import Any
+
+import click
+
+# Command name -> "module:attribute" under bot.cli.
+COMMANDS = {
+    "serve": "processes:serve",
+    "worker": "processes:worker",
+    "migrate": "local:migrate",
+    "chat": "local:chat",
+    "flows": "content:flows",
+    "polls": "content:polls",
+    "results": "content:results",
+    "demo": "content:demo",
+    "broadcast": "broadcasts:broadcast",
+    "users": "users:users",
+    "residents": "residents:residents",
+}
+
+
+class LazyCommands(dict[str, Any]):
+    """The group's commands by name, each imported from its module the first time it is asked for."""
+
+    def __init__(self, where: dict[str, str]) -> None:
+        super().__init__(dict.fromkeys(where))
+        self.where = where
+
+    def __getitem__(self, name: str) -> click.Command:
+        command = super().__getitem__(name)
+        if command is None:
+            module, _, attribute = self.where[name].partition(":")
+            command = getattr(importlib.import_module(f"bot.cli.{module}"), attribute)
+            super().__setitem__(name, command)
+        return command  # type: ignore[no-any-return]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The command, or the default when there is none of that name."""
+        if name not in self:
+            return default
+        return self[name]
+
+    def values(self) -> ValuesView[Any]:  # type: ignore[override]
+        """Every command (imports them all)."""
+        return {name: self[name] for name in self}.values()
+
+    def items(self) -> ItemsView[str, Any]:  # type: ignore[override]
+        """Every (name, command) (imports them all)."""
+        return {name: self[name] for name in self}.items()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(super().keys()))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Loopline: a multilingual SMS and Telegram gateway for two-way community engagement."""
+
+
+main.commands = LazyCommands(COMMANDS)

@@ -1,0 +1,120 @@
+"""The long-running processes: `serve` (webhooks, simulator, dashboard, API, and delivery unless told not to) and
+`worker` (delivery only; run several)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+
+import click
+import uvicorn
+
+from bot.cli.context import configure_logging, open_runtime, settings_or_fail
+from bot.settings import Settings
+from bot.web.access_log import log_config
+from bot.web.app import create_app
+
+LOG_LEVELS = click.Choice(["debug", "info", "warning", "error"])
+
+
+def startup_line(settings: Settings, local_url: str) -> str:
+    """One line naming the live channels and the URL to give each provider."""
+    public = settings.public_url or local_url
+    parts = []
+    if settings.twilio:
+        parts.append(f"sms (Twilio messaging webhook: POST {public}/webhooks/twilio/sms)")
+    if settings.telegram:
+        where = f"webhook {public}/webhooks/telegram" if settings.telegram.mode == "webhook" else "polling"
+        parts.append(f"telegram ({where})")
+    if settings.simulator:
+        parts.append(f"simulator ({local_url}/simulator)")
+    return f"Loopline serving on {local_url} | live channels: {', '.join(parts) or 'none'}"
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--no-delivery", is_flag=True, help="Leave sending to separate `loopline worker` processes.")
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=LOG_LEVELS,
+    help="Logging threshold.",
+)
+@click.option("--access-log", is_flag=True, help="Log every HTTP request (paths, query values redacted, never bodies).")
+def serve(host: str, port: int, no_delivery: bool, log_level: str, access_log: bool) -> None:
+    """Serve webhooks, the simulator, the scheduler and delivery in one process.
+
+    The embedded SQLite database is migrated at start; a PostgreSQL database must be migrated with
+    `loopline migrate` first.
+    """
+
+    settings = settings_or_fail()
+    configure_logging(log_level)
+    runtime = open_runtime(settings, migrate=settings.is_sqlite)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    click.echo(startup_line(settings, f"http://{shown}:{port}"), err=False)
+    sys.stdout.flush()
+    app = create_app(runtime, deliver=not no_delivery)
+    try:
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=access_log,
+            log_config=log_config(),  # the access log names paths, never a query value
+            proxy_headers=False,  # X-Forwarded-For is read by bot.web.proxies alone (LOOPLINE_TRUSTED_PROXIES)
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        runtime.close()
+
+
+@click.command()
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=LOG_LEVELS,
+    help="Logging threshold.",
+)
+def worker(log_level: str) -> None:
+    """Send what the outbox holds (run several; they share the work through the database)."""
+    settings = settings_or_fail()
+    configure_logging(log_level)
+    runtime = open_runtime(settings, migrate=False)
+    click.echo(f"Loopline worker sending on: {', '.join(settings.live_channels) or 'no channel'}")
+
+    async def run() -> None:
+        scheduler = runtime.scheduler()
+        running = True
+        # Containers stop processes with SIGTERM: finish the message in hand, hand the rest of the batch back
+        # at once (another worker sends it), and leave.
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(stop_signal, runtime.worker.stop)
+        connecting = None
+        if runtime.telegram:  # an unreachable Bot API is retried in the background; SMS goes on meanwhile
+            await runtime.connect_telegram(register=False)
+            connecting = asyncio.create_task(runtime.keep_telegram_up(None, lambda: running))
+        try:
+            await runtime.worker.run_forever()
+        finally:
+            running = False
+            scheduler.shutdown(wait=False)
+            if connecting is not None:
+                connecting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await connecting
+            if runtime.telegram:
+                await runtime.telegram.stop()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runtime.close()
