@@ -17,8 +17,8 @@ from bot.channels.simulator import SimulatorChannel
 from bot.channels.telegram import TelegramChannel
 from bot.channels.twilio_sms import TwilioSms
 from bot.clock import Clock
+from bot.delivery.rules import SendRules
 from bot.delivery.sweeps import Schedule, run_sweeps
-from bot.delivery.sweeps_config import parse_leads
 from bot.delivery.worker import DeliveryWorker
 from bot.messages import Channel
 from bot.pipeline.orchestrator import Pipeline
@@ -29,6 +29,21 @@ from bot.store.flow_registry import FlowRegistry
 from bot.store.migrate import upgrade
 
 log = logging.getLogger("loopline")
+
+
+def send_rules(settings: Settings) -> SendRules:
+    """Quiet hours, the frequency cap and the senders' pace as the delivery workers apply them."""
+    (quiet_start, quiet_end), (cap, window) = settings.quiet_hours, settings.frequency_cap
+    return SendRules(
+        quiet_start,
+        quiet_end,
+        cap,
+        window,
+        settings.timezone,
+        settings.sms_segments_per_second,
+        settings.sms_sender,
+        claim_seconds=settings.claim_seconds,
+    )
 
 
 @dataclass
@@ -59,7 +74,7 @@ class Runtime:
             adapters[Channel.TELEGRAM] = self.telegram
         if self.settings.simulator:
             adapters[Channel.SIMULATOR] = SimulatorChannel()
-        self.worker = DeliveryWorker(self.db, adapters, self.clock, rules=self.settings.send_rules())
+        self.worker = DeliveryWorker(self.db, adapters, self.clock, rules=send_rules(self.settings))
 
     def prepare(self, migrate: bool) -> None:
         """Migrate (when asked) and store the built-in flows' current versions."""
@@ -76,7 +91,7 @@ class Runtime:
 
     def sweep(self) -> dict[str, int]:
         """Queue what is due (event and poll reminders); safe to run in every process at once."""
-        schedule = Schedule(parse_leads(self.settings.event_reminders), program=Program.of(self.settings))
+        schedule = Schedule(self.settings.event_reminders, program=Program.of(self.settings))
         with self.db.transaction() as session:
             queued = run_sweeps(session, self.clock.now(), schedule, self.flows)
         if any(queued.values()):

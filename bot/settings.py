@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import time, timedelta
 from ipaddress import IPv4Network, IPv6Network, ip_network
+from typing import TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
-from bot.delivery.rules import SendRules, parse_cap, parse_quiet_hours
-from bot.delivery.sweeps_config import parse_leads
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 
 _SID = re.compile(r"^(AC|MG)[0-9a-fA-F]{32}$")
 _TELEGRAM_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{10,}$")
 _TELEGRAM_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+# The database URLs Loopline runs on: embedded SQLite, or PostgreSQL through psycopg 3 (the driver it installs).
+DATABASE_URL = re.compile(r"^(sqlite(\+pysqlite)?|postgres(ql)?(\+psycopg)?)://")
+LONGEST_LEAD = timedelta(days=60)  # a reminder further ahead than this is a typo, not a reminder
+
+
+T = TypeVar("T")
 
 
 class SettingsError(ValueError):
@@ -63,12 +70,12 @@ class Settings:
     timezone: str = "UTC"
     simulator: bool = True
     messages_per_month: int = 4
-    quiet_hours: str = "21:00-08:00"
-    frequency_cap: str = "3/7d"
+    quiet_hours: tuple[time, time] = (time(21, 0), time(8, 0))
+    frequency_cap: tuple[int, timedelta] = (3, timedelta(days=7))
     sms_price_per_segment: float = 0.0083
     sms_segments_per_second: float = 1.0
     claim_seconds: float = 120.0
-    event_reminders: str = "24h,2h"
+    event_reminders: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=2))
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
 
     @property
@@ -83,28 +90,70 @@ class Settings:
             live.append("simulator")
         return live
 
-    def send_rules(self) -> SendRules:
-        """Quiet hours and the frequency cap as the delivery worker applies them."""
-        start, end = parse_quiet_hours(self.quiet_hours)
-        cap, window = parse_cap(self.frequency_cap)
-        sender = "default"
+    @property
+    def sms_sender(self) -> str:
+        """The Twilio sender whose pace the workers share (a messaging service, a number, or "default")."""
         if self.twilio:
-            sender = self.twilio.messaging_service_sid or self.twilio.from_number or "default"
-        return SendRules(
-            start,
-            end,
-            cap,
-            window,
-            self.timezone,
-            self.sms_segments_per_second,
-            sender,
-            claim_seconds=self.claim_seconds,
-        )
+            return self.twilio.messaging_service_sid or self.twilio.from_number or "default"
+        return "default"
 
     @property
     def is_sqlite(self) -> bool:
         """Whether the store is the embedded SQLite database."""
         return self.database_url.startswith("sqlite")
+
+
+def parse_quiet_hours(value: str) -> tuple[time, time]:
+    """ "21:00-08:00" -> (21:00, 08:00); ValueError when malformed."""
+    start, sep, end = value.partition("-")
+    if not sep:
+        raise ValueError("quiet hours look like 21:00-08:00")
+    return time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
+
+
+def parse_cap(value: str) -> tuple[int, timedelta]:
+    """ "3/7d" -> (3, 7 days); "0/7d" turns the cap off; the window is 1 to 366 days."""
+    count, sep, window = value.partition("/")
+    days = window.strip().removesuffix("d")
+    if not sep or not count.strip().isdigit() or not days.isdigit() or len(count.strip()) > 6:
+        raise ValueError("the frequency cap looks like 3/7d (messages per days)")
+    if not 1 <= int(days) <= 366:
+        raise ValueError("the frequency cap's window is 1 to 366 days (3/7d); 0/7d turns the cap off")
+    return int(count), timedelta(days=int(days))
+
+
+def parse_leads(value: str) -> tuple[timedelta, ...]:
+    """ "24h,2h" (or "90m") -> lead times before an event, longest first; ValueError when malformed."""
+    leads = []
+    for raw in value.split(","):
+        part = raw.strip().lower()
+        unit = {"h": 3600, "m": 60}.get(part[-1:])
+        if unit is None or not part[:-1].isdigit() or int(part[:-1]) <= 0:
+            raise ValueError("reminder lead times look like 24h,2h")
+        if len(part) > 8 or int(part[:-1]) * unit > LONGEST_LEAD.total_seconds():
+            raise ValueError(f"a reminder goes at most {LONGEST_LEAD.days} days before an event")
+        leads.append(timedelta(seconds=int(part[:-1]) * unit))
+    return tuple(sorted(set(leads), reverse=True))
+
+
+def _parsed(env: Mapping[str, str], name: str, default: str, parse: Callable[[str], T]) -> T:
+    try:
+        return parse(env.get(name, "").strip() or default)
+    except ValueError as exc:
+        raise SettingsError(name, str(exc)) from exc
+
+
+def _number(env: Mapping[str, str], name: str, default: str, bounds: tuple[float, float], example: str) -> float:
+    """A decimal setting within bounds (inclusive); nan and infinities are not numbers here."""
+    raw = env.get(name, "").strip() or default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(name, f"must be a number like {example}") from exc
+    low, high = bounds
+    if not math.isfinite(value) or not low <= value <= high:
+        raise SettingsError(name, f"must be a number from {low:g} to {high:g}, like {example}")
+    return value
 
 
 def _url(env: Mapping[str, str], name: str) -> str | None:
@@ -160,37 +209,6 @@ def _telegram(env: Mapping[str, str], public_url: str | None) -> TelegramSetting
     return TelegramSettings(token, secret, _url(env, "LOOPLINE_TELEGRAM_API_BASE"), mode)
 
 
-def _checked(env: Mapping[str, str], name: str, default: str, parse: Callable[[str], object]) -> str:
-    value = env.get(name, "").strip() or default
-    try:
-        parse(value)
-    except ValueError as exc:
-        raise SettingsError(name, str(exc)) from exc
-    return value
-
-
-def _price(env: Mapping[str, str]) -> float:
-    raw = env.get("LOOPLINE_SMS_PRICE_PER_SEGMENT", "").strip() or "0.0083"
-    try:
-        price = float(raw)
-    except ValueError as exc:
-        raise SettingsError("LOOPLINE_SMS_PRICE_PER_SEGMENT", "must be a number like 0.0083") from exc
-    if price < 0:
-        raise SettingsError("LOOPLINE_SMS_PRICE_PER_SEGMENT", "cannot be negative")
-    return price
-
-
-def _rate(env: Mapping[str, str]) -> float:
-    raw = env.get("LOOPLINE_TWILIO_SEGMENTS_PER_SECOND", "").strip() or "1"
-    try:
-        rate = float(raw)
-    except ValueError as exc:
-        raise SettingsError("LOOPLINE_TWILIO_SEGMENTS_PER_SECOND", "must be a number like 1, 3 or 100") from exc
-    if not 0 < rate <= 1000:
-        raise SettingsError("LOOPLINE_TWILIO_SEGMENTS_PER_SECOND", "must be between 0 and 1000")
-    return rate
-
-
 def _claim(env: Mapping[str, str]) -> float:
     raw = env.get("LOOPLINE_CLAIM_SECONDS", "").strip() or "120"
     if not raw.isdigit() or not 1 <= int(raw) <= 86400:
@@ -223,8 +241,8 @@ def _trusted_proxies(env: Mapping[str, str]) -> tuple[IPv4Network | IPv6Network,
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Read and check every LOOPLINE_* variable; raise SettingsError naming the first bad one."""
     database_url = env.get("LOOPLINE_DATABASE_URL", "").strip() or "sqlite:///./loopline.db"
-    if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", database_url):
-        raise SettingsError("LOOPLINE_DATABASE_URL", "must be a sqlite:/// or postgresql:// URL")
+    if not DATABASE_URL.match(database_url):
+        raise SettingsError("LOOPLINE_DATABASE_URL", "must be a sqlite:/// or postgresql:// URL (driver psycopg)")
     public_url = _url(env, "LOOPLINE_PUBLIC_URL")
     locale = env.get("LOOPLINE_DEFAULT_LOCALE", "").strip() or "en"
     if locale not in SUPPORTED_LOCALES:
@@ -250,11 +268,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         timezone=timezone,
         simulator=simulator in ("on", "1", "true"),
         messages_per_month=_per_month(env),
-        quiet_hours=_checked(env, "LOOPLINE_QUIET_HOURS", "21:00-08:00", parse_quiet_hours),
-        frequency_cap=_checked(env, "LOOPLINE_FREQUENCY_CAP", "3/7d", parse_cap),
-        sms_price_per_segment=_price(env),
-        sms_segments_per_second=_rate(env),
+        quiet_hours=_parsed(env, "LOOPLINE_QUIET_HOURS", "21:00-08:00", parse_quiet_hours),
+        frequency_cap=_parsed(env, "LOOPLINE_FREQUENCY_CAP", "3/7d", parse_cap),
+        sms_price_per_segment=_number(env, "LOOPLINE_SMS_PRICE_PER_SEGMENT", "0.0083", (0, 10), "0.0083"),
+        sms_segments_per_second=_number(env, "LOOPLINE_TWILIO_SEGMENTS_PER_SECOND", "1", (0.01, 1000), "1, 3 or 100"),
         claim_seconds=_claim(env),
-        event_reminders=_checked(env, "LOOPLINE_EVENT_REMINDERS", "24h,2h", parse_leads),
+        event_reminders=_parsed(env, "LOOPLINE_EVENT_REMINDERS", "24h,2h", parse_leads),
         trusted_proxies=_trusted_proxies(env),
     )

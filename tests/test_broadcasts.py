@@ -19,7 +19,7 @@ from bot.delivery.worker import DeliveryWorker
 from bot.engagement.broadcasts import sending as broadcasts
 from bot.engagement.broadcasts.audiences import AudienceError, parse_audience
 from bot.messages import Channel, Outbound, SendResult, SendStatus
-from bot.runtime import Runtime
+from bot.runtime import Runtime, send_rules
 from bot.store.engagement import AuditEvent
 from bot.store.models import OutboxItem, Resident
 from tests.support.chat import Chat
@@ -77,7 +77,7 @@ async def _advance(clock: FixedClock, seconds: float) -> None:
 
 def drain(runtime: Runtime, clock: FixedClock) -> Recorder:
     recorder = Recorder()
-    worker = DeliveryWorker(runtime.db, {Channel.SMS: recorder}, clock, rules=runtime.settings.send_rules())
+    worker = DeliveryWorker(runtime.db, {Channel.SMS: recorder}, clock, rules=send_rules(runtime.settings))
     worker.sleep = lambda seconds: _advance(clock, seconds)
     while asyncio.run(worker.run_once()):
         pass
@@ -226,8 +226,7 @@ def test_tags_set_by_a_flow_or_staff_select_residents(runtime: Runtime, chat: Ca
 
 
 def test_reminder_lead_times_are_configurable() -> None:
-    from bot.delivery.sweeps_config import parse_leads
-    from bot.settings import SettingsError, load_settings
+    from bot.settings import SettingsError, load_settings, parse_leads
 
     assert parse_leads("2h, 24h ,90m") == (timedelta(hours=24), timedelta(hours=2), timedelta(minutes=90))
     with pytest.raises(SettingsError, match="LOOPLINE_EVENT_REMINDERS"):

@@ -18,7 +18,7 @@ from bot.engagement.decisions.publishing import DecisionError, DecisionFields
 from bot.i18n.catalogs import Translator
 from bot.messages import Channel, Outbound, SendResult, SendStatus
 from bot.program import Program
-from bot.runtime import Runtime
+from bot.runtime import Runtime, send_rules
 from bot.store.engagement import AuditEvent, InputItem, InputStatusChange
 from bot.store.models import OutboxItem
 from tests.conftest import make_settings
@@ -77,7 +77,7 @@ class Recorder:
 def drain(runtime: Runtime) -> dict[Channel, Recorder]:
     """The real delivery worker (consent, quiet hours, pacing) over recorders, until nothing more is due."""
     recorders = {channel: Recorder(channel) for channel in (Channel.SMS, Channel.TELEGRAM)}
-    worker = DeliveryWorker(runtime.db, recorders, runtime.clock, rules=runtime.settings.send_rules())
+    worker = DeliveryWorker(runtime.db, recorders, runtime.clock, rules=send_rules(runtime.settings))
 
     async def no_wait(seconds: float) -> None:
         return None

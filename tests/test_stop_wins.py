@@ -25,7 +25,7 @@ from bot.delivery.worker import DeliveryWorker
 from bot.engagement.broadcasts.audiences import parse_audience
 from bot.engagement.broadcasts.sending import BroadcastFile, enqueue
 from bot.messages import Address, Channel, Inbound, Outbound, SendResult, SendStatus
-from bot.runtime import Runtime
+from bot.runtime import Runtime, send_rules
 from bot.store.models import Address as AddressRow
 from bot.store.models import OutboxItem, Resident
 from bot.store.outbox import cancel_unsent
@@ -81,7 +81,7 @@ def _broadcast(runtime: Runtime) -> str:
 def _worker(runtime: Runtime, provider: SlowProvider, batch: int = 50) -> DeliveryWorker:
     # Never quiet, no cap, a short code's pace: only consent decides who gets the message.
     rules = replace(
-        runtime.settings.send_rules(),
+        send_rules(runtime.settings),
         quiet_start=clock_time(0),
         quiet_end=clock_time(0),
         cap=0,

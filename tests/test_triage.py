@@ -16,7 +16,7 @@ from bot.engagement.feedback.triage import TriageError
 from bot.i18n.catalogs import Translator
 from bot.messages import Channel, Outbound, SendResult, SendStatus
 from bot.program import Program
-from bot.runtime import Runtime
+from bot.runtime import Runtime, send_rules
 from bot.staff import accounts
 from bot.store.engagement import AuditEvent, InputItem, InputStatusChange
 from bot.store.models import OutboxItem, Resident
@@ -122,7 +122,7 @@ class Recorder:
 def drain(runtime: Runtime) -> Recorder:
     """Run the real delivery worker until it has nothing more to do now (SMS through a recorder)."""
     recorder = Recorder(Channel.SMS)
-    worker = DeliveryWorker(runtime.db, {Channel.SMS: recorder}, runtime.clock, rules=runtime.settings.send_rules())
+    worker = DeliveryWorker(runtime.db, {Channel.SMS: recorder}, runtime.clock, rules=send_rules(runtime.settings))
 
     async def no_wait(seconds: float) -> None:
         return None

@@ -12,14 +12,14 @@ from sqlalchemy import func, select
 from bot.clock import FixedClock
 from bot.delivery.worker import DeliveryWorker
 from bot.messages import Channel, Outbound, SendResult, SendStatus
-from bot.runtime import Runtime
+from bot.runtime import Runtime, send_rules
 from bot.store.models import OutboxItem
 from tests.test_stop_wins import _broadcast, _residents
 
 
 def _worker(runtime: Runtime, clock: FixedClock, per_second: float, claim_seconds: float) -> DeliveryWorker:
     rules = replace(
-        runtime.settings.send_rules(),
+        send_rules(runtime.settings),
         quiet_start=clock_time(0),
         quiet_end=clock_time(0),
         cap=0,

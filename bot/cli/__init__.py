@@ -4,7 +4,8 @@ used (`loopline migrate` does not load the web server)."""
 from __future__ import annotations
 
 import importlib
-from collections.abc import ItemsView, Iterator, ValuesView
+import sys
+from collections.abc import ItemsView, Iterator, Sequence, ValuesView
 from typing import Any
 
 import click
@@ -58,7 +59,43 @@ class LazyCommands(dict[str, Any]):
         return iter(list(super().keys()))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Loopline(click.Group):
+    """The group, whose usage errors (an unknown command, a bad value) are one line on stderr and exit status 2."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run a command line; with standalone_mode (the default) exit with its status, as click does."""
+        standalone = standalone_mode
+        try:
+            outcome = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as exc:
+            if not standalone:
+                raise
+            where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+            click.echo(f"loopline: {exc.format_message()}{where}", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            if not standalone:
+                raise
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            if not standalone:
+                raise
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        if not standalone:
+            return outcome
+        sys.exit(outcome if isinstance(outcome, int) else 0)
+
+
+@click.group(cls=Loopline, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Loopline: a multilingual SMS and Telegram gateway for two-way community engagement."""
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli.context import command_runtime, fail
+from bot.cli.context import RECORD_ID, command_runtime, fail
 from bot.conversation.flows.loader import read_document
 from bot.conversation.flows.schema import FlowError
 from bot.engagement.broadcasts import sending as broadcasts
@@ -114,7 +114,7 @@ def send_command(file: Path, audience: str | None, at: str | None, fallback: str
 
 
 @broadcast.command("status")
-@click.argument("broadcast_id", type=int)
+@click.argument("broadcast_id", type=RECORD_ID)
 def status_command(broadcast_id: int) -> None:
     """Queued / sent / delivered / failed / skipped counts, with the reasons."""
     with command_runtime() as runtime, runtime.db.transaction() as session:

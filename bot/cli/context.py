@@ -17,6 +17,9 @@ from bot.runtime import Runtime
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store.migrate import is_current
 
+# Any record's id on the command line: a positive whole number that fits the database's 64-bit integers.
+RECORD_ID = click.IntRange(1, 2**63 - 1)
+
 
 def fail(message: str) -> NoReturn:
     """Stop the command: one line on stderr, exit status 2."""

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from bot.cli.context import command_runtime
+from bot.cli.context import RECORD_ID, command_runtime
 from bot.engagement.residents import privacy
 from bot.staff import audit
 
@@ -24,7 +24,7 @@ def residents() -> None:
 
 
 @residents.command("export")
-@click.option("--id", "resident_id", type=int, help="The resident's id (as the dashboard shows it).")
+@click.option("--id", "resident_id", type=RECORD_ID, help="The resident's id (as the dashboard shows it).")
 @click.option("--address", help="A phone number as they text from (+14155550123) or a Telegram chat id.")
 def export_command(resident_id: int | None, address: str | None) -> None:
     """Print everything stored about a resident as JSON (a data-access request)."""
@@ -40,7 +40,7 @@ def export_command(resident_id: int | None, address: str | None) -> None:
 
 
 @residents.command("erase")
-@click.option("--id", "resident_id", type=int, help="The resident's id.")
+@click.option("--id", "resident_id", type=RECORD_ID, help="The resident's id.")
 @click.option("--address", help="A phone number or Telegram chat id of theirs.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def erase_command(resident_id: int | None, address: str | None, yes: bool) -> None:

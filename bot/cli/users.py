@@ -10,7 +10,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.cli.context import command_runtime
+from bot.cli.context import RECORD_ID, command_runtime
 from bot.staff import accounts, audit
 from bot.store.staff import ROLES, ApiToken, Organization, User
 
@@ -138,7 +138,7 @@ def tokens(email: str) -> None:
 @users.command("revoke-token")
 @click.option("--email", required=True, help="Whose token to revoke.")
 @click.option("--name", help="Revoke every live token of theirs with this name.")
-@click.option("--id", "token_id", type=click.IntRange(1), help="Revoke the token with this id (see `users tokens`).")
+@click.option("--id", "token_id", type=RECORD_ID, help="Revoke the token with this id (see `users tokens`).")
 def revoke_token(email: str, name: str | None, token_id: int | None) -> None:
     """Revoke an API token for good, by name or by id (audited)."""
     if (name is None) == (token_id is None):

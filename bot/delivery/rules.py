@@ -25,22 +25,6 @@ class SendRules:
     claim_seconds: float = 120.0
 
 
-def parse_quiet_hours(value: str) -> tuple[time, time]:
-    """ "21:00-08:00" -> (21:00, 08:00); ValueError when malformed."""
-    start, sep, end = value.partition("-")
-    if not sep:
-        raise ValueError("quiet hours look like 21:00-08:00")
-    return time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
-
-
-def parse_cap(value: str) -> tuple[int, timedelta]:
-    """ "3/7d" -> (3, 7 days); "0/7d" turns the cap off."""
-    count, sep, window = value.partition("/")
-    if not sep or not count.strip().isdigit() or not window.strip().removesuffix("d").isdigit():
-        raise ValueError("the frequency cap looks like 3/7d (messages per days)")
-    return int(count), timedelta(days=int(window.strip().removesuffix("d")))
-
-
 def quiet_until(now: datetime, timezone: str | None, rules: SendRules) -> datetime | None:
     """When quiet hours end for a resident if it is quiet where they are now; None if it is not quiet."""
     zone = ZoneInfo(timezone or rules.timezone)

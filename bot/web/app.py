@@ -22,6 +22,7 @@ from bot.runtime import Runtime
 from bot.web import dashboard, simulator
 from bot.web.guard import TEMPLATES_DIR
 from bot.web.proxies import TrustedProxies
+from bot.web.security_headers import SecurityHeaders
 from bot.web.webhooks import telegram as telegram_webhook
 from bot.web.webhooks import twilio as twilio_webhook
 
@@ -116,7 +117,10 @@ def create_app(runtime: Runtime, *, deliver: bool = True) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(TrustedProxies, trusted=runtime.settings.trusted_proxies)],
+        middleware=[
+            Middleware(SecurityHeaders, https=(runtime.settings.public_url or "").startswith("https://")),
+            Middleware(TrustedProxies, trusted=runtime.settings.trusted_proxies),
+        ],
     )
     app.state.runtime = runtime
     return app

@@ -32,7 +32,6 @@ PUBLIC_HEADERS = {
     "Cache-Control": "public, max-age=60",
     "Vary": "Accept-Language",
     "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
 }
 MAX_DECISIONS = 50

@@ -19,19 +19,82 @@ DEFINITIONS_DIR = Path(__file__).resolve().parent / "definitions"
 _SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+MAX_FILE_BYTES = 1024 * 1024  # a content file is a few kilobytes; this is checked before anything is parsed
+MAX_DEPTH = 32  # how deeply mappings and lists may nest (the deepest real file nests about eight levels)
+MAX_NODES = 100_000  # values in a file, aliases expanded (a large poll has a few thousand)
+_OPENS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_CLOSES = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+
+
+class _StrictLoader(_SAFE_LOADER):  # type: ignore[valid-type,misc]
+    """The safe loader, refusing a key given twice in one mapping (YAML would keep the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: the constructor below says so
+                continue
+            if duplicate:
+                raise yaml.YAMLError(f"the key {key!r} is given twice, {_where(key_node.start_mark)}")
+        return dict(super().construct_mapping(node, deep=deep))
+
+
+def _where(mark: Any) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "somewhere"
+
+
+def _check_shape(text: str) -> None:
+    """Refuse, from the parser's events and before anything is built, nesting deeper than MAX_DEPTH and more than
+    MAX_NODES values once aliases are expanded: an alias (*name) may reuse a list, but a few hundred bytes of
+    aliases of aliases (an "alias bomb") would expand into gigabytes."""
+    total = 0  # values so far, aliases counted at their expanded size
+    sizes: dict[str, int] = {}  # anchor -> its expanded size
+    open_collections: list[tuple[str | None, int]] = []  # (anchor, total when it opened)
+    for event in yaml.parse(text, Loader=_SAFE_LOADER):
+        if isinstance(event, yaml.AliasEvent):
+            total += sizes.get(str(event.anchor), 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            total += 1
+            if event.anchor:
+                sizes[event.anchor] = 1
+        elif isinstance(event, _OPENS):
+            total += 1
+            open_collections.append((event.anchor, total))
+            if len(open_collections) > MAX_DEPTH:
+                raise yaml.YAMLError(f"nested more than {MAX_DEPTH} levels deep, {_where(event.start_mark)}")
+        elif isinstance(event, _CLOSES):
+            anchor, opened = open_collections.pop()
+            if anchor:
+                sizes[anchor] = total - opened + 1
+        if total > MAX_NODES:
+            raise yaml.YAMLError(
+                f"more than {MAX_NODES:,} values once its aliases are expanded, {_where(event.start_mark)}"
+            )
+
+
 def parse_yaml(text: str) -> Any:
-    """Decode YAML with the safe loader (no Python objects)."""
-    return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 (a safe loader)
+    """The one way a content file's YAML is decoded: its size, depth, expanded size and duplicate keys checked,
+    then the safe loader (no Python objects)."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        raise yaml.YAMLError(f"larger than {MAX_FILE_BYTES // 1024} KiB")
+    _check_shape(text)
+    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a safe loader)
 
 
 def read_document(path: Path) -> dict[str, Any]:
-    """Decode one YAML flow file; errors name the file."""
+    """Decode one YAML content file (a flow, poll, event or broadcast); errors name the file."""
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise yaml.YAMLError(f"larger than {MAX_FILE_BYTES // 1024} KiB")
         raw = parse_yaml(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise FlowError(f"{path.name}: cannot be read as YAML ({exc})") from exc
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
+        raise FlowError(f"{path.name}: cannot be read as YAML ({' '.join(str(exc).split())})") from exc
     if not isinstance(raw, dict):
-        raise FlowError(f"{path.name}: a flow file must hold a mapping")
+        raise FlowError(f"{path.name}: a content file must hold a mapping")
     return raw
 
 
