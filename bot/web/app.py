@@ -20,8 +20,8 @@ from bot.channels.telegram import WEBHOOK_PATH
 from bot.channels.twilio_sms import SMS_PATH, STATUS_PATH
 from bot.runtime import Runtime
 from bot.web import dashboard, simulator
-from bot.web.guard import TEMPLATES_DIR
 from bot.web.proxies import TrustedProxies
+from bot.web.rendering import TEMPLATES_DIR
 from bot.web.security_headers import SecurityHeaders
 from bot.web.webhooks import telegram as telegram_webhook
 from bot.web.webhooks import twilio as twilio_webhook

@@ -26,7 +26,8 @@ from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, negotiate, pic
 from bot.runtime import Runtime
 from bot.states import DecisionStatus, PollStatus
 from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
-from bot.web.guard import CONTENT_SECURITY_POLICY, runtime_of, templates
+from bot.web.guard import runtime_of
+from bot.web.rendering import CONTENT_SECURITY_POLICY, templates
 
 PUBLIC_HEADERS = {
     "Cache-Control": "public, max-age=60",

@@ -6,32 +6,32 @@ from starlette.routing import BaseRoute, Route
 
 from bot.web import api, public
 from bot.web.dashboard import (
-    admin,
-    broadcasts_views,
-    decisions_views,
-    events_views,
+    broadcasts,
+    decisions,
+    events,
     inbox,
     organizations,
     overview,
     polls,
     residents,
-    session_views,
+    sign_in,
+    users,
 )
 
 
 def routes() -> list[BaseRoute]:
     """Sign-in, sign-out, every dashboard page, the public page and the JSON API."""
     return [
-        Route("/login", session_views.login_form, methods=["GET"]),
-        Route("/login", session_views.login, methods=["POST"]),
-        Route("/logout", session_views.logout, methods=["POST"]),
+        Route("/login", sign_in.login_form, methods=["GET"]),
+        Route("/login", sign_in.login, methods=["POST"]),
+        Route("/logout", sign_in.logout, methods=["POST"]),
         Route("/dashboard", overview.overview, methods=["GET"]),
         *polls.ROUTES,
-        *events_views.ROUTES,
-        *broadcasts_views.ROUTES,
+        *events.ROUTES,
+        *broadcasts.ROUTES,
         *inbox.ROUTES,
-        *decisions_views.ROUTES,
-        *admin.ROUTES,
+        *decisions.ROUTES,
+        *users.ROUTES,
         *organizations.ROUTES,
         *residents.ROUTES,
         *public.ROUTES,

@@ -28,8 +28,9 @@ from bot.store.staff import User
 from bot.web.dashboard import inbox_query
 from bot.web.dashboard.inbox_query import PAGE_SIZE, FilterError, InboxFilter
 from bot.web.downloads import csv_download
-from bot.web.guard import PRIVATE_HEADERS, Endpoint, read_form, render, runtime_of, staff_of
+from bot.web.guard import Endpoint, read_form, runtime_of, staff_of
 from bot.web.guard import page as guard
+from bot.web.rendering import PRIVATE_HEADERS, error_page, render
 
 MAX_REF = 2**31 - 1
 
@@ -42,16 +43,6 @@ def local_time(timezone: str) -> Callable[[datetime | None], str]:
         return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
 
     return show
-
-
-def _bad_request(request: Request, message: str) -> Response:
-    return render(request, "dashboard/error.html", status_code=400, title="Cannot do that", message=message)
-
-
-def _not_found(request: Request, ref: int) -> Response:
-    return render(
-        request, "dashboard/error.html", status_code=404, title="Not found", message=f"There is no item #{ref} for you."
-    )
 
 
 def _users(session: Session, staff: Staff) -> list[tuple[int, str]]:
@@ -76,7 +67,7 @@ async def inbox(request: Request) -> Response:
     try:
         chosen = InboxFilter.from_query(request.query_params)
     except FilterError as exc:
-        return _bad_request(request, str(exc))
+        return error_page(request, 400, str(exc))
     timezone = runtime.settings.timezone
 
     def load(session: Session) -> dict[str, Any]:
@@ -112,7 +103,7 @@ async def inbox_csv(request: Request) -> Response:
     try:
         chosen = InboxFilter.from_query(request.query_params)
     except FilterError as exc:
-        return _bad_request(request, str(exc))
+        return error_page(request, 400, str(exc))
     timezone = runtime.settings.timezone
 
     def load(session: Session) -> str:
@@ -170,7 +161,7 @@ async def item_page(request: Request) -> Response:
 
     found = await runtime.db.in_transaction(load)
     if found is None:
-        return _not_found(request, ref)
+        return error_page(request, 404, f"There is no item #{ref} for you.")
     item: InputItem = found["item"]
     return render(
         request,
@@ -261,9 +252,9 @@ def item_action(name: str, permission: str, action: Action) -> Endpoint:
         try:
             message = await runtime.db.in_transaction(act)
         except (TriageError, decisions.DecisionError) as exc:
-            return _bad_request(request, str(exc))
+            return error_page(request, 400, str(exc))
         if message is None:
-            return _not_found(request, ref)
+            return error_page(request, 404, f"There is no item #{ref} for you.")
         return _done(ref, message)
 
     act_on_item.__name__ = act_on_item.__qualname__ = f"item_{name}"
@@ -289,9 +280,9 @@ async def item_reply(request: Request) -> Response:
     try:
         message = await runtime.db.in_transaction(act)
     except TriageError as exc:
-        return _bad_request(request, str(exc))
+        return error_page(request, 400, str(exc))
     if message is None:
-        return _not_found(request, ref)
+        return error_page(request, 404, f"There is no item #{ref} for you.")
     runtime.worker.wake.set()
     return _done(ref, message)
 
@@ -319,7 +310,7 @@ async def bulk(request: Request) -> Response:
         else:
             raise TriageError("Choose what to do with the selected items.")
     except TriageError as exc:
-        return _bad_request(request, str(exc))
+        return error_page(request, 400, str(exc))
 
     def act() -> tuple[int, list[str]]:
         done, skipped = 0, []

@@ -15,7 +15,8 @@ from bot.engagement.forms import one_line
 from bot.staff import audit, sharing
 from bot.store.engagement import InputItem, Poll
 from bot.store.staff import Organization, User
-from bot.web.guard import page, read_form, render, runtime_of, staff_of
+from bot.web.guard import page, read_form, runtime_of, staff_of
+from bot.web.rendering import error_page, render
 
 KIND_LABELS = {
     "poll": "Poll (its results and its open-text answers)",
@@ -81,10 +82,10 @@ async def _page(request: Request, error: str = "", status_code: int = 200) -> Re
     runtime, staff = runtime_of(request), staff_of(request)
     org_id = int(request.path_params["id"])
     if staff.scoped and staff.organization_id != org_id:
-        return render(request, "dashboard/error.html", status_code=404, title="Not found", message="No such page.")
+        return error_page(request, 404, "No such page.", title="Not found")
     found = await runtime.db.run(lambda: _load(runtime, org_id))
     if found is None:
-        return render(request, "dashboard/error.html", status_code=404, title="Not found", message="No such page.")
+        return error_page(request, 404, "No such page.", title="Not found")
     return render(
         request,
         "dashboard/organization.html",

@@ -16,7 +16,8 @@ from bot.i18n.negotiation import NATIVE_NAMES
 from bot.states import Consent, OutboxStatus
 from bot.store.engagement import InputItem
 from bot.store.models import Address, Message, OutboxItem, Resident
-from bot.web.guard import page, render, runtime_of
+from bot.web.guard import page, runtime_of
+from bot.web.rendering import render
 
 
 def _label(key: Any) -> str:

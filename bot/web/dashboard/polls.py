@@ -27,7 +27,8 @@ from bot.store.engagement import Poll
 from bot.store.staff import Organization, Share
 from bot.web.dashboard.charts import bar_chart
 from bot.web.downloads import csv_download
-from bot.web.guard import PRIVATE_HEADERS, forbidden, page, read_form, render, runtime_of, staff_of
+from bot.web.guard import page, read_form, runtime_of, staff_of
+from bot.web.rendering import PRIVATE_HEADERS, error_page, render
 
 DIMENSIONS = {"locale": "Language", "area": "Area", "channel": "Channel"}
 STATUS_ACTIONS = {"open": "poll.open", "closed": "poll.close"}
@@ -43,11 +44,6 @@ def shown_time(moment: datetime | None, zone: str) -> str:
 def with_notice(path: str, notice: str) -> RedirectResponse:
     """303 to a page that shows a notice (after a successful POST)."""
     return RedirectResponse(f"{path}?done={quote(notice)}", status_code=303)
-
-
-def not_found(request: Request, what: str) -> Response:
-    """404 as a page."""
-    return render(request, "dashboard/error.html", status_code=404, title="Not found", message=f"There is no {what}.")
 
 
 def may_see(session: Session, staff: Staff, slug: str) -> bool:
@@ -170,7 +166,7 @@ async def edit_poll_form(request: Request) -> Response:
 
     draft = await runtime.db.in_transaction(load)
     if draft is None:
-        return not_found(request, f"poll {slug!r}")
+        return error_page(request, 404, f"There is no poll {slug!r}.")
     return _form_page(request, draft, new=False)
 
 
@@ -184,7 +180,7 @@ async def edit_poll(request: Request) -> Response:
         return session.scalars(select(Poll.id).where(Poll.slug == slug)).first() is not None
 
     if not await runtime.db.in_transaction(exists):
-        return not_found(request, f"poll {slug!r}")
+        return error_page(request, 404, f"There is no poll {slug!r}.")
     return await _submit(request, slug)
 
 
@@ -262,9 +258,9 @@ async def poll_page(request: Request) -> Response:
 
     context = await runtime.db.in_transaction(load)
     if context is None:
-        return not_found(request, f"poll {slug!r}")
+        return error_page(request, 404, f"There is no poll {slug!r}.")
     if context.get("forbidden"):
-        return forbidden(request, "This poll is not shared with your organization.")
+        return error_page(request, 403, "This poll is not shared with your organization.")
     return render(request, "dashboard/polls_show.html", title=f"Poll {slug}", language_names=LANGUAGE_NAMES, **context)
 
 
@@ -276,9 +272,7 @@ async def change_status(request: Request) -> Response:
     slug = request.path_params["slug"]
     status = str((await read_form(request)).get("status") or "")
     if status not in STATUS_ACTIONS:
-        return render(
-            request, "dashboard/error.html", status_code=400, title="Bad request", message="Choose open or closed."
-        )
+        return error_page(request, 400, "Choose open or closed.", title="Bad request")
 
     def change(session: Session) -> str | None:
         poll = session.scalars(select(Poll).where(Poll.slug == slug)).first()
@@ -301,7 +295,7 @@ async def change_status(request: Request) -> Response:
 
     before = await runtime.db.in_transaction(change)
     if before is None:
-        return not_found(request, f"poll {slug!r}")
+        return error_page(request, 404, f"There is no poll {slug!r}.")
     said = {"open": "reopened" if before == "closed" else "opened", "closed": "closed"}[status]
     return with_notice(f"/dashboard/polls/{slug}", f"Poll {said}.")
 
@@ -328,13 +322,7 @@ async def _sharing(request: Request, share: bool) -> Response:
 
     name = await runtime.db.in_transaction(change)
     if name is None:
-        return render(
-            request,
-            "dashboard/error.html",
-            status_code=400,
-            title="Bad request",
-            message="Choose an organization and a poll that exist.",
-        )
+        return error_page(request, 400, "Choose an organization and a poll that exist.", title="Bad request")
     said = f"Shared with {name}." if share else f"No longer shared with {name}."
     return with_notice(f"/dashboard/polls/{slug}", said)
 
@@ -368,9 +356,9 @@ async def results_csv(request: Request) -> Response:
 
     found = await runtime.db.in_transaction(load)
     if found is None:
-        return not_found(request, f"poll {slug!r}")
+        return error_page(request, 404, f"There is no poll {slug!r}.")
     if found is False:
-        return forbidden(request, "This poll is not shared with your organization.")
+        return error_page(request, 403, "This poll is not shared with your organization.")
     return csv_download(str(found), f"{slug}-results.csv", PRIVATE_HEADERS)
 
 

@@ -13,13 +13,10 @@ from starlette.routing import BaseRoute, Route
 
 from bot.engagement.residents import merge, privacy
 from bot.staff import audit
-from bot.web.guard import PRIVATE_HEADERS, page, read_form, render, runtime_of, staff_of
+from bot.web.guard import page, read_form, runtime_of, staff_of
+from bot.web.rendering import PRIVATE_HEADERS, error_page, render
 
 SHOWN_MESSAGES = 100
-
-
-def _missing(request: Request) -> Response:
-    return render(request, "dashboard/error.html", status_code=404, title="Not found", message="No such resident.")
 
 
 @page("view_numbers")
@@ -34,7 +31,7 @@ async def resident_page(request: Request) -> Response:
 
     data = await runtime.db.in_transaction(load)
     if data is None:
-        return _missing(request)
+        return error_page(request, 404, "No such resident.")
     messages = data["messages"]
     return render(
         request,
@@ -62,7 +59,7 @@ async def export_resident(request: Request) -> Response:
 
     data = await runtime.db.in_transaction(load)
     if data is None:
-        return _missing(request)
+        return error_page(request, 404, "No such resident.")
     disposition = f'attachment; filename="resident-{resident_id}.json"'
     return Response(
         json.dumps(data, ensure_ascii=False, indent=2),
@@ -78,12 +75,8 @@ async def erase_resident(request: Request) -> Response:
     resident_id = int(request.path_params["id"])
     form = await read_form(request)
     if str(form.get("confirm") or "").strip().lstrip("#") != str(resident_id):
-        return render(
-            request,
-            "dashboard/error.html",
-            status_code=400,
-            title="Not erased",
-            message=f"Type the resident's number ({resident_id}) to confirm the erasure.",
+        return error_page(
+            request, 400, f"Type the resident's number ({resident_id}) to confirm the erasure.", title="Not erased"
         )
 
     def erase(session: Session) -> dict[str, int] | None:
@@ -96,7 +89,7 @@ async def erase_resident(request: Request) -> Response:
 
     counts = await runtime.db.in_transaction(erase)
     if counts is None:
-        return _missing(request)
+        return error_page(request, 404, "No such resident.")
     done = f"Resident #{resident_id} was erased ({counts['messages']} messages deleted)."
     return RedirectResponse(f"/dashboard/inbox?done={done}", status_code=303)
 
@@ -109,9 +102,7 @@ async def merge_resident(request: Request) -> Response:
     resident_id = int(request.path_params["id"])
     raw = str((await read_form(request)).get("other") or "").strip().lstrip("#")
     if not raw.isdigit() or len(raw) > 9:
-        return render(
-            request, "dashboard/error.html", status_code=400, title="Not merged", message="Give a resident's number."
-        )
+        return error_page(request, 400, "Give a resident's number.", title="Not merged")
     other_id = int(raw)
 
     def apply(session: Session) -> str | None:
@@ -133,7 +124,7 @@ async def merge_resident(request: Request) -> Response:
 
     problem = await runtime.db.in_transaction(apply)
     if problem:
-        return render(request, "dashboard/error.html", status_code=400, title="Not merged", message=problem)
+        return error_page(request, 400, problem, title="Not merged")
     done = f"Resident #{other_id} is now part of this resident."
     return RedirectResponse(f"/dashboard/residents/{resident_id}?done={done}", status_code=303)
 

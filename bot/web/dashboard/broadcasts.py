@@ -17,8 +17,9 @@ from bot.engagement.broadcasts.editor import BroadcastDraft, NotAllowed
 from bot.engagement.forms import LANGUAGE_NAMES, LANGUAGES
 from bot.staff import sharing
 from bot.store.engagement import Broadcast
-from bot.web.dashboard.polls import not_found, shown_time, with_notice
-from bot.web.guard import forbidden, page, read_form, render, runtime_of, staff_of
+from bot.web.dashboard.polls import shown_time, with_notice
+from bot.web.guard import page, read_form, runtime_of, staff_of
+from bot.web.rendering import error_page, render
 
 OUTBOX_STATUSES = (
     ("pending", "Queued"),
@@ -149,7 +150,7 @@ async def compose(request: Request) -> Response:
 
     outcome, detail = await runtime.db.in_transaction(work)
     if outcome == "forbidden":
-        return forbidden(request, detail)
+        return error_page(request, 403, detail)
     if outcome == "problems":
         problems, found = detail
         return await _compose_page(request, draft, problems=problems, preview=found, status_code=400)
@@ -167,7 +168,7 @@ async def broadcast_page(request: Request) -> Response:
     staff = staff_of(request)
     raw = request.path_params["id"]
     if not raw.isdigit() or len(raw) > 9:
-        return not_found(request, "such broadcast")
+        return error_page(request, 404, "There is no such broadcast.")
     broadcast_id = int(raw)
 
     def load(session: Session) -> dict[str, Any] | None:
@@ -197,9 +198,9 @@ async def broadcast_page(request: Request) -> Response:
 
     context = await runtime.db.in_transaction(load)
     if context is None:
-        return not_found(request, "such broadcast")
+        return error_page(request, 404, "There is no such broadcast.")
     if context.get("forbidden"):
-        return forbidden(request, "This broadcast's audience is not shared with your organization.")
+        return error_page(request, 403, "This broadcast's audience is not shared with your organization.")
     return render(request, "dashboard/broadcasts_show.html", title=f"Broadcast {broadcast_id}", **context)
 
 

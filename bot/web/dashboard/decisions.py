@@ -26,7 +26,8 @@ from bot.states import DecisionStatus, ItemStatus
 from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
 from bot.web.dashboard.inbox import local_time
 from bot.web.dashboard.inbox_query import find_visible, visible_clause
-from bot.web.guard import Endpoint, page, read_form, render, runtime_of, staff_of
+from bot.web.guard import Endpoint, page, read_form, runtime_of, staff_of
+from bot.web.rendering import error_page, render
 
 MAX_REFS_AT_ONCE = 100
 
@@ -40,11 +41,6 @@ def program_of(runtime: Runtime) -> Program:
 def _visible(staff: Staff) -> ColumnElement[bool]:
     """Drafts are for the people who decide; everyone who may view sees published decisions."""
     return true() if staff.can("decide") else Decision.status == DecisionStatus.PUBLISHED
-
-
-def _problem(request: Request, message: str, status_code: int = 400) -> Response:
-    title = "Not found" if status_code == 404 else "Cannot do that"
-    return render(request, "dashboard/error.html", status_code=status_code, title=title, message=message)
 
 
 def _fields(form: FormData) -> DecisionFields:
@@ -181,7 +177,7 @@ async def detail(request: Request) -> Response:
 
     found = await runtime.db.in_transaction(load)
     if found is None:
-        return _problem(request, f"There is no decision {slug!r}.", 404)
+        return error_page(request, 404, f"There is no decision {slug!r}.")
     decision: Decision = found["decision"]
     return render(
         request,
@@ -271,7 +267,7 @@ def change(name: str, apply: Change) -> Endpoint:
         try:
             message = await runtime.db.in_transaction(act)
         except (DecisionError, TriageError) as exc:
-            return _problem(request, str(exc))
+            return error_page(request, 400, str(exc))
         return RedirectResponse(f"/dashboard/decisions/{quote(slug)}?{urlencode({'done': message})}", status_code=303)
 
     change_decision.__name__ = change_decision.__qualname__ = f"decision_{name}"
@@ -301,7 +297,7 @@ async def confirm(request: Request) -> Response:
 
     found = await runtime.db.in_transaction(load)
     if found is None:
-        return _problem(request, f"There is no decision {slug!r}.", 404)
+        return error_page(request, 404, f"There is no decision {slug!r}.")
     return render(
         request,
         "dashboard/decisions_publish.html",
@@ -325,7 +321,7 @@ async def publish(request: Request) -> Response:
     try:
         done = await runtime.db.in_transaction(act)
     except DecisionError as exc:
-        return _problem(request, str(exc), 404)
+        return error_page(request, 404, str(exc))
     if done.already:
         message = "This decision was already published: no one was told again."
     else:

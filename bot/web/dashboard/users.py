@@ -15,8 +15,9 @@ from starlette.routing import BaseRoute, Route
 
 from bot.staff import accounts, audit
 from bot.store.staff import ROLES, ApiToken, Organization, User
-from bot.web.dashboard import audit_log
-from bot.web.guard import page, read_form, render, runtime_of, staff_of
+from bot.web.dashboard import audit as audit_log
+from bot.web.guard import page, read_form, runtime_of, staff_of
+from bot.web.rendering import error_page, render
 
 MAX_ID = 2**31 - 1
 
@@ -175,14 +176,10 @@ async def _change(request: Request, change: _Change) -> Response:
     try:
         notice = await runtime.db.in_transaction(run)
     except LookupError:
-        return render(request, "dashboard/error.html", 404, title="Not found", message="There is no such user.")
+        return error_page(request, 404, "There is no such user.", title="Not found")
     except (AdminError, accounts.AuthError) as exc:
         return await _users_page(request, str(exc), 400)
     return _done("/dashboard/users", notice)
-
-
-def _not_found(request: Request, what: str = "There is no such user.") -> Response:
-    return render(request, "dashboard/error.html", 404, title="Not found", message=what)
 
 
 @page("users")
@@ -190,7 +187,7 @@ async def change_role(request: Request) -> Response:
     """POST /dashboard/users/{id}/role: role and organization."""
     user_id = _user_id(request)
     if user_id is None:
-        return _not_found(request)
+        return error_page(request, 404, "There is no such user.")
     form = await read_form(request)
     return await _change(
         request, _Change(user_id, role=_field(form, "role", 16), organization=_field(form, "organization", 12))
@@ -202,7 +199,7 @@ async def change_active(request: Request) -> Response:
     """POST /dashboard/users/{id}/active: deactivate (active=0) or reactivate (active=1)."""
     user_id = _user_id(request)
     if user_id is None:
-        return _not_found(request)
+        return error_page(request, 404, "There is no such user.")
     form = await read_form(request)
     wanted = _field(form, "active", 1)
     if wanted not in ("0", "1"):
@@ -215,7 +212,7 @@ async def reset_password(request: Request) -> Response:
     """POST /dashboard/users/{id}/password: a new password (the person is signed out everywhere)."""
     user_id = _user_id(request)
     if user_id is None:
-        return _not_found(request)
+        return error_page(request, 404, "There is no such user.")
     form = await read_form(request)
     return await _change(request, _Change(user_id, password=str(form.get("password") or "")[:1025]))
 
@@ -258,7 +255,7 @@ async def _tokens_page(request: Request, user_id: int, secret: str = "", status_
 
     context = await runtime.db.in_transaction(load)
     if context is None:
-        return _not_found(request)
+        return error_page(request, 404, "There is no such user.")
     return render(request, "dashboard/users_tokens.html", status_code, title="API tokens", secret=secret, **context)
 
 
@@ -266,7 +263,9 @@ async def _tokens_page(request: Request, user_id: int, secret: str = "", status_
 async def tokens_page(request: Request) -> Response:
     """GET /dashboard/users/{id}/tokens."""
     user_id = _user_id(request)
-    return _not_found(request) if user_id is None else await _tokens_page(request, user_id)
+    return (
+        error_page(request, 404, "There is no such user.") if user_id is None else await _tokens_page(request, user_id)
+    )
 
 
 @page("users")
@@ -275,7 +274,7 @@ async def create_token(request: Request) -> Response:
     runtime, staff = runtime_of(request), staff_of(request)
     user_id = _user_id(request)
     if user_id is None:
-        return _not_found(request)
+        return error_page(request, 404, "There is no such user.")
     form = await read_form(request)
     name = " ".join(_field(form, "name", 120).split()) or "api"
 
@@ -291,7 +290,7 @@ async def create_token(request: Request) -> Response:
 
     secret = await runtime.db.run(create)
     if secret is None:
-        return _not_found(request)
+        return error_page(request, 404, "There is no such user.")
     return await _tokens_page(request, user_id, secret=secret, status_code=201)
 
 
@@ -301,7 +300,7 @@ async def revoke_token(request: Request) -> Response:
     runtime, staff = runtime_of(request), staff_of(request)
     user_id, token_id = _user_id(request), request.path_params.get("token_id")
     if user_id is None or not isinstance(token_id, int) or not 0 < token_id <= MAX_ID:
-        return _not_found(request, "There is no such token.")
+        return error_page(request, 404, "There is no such token.")
 
     def revoke() -> str | None:
         now = runtime.clock.now()
@@ -314,7 +313,7 @@ async def revoke_token(request: Request) -> Response:
 
     name = await runtime.db.run(revoke)
     if name is None:
-        return _not_found(request, "There is no such token.")
+        return error_page(request, 404, "There is no such token.")
     return _done(f"/dashboard/users/{user_id}/tokens", f"Revoked the token {name}.")
 
 

@@ -10,7 +10,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from bot.staff import accounts, audit
-from bot.web.guard import client_address, page, read_form, render, runtime_of
+from bot.web.guard import client_address, page, read_form, runtime_of
+from bot.web.rendering import render
 
 
 def _safe_next(target: str | None) -> str:

@@ -21,8 +21,9 @@ from bot.program import Program
 from bot.staff import audit
 from bot.states import EventStatus
 from bot.store.engagement import Event, Rsvp
-from bot.web.dashboard.polls import not_found, with_notice
-from bot.web.guard import page, read_form, render, runtime_of, staff_of
+from bot.web.dashboard.polls import with_notice
+from bot.web.guard import page, read_form, runtime_of, staff_of
+from bot.web.rendering import error_page, render
 
 
 def _event_time(event: Event) -> str:
@@ -142,7 +143,7 @@ async def edit_event_form(request: Request) -> Response:
 
     draft = await runtime.db.in_transaction(load)
     if draft is None:
-        return not_found(request, f"event {slug!r}")
+        return error_page(request, 404, f"There is no event {slug!r}.")
     return _form_page(request, draft, new=False)
 
 
@@ -156,7 +157,7 @@ async def edit_event(request: Request) -> Response:
         return session.scalars(select(Event.id).where(Event.slug == slug)).first() is not None
 
     if not await runtime.db.in_transaction(exists):
-        return not_found(request, f"event {slug!r}")
+        return error_page(request, 404, f"There is no event {slug!r}.")
     return await _submit(request, slug)
 
 
@@ -191,7 +192,7 @@ async def event_page(request: Request) -> Response:
 
     context = await runtime.db.in_transaction(load)
     if context is None:
-        return not_found(request, f"event {slug!r}")
+        return error_page(request, 404, f"There is no event {slug!r}.")
     return render(
         request, "dashboard/events_show.html", title=f"Event {slug}", language_names=LANGUAGE_NAMES, **context
     )
@@ -205,9 +206,7 @@ async def change_status(request: Request) -> Response:
     slug = request.path_params["slug"]
     status = str((await read_form(request)).get("status") or "")
     if status not in event_editor.STATUS_ACTIONS:
-        return render(
-            request, "dashboard/error.html", status_code=400, title="Bad request", message="Choose publish or cancel."
-        )
+        return error_page(request, 400, "Choose publish or cancel.", title="Bad request")
 
     def change(session: Session) -> int | None:
         event = session.scalars(select(Event).where(Event.slug == slug)).first()
@@ -224,7 +223,7 @@ async def change_status(request: Request) -> Response:
 
     told = await runtime.db.in_transaction(change)
     if told is None:
-        return not_found(request, f"event {slug!r}")
+        return error_page(request, 404, f"There is no event {slug!r}.")
     if status == EventStatus.PUBLISHED:
         return with_notice(f"/dashboard/events/{slug}", "Event published.")
     who = "resident who said yes or maybe is" if told == 1 else "residents who said yes or maybe are"

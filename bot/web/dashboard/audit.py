@@ -17,7 +17,8 @@ from starlette.routing import BaseRoute, Route
 from bot.staff.spreadsheet import csv_text
 from bot.store.engagement import AuditEvent
 from bot.web.downloads import csv_download
-from bot.web.guard import PRIVATE_HEADERS, page, render, runtime_of
+from bot.web.guard import page, runtime_of
+from bot.web.rendering import PRIVATE_HEADERS, render
 
 MAX_ID = 2**31 - 1
 AUDIT_PAGE = 50

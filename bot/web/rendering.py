@@ -1,0 +1,75 @@
+"""How the dashboard is rendered: the templates, the navigation, the Content-Security-Policy and private headers
+every page carries, and the one error page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from bot.runtime import Runtime
+from bot.staff import accounts
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+)
+PRIVATE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+# Dashboard navigation: (path, label, permission needed to see it).
+NAV = (
+    ("/dashboard", "Overview", "view"),
+    ("/dashboard/polls", "Polls", "view"),
+    ("/dashboard/events", "Events", "view"),
+    ("/dashboard/broadcasts", "Broadcasts", "broadcast"),
+    ("/dashboard/inbox", "Inbox", "view"),
+    ("/dashboard/decisions", "Decisions", "view"),
+    ("/dashboard/users", "Users", "users"),
+    ("/dashboard/audit", "Audit log", "audit"),
+)
+ERRORS = {
+    400: ("Cannot do that", "The request could not be carried out."),
+    403: ("Not allowed", "Your role does not allow this."),
+    404: ("Not found", "There is no such page."),
+}
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
+    """A dashboard page: the template with the signed-in person, their CSRF token and their navigation."""
+    staff: accounts.Staff | None = getattr(request.state, "staff", None)
+    context.update(
+        staff=staff,
+        csrf_token=staff.csrf_token if staff else "",
+        nav=[(path, label) for path, label, need in NAV if staff and staff.can(need)],
+        current_path=request.url.path,
+        program=_runtime(request).settings.program_name,
+        notice=context.get("notice") or request.query_params.get("done", "")[:200],
+    )
+    return templates.TemplateResponse(request, template, context, status_code=status_code, headers=PRIVATE_HEADERS)
+
+
+def error_page(request: Request, status_code: int, message: str = "", title: str = "") -> Response:
+    """The one error page of the dashboard: a 400, 403 or 404 with a title and a sentence saying what to do."""
+    default_title, default_message = ERRORS.get(status_code, ERRORS[400])
+    return render(
+        request,
+        "dashboard/error.html",
+        status_code=status_code,
+        title=title or default_title,
+        message=message or default_message,
+    )
