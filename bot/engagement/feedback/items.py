@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,29 +25,49 @@ def allocate_ref(session: Session, rng: random.Random) -> int:
     raise RuntimeError("no free input item reference")
 
 
+@dataclass(frozen=True)
+class Said:
+    """Where and how a resident said something: the channel, the language, and when."""
+
+    channel: str
+    locale: str
+    at: datetime
+
+
+def new_item(session: Session, resident: Resident, said: Said, **fields: Any) -> InputItem:
+    """The one way an input item is made (feedback, an event's follow-up, an open poll answer): received, with the
+    resident's channel, language and area at the time; fields give its ref, kind, text and the rest."""
+    item = InputItem(
+        resident_id=resident.id,
+        status=ItemStatus.RECEIVED,
+        channel=said.channel,
+        locale=said.locale,
+        area=resident.area,
+        created_at=said.at,
+        updated_at=said.at,
+        **fields,
+    )
+    session.add(item)
+    return item
+
+
 def submit_feedback(
     session: Session, resident: Resident, ref: int, feedback: SubmitFeedback, locale: str, channel: str, now: datetime
 ) -> InputItem:
     """Store a piece of feedback as an input item with the reference already told to the resident."""
-    topic = feedback.topic
-    item = InputItem(
+    kind = "event" if (feedback.topic or "").startswith("event:") else "feedback"
+    return new_item(
+        session,
+        resident,
+        Said(channel, locale, now),
         ref=ref,
-        kind="event" if (topic or "").startswith("event:") else "feedback",
+        kind=kind,
         rating=feedback.rating,
-        resident_id=resident.id,
         poll_id=None,
         text=feedback.text,
-        topic=topic,
+        topic=feedback.topic,
         may_contact=feedback.may_contact,
-        status=ItemStatus.RECEIVED,
-        channel=channel,
-        locale=locale,
-        area=resident.area,
-        created_at=now,
-        updated_at=now,
     )
-    session.add(item)
-    return item
 
 
 def item_status(session: Session, resident_id: int, ref: int) -> str | None:

@@ -10,9 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.engagement.feedback.items import allocate_ref
-from bot.states import ItemStatus
-from bot.store.engagement import Answer, InputItem, Poll
+from bot.engagement.feedback.items import Said, allocate_ref, new_item
+from bot.store.engagement import Answer, Poll
 from bot.store.models import Resident
 
 POLL_FLOW_PREFIX = "poll-"
@@ -60,20 +59,14 @@ def record_answer(
         existing.updated_at = now
     if kind == "ask-text" and isinstance(value, str) and value.strip():
         # Open answers are input items too: staff read them in the inbox and can act on them.
-        session.add(
-            InputItem(
-                ref=allocate_ref(session, rng),
-                kind="poll",
-                resident_id=resident.id,
-                poll_id=poll.id,
-                text=value,
-                topic=question,
-                may_contact=False,
-                status=ItemStatus.RECEIVED,
-                channel=channel,
-                locale=locale,
-                area=resident.area,
-                created_at=now,
-                updated_at=now,
-            )
+        new_item(
+            session,
+            resident,
+            Said(channel, locale, now),
+            ref=allocate_ref(session, rng),
+            kind="poll",
+            poll_id=poll.id,
+            text=value,
+            topic=question,
+            may_contact=False,
         )
