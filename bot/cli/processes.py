@@ -16,7 +16,13 @@ from bot.settings import Settings
 from bot.web.access_log import log_config
 from bot.web.app import create_app
 
-LOG_LEVELS = click.Choice(["debug", "info", "warning", "error"])
+LOG_LEVEL = click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    help="Logging threshold.",
+)
 
 
 def startup_line(settings: Settings, local_url: str) -> str:
@@ -37,13 +43,7 @@ def startup_line(settings: Settings, local_url: str) -> str:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--no-delivery", is_flag=True, help="Leave sending to separate `loopline worker` processes.")
-@click.option(
-    "--log-level",
-    default="info",
-    show_default=True,
-    type=LOG_LEVELS,
-    help="Logging threshold.",
-)
+@LOG_LEVEL
 @click.option("--access-log", is_flag=True, help="Log every HTTP request (paths, query values redacted, never bodies).")
 def serve(host: str, port: int, no_delivery: bool, log_level: str, access_log: bool) -> None:
     """Serve webhooks, the simulator, the scheduler and delivery in one process.
@@ -75,13 +75,7 @@ def serve(host: str, port: int, no_delivery: bool, log_level: str, access_log: b
 
 
 @click.command()
-@click.option(
-    "--log-level",
-    default="info",
-    show_default=True,
-    type=LOG_LEVELS,
-    help="Logging threshold.",
-)
+@LOG_LEVEL
 def worker(log_level: str) -> None:
     """Send what the outbox holds (run several; they share the work through the database)."""
     settings = settings_or_fail()
