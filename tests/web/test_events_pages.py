@@ -165,3 +165,12 @@ def test_viewers_and_partners_only_read_events(client: TestClient, runtime: Runt
             assert reader.post(path, data={**fair_form(runtime, csrf), "status": "cancelled"}).status_code == 403
     with runtime.db.transaction() as session:
         assert session.scalars(select(Event.status)).one() == "published"
+
+
+def test_an_absurd_capacity_is_refused_not_cut_short(client: TestClient, runtime: Runtime) -> None:
+    form = fair_form(runtime, sign_in(client, make_user(runtime, "admin")))
+    for capacity in ("99999999999999999999", "3000000000"):
+        response = client.post("/dashboard/events/new", data={**form, "capacity": capacity})
+        assert response.status_code == 400 and "capacity must be" in response.text, (capacity, response.status_code)
+    with runtime.db.transaction() as session:
+        assert session.scalars(select(Event)).first() is None

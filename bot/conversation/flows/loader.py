@@ -27,7 +27,14 @@ _CLOSES = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 
 
 class _StrictLoader(_SAFE_LOADER):  # type: ignore[valid-type,misc]
-    """The safe loader, refusing a key given twice in one mapping (YAML would keep the last one silently)."""
+    """The safe loader, refusing a key given twice in one mapping (YAML would keep the last one silently) and a whole
+    number beyond 64 bits (no column holds it: validate would say ok and load would fail)."""
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        value: int = super().construct_yaml_int(node)
+        if not -(2**63) <= value < 2**63:
+            raise yaml.YAMLError(f"the number {node.value} is beyond 64 bits, {_where(node.start_mark)}")
+        return value
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -43,6 +50,9 @@ class _StrictLoader(_SAFE_LOADER):  # type: ignore[valid-type,misc]
         return dict(super().construct_mapping(node, deep=deep))
 
 
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
+
+
 def _where(mark: Any) -> str:
     return f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "somewhere"
 
@@ -50,12 +60,15 @@ def _where(mark: Any) -> str:
 def _check_shape(text: str) -> None:
     """Refuse, from the parser's events and before anything is built, nesting deeper than MAX_DEPTH and more than
     MAX_NODES values once aliases are expanded: an alias (*name) may reuse a list, but a few hundred bytes of
-    aliases of aliases (an "alias bomb") would expand into gigabytes."""
+    aliases of aliases (an "alias bomb") would expand into gigabytes, and an alias inside what it names (&a [*a])
+    would never end."""
     total = 0  # values so far, aliases counted at their expanded size
     sizes: dict[str, int] = {}  # anchor -> its expanded size
     open_collections: list[tuple[str | None, int]] = []  # (anchor, total when it opened)
     for event in yaml.parse(text, Loader=_SAFE_LOADER):
         if isinstance(event, yaml.AliasEvent):
+            if any(anchor == event.anchor for anchor, _opened in open_collections):
+                raise yaml.YAMLError(f"the alias *{event.anchor} is inside what it names, {_where(event.start_mark)}")
             total += sizes.get(str(event.anchor), 1)
         elif isinstance(event, yaml.ScalarEvent):
             total += 1

@@ -13,6 +13,7 @@ ASK_KINDS = ("ask-choice", "ask-multi", "ask-ranking", "ask-rating", "ask-yes-no
 WITH_CHOICES = ("ask-choice", "ask-multi", "ask-ranking")
 NODE_KINDS = ("send", *ASK_KINDS, "branch", "set-field", "submit-feedback", "submit-rsvp", "end")
 SETTABLE_FIELDS = ("locale", "consent", "area")
+MAX_ANSWER_LENGTH = 10_000  # a text answer's longest max_length (an SMS is at most 1,600 characters, Telegram's 4,096)
 CONSENT_VALUES = (Consent.GRANTED, Consent.DECLINED, Consent.PENDING)
 
 
@@ -111,6 +112,13 @@ def _question(slug: str, node_id: str, kind: str, raw: Any) -> str | None:
     return raw
 
 
+def _max_length(slug: str, node_id: str, value: Any) -> int:
+    """The longest answer a text question takes, in characters."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ANSWER_LENGTH:
+        raise _fail(slug, node_id, f"max_length must be a whole number of characters from 1 to {MAX_ANSWER_LENGTH:,}")
+    return value
+
+
 def _max_choices(slug: str, node_id: str, raw: Any) -> int | None:
     if raw is None:
         return None
@@ -180,7 +188,7 @@ def _node(slug: str, node_id: str, raw: Any) -> Node:
         save_as=raw.get("save_as"),
         skippable=bool(raw.get("skippable", False)),
         max_attempts=max_attempts,
-        max_length=int(raw.get("max_length", 1000)),
+        max_length=_max_length(slug, node_id, raw.get("max_length", 1000)),
         until_language_known=_text(slug, node_id, raw.get("until_language_known"), "until_language_known", False),
         question=_question(slug, node_id, kind, raw.get("question")),
         max_choices=_max_choices(slug, node_id, raw.get("max_choices")),

@@ -22,6 +22,8 @@ from bot.store.models import Resident
 from bot.store.outbox import notice_row, queue_once, reachable_address
 
 RESPONSES = ("yes", "no", "maybe")
+YEARS = (2000, 2100)  # an event's times fall in these years (9999-12-31 would overflow once two hours are added)
+MAX_CAPACITY = 100_000  # places at one event: a stadium's worth, and well within the database's integers
 
 
 def _when(slug: str, raw: Any, zone: ZoneInfo, what: str) -> datetime:
@@ -29,6 +31,8 @@ def _when(slug: str, raw: Any, zone: ZoneInfo, what: str) -> datetime:
         value = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw))
     except ValueError as exc:
         raise FlowError(f"event {slug!r}: {what} must be a date and time like 2026-12-12T10:00") from exc
+    if not YEARS[0] <= value.year <= YEARS[1]:
+        raise FlowError(f"event {slug!r}: {what} must be in a year from {YEARS[0]} to {YEARS[1]}")
     return value.replace(tzinfo=zone) if value.tzinfo is None else value
 
 
@@ -48,8 +52,8 @@ def parse_event(document: dict[str, Any]) -> dict[str, Any]:
     if ends <= starts:
         raise FlowError(f"event {slug!r}: ends_at must come after starts_at")
     capacity = document.get("capacity")
-    if capacity is not None and (not isinstance(capacity, int) or capacity < 1):
-        raise FlowError(f"event {slug!r}: capacity must be a whole number of places")
+    if capacity is not None and (not isinstance(capacity, int) or not 1 <= capacity <= MAX_CAPACITY):
+        raise FlowError(f"event {slug!r}: capacity must be a whole number of places from 1 to {MAX_CAPACITY:,}")
     return {
         "slug": slug,
         "title": texts_in_every_language(slug, "title", document.get("title"), "event"),

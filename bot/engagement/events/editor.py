@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import FlowError
-from bot.engagement.events.calendar import load_event, parse_event
+from bot.engagement.events.calendar import MAX_CAPACITY, YEARS, load_event, parse_event
 from bot.engagement.forms import RESERVED_SLUGS, SLUG, Missing, Texts, form_field, language_name
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.states import EventStatus
@@ -165,8 +165,8 @@ def _local(raw: str, what: str) -> tuple[datetime | None, str | None]:
         return None, f"Give the {what} as a date and time (e.g. 2026-12-12T10:00)."
     if value.tzinfo is not None:
         return None, f"Give the {what} without a time zone offset: choose the time zone below."
-    if not 2000 <= value.year <= 2100:
-        return None, f"Give the {what} in a year from 2000 to 2100."
+    if not YEARS[0] <= value.year <= YEARS[1]:
+        return None, f"Give the {what} in a year from {YEARS[0]} to {YEARS[1]}."
     return value, None
 
 
@@ -201,8 +201,10 @@ def check(session: Session, draft: EventDraft, default_locale: str, *, new: bool
             problems.append(problem)
         elif starts is not None and ends is not None and ends <= starts:
             problems.append("The event must end after it starts.")
-    if draft.capacity and (not draft.capacity.isdigit() or int(draft.capacity) < 1):
-        problems.append("The capacity must be a whole number of places (or empty for no limit).")
+    if draft.capacity and (not draft.capacity.isdigit() or not 1 <= int(draft.capacity) <= MAX_CAPACITY):
+        problems.append(
+            f"The capacity must be a whole number of places from 1 to {MAX_CAPACITY:,} (or empty for no limit)."
+        )
     if not problems:
         try:
             parse_event(to_document(draft, default_locale))

@@ -136,7 +136,7 @@ def _question_node(
     if "max_choices" in question:
         node["max_choices"] = question["max_choices"]
     if kind == "ask-text":
-        node["max_length"] = int(question.get("max_length", 1000))
+        node["max_length"] = question.get("max_length", 1000)  # checked with the rest of the flow (schema)
     return node
 
 
