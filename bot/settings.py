@@ -20,7 +20,7 @@ _SID = re.compile(r"^(AC|MG)[0-9a-fA-F]{32}$")
 _TELEGRAM_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{10,}$")
 _TELEGRAM_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 # The database URLs Loopline runs on: embedded SQLite, or PostgreSQL through psycopg 3 (the driver it installs).
-DATABASE_URL = re.compile(r"^(sqlite(\+pysqlite)?|postgres(ql)?(\+psycopg)?)://")
+DATABASE_URL = re.compile(r"^(sqlite(\+pysqlite)?|postgres(ql)?|postgresql\+psycopg)://")
 LONGEST_LEAD = timedelta(days=60)  # a reminder further ahead than this is a typo, not a reminder
 
 
