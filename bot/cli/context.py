@@ -16,10 +16,10 @@ from sqlalchemy.exc import OperationalError
 from bot.runtime import Runtime
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store.migrate import is_current
+from bot.store.models import MAX_RECORD_ID
 
-# Any record's id on the command line: a positive whole number that fits the id columns (32-bit on PostgreSQL, where a
-# larger number is a DataError, not "not found"; the CLI takes no id of the two 64-bit tables, messages and outbox).
-RECORD_ID = click.IntRange(1, 2**31 - 1)
+# Any record's id on the command line: a positive whole number that fits the id columns.
+RECORD_ID = click.IntRange(1, MAX_RECORD_ID)
 
 
 def fail(message: str) -> NoReturn:

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 
+from bot.store.models import MAX_RECORD_ID
 from bot.web.downloads import csv_download
 from bot.web.guard import api
 
@@ -23,7 +24,6 @@ PREFIX = "/api/v1"
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
 MAX_BODY_BYTES = 64 * 1024
-MAX_ID = 2**31 - 1
 NO_STORE = {"Cache-Control": "no-store"}
 SLUG = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -64,7 +64,7 @@ class Param:
     where: str = "query"
     choices: tuple[str, ...] = ()
     minimum: int = 0
-    maximum: int = MAX_ID
+    maximum: int = MAX_RECORD_ID
     max_length: int = 120
     default: Any = None
 

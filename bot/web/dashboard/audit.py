@@ -16,11 +16,11 @@ from starlette.routing import BaseRoute, Route
 
 from bot.staff.spreadsheet import csv_text
 from bot.store.engagement import AuditEvent
+from bot.store.models import MAX_RECORD_ID
 from bot.web.downloads import csv_download
 from bot.web.guard import page, runtime_of
 from bot.web.rendering import PRIVATE_HEADERS, render
 
-MAX_ID = 2**31 - 1
 AUDIT_PAGE = 50
 AUDIT_CSV_ROWS = 100_000
 
@@ -88,7 +88,7 @@ def audit_filters(request: Request) -> AuditFilters:
     if raw_before and not (raw_before.isascii() and raw_before.isdigit() and len(raw_before) <= 10):
         raise FilterError("before: give a whole number.")
     before = int(raw_before) if raw_before else None
-    if before is not None and before > MAX_ID:
+    if before is not None and before > MAX_RECORD_ID:
         raise FilterError("before: that number is too large.")
     return AuditFilters(text["actor"], text["action"], days["since"], days["until"], before)
 

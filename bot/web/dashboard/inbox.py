@@ -23,7 +23,7 @@ from bot.program import Program
 from bot.staff.accounts import Staff
 from bot.states import DecisionStatus
 from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
-from bot.store.models import Address
+from bot.store.models import MAX_RECORD_ID, Address
 from bot.store.staff import User
 from bot.web.dashboard import inbox_query
 from bot.web.dashboard.inbox_query import PAGE_SIZE, FilterError, InboxFilter
@@ -31,8 +31,6 @@ from bot.web.downloads import csv_download
 from bot.web.guard import Endpoint, read_form, runtime_of, staff_of
 from bot.web.guard import page as guard
 from bot.web.rendering import PRIVATE_HEADERS, error_page, render
-
-MAX_REF = 2**31 - 1
 
 
 def local_time(timezone: str) -> Callable[[datetime | None], str]:
@@ -113,8 +111,7 @@ async def inbox_csv(request: Request) -> Response:
 
 
 def _ref(request: Request) -> int:
-    ref = int(request.path_params["ref"])
-    return ref if ref <= MAX_REF else 0  # no item has 0: a number too big for the column is simply not found
+    return int(request.path_params["ref"])  # within the id columns' range: the `id` convertor matched it
 
 
 @guard("view")
@@ -293,7 +290,7 @@ async def bulk(request: Request) -> Response:
     runtime, staff = runtime_of(request), staff_of(request)
     form = await read_form(request)
     given = [str(r) for r in form.getlist("ref")]
-    refs = sorted({int(r) for r in given if r.isdigit() and int(r) <= MAX_REF})
+    refs = sorted({int(r) for r in given if r.isdigit() and int(r) <= MAX_RECORD_ID})
     action = str(form.get("action") or "")
     status, reason = str(form.get("status") or ""), str(form.get("reason") or "")
     try:
@@ -353,10 +350,10 @@ ROUTES: list[BaseRoute] = [
     Route("/dashboard/inbox", inbox, methods=["GET"]),
     Route("/dashboard/inbox.csv", inbox_csv, methods=["GET"]),
     Route("/dashboard/inbox/bulk", bulk, methods=["POST"]),
-    Route("/dashboard/inbox/{ref:int}", item_page, methods=["GET"]),
-    Route("/dashboard/inbox/{ref:int}/reply", item_reply, methods=["POST"]),
+    Route("/dashboard/inbox/{ref:id}", item_page, methods=["GET"]),
+    Route("/dashboard/inbox/{ref:id}/reply", item_reply, methods=["POST"]),
     *(
-        Route(f"/dashboard/inbox/{{ref:int}}/{name}", item_action(name, permission, action), methods=["POST"])
+        Route(f"/dashboard/inbox/{{ref:id}}/{name}", item_action(name, permission, action), methods=["POST"])
         for name, (permission, action) in ACTIONS.items()
     ),
 ]

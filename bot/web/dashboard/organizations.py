@@ -141,7 +141,7 @@ async def unshare(request: Request) -> Response:
 
 
 ROUTES: list[BaseRoute] = [
-    Route("/dashboard/organizations/{id:int}", organization_page, methods=["GET"]),
-    Route("/dashboard/organizations/{id:int}/share", share, methods=["POST"]),
-    Route("/dashboard/organizations/{id:int}/unshare", unshare, methods=["POST"]),
+    Route("/dashboard/organizations/{id:id}", organization_page, methods=["GET"]),
+    Route("/dashboard/organizations/{id:id}/share", share, methods=["POST"]),
+    Route("/dashboard/organizations/{id:id}/unshare", unshare, methods=["POST"]),
 ]

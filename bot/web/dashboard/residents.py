@@ -130,8 +130,8 @@ async def merge_resident(request: Request) -> Response:
 
 
 ROUTES: list[BaseRoute] = [
-    Route("/dashboard/residents/{id:int}", resident_page, methods=["GET"]),
-    Route("/dashboard/residents/{id:int}/export.json", export_resident, methods=["GET"]),
-    Route("/dashboard/residents/{id:int}/erase", erase_resident, methods=["POST"]),
-    Route("/dashboard/residents/{id:int}/merge", merge_resident, methods=["POST"]),
+    Route("/dashboard/residents/{id:id}", resident_page, methods=["GET"]),
+    Route("/dashboard/residents/{id:id}/export.json", export_resident, methods=["GET"]),
+    Route("/dashboard/residents/{id:id}/erase", erase_resident, methods=["POST"]),
+    Route("/dashboard/residents/{id:id}/merge", merge_resident, methods=["POST"]),
 ]

@@ -14,12 +14,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.staff import accounts, audit
+from bot.store.models import MAX_RECORD_ID
 from bot.store.staff import ROLES, ApiToken, Organization, User
 from bot.web.dashboard import audit as audit_log
 from bot.web.guard import page, read_form, runtime_of, staff_of
 from bot.web.rendering import error_page, render
-
-MAX_ID = 2**31 - 1
 
 
 class AdminError(ValueError):
@@ -32,7 +31,7 @@ def _done(path: str, message: str) -> Response:
 
 def _user_id(request: Request) -> int | None:
     raw = request.path_params.get("user_id")
-    return raw if isinstance(raw, int) and 0 < raw <= MAX_ID else None
+    return raw if isinstance(raw, int) else None
 
 
 def _field(form: Any, name: str, limit: int = 254) -> str:
@@ -43,7 +42,7 @@ def _organization(session: Session, raw: str) -> int | None:
     """The organization chosen in a form (its id, or empty for none); AdminError when unknown."""
     if not raw:
         return None
-    if not raw.isdigit() or int(raw) > MAX_ID or session.get(Organization, int(raw)) is None:
+    if not raw.isdigit() or int(raw) > MAX_RECORD_ID or session.get(Organization, int(raw)) is None:
         raise AdminError("Choose an organization from the list.")
     return int(raw)
 
@@ -299,7 +298,7 @@ async def revoke_token(request: Request) -> Response:
     """POST /dashboard/users/{id}/tokens/{token_id}/revoke."""
     runtime, staff = runtime_of(request), staff_of(request)
     user_id, token_id = _user_id(request), request.path_params.get("token_id")
-    if user_id is None or not isinstance(token_id, int) or not 0 < token_id <= MAX_ID:
+    if user_id is None or not isinstance(token_id, int):
         return error_page(request, 404, "There is no such token.")
 
     def revoke() -> str | None:
@@ -320,12 +319,12 @@ async def revoke_token(request: Request) -> Response:
 ROUTES: list[BaseRoute] = [
     Route("/dashboard/users", users_page, methods=["GET"]),
     Route("/dashboard/users", create_user, methods=["POST"]),
-    Route("/dashboard/users/{user_id:int}/role", change_role, methods=["POST"]),
-    Route("/dashboard/users/{user_id:int}/active", change_active, methods=["POST"]),
-    Route("/dashboard/users/{user_id:int}/password", reset_password, methods=["POST"]),
-    Route("/dashboard/users/{user_id:int}/tokens", tokens_page, methods=["GET"]),
-    Route("/dashboard/users/{user_id:int}/tokens", create_token, methods=["POST"]),
-    Route("/dashboard/users/{user_id:int}/tokens/{token_id:int}/revoke", revoke_token, methods=["POST"]),
+    Route("/dashboard/users/{user_id:id}/role", change_role, methods=["POST"]),
+    Route("/dashboard/users/{user_id:id}/active", change_active, methods=["POST"]),
+    Route("/dashboard/users/{user_id:id}/password", reset_password, methods=["POST"]),
+    Route("/dashboard/users/{user_id:id}/tokens", tokens_page, methods=["GET"]),
+    Route("/dashboard/users/{user_id:id}/tokens", create_token, methods=["POST"]),
+    Route("/dashboard/users/{user_id:id}/tokens/{token_id:id}/revoke", revoke_token, methods=["POST"]),
     Route("/dashboard/organizations", create_organization, methods=["POST"]),
     *audit_log.ROUTES,
 ]
