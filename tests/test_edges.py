@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -124,6 +125,17 @@ def test_a_send_time_in_the_past_is_refused_in_one_line(runtime: Runtime, tmp_pa
     env = {"LOOPLINE_DATABASE_URL": runtime.settings.database_url}
     result = CliRunner().invoke(main, ["broadcast", "send", str(message), "--at", "2001-01-01T09:00Z"], env=env)
     assert "has passed" in _one_line_error(result)
+
+
+@pytest.mark.parametrize("at", ["9999-12-31T23:59-14:00", "9999-12-31T23:59", "2099-01-01T09:00Z"])
+def test_a_send_time_years_ahead_is_refused_in_one_line(runtime: Runtime, tmp_path: Path, at: str) -> None:
+    message = tmp_path / "notice.yaml"
+    message.write_text("name: Notice\ntext:\n  en: The clinic is closed on Monday.\n", encoding="utf-8")
+    env = {"LOOPLINE_DATABASE_URL": runtime.settings.database_url}
+    result = CliRunner().invoke(main, ["broadcast", "send", str(message), "--at", at], env=env)
+    assert "more than a year ahead" in _one_line_error(result)
+    later = (datetime.now(UTC) + timedelta(days=300)).isoformat()  # the command runs on the real clock
+    assert CliRunner().invoke(main, ["broadcast", "send", str(message), "--at", later], env=env).exit_code == 0
 
 
 ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(

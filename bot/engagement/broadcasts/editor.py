@@ -120,8 +120,6 @@ def _send_at(raw: str, zone: str, now: datetime) -> tuple[datetime, str | None]:
         local = datetime.fromisoformat(raw)
     except ValueError:
         return now, "Give the send time as a date and time (e.g. 2026-12-01T09:00), or leave it empty to send now."
-    if local.year > now.year + 1:  # before the time zone: a year like 9999 has no room for one
-        return now, "Choose a send time within the next year."
     moment = local.replace(tzinfo=ZoneInfo(zone)) if local.tzinfo is None else local
     problem = send_time_problem(moment, now)
     return (now, problem) if problem else (moment, None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, literal, null, select
@@ -28,6 +28,7 @@ INVITES = {
     "event": _("Reply EVENTS to tell us if you will come."),
 }
 PURPOSE_PREFIX = "broadcast:"
+LONGEST_AHEAD = timedelta(days=366)  # the latest a broadcast may be scheduled, from now
 
 
 @dataclass(frozen=True)
@@ -187,9 +188,12 @@ class NotSent(ValueError):
 
 
 def send_time_problem(send_at: datetime, now: datetime) -> str | None:
-    """The one rule for when a broadcast may go: not in the past (this minute still counts as now)."""
+    """The one rule for when a broadcast may go: not in the past (this minute still counts as now), and not more than
+    LONGEST_AHEAD from now (a year like 9999 is a typo, and has no room to be stored in UTC)."""
     if send_at < now.replace(second=0, microsecond=0):
         return "The send time has passed: choose a later time, or send now."
+    if send_at - now > LONGEST_AHEAD:
+        return "The send time is more than a year ahead: choose a time within the next year."
     return None
 
 
