@@ -22,7 +22,7 @@ from bot.runtime import Runtime
 from bot.web import dashboard, simulator
 from bot.web.proxies import TrustedProxies
 from bot.web.rendering import TEMPLATES_DIR
-from bot.web.security_headers import SecurityHeaders
+from bot.web.security_headers import HeadedApp
 from bot.web.webhooks import telegram as telegram_webhook
 from bot.web.webhooks import twilio as twilio_webhook
 
@@ -114,13 +114,11 @@ def create_app(runtime: Runtime, *, deliver: bool = True) -> Starlette:
             Route("/simulator/api/messages", simulator.api_send, methods=["POST"]),
             Route("/simulator/api/messages", simulator.api_messages, methods=["GET"]),
         ]
-    app = Starlette(
+    app = HeadedApp(
+        https=(runtime.settings.public_url or "").startswith("https://"),
         routes=routes,
         lifespan=lifespan,
-        middleware=[
-            Middleware(SecurityHeaders, https=(runtime.settings.public_url or "").startswith("https://")),
-            Middleware(TrustedProxies, trusted=runtime.settings.trusted_proxies),
-        ],
+        middleware=[Middleware(TrustedProxies, trusted=runtime.settings.trusted_proxies)],
     )
     app.state.runtime = runtime
     return app

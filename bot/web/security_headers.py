@@ -1,8 +1,10 @@
-"""The headers every response carries, set in one place: nosniff always, and HSTS when the public address is https
-(browsers then refuse a downgraded connection to the dashboard, the public page and the API)."""
+"""The headers every response carries, even a 500, set in one place: nosniff, and HSTS when the public URL is https."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HSTS = b"max-age=31536000; includeSubDomains"
@@ -30,3 +32,15 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class HeadedApp(Starlette):
+    """A Starlette app with SecurityHeaders outside everything: an app's own middleware runs inside the handler that
+    turns an unexpected exception into a 500, which would then go out without the headers."""
+
+    def __init__(self, *, https: bool, **options: Any) -> None:
+        self.https = https
+        super().__init__(**options)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack(), https=self.https)

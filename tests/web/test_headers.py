@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
@@ -52,3 +54,22 @@ def test_hsts_on_every_response_when_the_public_address_is_https(https_client: T
         response = https_client.request(method, path, follow_redirects=False)
         assert response.headers.get("strict-transport-security") == "max-age=31536000; includeSubDomains", path
         assert response.headers.get("x-content-type-options") == "nosniff", path
+
+
+def _fails(request: Request) -> Response:
+    raise RuntimeError("a handler that fails")
+
+
+@pytest.mark.parametrize("public_url", ["http://voices.example.org", "https://voices.example.org"])
+def test_a_server_error_carries_the_headers_too(database_url: str, public_url: str) -> None:
+    """Starlette turns an exception into a 500 outside any middleware an app lists: the headers must be outside it."""
+    runtime = Runtime(make_settings(database_url, LOOPLINE_PUBLIC_URL=public_url))
+    runtime.prepare(migrate=True)
+    app = create_app(runtime, deliver=False)
+    app.router.routes.append(Route("/fails", _fails))  # the only way to reach an unexpected exception on purpose
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/fails")
+    runtime.close()
+    assert response.status_code == 500
+    assert response.headers.get("x-content-type-options") == "nosniff"
+    assert ("strict-transport-security" in response.headers) == public_url.startswith("https://")
