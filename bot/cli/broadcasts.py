@@ -23,7 +23,7 @@ def _load(path: Path) -> broadcasts.BroadcastFile:
         return broadcasts.parse_broadcast(read_document(path))
     except FlowError as exc:
         click.echo(f"loopline: {path}: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(1)  # the file needs work, not the command line (as flows validate and load say)
 
 
 def _audience(expression: str | None):  # type: ignore[no-untyped-def]
