@@ -23,6 +23,7 @@ FEEDBACK = (DEFINITIONS_DIR / "feedback.yaml").read_text(encoding="utf-8")
 POLL = (DEMO_DIR / "health-priorities.yaml").read_text(encoding="utf-8")
 EVENT = (DEMO_DIR / "town-hall.yaml").read_text(encoding="utf-8")
 HUGE = "99999999999999999999"  # beyond 64 bits
+LONG_SLUG = "s" * 60  # fits no slug column once a poll's flow is named poll-<slug> (and the dashboard takes 50)
 
 # file name -> (its text, what the one line says)
 BAD_FILES = {
@@ -34,6 +35,9 @@ BAD_FILES = {
         EVENT.replace("starts_at: 2026-12-19T18:00\nends_at: 2026-12-19T19:30\n", "starts_at: 9999-12-31T23:30\n"),
         "from 2000 to 2100",
     ),
+    "event-long-slug.yaml": (EVENT.replace("slug: town-hall\n", f"slug: {LONG_SLUG}\n"), "slug must be 1 to 50"),
+    "poll-long-slug.yaml": (POLL.replace("slug: health-priorities\n", f"slug: {LONG_SLUG}\n"), "slug must be 1 to 50"),
+    "flow-long-slug.yaml": (FEEDBACK.replace("slug: feedback\n", f"slug: {LONG_SLUG}\n"), "slug must be 1 to 50"),
     "flow-text-length-word.yaml": (FEEDBACK.replace("max_length: 4000", "max_length: lots"), "max_length must be"),
     "flow-text-length-negative.yaml": (FEEDBACK.replace("max_length: 4000", "max_length: -5"), "max_length must be"),
     "flow-text-length-huge.yaml": (FEEDBACK.replace("max_length: 4000", "max_length: 10000000"), "max_length must be"),
@@ -62,6 +66,17 @@ def test_a_bad_content_file_is_refused_alike_by_validate_and_load(runtime: Runti
     for command in ("validate", "load"):
         line = _one_line(CliRunner().invoke(main, ["flows", command, str(path)], env=env), status=1)
         assert name in line and reason in line, (command, line)
+
+
+@pytest.mark.parametrize("command", ["preview", "send"])
+def test_a_broadcast_name_longer_than_its_column_is_refused_in_one_line(
+    runtime: Runtime, tmp_path: Path, command: str
+) -> None:
+    notice = tmp_path / "long-name.yaml"
+    notice.write_text(f"name: {'n' * 121}\ntext:\n  en: The clinic is closed on Monday.\n", encoding="utf-8")
+    env = {"LOOPLINE_DATABASE_URL": runtime.settings.database_url}
+    line = _one_line(CliRunner().invoke(main, ["broadcast", command, str(notice)], env=env), status=1)
+    assert "name must be 1 to 120 characters" in line, line
 
 
 def test_every_shipped_content_file_validates_and_loads(runtime: Runtime) -> None:

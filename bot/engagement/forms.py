@@ -8,11 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot.conversation.flows.schema import MAX_SLUG
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, text_direction
 
 Texts = dict[str, str]
 MAX_TEXT = 1600
-SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,49}")
+SLUG = re.compile(rf"[a-z0-9][a-z0-9_-]{{0,{MAX_SLUG - 1}}}")  # what a content file takes, in lower case
 RESERVED_SLUGS = frozenset({"new"})
 # The languages a form offers: code, name in its own script, writing direction.
 LANGUAGES = [(locale, NATIVE_NAMES[locale], text_direction(locale)) for locale in SUPPORTED_LOCALES]

@@ -13,6 +13,7 @@ ASK_KINDS = ("ask-choice", "ask-multi", "ask-ranking", "ask-rating", "ask-yes-no
 WITH_CHOICES = ("ask-choice", "ask-multi", "ask-ranking")
 NODE_KINDS = ("send", *ASK_KINDS, "branch", "set-field", "submit-feedback", "submit-rsvp", "end")
 SETTABLE_FIELDS = ("locale", "consent", "area")
+MAX_SLUG = 50  # a content file's slug (the columns hold 64, and a poll's flow is named poll-<slug>)
 MAX_ANSWER_LENGTH = 10_000  # a text answer's longest max_length (an SMS is at most 1,600 characters, Telegram's 4,096)
 CONSENT_VALUES = (Consent.GRANTED, Consent.DECLINED, Consent.PENDING)
 
@@ -77,6 +78,13 @@ class Flow:
     start: str
     nodes: dict[str, Node] = field(default_factory=dict)
     name: str = ""
+
+
+def content_slug(kind: str, raw: Any) -> str:
+    """The one rule for a flow's, poll's or event's slug: 1 to MAX_SLUG letters, digits, - and _."""
+    if not isinstance(raw, str) or len(raw) > MAX_SLUG or not raw.replace("-", "").replace("_", "").isalnum():
+        raise FlowError(f"{kind}: slug must be 1 to {MAX_SLUG} letters, digits, - and _")
+    return raw
 
 
 def _fail(slug: str, node: str | None, problem: str) -> FlowError:
@@ -282,13 +290,11 @@ def _loop_without_question(flow: Flow) -> str | None:
     return None
 
 
-def parse_flow(raw: Any) -> Flow:  # noqa: PLR0912  # each rule its own message
+def parse_flow(raw: Any) -> Flow:  # each rule its own message
     """Validate a decoded flow document and return it typed; raise FlowError naming the node at fault."""
     if not isinstance(raw, dict):
         raise FlowError("a flow document must be a mapping")
-    slug = raw.get("slug")
-    if not isinstance(slug, str) or not slug.replace("_", "").replace("-", "").isalnum():
-        raise FlowError("flow: slug is required (letters, digits, - and _)")
+    slug = content_slug("flow", raw.get("slug"))
     if raw.get("spec_version") != SPEC_VERSION:
         raise _fail(slug, None, f"spec_version must be {SPEC_VERSION}, got {raw.get('spec_version')!r}")
     raw_nodes = raw.get("nodes")

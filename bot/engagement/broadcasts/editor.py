@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import FlowError
 from bot.engagement.broadcasts.audiences import Audience, AudienceError, parse_audience
-from bot.engagement.broadcasts.sending import BroadcastFile, parse_broadcast, send_time_problem
+from bot.engagement.broadcasts.sending import MAX_NAME, BroadcastFile, parse_broadcast, send_time_problem
 from bot.engagement.forms import form_field, one_line
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.messages import Channel
@@ -66,7 +66,7 @@ def draft_from_form(form: Mapping[str, Any]) -> BroadcastDraft:
     """Read the compose form (`name`, `text.es`, `audience`, `invite`, `urgent`, `send_at`, `fallback`)."""
     texts = {locale: form_field(form, f"text.{locale}", 1600) for locale in SUPPORTED_LOCALES}
     return BroadcastDraft(
-        name=form_field(form, "name", 120),
+        name=form_field(form, "name", MAX_NAME),
         texts={locale: text for locale, text in texts.items() if text},
         audience=one_line(form_field(form, "audience", 500)),
         invite=form_field(form, "invite", 80),

@@ -28,6 +28,7 @@ INVITES = {
     "event": _("Reply EVENTS to tell us if you will come."),
 }
 PURPOSE_PREFIX = "broadcast:"
+MAX_NAME = 120  # a broadcast's name, as its column holds
 LONGEST_AHEAD = timedelta(days=366)  # the latest a broadcast may be scheduled, from now
 
 
@@ -44,8 +45,8 @@ class BroadcastFile:
 def parse_broadcast(document: dict[str, Any]) -> BroadcastFile:
     """Check a broadcast file (`{name, text: {en: …}, invite: {poll: slug} | {event: slug}, urgent}`)."""
     name = document.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise FlowError("broadcast: name is required")
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+        raise FlowError(f"broadcast: name must be 1 to {MAX_NAME} characters")
     texts = document.get("text")
     if not isinstance(texts, dict) or not texts or not all(isinstance(v, str) and v.strip() for v in texts.values()):
         raise FlowError(f"broadcast {name!r}: text must map languages to texts")

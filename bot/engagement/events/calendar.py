@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.conversation.flows.schema import FlowError
+from bot.conversation.flows.schema import FlowError, content_slug
 from bot.engagement.polls.definition import texts_in_every_language
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.formatting import format_event_time
@@ -38,9 +38,7 @@ def _when(slug: str, raw: Any, zone: ZoneInfo, what: str) -> datetime:
 
 def parse_event(document: dict[str, Any]) -> dict[str, Any]:
     """The fields of an event file, checked: every text in every language, times in its time zone."""
-    slug = document.get("slug")
-    if not isinstance(slug, str) or not slug.replace("-", "").replace("_", "").isalnum():
-        raise FlowError("event: slug is required (letters, digits, - and _)")
+    slug = content_slug("event", document.get("slug"))
     if document.get("spec_version") != 1:
         raise FlowError(f"event {slug!r}: spec_version must be 1")
     try:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.conversation.flows.schema import FlowError, parse_flow
+from bot.conversation.flows.schema import FlowError, content_slug, parse_flow
 from bot.engagement.polls.answers import POLL_FLOW_PREFIX
 from bot.i18n.negotiation import SUPPORTED_LOCALES, pick_text
 from bot.states import PollStatus
@@ -64,9 +64,7 @@ def fallback_language(document: dict[str, Any], what: str = "poll") -> str | Non
 
 def compile_poll(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The poll's own fields and the flow document of its questions; FlowError names question and language."""
-    slug = document.get("slug")
-    if not isinstance(slug, str) or not slug.replace("-", "").replace("_", "").isalnum():
-        raise FlowError("poll: slug is required (letters, digits, - and _)")
+    slug = content_slug("poll", document.get("slug"))
     if document.get("spec_version") != 1:
         raise FlowError(f"poll {slug!r}: spec_version must be 1")
     fallback = fallback_language(document)
