@@ -38,6 +38,15 @@ BAD_FILES = {
     "event-long-slug.yaml": (EVENT.replace("slug: town-hall\n", f"slug: {LONG_SLUG}\n"), "slug must be 1 to 50"),
     "poll-long-slug.yaml": (POLL.replace("slug: health-priorities\n", f"slug: {LONG_SLUG}\n"), "slug must be 1 to 50"),
     "flow-long-slug.yaml": (FEEDBACK.replace("slug: feedback\n", f"slug: {LONG_SLUG}\n"), "slug must be 1 to 50"),
+    "poll-long-question-id.yaml": (POLL.replace("id: top_need\n", f"id: {'q' * 65}\n"), "question must be an id"),
+    "poll-long-results-url.yaml": (
+        POLL.replace("slug: health-priorities\n", f"slug: health-priorities\nresults_url: https://{'r' * 300}\n"),
+        "results link must be at most 300",
+    ),
+    "poll-results-url-list.yaml": (
+        POLL.replace("slug: health-priorities\n", "slug: health-priorities\nresults_url: [https://a.example]\n"),
+        "results link must start with https://",
+    ),
     "flow-text-length-word.yaml": (FEEDBACK.replace("max_length: 4000", "max_length: lots"), "max_length must be"),
     "flow-text-length-negative.yaml": (FEEDBACK.replace("max_length: 4000", "max_length: -5"), "max_length must be"),
     "flow-text-length-huge.yaml": (FEEDBACK.replace("max_length: 4000", "max_length: 10000000"), "max_length must be"),

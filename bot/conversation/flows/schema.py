@@ -115,8 +115,8 @@ def _text(slug: str, node: str, raw: Any, what: str, required: bool = True) -> T
 def _question(slug: str, node_id: str, kind: str, raw: Any) -> str | None:
     if raw is None:
         return None
-    if kind not in ASK_KINDS or not isinstance(raw, str) or not raw.replace("_", "").isalnum():
-        raise _fail(slug, node_id, "question must be an id of letters, digits and _ on an ask node")
+    if kind not in ASK_KINDS or not isinstance(raw, str) or len(raw) > 64 or not raw.replace("_", "").isalnum():
+        raise _fail(slug, node_id, "question must be an id of 1 to 64 letters, digits and _ on an ask node")
     return raw
 
 

@@ -3,7 +3,6 @@ options, keywords, the slug; and which translations are missing, by place and by
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,7 +13,7 @@ from bot.conversation.flows.schema import FlowError
 from bot.conversation.keywords import match_keyword
 from bot.conversation.text import fold
 from bot.engagement.forms import RESERVED_SLUGS, SLUG, Missing, language_name
-from bot.engagement.polls.definition import QUESTION_KINDS, compile_poll
+from bot.engagement.polls.definition import QUESTION_KINDS, compile_poll, results_url_problem
 from bot.engagement.polls.editor import (
     CHOICE_KINDS,
     IDENTIFIER,
@@ -145,8 +144,9 @@ def check(session: Session, draft: PollDraft, default_locale: str, *, new: bool)
         problems.append(f"A poll named {draft.slug!r} already exists: choose another short name.")
     if draft.fallback and draft.fallback not in SUPPORTED_LOCALES:
         problems.append("Choose a fallback language from the list.")
-    if draft.results_url and not re.fullmatch(r"https?://\S+", draft.results_url):
-        problems.append("The results link must start with https:// or http://.")
+    link_problem = results_url_problem(draft.results_url)
+    if link_problem:
+        problems.append(f"{link_problem[0].upper()}{link_problem[1:]}.")
     problems += _check_texts(draft, effective_fallback(draft, default_locale))
     problems += _check_questions(draft)
     problems += _check_keywords(session, draft)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,7 @@ QUESTION_KINDS = {
     "text": "ask-text",
 }
 STATUSES = (PollStatus.DRAFT, PollStatus.OPEN, PollStatus.CLOSED)
+MAX_RESULTS_URL = 300  # the column's size
 
 
 def texts_in_every_language(
@@ -60,6 +62,17 @@ def fallback_language(document: dict[str, Any], what: str = "poll") -> str | Non
             f"{what} {document.get('slug')!r}: fallback_language must be one of {', '.join(SUPPORTED_LOCALES)}"
         )
     return str(fallback)
+
+
+def results_url_problem(raw: Any) -> str | None:
+    """Why a poll's link to its results cannot be kept (None when it can, or when there is none)."""
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str) or not re.fullmatch(r"https?://\S+", raw):
+        return "the results link must start with https:// or http://"
+    if len(raw) > MAX_RESULTS_URL:
+        return f"the results link must be at most {MAX_RESULTS_URL} characters"
+    return None
 
 
 def compile_poll(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -98,6 +111,9 @@ def compile_poll(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
     name = pick_text(title, "en") or slug
     flow = {"spec_version": 1, "slug": POLL_FLOW_PREFIX + slug, "name": name, "start": start, "nodes": nodes}
     parse_flow(flow)  # the compiled flow must itself be valid
+    problem = results_url_problem(document.get("results_url"))
+    if problem:
+        raise FlowError(f"poll {slug!r}: {problem}")
     fields = {"slug": slug, "title": title, "keywords": keywords, "results_url": document.get("results_url")}
     return fields, flow
 
