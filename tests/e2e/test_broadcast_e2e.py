@@ -523,7 +523,7 @@ def run(
         loopline(database, "broadcast", "preview", str(no_vi))
     )
 
-    later = "2099-01-01T09:00:00+00:00"  # queued, never due during the test
+    later = (datetime.now(UTC) + timedelta(days=300)).isoformat()  # queued, never due during the test
     fallback = queued_id(
         ok(loopline(database, "broadcast", "send", str(no_vi), "--fallback", "en", "--at", later)),
         len(urgent_sms) + len(TG_RESIDENTS),
