@@ -301,13 +301,6 @@ def test_server_harness_with_a_stand_in(tmp_path: Path) -> None:
     assert "boom" in str(failed.value)
 
 
-def _serve_available() -> bool:
-    package = Path(__file__).resolve().parents[1] / "bot"
-    cli = package / "cli.py"
-    return (package / "__main__.py").is_file() and cli.is_file() and "serve" in cli.read_text(encoding="utf-8")
-
-
-@pytest.mark.skipif(not _serve_available(), reason="`python -m bot serve` does not exist yet")
 def test_loopline_server_answers_healthz(tmp_path: Path) -> None:
     env = {"LOOPLINE_DATABASE_URL": f"sqlite:///{tmp_path / 'loopline.db'}"}
     with loopline_server(env, log_dir=tmp_path) as server:
