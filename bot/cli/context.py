@@ -8,14 +8,14 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
-from sqlalchemy.exc import OperationalError
 
-from bot.runtime import Runtime
 from bot.settings import Settings, SettingsError, load_settings
-from bot.store.migrate import is_current
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 from bot.store.models import MAX_RECORD_ID
 
 # Any record's id on the command line: a positive whole number that fits the id columns.
@@ -45,6 +45,13 @@ def configure_logging(level: str) -> None:
 
 def open_runtime(settings: Settings, *, migrate: bool) -> Runtime:
     """The runtime on a database at the latest schema (migrated first when asked), or one line saying why not."""
+    # Imported here, not above: a wrong setting or command line is answered before the database, provider and
+    # web libraries load (1.5 s of every CLI call, dozens of calls in the suite).
+    from sqlalchemy.exc import OperationalError  # noqa: PLC0415
+
+    from bot.runtime import Runtime  # noqa: PLC0415
+    from bot.store.migrate import is_current  # noqa: PLC0415
+
     runtime = Runtime(settings)
     try:
         if not migrate and not is_current(runtime.db.engine):

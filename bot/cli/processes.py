@@ -9,12 +9,9 @@ import signal
 import sys
 
 import click
-import uvicorn
 
 from bot.cli.context import configure_logging, open_runtime, settings_or_fail
 from bot.settings import Settings
-from bot.web.access_log import log_config
-from bot.web.app import create_app
 
 LOG_LEVEL = click.option(
     "--log-level",
@@ -51,8 +48,13 @@ def serve(host: str, port: int, no_delivery: bool, log_level: str, access_log: b
     The embedded SQLite database is migrated at start; a PostgreSQL database must be migrated with
     `loopline migrate` first.
     """
-
     settings = settings_or_fail()
+    # Imported once the settings are known good: a wrong one is answered before the web stack loads.
+    import uvicorn  # noqa: PLC0415
+
+    from bot.web.access_log import log_config  # noqa: PLC0415
+    from bot.web.app import create_app  # noqa: PLC0415
+
     configure_logging(log_level)
     runtime = open_runtime(settings, migrate=settings.is_sqlite)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
