@@ -16,6 +16,7 @@ from bot.engagement.feedback.items import submit_feedback
 from bot.engagement.polls.answers import poll_for_flow, record_answer
 from bot.i18n.negotiation import text_direction
 from bot.messages import Reply
+from bot.program import Program
 from bot.states import Consent
 from bot.store.engagement import Event
 from bot.store.models import ConsentEvent, Resident
@@ -31,8 +32,7 @@ class Situation:
     message_id: int
     flow_slug: str | None
     ref: int | None
-    default_locale: str
-    default_timezone: str
+    program: Program
     now: datetime
 
 
@@ -41,23 +41,21 @@ def apply_effects(session: Session, turn: Turn, where: Situation, rng: random.Ra
     _update_resident(session, turn, where)
     replies: list[Reply] = []
     resident, now = where.resident, where.now
+    locale = resident.locale_or(where.program.default_locale)  # after the turn set it, if it did
     for effect in turn.effects:
         if isinstance(effect, RecordAnswer) and where.flow_slug:
             poll = poll_for_flow(session, where.flow_slug)
             if poll is not None and poll.status == "open":
-                locale = resident.locale_or(where.default_locale)
                 answer = (effect.question, effect.value, effect.kind)
                 record_answer(session, poll, resident, answer, locale, where.channel, now, rng)
         elif isinstance(effect, SubmitFeedback) and where.ref is not None:
-            locale = resident.locale_or(where.default_locale)
             submit_feedback(session, resident, where.ref, effect, locale, where.channel, now)
         elif isinstance(effect, Rsvp):
             event = session.get(Event, effect.event_id)
             if event is None:
                 continue
             outcome = events.rsvp(session, event, resident.id, effect.response, now)
-            locale = resident.locale_or(where.default_locale)
-            zone = resident.timezone or where.default_timezone
+            zone = resident.timezone or where.program.timezone
             replies.append(Reply(events.confirmation(outcome, event, locale, zone), (), text_direction(locale)))
             if outcome.promoted_resident_id is not None:
                 _tell_promoted(session, event, outcome.promoted_resident_id, where)
@@ -102,7 +100,7 @@ def _tell_promoted(session: Session, event: Event, resident_id: int, where: Situ
     address = reachable_address(session, resident_id)
     if promoted is None or address is None:
         return
-    locale = promoted.locale_or(where.default_locale)
-    text = events.promotion(event, locale, promoted.timezone or where.default_timezone)
+    locale = promoted.locale_or(where.program.default_locale)
+    text = events.promotion(event, locale, promoted.timezone or where.program.timezone)
     key = f"waitlist:{event.id}:{resident_id}:{int(where.now.timestamp())}"
     queue_once(session, [notice_row(key, "event", promoted.id, address, text, locale, where.now)])

@@ -198,11 +198,12 @@ class Pipeline:
         # Another process may have loaded a poll or a new version of a flow: seen within a second.
         self.flows.refresh(session, at_most_every=1.0)
         flows = self.flows.latest_flows(session)
-        view = ResidentView(resident.consent, resident.locale_or(self.program.default_locale), resident.area)
+        program = self.program
         current = session_view(session, self.flows, row)
         world = read_world(session, resident_id, inbound.text, self.clock.now())
         extra = {"ref": str(allocate_ref(session, self.rng))} if current and current.flow.slug in REF_FLOWS else {}
-        ctx = flow_context(resident, self.program, extra, self.clock.now())
+        ctx = flow_context(resident, program, extra, self.clock.now())
+        view = ResidentView(resident.consent, ctx.locale, resident.area)
         turn = route(
             inbound.text,
             view,
@@ -220,8 +221,7 @@ class Pipeline:
             message_id,
             current.flow.slug if current is not None else turn.start_flow,
             int(extra["ref"]) if extra else None,
-            self.program.default_locale,
-            self.program.timezone,
+            program,
             now,
         )
         if more := apply_effects(session, turn, situation, self.rng):

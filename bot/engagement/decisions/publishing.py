@@ -305,7 +305,7 @@ def recipients(session: Session, decision: Decision, default_locale: str) -> lis
     for resident, address in rows:
         if found and found[-1].resident.id == resident.id:
             continue  # a later address of the same resident
-        found.append(Recipient(resident, address.channel, resident.locale or default_locale, address))
+        found.append(Recipient(resident, address.channel, resident.locale_or(default_locale), address))
     return found
 
 
