@@ -41,16 +41,6 @@ BROADCAST_ID = Param("id", "integer", "The broadcast's id.", where="path", minim
 PARTNER_POLLS = "Partners see only the polls shared with their organization."
 
 
-def visible_polls(session: Session, staff: Staff) -> ColumnElement[bool]:
-    """Every poll, or for a partner those shared with their organization."""
-    return sharing.visible_to(session, staff, "poll")
-
-
-def visible_broadcasts(session: Session, staff: Staff) -> ColumnElement[bool]:
-    """Every broadcast, or for a partner those sent to an audience shared with their organization."""
-    return sharing.visible_to(session, staff, "broadcast")
-
-
 def visible_decisions(staff: Staff) -> ColumnElement[bool]:
     """Published decisions, and drafts too for roles that decide."""
     return true() if staff.can("decide") else Decision.status == DecisionStatus.PUBLISHED
@@ -65,7 +55,7 @@ def poll_flow(runtime: Runtime, session: Session, slug: str) -> Flow | None:
 
 def find_poll(session: Session, staff: Staff, slug: str) -> Poll:
     """The poll if the caller may see it; 404 otherwise."""
-    poll = session.scalars(select(Poll).where(Poll.slug == slug, visible_polls(session, staff))).first()
+    poll = session.scalars(select(Poll).where(Poll.slug == slug, sharing.visible_to(session, staff, "poll"))).first()
     if poll is None:
         raise not_found(f"poll {slug!r}")
     return poll
@@ -86,7 +76,7 @@ async def list_polls(request: Request, args: dict[str, Any]) -> Response:
     runtime, staff = runtime_of(request), staff_of(request)
 
     def load(session: Session) -> dict[str, Any]:
-        query = select(Poll).where(visible_polls(session, staff))
+        query = select(Poll).where(sharing.visible_to(session, staff, "poll"))
         if args["status"]:
             query = query.where(Poll.status == args["status"])
         return page(session, query, Poll.id, args, serialize.polls)
@@ -198,7 +188,7 @@ async def list_broadcasts(request: Request, args: dict[str, Any]) -> Response:
     runtime, staff = runtime_of(request), staff_of(request)
 
     def load(session: Session) -> dict[str, Any]:
-        query = select(Broadcast).where(visible_broadcasts(session, staff))
+        query = select(Broadcast).where(sharing.visible_to(session, staff, "broadcast"))
         return page(session, query, Broadcast.id, args, serialize.broadcasts)
 
     return data(await runtime.db.in_transaction(load))
@@ -219,7 +209,7 @@ async def get_broadcast(request: Request, args: dict[str, Any]) -> Response:
 
     def load(session: Session) -> dict[str, Any]:
         row = session.scalars(
-            select(Broadcast).where(Broadcast.id == args["id"], visible_broadcasts(session, staff))
+            select(Broadcast).where(Broadcast.id == args["id"], sharing.visible_to(session, staff, "broadcast"))
         ).first()
         if row is None:
             raise not_found(f"broadcast {args['id']}")

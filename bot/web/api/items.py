@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
@@ -49,14 +49,9 @@ PARTNER_ITEMS = "Partners see and change only items shared with their organizati
 PATCH_KEYS = {"status", "reason", "tags", "topic"}
 
 
-def visible_items(session: Session, staff: Staff) -> ColumnElement[bool]:
-    """Every item, or for a partner those shared with their organization."""
-    return sharing.visible_to(session, staff, "item")
-
-
 def filtered(session: Session, staff: Staff, args: dict[str, Any]) -> Select[Any]:
     """The items the caller may see that match the filters."""
-    query = select(InputItem).where(visible_items(session, staff))
+    query = select(InputItem).where(sharing.visible_to(session, staff, "item"))
     if args["status"]:
         query = query.where(InputItem.status == args["status"])
     if args["kind"]:
@@ -105,7 +100,9 @@ async def list_input_items(request: Request, args: dict[str, Any]) -> Response:
 
 
 def _find(session: Session, staff: Staff, ref: int) -> InputItem:
-    item = session.scalars(select(InputItem).where(InputItem.ref == ref, visible_items(session, staff))).first()
+    item = session.scalars(
+        select(InputItem).where(InputItem.ref == ref, sharing.visible_to(session, staff, "item"))
+    ).first()
     if item is None:
         raise not_found(f"input item {ref}")
     return item

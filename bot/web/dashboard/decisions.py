@@ -21,11 +21,12 @@ from bot.engagement.feedback.triage import STATUS_LABELS, TriageError
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, pick_text, text_direction
 from bot.program import Program
 from bot.runtime import Runtime
+from bot.staff import sharing
 from bot.staff.accounts import Staff
 from bot.states import DecisionStatus, ItemStatus
 from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
 from bot.web.dashboard.inbox import local_time
-from bot.web.dashboard.inbox_query import find_visible, visible_clause
+from bot.web.dashboard.inbox_query import find_visible
 from bot.web.guard import Endpoint, page, read_form, runtime_of, staff_of
 from bot.web.rendering import error_page, render
 
@@ -141,7 +142,7 @@ def _details(session: Session, staff: Staff, decision: Decision, program: Progra
     visible = {item.id for item, _ in linked}
     if staff.scoped and visible:  # partners see only the items shared with them: one query for all of them
         links = select(DecisionLink.input_item_id).where(DecisionLink.decision_id == decision.id)
-        shared = select(InputItem.id).where(InputItem.id.in_(links), visible_clause(session, staff))
+        shared = select(InputItem.id).where(InputItem.id.in_(links), sharing.visible_to(session, staff, "item"))
         visible = set(session.scalars(shared))
     polls = decisions.linked_polls(session, decision)
     linked_ids = {p.id for p in polls}

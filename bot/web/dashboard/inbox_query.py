@@ -107,11 +107,6 @@ class InboxFilter:
         return bool(self.params(page=1))
 
 
-def visible_clause(session: Session, staff: Staff) -> ColumnElement[bool]:
-    """The items a person may see: everything, or for partners what is shared with their organization."""
-    return sharing.visible_to(session, staff, "item")
-
-
 def _bound(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), zone).astimezone(UTC)
 
@@ -119,7 +114,7 @@ def _bound(day: date, zone: ZoneInfo) -> datetime:
 def conditions(session: Session, staff: Staff, chosen: InboxFilter, timezone: str) -> list[ColumnElement[bool]]:
     """The WHERE clauses of the filters (dates are days in the program's time zone, both ends included)."""
     zone = ZoneInfo(timezone)
-    where: list[ColumnElement[bool]] = [visible_clause(session, staff)]
+    where: list[ColumnElement[bool]] = [sharing.visible_to(session, staff, "item")]
     if chosen.topic:
         where.append(InputItem.topic == chosen.topic)
     if chosen.area:
@@ -172,7 +167,7 @@ def page_of(session: Session, staff: Staff, chosen: InboxFilter, timezone: str) 
 
 def choices(session: Session, staff: Staff) -> dict[str, list[str]]:
     """The values the filter menus offer: topics, areas and poll slugs among the visible items."""
-    visible = visible_clause(session, staff)
+    visible = sharing.visible_to(session, staff, "item")
 
     def distinct(column: Any) -> list[str]:
         rows = session.scalars(select(column).where(visible, column.is_not(None)).distinct().order_by(column))
@@ -186,4 +181,6 @@ def choices(session: Session, staff: Staff) -> dict[str, list[str]]:
 
 def find_visible(session: Session, staff: Staff, ref: int) -> InputItem | None:
     """One item, if the person may see it."""
-    return session.scalars(select(InputItem).where(InputItem.ref == ref, visible_clause(session, staff))).first()
+    return session.scalars(
+        select(InputItem).where(InputItem.ref == ref, sharing.visible_to(session, staff, "item"))
+    ).first()
