@@ -8,6 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
 from bot.conversation.flows.schema import MAX_SLUG
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, text_direction
 
@@ -33,6 +36,21 @@ def language_name(locale: str) -> str:
 
 
 LANGUAGE_NAMES = {locale: language_name(locale) for locale in SUPPORTED_LOCALES}
+
+
+def naming_problems(
+    session: Session, slug: str, fallback: str, taken: InstrumentedAttribute[str], what: str, *, new: bool
+) -> list[str]:
+    """What is wrong with a new or edited item's short name and fallback language, as the editors say it; taken is
+    the slug column of its kind, what its name with an article ("An event", "A poll")."""
+    problems = []
+    if not SLUG.fullmatch(slug) or slug in RESERVED_SLUGS:
+        problems.append("The short name must be 1 to 50 lower-case letters, digits, - or _ (and not 'new').")
+    elif new and session.scalars(select(taken).where(taken == slug)).first() is not None:
+        problems.append(f"{what} named {slug!r} already exists: choose another short name.")
+    if fallback and fallback not in SUPPORTED_LOCALES:
+        problems.append("Choose a fallback language from the list.")
+    return problems
 
 
 def one_line(text: str, limit: int | None = None) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import FlowError
 from bot.engagement.events.calendar import MAX_CAPACITY, YEARS, load_event, parse_event
-from bot.engagement.forms import RESERVED_SLUGS, SLUG, Missing, Texts, form_field, language_name
+from bot.engagement.forms import Missing, Texts, form_field, language_name, naming_problems
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.states import EventStatus
 from bot.store.engagement import Event, Rsvp
@@ -170,15 +170,11 @@ def _local(raw: str, what: str) -> tuple[datetime | None, str | None]:
     return value, None
 
 
-def check(session: Session, draft: EventDraft, default_locale: str, *, new: bool) -> list[str]:  # noqa: PLR0912  # each check its own message
+def check(
+    session: Session, draft: EventDraft, default_locale: str, *, new: bool
+) -> list[str]:  # each check its own message
     """Everything wrong with the draft, each said so staff can fix it (empty when it can be saved)."""
-    problems = []
-    if not SLUG.fullmatch(draft.slug) or draft.slug in RESERVED_SLUGS:
-        problems.append("The short name must be 1 to 50 lower-case letters, digits, - or _ (and not 'new').")
-    elif new and session.scalars(select(Event.id).where(Event.slug == draft.slug)).first() is not None:
-        problems.append(f"An event named {draft.slug!r} already exists: choose another short name.")
-    if draft.fallback and draft.fallback not in SUPPORTED_LOCALES:
-        problems.append("Choose a fallback language from the list.")
+    problems = naming_problems(session, draft.slug, draft.fallback, Event.slug, "An event", new=new)
     fallback = effective_fallback(draft, default_locale)
     for name, label, _limit in TEXTS:
         texts: Texts = getattr(draft, name)

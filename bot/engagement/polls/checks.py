@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from bot.conversation.flows.schema import FlowError
 from bot.conversation.keywords import match_keyword
 from bot.conversation.text import fold
-from bot.engagement.forms import RESERVED_SLUGS, SLUG, Missing, language_name
+from bot.engagement.forms import Missing, language_name, naming_problems
 from bot.engagement.polls.definition import QUESTION_KINDS, compile_poll, results_url_problem
 from bot.engagement.polls.editor import (
     CHOICE_KINDS,
@@ -137,13 +137,7 @@ def _check_keywords(session: Session, draft: PollDraft) -> list[str]:
 
 def check(session: Session, draft: PollDraft, default_locale: str, *, new: bool) -> list[str]:
     """Everything wrong with the draft, each said so staff can fix it (empty when it can be saved)."""
-    problems = []
-    if not SLUG.fullmatch(draft.slug) or draft.slug in RESERVED_SLUGS:
-        problems.append("The short name must be 1 to 50 lower-case letters, digits, - or _ (and not 'new').")
-    elif new and session.scalars(select(Poll.id).where(Poll.slug == draft.slug)).first() is not None:
-        problems.append(f"A poll named {draft.slug!r} already exists: choose another short name.")
-    if draft.fallback and draft.fallback not in SUPPORTED_LOCALES:
-        problems.append("Choose a fallback language from the list.")
+    problems = naming_problems(session, draft.slug, draft.fallback, Poll.slug, "A poll", new=new)
     link_problem = results_url_problem(draft.results_url)
     if link_problem:
         problems.append(f"{link_problem[0].upper()}{link_problem[1:]}.")
