@@ -170,9 +170,7 @@ def _local(raw: str, what: str) -> tuple[datetime | None, str | None]:
     return value, None
 
 
-def check(
-    session: Session, draft: EventDraft, default_locale: str, *, new: bool
-) -> list[str]:  # each check its own message
+def check(session: Session, draft: EventDraft, default_locale: str, *, new: bool) -> list[str]:
     """Everything wrong with the draft, each said so staff can fix it (empty when it can be saved)."""
     problems = naming_problems(session, draft.slug, draft.fallback, Event.slug, "An event", new=new)
     fallback = effective_fallback(draft, default_locale)
