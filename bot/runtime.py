@@ -1,4 +1,6 @@
-"""One process's parts, wired from Settings: store, flows, pipeline, channel adapters and delivery worker."""
+"""One process's parts, wired from Settings: store, flows, pipeline, channel adapters and delivery worker (the
+adapters and the worker are built, and the provider libraries loaded, when a process first uses them: a short
+command that only reads or queues does without)."""
 
 from __future__ import annotations
 
@@ -6,16 +8,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import IntegrityError
-from telegram.error import TelegramError
 
 from bot.channels.base import ChannelAdapter
 from bot.channels.simulator import SimulatorChannel
-from bot.channels.telegram import TelegramChannel
-from bot.channels.twilio_sms import TwilioSms
 from bot.clock import Clock
 from bot.delivery.rules import SendRules
 from bot.delivery.sweeps import Schedule, run_sweeps
@@ -27,6 +26,12 @@ from bot.settings import Settings
 from bot.store.db import Database
 from bot.store.flow_registry import FlowRegistry
 from bot.store.migrate import upgrade
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from bot.channels.telegram import TelegramChannel
+    from bot.channels.twilio_sms import TwilioSms
 
 log = logging.getLogger("loopline")
 
@@ -55,9 +60,6 @@ class Runtime:
     db: Database = field(init=False)
     flows: FlowRegistry = field(init=False)
     pipeline: Pipeline = field(init=False)
-    twilio: TwilioSms | None = field(init=False, default=None)
-    telegram: TelegramChannel | None = field(init=False, default=None)
-    worker: DeliveryWorker = field(init=False)
     # Channels whose provider cannot be reached now, with why (shown on /healthz); the process keeps serving.
     down: dict[str, str] = field(init=False, default_factory=dict)
 
@@ -65,16 +67,36 @@ class Runtime:
         self.db = Database(self.settings.database_url)
         self.flows = FlowRegistry()
         self.pipeline = Pipeline(self.db, self.settings, self.clock, self.flows)
+
+    @cached_property
+    def twilio(self) -> TwilioSms | None:
+        """The SMS adapter, when Twilio is configured."""
+        if not self.settings.twilio:
+            return None
+        from bot.channels.twilio_sms import TwilioSms  # noqa: PLC0415 (see the module's docstring)
+
+        return TwilioSms(self.settings.twilio, self.settings.public_url)
+
+    @cached_property
+    def telegram(self) -> TelegramChannel | None:
+        """The Telegram adapter, when a bot token is configured."""
+        if not self.settings.telegram:
+            return None
+        from bot.channels.telegram import TelegramChannel  # noqa: PLC0415 (see the module's docstring)
+
+        return TelegramChannel(self.settings.telegram)
+
+    @cached_property
+    def worker(self) -> DeliveryWorker:
+        """The delivery worker, sending through the live channels' adapters."""
         adapters: dict[Channel, ChannelAdapter] = {}
-        if self.settings.twilio:
-            self.twilio = TwilioSms(self.settings.twilio, self.settings.public_url)
+        if self.twilio:
             adapters[Channel.SMS] = self.twilio
-        if self.settings.telegram:
-            self.telegram = TelegramChannel(self.settings.telegram)
+        if self.telegram:
             adapters[Channel.TELEGRAM] = self.telegram
         if self.settings.simulator:
             adapters[Channel.SIMULATOR] = SimulatorChannel()
-        self.worker = DeliveryWorker(self.db, adapters, self.clock, rules=send_rules(self.settings))
+        return DeliveryWorker(self.db, adapters, self.clock, rules=send_rules(self.settings))
 
     def prepare(self, migrate: bool) -> None:
         """Migrate (when asked) and store the built-in flows' current versions."""
@@ -96,8 +118,14 @@ class Runtime:
             queued = run_sweeps(session, self.clock.now(), schedule, self.flows)
         if any(queued.values()):
             log.info("sweeps queued %s", queued)
-            self.worker.wake.set()
+            self.wake_worker()
         return queued
+
+    def wake_worker(self) -> None:
+        """Tell this process's delivery worker that something was queued (nothing to do where none was built: a
+        short command leaves the sending to the serve and worker processes, which look every 2 s)."""
+        if "worker" in self.__dict__:
+            self.worker.wake.set()
 
     def scheduler(self) -> AsyncIOScheduler:
         """APScheduler as the clock (started): it only wakes the outbox sweep and queues due reminders;
@@ -105,6 +133,8 @@ class Runtime:
 
         async def reminders() -> None:
             await self.db.run(self.sweep)
+
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler  # noqa: PLC0415 (see the module's docstring)
 
         clock = AsyncIOScheduler(timezone="UTC")
         clock.add_job(self.worker.wake.set, "interval", seconds=2, id="outbox", coalesce=True, max_instances=1)
@@ -118,6 +148,8 @@ class Runtime:
         telegram, settings = self.telegram, self.settings.telegram
         if telegram is None or settings is None:
             return False
+        from telegram.error import TelegramError  # noqa: PLC0415 (loaded with the adapter above)
+
         try:
             await telegram.start()
             if register and settings.mode == "webhook" and self.settings.public_url:

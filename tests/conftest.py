@@ -23,10 +23,13 @@ END_TO_END_FOLDERS = (ROOT / "e2e", ROOT / "browser")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Everything under tests/e2e and tests/browser drives real processes: marked e2e (`make test-fast` skips it)."""
+    """Everything under tests/e2e and tests/browser drives real processes: marked e2e (`make test-fast` skips it),
+    and run first. The slow tests are then shared out between the xdist workers at the start, and the many short
+    ones fill in at the end, instead of one worker finishing a minute-long test while the others wait."""
     for item in items:
         if any(item.path.is_relative_to(folder) for folder in END_TO_END_FOLDERS):
             item.add_marker(pytest.mark.e2e)
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
 
 
 TWILIO_ENV = {

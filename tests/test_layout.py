@@ -12,13 +12,14 @@ MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 LONG_BECAUSE = "# Long because"
 
-# What a package may not import (its own subpackages aside). Below: the value objects (messages, states, clock,
+# What a package may not import (its own subpackages aside). Below: the value objects (messages, states, ids, clock,
 # program) and i18n; then the pure conversation; the store; staff and the engagement capabilities; the pipeline;
 # delivery; the web app; the CLI on top. Settings are read by the runtime, the web app and the CLI only.
 ABOVE_STORE = ("bot.engagement", "bot.staff", "bot.pipeline", "bot.delivery", "bot.web", "bot.cli", "bot.runtime")
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "bot.messages": ("bot.",),
     "bot.states": ("bot.",),
+    "bot.ids": ("bot.",),
     "bot.clock": ("bot.",),
     "bot.conversation": ("bot.store", "bot.channels", "bot.settings", *ABOVE_STORE),
     "bot.i18n": ("bot.store", "bot.channels", "bot.settings", *ABOVE_STORE),

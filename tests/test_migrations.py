@@ -5,10 +5,11 @@ from __future__ import annotations
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from bot.store.db import Database
-from bot.store.migrate import alembic_config, is_current, upgrade
+from bot.store.migrate import alembic_config, current_revision, head_revision, is_current, upgrade
 from bot.store.models import Base
 
 
@@ -26,6 +27,21 @@ def test_models_and_migrations_agree(empty_database_url: str) -> None:
         db.dispose()
 
 
+def test_the_newest_revision_and_the_recorded_one_are_read_as_alembic_reads_them(empty_database_url: str) -> None:
+    scripts = ScriptDirectory.from_config(alembic_config(empty_database_url))
+    assert head_revision() == scripts.get_current_head()
+    db = Database(empty_database_url)
+    try:
+        for revision in ("0001", "0005", "head"):
+            upgrade(db.engine, revision)
+            with db.engine.connect() as connection:
+                recorded = MigrationContext.configure(connection).get_current_revision()
+            assert current_revision(db.engine) == recorded == scripts.get_revision(revision).revision
+        assert is_current(db.engine)
+    finally:
+        db.dispose()
+
+
 def test_migrations_go_down_and_up_again(empty_database_url: str) -> None:
     db = Database(empty_database_url)
     try:
@@ -35,6 +51,7 @@ def test_migrations_go_down_and_up_again(empty_database_url: str) -> None:
             config.attributes["connection"] = connection
             command.downgrade(config, "base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+        assert current_revision(db.engine) is None and not is_current(db.engine)
         upgrade(db.engine)
         assert "residents" in inspect(db.engine).get_table_names()
     finally:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
-from bot.channels.twilio_sms import RANK
+from bot.channels.twilio_statuses import RANK
 from bot.delivery.statuses import apply_status
 from bot.engagement.broadcasts.audiences import parse_audience
 from bot.engagement.broadcasts.sending import BroadcastFile, enqueue

@@ -1,5 +1,5 @@
-"""Twilio SMS: signature check with the real RequestValidator, inbound parsing, TwiML replies, REST sends, and
-what Twilio's statuses and error codes mean."""
+"""Twilio SMS: signature check with the real RequestValidator, inbound parsing, TwiML replies and REST sends (what
+Twilio's statuses and error codes mean is in twilio_statuses, which needs no Twilio library)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.channels.base import InvalidInbound
+from bot.channels.twilio_statuses import classify_error
 from bot.messages import Address, Channel, Inbound, Outbound, SendResult, SendStatus
 from bot.settings import TwilioSettings
 
@@ -27,11 +28,6 @@ SMS_PATH = "/webhooks/twilio/sms"
 STATUS_PATH = "/webhooks/twilio/status"
 MAX_BODY_BYTES = 64 * 1024
 _SID = re.compile(r"(SM|MM|SMS)[0-9a-zA-Z]{16,40}|[A-Za-z0-9]{10,64}")
-# Opted out (21610) is permanent and means consent is gone; these mean the number can never get SMS.
-OPTED_OUT_CODES = frozenset({21610})
-UNREACHABLE_CODES = frozenset({21211, 21612, 21614, 30005, 30006, 21408})
-TRANSIENT_CODES = frozenset({20429, 30003, 30008, 20003})
-
 logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 log = logging.getLogger("loopline.twilio")
 
@@ -159,47 +155,3 @@ class TwilioSms:
         except OSError as exc:  # connection refused, DNS, timeouts from requests are OSError subclasses
             return SendResult(SendStatus.RETRY, error=type(exc).__name__)
         return SendResult(SendStatus.SENT, provider_id=sid)
-
-
-def classify_error(code: int | None, status: int, message: str) -> SendResult:
-    """Turn a Twilio error into retry / permanent failure, marking opt-outs and unreachable numbers."""
-    text = f"{code}: {message}"[:200] if code else message[:200]
-    if code in OPTED_OUT_CODES:
-        return SendResult(SendStatus.FAILED, error_code=str(code), error=text, opted_out=True)
-    if code in UNREACHABLE_CODES:
-        return SendResult(SendStatus.FAILED, error_code=str(code), error=text, unreachable=True)
-    if code in TRANSIENT_CODES or status == 429 or status >= 500:
-        retry = 1.0 if code == 20429 or status == 429 else None
-        return SendResult(SendStatus.RETRY, error_code=str(code) if code else None, retry_after=retry, error=text)
-    return SendResult(SendStatus.FAILED, error_code=str(code) if code else None, error=text)
-
-
-# Twilio's message statuses, in the order a message goes through them; rank 3 and up is terminal.
-RANK: dict[str, int] = {
-    "queued": 0,
-    "accepted": 0,
-    "scheduled": 0,
-    "sending": 1,
-    "sent": 2,
-    "delivered": 3,
-    "undelivered": 3,
-    "failed": 3,
-    "canceled": 3,
-    "read": 4,
-}
-TERMINAL = 3
-
-
-def may_follow(new: str) -> frozenset[str]:
-    """The current statuses that `new` may replace: lower ranks, and only `delivered` among terminal ones."""
-    rank = RANK[new]
-    earlier = {status for status, r in RANK.items() if r < min(rank, TERMINAL)}
-    if new == "read":
-        earlier.add("delivered")
-    return frozenset(earlier)
-
-
-def error_code(raw: str) -> int | None:
-    """A Twilio ErrorCode field as a number (None when absent or not a number)."""
-    value = raw.strip()
-    return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else None

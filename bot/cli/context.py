@@ -16,7 +16,7 @@ from bot.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
-from bot.store.models import MAX_RECORD_ID
+from bot.ids import MAX_RECORD_ID
 
 # Any record's id on the command line: a positive whole number that fits the id columns.
 RECORD_ID = click.IntRange(1, MAX_RECORD_ID)

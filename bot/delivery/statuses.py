@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from bot.channels.twilio_sms import OPTED_OUT_CODES, UNREACHABLE_CODES, may_follow
+from bot.channels.twilio_statuses import OPTED_OUT_CODES, UNREACHABLE_CODES, may_follow
 from bot.messages import Channel
 from bot.states import Consent
 from bot.store.models import Address, ConsentEvent, EarlyStatus, Message, Resident

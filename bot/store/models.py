@@ -43,11 +43,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-# The largest id a caller may name: ids are 32-bit integers on PostgreSQL (but messages' and the outbox's, 64-bit),
-# where a larger number is a DataError rather than "no such record".
-MAX_RECORD_ID = 2**31 - 1
-
-
 class Base(DeclarativeBase):
     """Declarative base with naming conventions so migrations name constraints the same everywhere."""
 

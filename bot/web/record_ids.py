@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.convertors import Convertor
 
-from bot.store.models import MAX_RECORD_ID
+from bot.ids import MAX_RECORD_ID
 
 
 def digits_up_to(limit: int) -> str:

@@ -341,6 +341,7 @@ def test_broadcast_reaches_each_resident_in_their_language_within_the_rules(tmp_
             LOOPLINE_TWILIO_FROM=OUR_NUMBER,
             LOOPLINE_TWILIO_API_BASE=prism.base_url,
             LOOPLINE_TIMEZONE=day_zone,  # residents without a zone: early afternoon, not quiet
+            LOOPLINE_TWILIO_SEGMENTS_PER_SECOND="10",  # the pace is tests/test_ratelimit.py's; here, what is sent
         )
         with loopline_server(env, port=port, log_dir=tmp_path) as server:
             log = server.log_text()

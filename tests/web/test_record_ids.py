@@ -10,8 +10,8 @@ from starlette.convertors import IntegerConvertor
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from bot.ids import MAX_RECORD_ID
 from bot.runtime import Runtime
-from bot.store.models import MAX_RECORD_ID
 from bot.web.app import create_app
 from tests.support.staff import make_user, sign_in
 

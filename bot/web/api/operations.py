@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 
-from bot.store.models import MAX_RECORD_ID
+from bot.ids import MAX_RECORD_ID
 from bot.web.downloads import csv_download
 from bot.web.guard import api
 

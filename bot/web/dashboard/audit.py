@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from bot.ids import MAX_RECORD_ID
 from bot.staff.spreadsheet import csv_text
 from bot.store.engagement import AuditEvent
-from bot.store.models import MAX_RECORD_ID
 from bot.web.downloads import csv_download
 from bot.web.guard import page, runtime_of
 from bot.web.rendering import PRIVATE_HEADERS, render

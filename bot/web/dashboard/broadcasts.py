@@ -15,6 +15,7 @@ from bot.engagement.broadcasts import sending as broadcasts
 from bot.engagement.broadcasts.audiences import AudienceError
 from bot.engagement.broadcasts.editor import BroadcastDraft, NotAllowed
 from bot.engagement.forms import LANGUAGE_NAMES, LANGUAGES
+from bot.ids import record_id
 from bot.staff import sharing
 from bot.store.engagement import Broadcast
 from bot.web.dashboard.polls import shown_time, with_notice
@@ -166,10 +167,9 @@ async def broadcast_page(request: Request) -> Response:
     """GET /dashboard/broadcasts/{id}: what was sent to whom, and what became of each message."""
     runtime = runtime_of(request)
     staff = staff_of(request)
-    raw = request.path_params["id"]
-    if not raw.isdigit() or len(raw) > 9:
+    broadcast_id = record_id(request.path_params["id"])
+    if broadcast_id is None:
         return error_page(request, 404, "There is no such broadcast.")
-    broadcast_id = int(raw)
 
     def load(session: Session) -> dict[str, Any] | None:
         row = session.get(Broadcast, broadcast_id)

@@ -19,6 +19,7 @@ from bot.engagement.decisions import publishing as decisions
 from bot.engagement.decisions.publishing import DecisionError, DecisionFields
 from bot.engagement.feedback.triage import STATUS_LABELS, TriageError
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, pick_text, text_direction
+from bot.ids import record_id
 from bot.program import Program
 from bot.runtime import Runtime
 from bot.staff import sharing
@@ -202,12 +203,12 @@ def _edit(session: Session, decision: Decision, form: FormData, staff: Staff, ru
 
 
 def _refs(raw: str) -> list[int]:
-    words = [w.lstrip("#") for w in re.split(r"[\s,;]+", raw) if w.strip()]
-    if not words or not all(w.isdigit() and len(w) <= 9 for w in words):
+    refs = [record_id(word) for word in re.split(r"[\s,;]+", raw) if word.strip()]
+    if not refs or None in refs:
         raise DecisionError("Give item references as numbers, e.g. 4821 or 4821, 5532.")
-    if len(words) > MAX_REFS_AT_ONCE:
+    if len(refs) > MAX_REFS_AT_ONCE:
         raise DecisionError(f"Link at most {MAX_REFS_AT_ONCE} items at once.")
-    return list(dict.fromkeys(int(w) for w in words))
+    return list(dict.fromkeys(ref for ref in refs if ref is not None))
 
 
 def _link_items(session: Session, decision: Decision, form: FormData, staff: Staff, runtime: Runtime) -> str:
@@ -231,9 +232,9 @@ def _outcomes(session: Session, decision: Decision, form: FormData, staff: Staff
 
 
 def _unlink(session: Session, decision: Decision, form: FormData, staff: Staff, runtime: Runtime) -> str:
-    ref, poll = str(form.get("ref") or ""), str(form.get("poll") or "")
-    if ref.isdigit() and len(ref) <= 9:
-        decisions.unlink(session, decision, staff.actor, runtime.clock.now(), ref=int(ref))
+    ref, poll = record_id(str(form.get("ref") or "")), str(form.get("poll") or "")
+    if ref is not None:
+        decisions.unlink(session, decision, staff.actor, runtime.clock.now(), ref=ref)
         return f"#{ref} is no longer linked."
     decisions.unlink(session, decision, staff.actor, runtime.clock.now(), poll=poll or None)
     return f"The poll {poll} is no longer linked."
@@ -326,7 +327,7 @@ async def publish(request: Request) -> Response:
     if done.already:
         message = "This decision was already published: no one was told again."
     else:
-        runtime.worker.wake.set()
+        runtime.wake_worker()
         items = "item" if done.moved == 1 else "items"
         residents = "resident" if done.notified == 1 else "residents"
         message = f"Published. {done.moved} {items} moved to their outcome; {done.notified} {residents} will be told."

@@ -19,11 +19,12 @@ from bot.engagement.decisions import publishing as decisions
 from bot.engagement.feedback import triage
 from bot.engagement.feedback.export import items_csv
 from bot.engagement.feedback.triage import STATUS_LABELS, STATUSES, TriageError
+from bot.ids import record_id
 from bot.program import Program
 from bot.staff.accounts import Staff
 from bot.states import DecisionStatus
 from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
-from bot.store.models import MAX_RECORD_ID, Address
+from bot.store.models import Address
 from bot.store.staff import User
 from bot.web.dashboard import inbox_query
 from bot.web.dashboard.inbox_query import PAGE_SIZE, FilterError, InboxFilter
@@ -197,9 +198,9 @@ def _topic(session: Session, item: InputItem, form: FormData, staff: Staff, now:
 
 def _assign(session: Session, item: InputItem, form: FormData, staff: Staff, now: datetime) -> str:
     raw = str(form.get("user") or "")
-    if raw and not raw.isdigit():
+    user_id = record_id(raw) if raw else None
+    if raw and user_id is None:
         raise TriageError("Choose a user from the list.")
-    user_id = int(raw) if raw else None
     if user_id is not None and user_id not in {uid for uid, _email in _users(session, staff)}:
         raise TriageError("Choose a user from the list.")
     triage.assign(session, item, user_id, staff.actor, now)
@@ -280,7 +281,7 @@ async def item_reply(request: Request) -> Response:
         return error_page(request, 400, str(exc))
     if message is None:
         return error_page(request, 404, f"There is no item #{ref} for you.")
-    runtime.worker.wake.set()
+    runtime.wake_worker()
     return _done(ref, message)
 
 
@@ -290,7 +291,7 @@ async def bulk(request: Request) -> Response:
     runtime, staff = runtime_of(request), staff_of(request)
     form = await read_form(request)
     given = [str(r) for r in form.getlist("ref")]
-    refs = sorted({int(r) for r in given if r.isdigit() and int(r) <= MAX_RECORD_ID})
+    refs = sorted({ref for ref in map(record_id, given) if ref is not None})
     action = str(form.get("action") or "")
     status, reason = str(form.get("status") or ""), str(form.get("reason") or "")
     try:

@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.engagement.broadcasts.audiences import AudienceError, normalised, parse_audience
 from bot.engagement.forms import one_line
+from bot.ids import record_id
 from bot.staff import audit, sharing
 from bot.store.engagement import InputItem, Poll
 from bot.store.staff import Organization, User
@@ -38,14 +39,10 @@ def _check(session: Any, kind: str, subject: str) -> str:
     if kind == "poll" and session.scalar(select(Poll.id).where(Poll.slug == subject)) is None:
         raise ShareError(f"There is no poll {subject!r}.")
     if kind == "item":
-        ref = subject.lstrip("#")
-        if (
-            not ref.isdigit()
-            or len(ref) > 9
-            or session.scalar(select(InputItem.id).where(InputItem.ref == int(ref))) is None
-        ):
+        ref = record_id(subject)
+        if ref is None or session.scalar(select(InputItem.id).where(InputItem.ref == ref)) is None:
             raise ShareError(f"There is no input item {subject!r}.")
-        return ref
+        return str(ref)
     if kind == "audience":
         try:
             parse_audience(subject)

@@ -21,6 +21,7 @@ from bot.engagement.polls import report as poll_report
 from bot.engagement.polls.editor import PollDraft
 from bot.engagement.polls.tally import QuestionResult, as_csv
 from bot.i18n.negotiation import pick_text
+from bot.ids import record_id
 from bot.staff import audit, sharing
 from bot.staff.accounts import Staff
 from bot.store.engagement import Poll
@@ -308,7 +309,8 @@ async def _sharing(request: Request, share: bool) -> Response:
 
     def change(session: Session) -> str | None:
         poll = session.scalars(select(Poll).where(Poll.slug == slug)).first()
-        organization = session.get(Organization, int(raw)) if raw.isdigit() and len(raw) <= 9 else None
+        chosen = record_id(raw)
+        organization = session.get(Organization, chosen) if chosen is not None else None
         if poll is None or organization is None:
             return None
         now = runtime.clock.now()

@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.engagement.residents import merge, privacy
+from bot.ids import record_id
 from bot.staff import audit
 from bot.web.guard import page, read_form, runtime_of, staff_of
 from bot.web.rendering import PRIVATE_HEADERS, error_page, render
@@ -100,10 +101,9 @@ async def merge_resident(request: Request) -> Response:
     Telegram); their addresses, consent history, answers and messages move here (audited)."""
     runtime, staff = runtime_of(request), staff_of(request)
     resident_id = int(request.path_params["id"])
-    raw = str((await read_form(request)).get("other") or "").strip().lstrip("#")
-    if not raw.isdigit() or len(raw) > 9:
+    other_id = record_id(str((await read_form(request)).get("other") or ""))
+    if other_id is None:
         return error_page(request, 400, "Give a resident's number.", title="Not merged")
-    other_id = int(raw)
 
     def apply(session: Session) -> str | None:
         now = runtime.clock.now()

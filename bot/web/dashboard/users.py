@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.ids import record_id
 from bot.staff import accounts, audit
-from bot.store.models import MAX_RECORD_ID
 from bot.store.staff import ROLES, ApiToken, Organization, User
 from bot.web.dashboard import audit as audit_log
 from bot.web.guard import page, read_form, runtime_of, staff_of
@@ -42,9 +42,10 @@ def _organization(session: Session, raw: str) -> int | None:
     """The organization chosen in a form (its id, or empty for none); AdminError when unknown."""
     if not raw:
         return None
-    if not raw.isdigit() or int(raw) > MAX_RECORD_ID or session.get(Organization, int(raw)) is None:
+    chosen = record_id(raw)
+    if chosen is None or session.get(Organization, chosen) is None:
         raise AdminError("Choose an organization from the list.")
-    return int(raw)
+    return chosen
 
 
 def users_context(session: Session) -> dict[str, Any]:

@@ -39,7 +39,7 @@ async def handle_inbound(
         lambda: runtime.pipeline.handle(inbound, reply_inline=reply_inline, provider_replied=provider_replied)
     )
     if handled.queued:
-        runtime.worker.wake.set()
+        runtime.wake_worker()
     if reply_inline and handled.opted_out and handled.resident_id is not None:
         await settled(runtime.db, runtime.clock, handled.resident_id)
     return handled

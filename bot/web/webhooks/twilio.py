@@ -10,7 +10,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from bot.channels.base import InvalidInbound
-from bot.channels.twilio_sms import RANK, STATUS_PATH, TwilioSms, error_code, parse_form
+from bot.channels.twilio_sms import STATUS_PATH, TwilioSms, parse_form
+from bot.channels.twilio_statuses import RANK, error_code
 from bot.delivery.statuses import apply_status, keep_early
 from bot.messages import Channel
 from bot.pipeline.orchestrator import TransientFailure
