@@ -63,7 +63,40 @@ SCENARIOS: dict[str, tuple[Channel, str | None, list[str]]] = {
         None,
         ["hi", "Parar", "START", "arrêt", "START", "DỪNG", "START", "退订", "START", "توقف", "START"],
     ),
-    "stop_during_onboarding_telegram_vi": (Channel.TELEGRAM, "vi", ["chào", "button:vi", "DUNG", "chào", "BẮT ĐẦU"]),
+    # Typed without its tones, DUNG could be đúng ("right"): asked about, not taken as DỪNG.
+    "stop_during_onboarding_telegram_vi": (
+        Channel.TELEGRAM,
+        "vi",
+        ["chào", "button:vi", "DUNG", "DỪNG", "chào", "BẮT ĐẦU"],
+    ),
+    # Vietnamese words that fold into a stop word are words; names too; asked only where the bare form is unclear.
+    "ordinary_words_are_not_stop_sms_vi": (
+        Channel.SMS,
+        None,
+        ["Xin chào", "4", "có", "Quận 8", "đúng", "Dũng", "dùng", "Huy", "dung nhan tin nua", "BẮT ĐẦU"],
+    ),
+    # Revocation by reasonable means: other words, other languages, a misspelling; a noun "stop" is not one.
+    "stop_in_other_words_sms": (
+        Channel.SMS,
+        None,
+        [
+            *JOIN_EN,
+            "stop please",
+            "START",
+            "please stop texting me",
+            "START",
+            "no más mensajes",
+            "START",
+            "arrêtez svp",
+            "START",
+            "不要再发了",
+            "START",
+            "STOPP",
+            "START",
+            "sotp",
+            "the bus stop has no light",
+        ],
+    ),
     # Polls: every question kind (tests/polls/all_kinds.yaml), answered the way people type.
     "poll_kinds_sms_en": (
         Channel.SMS,

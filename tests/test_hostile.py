@@ -29,7 +29,8 @@ from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
 from bot.channels.twilio_sms import MAX_BODY_BYTES
-from bot.conversation.keywords import OPT_IN_WHEN_STOPPED, Keyword, all_keywords, match_keyword
+from bot.conversation.keywords import OPT_IN_WHEN_STOPPED, Keyword, all_keywords
+from bot.conversation.opt_out import read_keyword
 from bot.conversation.text import storable
 from bot.runtime import Runtime
 from bot.settings import load_settings
@@ -884,7 +885,7 @@ def test_nothing_but_start_help_and_stop_is_answered_after_stop(
 
     for resident, text in script:
         was_stopped = stopped[resident]
-        keyword = match_keyword(text, opted_out=was_stopped)
+        keyword, _request = read_keyword(text, opted_out=was_stopped)
         sid, replies = send_sms(gateway, numbers[resident], text)
         context = f"resident {resident} ({'stopped' if was_stopped else 'active'}) sent {text!r}: {replies!r}"
         if was_stopped:

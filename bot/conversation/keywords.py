@@ -1,10 +1,15 @@
-"""The keyword layer: STOP, START, HELP, LANGUAGE and MENU in every supported language, whole message only."""
+"""The keyword layer: STOP, START, HELP, LANGUAGE, MENU and the rest in every supported language, whole message only.
+
+Most languages are matched with accents folded (`arrêter` = `arreter`). Vietnamese is not: its tones tell words
+apart (`đúng` "right" is not `dừng` "stop"), so its words match with their marks, and typed without any marks only
+where the bare form can mean nothing else (`huy dang ky`). A bare form that could be another word (`dung`, `huy`)
+is never a keyword: bot.conversation.opt_out asks about it instead."""
 
 from __future__ import annotations
 
 import enum
 
-from bot.conversation.text import fold
+from bot.conversation.text import fold, plain
 
 
 class Keyword(enum.StrEnum):
@@ -20,14 +25,13 @@ class Keyword(enum.StrEnum):
     EVENTS = "events"
 
 
-# Twilio's defaults (FACTS.md) first, then each supported language's natural words. Matched after fold().
+# Twilio's defaults (FACTS.md) first, then each language's natural words; matched after fold().
 # fmt: off
 _WORDS: dict[Keyword, tuple[str, ...]] = {
     Keyword.OPT_OUT: (
         "stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout", "opt out",
         "alto", "parar", "para", "cancelar", "baja", "darse de baja",  # es
-        "arret", "arreter", "desabonner", "desinscrire", "stop sms",  # fr
-        "dung", "dung lai", "huy", "huy dang ky", "ngung",  # vi
+        "arret", "arreter", "arretez", "desabonner", "desinscrire", "stop sms",  # fr
         "退订", "退訂", "停止", "取消", "取消订阅", "取消訂閱", "退出",  # zh
         "توقف", "وقف", "اوقف", "ايقاف", "الغاء", "الغاء الاشتراك",  # ar (hamza folded by NFKD where it can be)
     ),
@@ -35,7 +39,6 @@ _WORDS: dict[Keyword, tuple[str, ...]] = {
         "start", "unstop", "subscribe",
         "iniciar", "comenzar", "alta", "empezar",  # es
         "commencer", "demarrer", "abonner",  # fr
-        "bat dau", "dang ky",  # vi
         "开始", "開始", "订阅", "訂閱",  # zh
         "ابدا", "ابدأ", "اشتراك",  # ar
     ),
@@ -43,7 +46,6 @@ _WORDS: dict[Keyword, tuple[str, ...]] = {
         "help", "info",
         "ayuda", "informacion",  # es
         "aide",  # fr
-        "giup", "giup do", "tro giup",  # vi
         "帮助", "幫助", "求助", "信息",  # zh
         "مساعدة", "مساعده", "معلومات",  # ar
     ),
@@ -51,14 +53,12 @@ _WORDS: dict[Keyword, tuple[str, ...]] = {
         "language", "lang", "languages",
         "idioma", "idiomas", "lengua",  # es
         "langue", "langues",  # fr
-        "ngon ngu", "tieng",  # vi
         "语言", "語言",  # zh
         "لغة", "اللغة", "لغه",  # ar
     ),
     Keyword.MENU: (
         "menu", "options",
         "opciones",  # es
-        "danh muc", "thuc don",  # vi
         "菜单", "菜單", "選單", "目录",  # zh
         "القائمة", "قائمة", "القائمه",  # ar
     ),
@@ -66,7 +66,6 @@ _WORDS: dict[Keyword, tuple[str, ...]] = {
         "poll", "polls", "survey",
         "encuesta", "encuestas",  # es
         "sondage", "sondages", "enquete",  # fr
-        "khao sat", "binh chon",  # vi
         "调查", "問卷", "问卷", "投票",  # zh
         "استطلاع", "استبيان",  # ar
     ),
@@ -74,7 +73,6 @@ _WORDS: dict[Keyword, tuple[str, ...]] = {
         "feedback", "comment", "idea", "suggestion",
         "comentario", "comentarios", "opinion", "sugerencia",  # es
         "avis", "commentaire", "idee",  # fr
-        "gop y", "y kien", "phan hoi",  # vi
         "反馈", "意见", "建议", "意見",  # zh
         "راي", "رأي", "ملاحظات", "اقتراح",  # ar
     ),
@@ -82,37 +80,73 @@ _WORDS: dict[Keyword, tuple[str, ...]] = {
         "events", "event", "calendar",
         "eventos", "evento", "calendario",  # es
         "evenements", "evenement", "agenda",  # fr
-        "su kien", "lich",  # vi
         "活动", "活動", "日程",  # zh
         "فعاليات", "الفعاليات", "فعالية", "احداث",  # ar
     ),
+}
+# Vietnamese, with its marks; matched after plain().
+VIETNAMESE: dict[Keyword, tuple[str, ...]] = {
+    Keyword.OPT_OUT: ("dừng", "dừng lại", "hủy", "huỷ", "hủy đăng ký", "huỷ đăng ký", "ngừng", "ngưng"),
+    Keyword.OPT_IN: ("bắt đầu", "đăng ký", "đăng kí"),
+    Keyword.HELP: ("giúp", "giúp đỡ", "trợ giúp"),
+    Keyword.LANGUAGE: ("ngôn ngữ", "tiếng"),
+    Keyword.MENU: ("danh mục", "thực đơn"),
+    Keyword.POLL: ("khảo sát", "bình chọn"),
+    Keyword.FEEDBACK: ("góp ý", "ý kiến", "phản hồi"),
+    Keyword.EVENTS: ("sự kiện", "lịch"),
+}
+# Vietnamese typed without marks, where the bare form can only be the keyword.
+_VIETNAMESE_BARE: dict[Keyword, tuple[str, ...]] = {
+    Keyword.OPT_OUT: ("huy dang ky",),
+    Keyword.OPT_IN: ("bat dau",),
+    Keyword.HELP: ("giup do", "tro giup"),
+    Keyword.POLL: ("khao sat", "binh chon"),
+    Keyword.FEEDBACK: ("gop y", "phan hoi"),
+    Keyword.EVENTS: ("su kien",),
 }
 # fmt: on
 
 _STATUS_WORDS = ("status", "estado", "statut", "trang thai", "tinh trang", "状态", "狀態", "进度", "الحالة", "حالة")
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹０１２３４５６７８９", "0123456789" * 3)
+# Letters only Vietnamese writes (ă đ ơ ư, and tones under or over a vowel that other languages leave bare): a text
+# with one is Vietnamese, and is never folded into another language's keyword.
+_VIETNAMESE_LETTERS = frozenset("ăđơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ")
 
 # Accepted as opt-in only from someone who has opted out; otherwise "yes" answers the question in front of them.
-OPT_IN_WHEN_STOPPED = frozenset({"yes", "si", "oui", "co", "是", "نعم"})
+OPT_IN_WHEN_STOPPED = frozenset({"yes", "si", "oui", "是", "نعم"})
+OPT_IN_WHEN_STOPPED_VIETNAMESE = frozenset({"có"})
 
-_OPT_IN_WHEN_STOPPED_FOLDED = frozenset(fold(w) for w in OPT_IN_WHEN_STOPPED)
-_LOOKUP: dict[str, Keyword] = {fold(word): keyword for keyword, words in _WORDS.items() for word in words}
+_FOLDED: dict[str, Keyword] = {fold(word): keyword for keyword, words in _WORDS.items() for word in words}
+_PLAIN: dict[str, Keyword] = {
+    plain(word): keyword
+    for table in (VIETNAMESE, _VIETNAMESE_BARE)
+    for keyword, words in table.items()
+    for word in words
+}
+_YES_FOLDED = frozenset(fold(word) for word in OPT_IN_WHEN_STOPPED)
+
+
+def is_vietnamese(text: str) -> bool:
+    """True when a (plain) text has a letter only Vietnamese writes."""
+    return any(ch in _VIETNAMESE_LETTERS for ch in text)
 
 
 def match_keyword(text: str, *, opted_out: bool = False) -> Keyword | None:
-    """The keyword that the whole message is, if any (any case, accents and punctuation ignored)."""
-    folded = fold(text)
-    if not folded:
+    """The keyword that the whole message is, if any (any case and punctuation; accents as its language needs)."""
+    exact = plain(text)
+    if not exact:
         return None
-    keyword = _LOOKUP.get(folded)
-    if keyword is None and opted_out and folded in _OPT_IN_WHEN_STOPPED_FOLDED:
+    keyword = _PLAIN.get(exact)
+    if keyword is None and not is_vietnamese(exact):
+        keyword = _FOLDED.get(fold(text))
+    if keyword is None and opted_out and (exact in OPT_IN_WHEN_STOPPED_VIETNAMESE or fold(text) in _YES_FOLDED):
         return Keyword.OPT_IN
     return keyword
 
 
 def all_keywords() -> dict[Keyword, tuple[str, ...]]:
-    """Every word of every keyword, for documentation and tests."""
-    return dict(_WORDS)
+    """Every form of every keyword (Vietnamese with its marks), for documentation and tests."""
+    return {keyword: words + VIETNAMESE.get(keyword, ()) for keyword, words in _WORDS.items()}
 
 
 def match_status(text: str) -> int | None:

@@ -10,7 +10,8 @@ from typing import Any
 from bot.conversation.flows import engine
 from bot.conversation.flows.context import FlowContext, render_text
 from bot.conversation.flows.schema import Flow
-from bot.conversation.keywords import Keyword, match_keyword
+from bot.conversation.keywords import Keyword
+from bot.conversation.opt_out import StopRequest, read_keyword
 from bot.conversation.text import fold
 from bot.i18n.catalogs import _
 from bot.i18n.formatting import format_event_time
@@ -135,6 +136,7 @@ STATUS_TEXTS = {
 NO_EVENTS = _("There are no upcoming events right now. We will let you know when there is one.")
 STATUS_UNKNOWN = _("We could not find #{ref} among your messages. Please check the number.")
 FALLBACK = _("Thank you, we received your message. Reply MENU to see what you can do.")
+ASK_STOP = _("To stop all messages, reply STOP.")
 
 
 def _from_step(step: engine.Step, purpose: str, flow_slug: str | None) -> Turn:
@@ -192,8 +194,16 @@ def route(
     provider_replied: bool = False,
 ) -> Turn:
     """Decide what one message from a resident does; pure, so that it can be tested as a transcript."""
-    turn = _route(text, resident, session, flows, ctx, world or World(), is_button, provider_replied)
-    return _resume(turn, session, replace(ctx, locale=_locale_after(turn, ctx)))
+    stopped = resident.consent == Consent.REVOKED
+    keyword, request = (None, StopRequest.NONE) if is_button else read_keyword(text, opted_out=stopped)
+    turn = _route(text, resident, session, flows, ctx, world or World(), is_button, provider_replied, keyword)
+    after = replace(ctx, locale=_locale_after(turn, ctx))
+    turn = _resume(turn, session, after)
+    if request is StopRequest.ASK and turn.purpose != "ignored":
+        # Handled as what it also is (an answer, a name, a word), then one question; nothing changes until they say.
+        said = () if turn.replies == (_say(after, FALLBACK),) else turn.replies
+        turn = replace(turn, replies=(*said, _say(after, ASK_STOP)))
+    return turn
 
 
 def _locale_after(turn: Turn, ctx: FlowContext) -> str:
@@ -210,11 +220,12 @@ def _route(  # noqa: PLR0911  # one return per rule of precedence
     world: World,
     is_button: bool,
     provider_replied: bool,
+    keyword: Keyword | None,
 ) -> Turn:
-    """The order of precedence: STOP, HELP and START first, whatever the consent; nothing else after STOP; then
-    LANGUAGE and MENU, a poll that closed, what a joined resident asks for, the conversation, onboarding."""
+    """The order of precedence: STOP (its keywords, or a short message asking to stop in other words), HELP and
+    START first, whatever the consent; nothing else after STOP; then LANGUAGE and MENU, a poll that closed, what a
+    joined resident asks for, the conversation, onboarding."""
     stopped = resident.consent == Consent.REVOKED
-    keyword = None if is_button else match_keyword(text, opted_out=stopped)
     if keyword is Keyword.OPT_IN and (
         resident.consent == Consent.PENDING or (resident.consent == Consent.GRANTED and session is not None)
     ):

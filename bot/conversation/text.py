@@ -1,4 +1,5 @@
-"""Text normalisation shared by keywords and answer parsing: case, accents, punctuation and spaces folded."""
+"""Text normalisation shared by keywords and answer parsing: case, punctuation and spaces always folded; accents
+folded by fold(), kept by plain() (Vietnamese tones tell words apart: đúng "right" is not dừng "stop")."""
 
 from __future__ import annotations
 
@@ -19,6 +20,14 @@ def fold(text: str) -> str:
     stripped = stripped.replace("đ", "d").replace("Đ", "D")
     words = _PUNCTUATION.sub(" ", stripped.casefold()).split()
     return " ".join(words)
+
+
+@lru_cache(maxsize=8192)
+def plain(text: str) -> str:
+    """Lower-case, marks kept (composed), punctuation stripped, inner spaces collapsed: ' DỪNG! ' -> 'dừng'."""
+    composed = unicodedata.normalize("NFC", text.casefold())
+    visible = "".join(ch for ch in composed if unicodedata.category(ch) != "Cf")
+    return " ".join(_PUNCTUATION.sub(" ", visible).split())
 
 
 def storable(text: str) -> str:

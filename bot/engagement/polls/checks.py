@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import FlowError
-from bot.conversation.keywords import match_keyword
+from bot.conversation.opt_out import StopRequest, read_keyword
 from bot.conversation.text import fold
 from bot.engagement.forms import Missing, language_name, naming_problems
 from bot.engagement.polls.definition import QUESTION_KINDS, compile_poll, results_url_problem
@@ -126,7 +126,7 @@ def _check_keywords(session: Session, draft: PollDraft) -> list[str]:
         for word in (poll.keywords or {}).values()
     }
     for locale, word in draft.keywords.items():
-        if match_keyword(word) is not None:
+        if read_keyword(word) != (None, StopRequest.NONE):
             problems.append(f"The keyword {word!r} ({language_name(locale)}) is a word the bot already answers.")
         elif fold(word) in others:
             problems.append(f"The keyword {word!r} ({language_name(locale)}) is used by poll {others[fold(word)]}.")
