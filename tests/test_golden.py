@@ -142,7 +142,21 @@ SCENARIOS: dict[str, tuple[Channel, str | None, list[str]]] = {
             "yes",
             "STATUS 1234",
             "status 9999",
+            "There is a strong gas smell on Folsom St near the school",
+            "ok thanks",
+            "STATUS",
         ],
+    ),
+    # Nothing a joined resident says is lost: outside a conversation it is kept as input, told its reference.
+    "said_outside_a_conversation_is_kept_sms_es": (
+        Channel.SMS,
+        None,
+        [*JOIN_ES, "ESTADO", "Hay basura acumulada en la calle 24 desde hace dos semanas", "gracias", "ESTADO"],
+    ),
+    "said_outside_a_conversation_is_kept_sms_vi": (
+        Channel.SMS,
+        None,
+        ["Xin chào", "4", "có", "bỏ qua", "Đèn đường ở góc phố bị hỏng ba ngày rồi", "TRẠNG THÁI"],
     ),
     "feedback_sms_es": (
         Channel.SMS,

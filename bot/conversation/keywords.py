@@ -124,6 +124,7 @@ _PLAIN: dict[str, Keyword] = {
     for word in words
 }
 _YES_FOLDED = frozenset(fold(word) for word in OPT_IN_WHEN_STOPPED)
+_STATUS_FOLDED = frozenset(fold(word) for word in _STATUS_WORDS)
 
 
 def is_vietnamese(text: str) -> bool:
@@ -147,6 +148,11 @@ def match_keyword(text: str, *, opted_out: bool = False) -> Keyword | None:
 def all_keywords() -> dict[Keyword, tuple[str, ...]]:
     """Every form of every keyword (Vietnamese with its marks), for documentation and tests."""
     return {keyword: words + VIETNAMESE.get(keyword, ()) for keyword, words in _WORDS.items()}
+
+
+def is_status_request(text: str) -> bool:
+    """True when the whole message is a STATUS word without a reference (any supported language)."""
+    return fold(text) in _STATUS_FOLDED
 
 
 def match_status(text: str) -> int | None:

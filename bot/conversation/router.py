@@ -12,6 +12,7 @@ from bot.conversation.flows.context import FlowContext, render_text
 from bot.conversation.flows.schema import Flow
 from bot.conversation.keywords import Keyword
 from bot.conversation.opt_out import StopRequest, read_keyword
+from bot.conversation.scales import is_acknowledgement
 from bot.conversation.text import fold
 from bot.i18n.catalogs import _
 from bot.i18n.formatting import format_event_time
@@ -85,6 +86,7 @@ class World:
     poll_keywords: Mapping[str, PollView] = field(default_factory=dict)
     item_status: tuple[int, str | None] | None = None
     events: tuple[EventView, ...] = ()
+    recent_items: tuple[tuple[int, str], ...] | None = None  # (ref, status), newest first, when STATUS asked
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +138,8 @@ STATUS_TEXTS = {
 NO_EVENTS = _("There are no upcoming events right now. We will let you know when there is one.")
 STATUS_UNKNOWN = _("We could not find #{ref} among your messages. Please check the number.")
 FALLBACK = _("Thank you, we received your message. Reply MENU to see what you can do.")
+KEPT = _("Thank you, we received your message as #{ref}. Reply STATUS {ref} to follow it, or MENU for options.")
+NO_ITEMS = _("You have not sent us any feedback yet. Reply FEEDBACK to tell us something.")
 ASK_STOP = _("To stop all messages, reply STOP.")
 
 
@@ -200,9 +204,11 @@ def route(
     after = replace(ctx, locale=_locale_after(turn, ctx))
     turn = _resume(turn, session, after)
     if request is StopRequest.ASK and turn.purpose != "ignored":
-        # Handled as what it also is (an answer, a name, a word), then one question; nothing changes until they say.
-        said = () if turn.replies == (_say(after, FALLBACK),) else turn.replies
-        turn = replace(turn, replies=(*said, _say(after, ASK_STOP)))
+        # Handled as what it also is (an answer, a name), then one question; nothing changes until they say. Alone,
+        # it is not kept as input: the question is the answer.
+        if session is None:
+            turn = Turn("reply")
+        turn = replace(turn, replies=(*turn.replies, _say(after, ASK_STOP)))
     return turn
 
 
@@ -253,7 +259,17 @@ def _route(  # noqa: PLR0911  # one return per rule of precedence
         return _from_step(step, "reply", None)
     if resident.consent in (Consent.PENDING, Consent.DECLINED):
         return _from_step(engine.start(flows[ONBOARDING], ctx), "reply", ONBOARDING)
-    return Turn("reply", (_say(ctx, FALLBACK),))
+    return _kept(text, ctx)
+
+
+def _kept(text: str, ctx: FlowContext) -> Turn:
+    """A joined resident's message that is no keyword and no answer: input for the team, told its reference (a
+    bare yes, ok or thanks is acknowledged, not kept)."""
+    ref = ctx.params.get("ref")
+    if not ref or is_acknowledgement(text):
+        return Turn("reply", (_say(ctx, FALLBACK),))
+    kept = engine.SubmitFeedback(text, None, may_contact=False)
+    return Turn("reply", (_say(ctx, KEPT),), effects=(kept,))
 
 
 def _consent_keyword(
@@ -303,6 +319,12 @@ def _request(  # noqa: PLR0911  # one return per kind of request
         return _from_step(step, "reply", EVENTS_FLOW)
     if keyword is Keyword.FEEDBACK and FEEDBACK_FLOW in flows:
         return _from_step(engine.start(flows[FEEDBACK_FLOW], ctx), "reply", FEEDBACK_FLOW)
+    if world.recent_items is not None:
+        lines = [
+            _say(ctx, STATUS_TEXTS.get(status, STATUS_UNKNOWN), ref=str(ref)).text for ref, status in world.recent_items
+        ]
+        statuses = Reply("\n".join(lines), (), text_direction(ctx.locale)) if lines else _say(ctx, NO_ITEMS)
+        return Turn("reply", (statuses,))
     if world.item_status is not None:
         ref, status = world.item_status
         return Turn("reply", (_say(ctx, STATUS_TEXTS.get(status or "", STATUS_UNKNOWN), ref=str(ref)),))

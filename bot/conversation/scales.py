@@ -25,6 +25,14 @@ _STAR_WORDS = (
     "star", "stars", "estrella", "estrellas", "étoile", "étoiles", "sao", "星", "颗星", "顆星", "分",
     "نجمة", "نجوم", "نجمات", "★", "⭐", "🌟", "points", "point", "puntos", "pts", "điểm",
 )
+_GREETING_LIST = (
+    "hi", "hello", "hey", "hi there", "good morning", "good afternoon", "good evening",
+    "hola", "buenos dias", "buenas tardes", "buenas noches", "buenas",
+    "bonjour", "bonsoir", "salut", "coucou",
+    "xin chào", "chào", "chào bạn", "chào anh", "chào chị", "alo",
+    "你好", "您好", "哈喽", "嗨", "早上好", "晚上好",
+    "مرحبا", "مرحباً", "اهلا", "أهلا", "السلام عليكم", "صباح الخير", "مساء الخير",
+)
 # fmt: on
 _NUMBER_WORD: dict[str, int] = {
     normalise(variant): n
@@ -101,11 +109,18 @@ _POLITE_LIST = (
 YES_WORDS: frozenset[str] = folded_words(_YES_LIST)
 NO_WORDS: frozenset[str] = folded_words(_NO_LIST)
 _POLITE = folded_words(_POLITE_LIST) - YES_WORDS - NO_WORDS
+_GREETINGS = folded_words(_GREETING_LIST)
 _YES_NO_CAP = max(len(w) for w in YES_WORDS | NO_WORDS | _POLITE)
 
 
 def _yes_no_word(piece: str) -> int | None:
     return 1 if piece in YES_WORDS else 0 if piece in NO_WORDS else 2 if piece in _POLITE else None
+
+
+def is_acknowledgement(answer: str) -> bool:
+    """Hello, yes, no, ok, thanks, an emoji: a reply that greets or acknowledges and says nothing to keep as input."""
+    folded = normalise(answer)
+    return len(folded) < 3 or folded in _POLITE or folded in _GREETINGS or parse_yes_no(answer) is not None
 
 
 def parse_number(answer: str) -> int | None:

@@ -201,7 +201,11 @@ class Pipeline:
         program = self.program
         current = session_view(session, self.flows, row)
         world = read_world(session, resident_id, inbound.text, self.clock.now())
-        extra = {"ref": str(allocate_ref(session, self.rng))} if current and current.flow.slug in REF_FLOWS else {}
+        # A reference ready for what may become an input item: the end of a feedback conversation, or anything a
+        # joined resident says outside a conversation that is no keyword (the router decides; unused ones cost
+        # nothing but a number).
+        may_keep = current.flow.slug in REF_FLOWS if current else resident.consent == Consent.GRANTED
+        extra = {"ref": str(allocate_ref(session, self.rng))} if may_keep else {}
         ctx = flow_context(resident, program, extra, self.clock.now())
         view = ResidentView(resident.consent, ctx.locale, resident.area)
         turn = route(

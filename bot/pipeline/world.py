@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.conversation.keywords import Keyword, match_keyword, match_status
+from bot.conversation.keywords import Keyword, is_status_request, match_keyword, match_status
 from bot.conversation.router import EventView, PollView, World
 from bot.conversation.text import fold
 from bot.engagement.events.calendar import upcoming
-from bot.engagement.feedback.items import item_status
+from bot.engagement.feedback.items import item_status, recent_items
 from bot.engagement.polls.answers import POLL_FLOW_PREFIX
 from bot.states import PollStatus
 from bot.store.engagement import Poll
@@ -34,4 +34,5 @@ def read_world(session: Session, resident_id: int, text: str, now: datetime) -> 
         if wants_events
         else ()
     )
-    return World(tuple(v for _, v in views if v.status == PollStatus.OPEN), keywords, status, events)
+    recent = recent_items(session, resident_id) if is_status_request(text) else None
+    return World(tuple(v for _, v in views if v.status == PollStatus.OPEN), keywords, status, events, recent)

@@ -249,3 +249,27 @@ def test_pages_of_fifty(client: TestClient, runtime: Runtime, chat: Callable[...
     assert (len(first), len(second)) == (50, 5)
     assert first[0] == 5054 and second[-1] == 5000
     assert "Page 2 of 2" in client.get("/dashboard/inbox?page=2").text
+
+
+def test_what_a_joined_resident_says_outside_a_conversation_reaches_the_inbox(
+    client: TestClient, runtime: Runtime, chat: Callable[..., Chat]
+) -> None:
+    """Nothing said is lost: a message that is no keyword and no answer is an item triage sees, STATUS follows it,
+    and a greeting or a thanks is not one."""
+    resident = join(chat, Channel.SMS, SPANISH, "es")
+    (reply,) = resident.texts("There is a strong gas smell on Folsom St near the school")
+    found = re.search(r"#(\d+)", reply)
+    assert found, reply
+    ref = int(found.group(1))
+    kept = item(runtime, ref)
+    assert (kept.text, kept.kind, kept.status, kept.channel) == (
+        "There is a strong gas smell on Folsom St near the school",
+        "feedback",
+        "received",
+        "sms",
+    )
+    assert resident.texts("gracias") and resident.texts("hola")
+    sign_in(client, make_user(runtime, "staff"))
+    assert listed(client) == [ref]
+    assert resident.texts(f"ESTADO {ref}") == [f"#{ref}: lo recibimos y lo revisaremos pronto."]
+    assert resident.texts("ESTADO") == [f"#{ref}: lo recibimos y lo revisaremos pronto."]

@@ -73,3 +73,17 @@ def submit_feedback(
 def item_status(session: Session, resident_id: int, ref: int) -> str | None:
     """The status of one of the resident's own input items (None when the reference is not theirs)."""
     return session.scalar(select(InputItem.status).where(InputItem.ref == ref, InputItem.resident_id == resident_id))
+
+
+RECENT_ITEMS = 3  # what bare STATUS lists: three lines stay within three SMS segments in every language
+
+
+def recent_items(session: Session, resident_id: int) -> tuple[tuple[int, str], ...]:
+    """The resident's newest input items (reference and status), newest first, for a bare STATUS."""
+    rows = session.execute(
+        select(InputItem.ref, InputItem.status)
+        .where(InputItem.resident_id == resident_id)
+        .order_by(InputItem.created_at.desc(), InputItem.id.desc())
+        .limit(RECENT_ITEMS)
+    ).all()
+    return tuple((int(ref), str(status)) for ref, status in rows)
