@@ -103,6 +103,16 @@ SCENARIOS: dict[str, tuple[Channel, str | None, list[str]]] = {
         None,
         [*JOIN_EN, "KINDS", "mango", "1 and 3", "3,1", "four stars", "yep", "More shade at bus stops"],
     ),
+    # Numbers are never silently wrong: out of range, zero, negative, a decimal get the valid range again.
+    "numbers_out_of_range_sms_en": (
+        Channel.SMS,
+        None,
+        [*JOIN_EN, "KINDS", "0", "-1", "2", "2.5", "1,3", "1, 9", "3 1 2", "6", "-4", "4", "-2", "2", "skip"],
+    ),
+    # Labels with numbers: "10 de la noche" by its words, "2" by position, "10" (no such position) asked again.
+    "numbers_in_labels_sms_es": (Channel.SMS, None, [*JOIN_ES, "HORARIO", "10", "10 de la noche"]),
+    "numbers_in_labels_sms_en": (Channel.SMS, None, [*JOIN_EN, "HOURS", "11pm"]),
+    "position_beats_label_sms_en": (Channel.SMS, None, [*JOIN_EN, "HOURS", "2"]),
     "poll_kinds_sms_es": (
         Channel.SMS,
         None,
@@ -214,7 +224,7 @@ def _world(runtime: Runtime) -> None:
     runtime.pipeline.settings = replace(runtime.pipeline.settings, timezone="America/Los_Angeles")
     runtime.pipeline.rng = random.Random(2026)
     with runtime.db.transaction() as session:
-        for path in (POLLS / "all_kinds.yaml", DEMO / "health-priorities.yaml"):
+        for path in (POLLS / "all_kinds.yaml", POLLS / "clinic_hours.yaml", DEMO / "health-priorities.yaml"):
             poll, _version = load_poll(session, read_document(path), runtime.flows, clock)
             set_status(session, poll.slug, "open", clock.now())
         for name, days in (("health-fair.yaml", 7), ("town-hall.yaml", 14)):

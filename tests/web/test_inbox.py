@@ -273,3 +273,21 @@ def test_what_a_joined_resident_says_outside_a_conversation_reaches_the_inbox(
     assert listed(client) == [ref]
     assert resident.texts(f"ESTADO {ref}") == [f"#{ref}: lo recibimos y lo revisaremos pronto."]
     assert resident.texts("ESTADO") == [f"#{ref}: lo recibimos y lo revisaremos pronto."]
+
+
+def test_a_number_after_a_long_text_is_a_try_at_the_next_question_not_more_text(
+    runtime: Runtime, chat: Callable[..., Chat]
+) -> None:
+    """A long SMS split by the carrier is joined again; a number that follows it answers (or misses) the question
+    it was sent to, and is never glued onto the resident's words."""
+    resident = join(chat, Channel.SMS, ENGLISH, "en")
+    long_text = "The crossing by the school has no light and cars do not stop for the children who walk there " * 2
+    resident.send("FEEDBACK")
+    resident.send(long_text.strip())
+    for number in ("7", "-1"):  # a third miss would move on
+        (again,) = resident.texts(number)
+        assert again.startswith("Sorry, I didn't understand."), again
+    resident.send("skip")
+    found = re.search(r"#(\d+)", resident.texts("no")[-1])
+    assert found
+    assert item(runtime, int(found.group(1))).text == long_text.strip()

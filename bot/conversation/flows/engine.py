@@ -253,8 +253,8 @@ def _remember(node: Node, state: dict[str, Any], value: Any, ctx: FlowContext) -
 def _joined_part(state: dict[str, Any], answer: str, ctx: FlowContext) -> dict[str, Any] | None:
     """A message that arrives right after a long text and answers nothing is its next part: append it."""
     joining = state.get("joining")
-    if not isinstance(joining, dict) or ctx.now is None or not answer.strip():
-        return None
+    if not isinstance(joining, dict) or ctx.now is None or not answer.strip() or questions.looks_numeric(answer):
+        return None  # a number ("7", "-1", "0") is a try at the question, asked again; never glued onto the text
     if ctx.now > datetime.fromisoformat(str(joining["until"])):
         return None
     answers = dict(state.get("answers", {}))

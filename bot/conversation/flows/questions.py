@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -106,7 +107,35 @@ def read(node: Node, answer: str, ctx: FlowContext, *, is_button: bool = False) 
     if is_button:
         value = _button(node, answer, choices(node, ctx)[0])
         return Reading(value) if value is not None else Reading(hint=t.gettext(USE_BUTTONS))
-    return READERS.get(node.kind, _read_choice)(node, answer, ctx, t)
+    reader = READERS.get(node.kind, _read_choice)
+    if node.kind != "ask-text" and _signed_or_fraction(answer, node.kind) and not _a_label(node, answer, ctx):
+        return reader(node, "", ctx, t)  # never an option nor a number: the question's "from 1 to N" again
+    return reader(node, answer, ctx, t)
+
+
+_SIGNED = re.compile(r"(?:^|[\s(])[-−–+]\s*\d")  # "-1", "(−2)", "+3"
+_FRACTION = re.compile(r"\d\s*[.٫]\s*\d|\d\s*,\s*\d")  # "2.5", "2,5", "٢٫٥"
+_ONE_VALUE = ("ask-yes-no", "ask-rating", "ask-choice", "ask-listed")  # where "1,3" cannot be a list
+
+
+_NUMERIC = re.compile(r"[\d\s.,;:/+\-−–()#]+")
+
+
+def looks_numeric(answer: str) -> bool:
+    """True when an answer is made of numbers only ("7", "-1", "1, 9", "٣"): an attempt at a numbered question."""
+    prepped = answers.prep_text(answer).strip()
+    return bool(prepped) and any(ch.isdigit() for ch in prepped) and _NUMERIC.fullmatch(prepped) is not None
+
+
+def _a_label(node: Node, answer: str, ctx: FlowContext) -> bool:
+    """True when the answer is a choice's own name ("-5 °C", "+65"), not its number."""
+    return not fold(answer).isdigit() and match_choice(node, answer, ctx) is not None
+
+
+def _signed_or_fraction(answer: str, kind: str) -> bool:
+    """A number with a sign, or a fraction where only one whole number can answer: out of range, not read as one."""
+    prepped = answers.prep_text(answer)
+    return bool(_SIGNED.search(prepped) or (kind in _ONE_VALUE and _FRACTION.search(prepped)))
 
 
 def _read_yes_no(node: Node, answer: str, ctx: FlowContext, t: Translator) -> Reading:
