@@ -50,6 +50,11 @@ SCENARIOS: dict[str, tuple[Channel, str | None, list[str]]] = {
     "onboarding_telegram_es": (Channel.TELEGRAM, "es-MX", ["hola", "button:es", "button:yes", "94110"]),
     "onboarding_telegram_ar": (Channel.TELEGRAM, "ar", ["مرحبا", "button:ar", "button:no", "مرحبا"]),
     "onboarding_telegram_en": (Channel.TELEGRAM, "en", ["/start", "button:en", "button:yes", "button:stale"]),
+    # The consent question takes what every yes/no question takes.
+    "consent_in_own_words_sms_es": (Channel.SMS, None, ["hola", "2", "sí claro", "omitir"]),
+    "consent_in_own_words_sms_en": (Channel.SMS, None, ["hi", "1", "yes please", "skip"]),
+    "consent_in_own_words_sms_vi": (Channel.SMS, None, ["Xin chào", "4", "vâng ạ", "bỏ qua"]),
+    "consent_in_own_words_sms_ar": (Channel.SMS, None, ["مرحبا", "5", "نعم من فضلك", "تخطي"]),
     "decline_then_return_sms_en": (Channel.SMS, None, ["hi", "1", "no", "hello again"]),
     "misses_are_skipped_sms_es": (Channel.SMS, None, ["hola", "2", "quizás", "tal vez", "no sé", "hola"]),
     "keywords_mid_flow_sms_en": (Channel.SMS, None, ["hi", "HELP", "1", "Menu", "yes", "skip", "LANGUAGE", "2"]),

@@ -178,6 +178,10 @@ def _read_choice(node: Node, answer: str, ctx: FlowContext, t: Translator) -> Re
     single = answers.parse_single(answer, opts, ctx.locale) or _part_of_one(
         answer, {o.value: list(o.labels.values()) for o in opts}
     )
+    if single is None and {c.value for c in node.choices} == {"yes", "no"}:
+        # A yes/no put as two choices (the consent question) takes every yes and no the yes/no kind takes.
+        yes = scales.parse_yes_no(answer)
+        single = None if yes is None else "yes" if yes else "no"
     return Reading(single) if single is not None else Reading(hint=t.gettext(ONE_NUMBER, count=len(node.choices)))
 
 
