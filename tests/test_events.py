@@ -49,8 +49,8 @@ def test_events_are_listed_with_dates_in_the_residents_language(runtime: Runtime
     lines = listing.splitlines()
     assert lines[0].startswith("Upcoming events.")
     assert lines[1].startswith("1 Eastside community health fair - ")
-    # Filed as 10:00-14:00 in Los Angeles; this resident's zone is the program's (UTC here).
-    assert "6:00 PM - 10:00 PM - Eastside Library, 1200 Main St" in lines[1]
+    # Filed as 10:00-14:00 in Los Angeles; this resident's zone is not known: the event's own time.
+    assert "10:00 AM - 2:00 PM - Eastside Library, 1200 Main St" in lines[1]
     assert "\u202f" not in listing
     with runtime.db.transaction() as session:
         for resident in session.scalars(select(Resident)):

@@ -64,17 +64,20 @@ class EventView:
     place: Mapping[str, str]
     starts_at: datetime
     ends_at: datetime
+    timezone: str
     description: Mapping[str, str] = field(default_factory=dict)
 
     def about(self, locale: str) -> str:
         """The event's description in the resident's language, if it has one."""
         return pick_text(self.description, locale)
 
-    def listing(self, locale: str, timezone: str) -> tuple[str, str]:
-        """Its title and its line in a list: title, when (in the resident's zone), place."""
+    def listing(self, locale: str, reader_zone: str | None) -> tuple[str, str]:
+        """Its title and its line in a list: title, when (format_event_time's rule), place."""
         title = pick_text(self.title, locale)
         place = pick_text(self.place, locale)
-        when = format_event_time(self.starts_at, self.ends_at, locale, timezone, sms=True)
+        when = format_event_time(
+            self.starts_at, self.ends_at, locale, event_zone=self.timezone, reader_zone=reader_zone, sms=True
+        )
         return title, f"{title} - {when} - {place}"
 
 
@@ -312,7 +315,7 @@ def _request(  # noqa: PLR0911  # one return per kind of request
     if keyword is Keyword.EVENTS and EVENTS_FLOW in flows:
         if not world.events:
             return Turn("reply", (_say(ctx, NO_EVENTS),), keyword=keyword)
-        zone = str(ctx.resident.get("timezone") or "UTC")
+        zone = str(ctx.resident.get("timezone") or "") or None  # unknown: each event in its own zone
         listed = [[str(e.id), *reversed(e.listing(ctx.locale, zone))] for e in world.events]
         details = {str(e.id): e.about(ctx.locale) for e in world.events if e.about(ctx.locale)}
         step = engine.start(flows[EVENTS_FLOW], ctx, state={"listed": listed, "details": details})

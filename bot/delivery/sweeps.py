@@ -69,7 +69,7 @@ def event_reminders(session: Session, now: datetime, schedule: Schedule) -> int:
             if address is None:
                 continue
             locale = resident.locale_or(schedule.program.default_locale)
-            words = describe(event, locale, resident.timezone or schedule.program.timezone)
+            words = describe(event, locale, resident.timezone)
             text = Translator(locale).gettext(EVENT_REMINDER, **words)
             key = f"reminder:{label}:{event.id}:{resident.id}"
             rows.append(notice_row(key, f"reminder:{event.id}", resident.id, address, text, locale, now))
@@ -142,7 +142,7 @@ def event_followups(session: Session, now: datetime, schedule: Schedule, flows: 
             if address is None:
                 continue
             locale = resident.locale_or(schedule.program.default_locale)
-            title = describe(event, locale, resident.timezone or schedule.program.timezone)["event"]
+            title = describe(event, locale, resident.timezone)["event"]
             state = {"answers": {"topic": f"event:{event.slug}"}, "vars": {"event": title}}
             opening = (FOLLOWUP_FLOW, f"followup:{event.id}:{resident.id}", f"followup:{event.id}")
             if start_conversation(session, flows, schedule.program, opening, (resident, address), state, now):

@@ -7,7 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_datetime, format_skeleton, format_time
+from babel.dates import format_datetime, format_skeleton, format_time, get_timezone_location
 from babel.numbers import format_decimal
 
 # Our locale codes that Babel needs spelled differently (the rest parse as they are).
@@ -39,13 +39,25 @@ def format_number_for(n: float, locale: str, *, sms: bool = False) -> str:
     return _gsm_spaces(text) if sms else text
 
 
-def format_event_time(start: datetime, end: datetime, locale: str, timezone: str, *, sms: bool) -> str:
-    """When an event happens, as the resident reads it: "Sat, Dec 12, 10:00 AM - 12:00 PM" in their zone."""
-    zone = ZoneInfo(timezone)
+def format_event_time(
+    start: datetime, end: datetime, locale: str, *, event_zone: str, reader_zone: str | None, sms: bool
+) -> str:
+    """The one way an event's time is written for someone: "Sat, Dec 12, 10:00 AM - 12:00 PM" in the event's own
+    zone, or, where the reader's zone is known and its clock differs there, in the reader's zone with its city named
+    ("… 1:00 PM - 3:00 PM (New York)"). Never UTC by accident: an event always has its zone."""
+    zone = ZoneInfo(event_zone)
+    named = ""
+    if reader_zone and reader_zone != event_zone:
+        theirs = ZoneInfo(reader_zone)
+        if start.astimezone(theirs).utcoffset() != start.astimezone(zone).utcoffset():
+            zone = theirs
+            named = get_timezone_location(start.astimezone(zone), locale=babel_locale(locale), return_city=True)
     start, end = start.astimezone(zone), end.astimezone(zone)
     where = babel_locale(locale)
     day = format_skeleton("MMMEd", start, tzinfo=zone, locale=where)
     text = f"{day}, {format_time(start, 'short', tzinfo=zone, locale=where)}"
     if end.date() == start.date():
         text += f" - {format_time(end, 'short', tzinfo=zone, locale=where)}"
+    if named:
+        text += f" ({named})"
     return _gsm_spaces(text) if sms else text

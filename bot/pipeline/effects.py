@@ -55,8 +55,8 @@ def apply_effects(session: Session, turn: Turn, where: Situation, rng: random.Ra
             if event is None:
                 continue
             outcome = events.rsvp(session, event, resident.id, effect.response, now)
-            zone = resident.timezone or where.program.timezone
-            replies.append(Reply(events.confirmation(outcome, event, locale, zone), (), text_direction(locale)))
+            confirmed = events.confirmation(outcome, event, locale, resident.timezone)
+            replies.append(Reply(confirmed, (), text_direction(locale)))
             if outcome.promoted_resident_id is not None:
                 _tell_promoted(session, event, outcome.promoted_resident_id, where)
     return replies
@@ -101,6 +101,6 @@ def _tell_promoted(session: Session, event: Event, resident_id: int, where: Situ
     if promoted is None or address is None:
         return
     locale = promoted.locale_or(where.program.default_locale)
-    text = events.promotion(event, locale, promoted.timezone or where.program.timezone)
+    text = events.promotion(event, locale, promoted.timezone)
     key = f"waitlist:{event.id}:{resident_id}:{int(where.now.timestamp())}"
     queue_once(session, [notice_row(key, "event", promoted.id, address, text, locale, where.now)])

@@ -25,7 +25,7 @@ def flow_context(resident: Resident, program: Program, params: dict[str, str], n
         "locale": locale,
         "locale_known": "yes" if resident.locale else "no",
         "area": resident.area,
-        "timezone": resident.timezone or program.timezone,
+        "timezone": resident.timezone,  # None when not known: an event is then told in its own zone
     }
     return FlowContext(locale=locale, resident=facts, params={**program.params(), **params}, now=now)
 

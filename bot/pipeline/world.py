@@ -30,7 +30,10 @@ def read_world(session: Session, resident_id: int, text: str, now: datetime) -> 
     ref = match_status(text)
     status = (ref, item_status(session, resident_id, ref)) if ref is not None else None
     events = (
-        tuple(EventView(e.id, e.title, e.place, e.starts_at, e.ends_at, e.description) for e in upcoming(session, now))
+        tuple(
+            EventView(e.id, e.title, e.place, e.starts_at, e.ends_at, e.timezone, e.description)
+            for e in upcoming(session, now)
+        )
         if wants_events
         else ()
     )

@@ -154,13 +154,15 @@ def _open_polls(session: Session, locale: str, default: str) -> list[dict[str, s
     ]
 
 
-def _events(session: Session, now: datetime, locale: str, default: str, timezone: str) -> list[dict[str, str]]:
+def _events(session: Session, now: datetime, locale: str, default: str) -> list[dict[str, str]]:
     return [
         {
             "title": pick_text(event.title, locale, default),
             "place": pick_text(event.place, locale, default),
             "description": pick_text(event.description, locale, default),
-            "when": format_event_time(event.starts_at, event.ends_at, locale, timezone, sms=False),
+            "when": format_event_time(
+                event.starts_at, event.ends_at, locale, event_zone=event.timezone, reader_zone=None, sms=False
+            ),
             "iso": event.starts_at.isoformat(),
         }
         for event in upcoming(session, now, limit=MAX_EVENTS)
@@ -202,7 +204,7 @@ async def public_page(request: Request) -> Response:
         pages = _Pages(session, runtime, list(published))
         return {
             "polls": _open_polls(session, locale, settings.default_locale),
-            "events": _events(session, runtime.clock.now(), locale, settings.default_locale, settings.timezone),
+            "events": _events(session, runtime.clock.now(), locale, settings.default_locale),
             "decisions": [pages.decision(d, locale) for d in published],
         }
 

@@ -122,7 +122,10 @@ def test_spanish_page_has_polls_events_decisions_and_safe_results(client: TestCl
     assert "Feria de salud comunitaria del Eastside" in page
     with client.app.state.runtime.db.transaction() as session:  # type: ignore[attr-defined]
         fair = session.scalars(select(Event)).one()
-        when = format_event_time(fair.starts_at, fair.ends_at, "es", "UTC", sms=False)
+        when = format_event_time(
+            fair.starts_at, fair.ends_at, "es", event_zone=fair.timezone, reader_zone=None, sms=False
+        )
+        assert fair.timezone != "UTC"  # the page shows the event's own time, not the server's
     assert when in page
     assert "Clínica por la tarde (evening)" in page and "Los jueves por la tarde, como pediste." in page
     assert "Weekends: no staff yet." in page  # no Spanish text: the default language's

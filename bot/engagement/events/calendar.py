@@ -178,8 +178,9 @@ PROMOTED = _(
 )
 
 
-def describe(event: Event, locale: str, timezone: str) -> dict[str, str]:
-    """The words an event message uses, in the resident's language and time zone (SMS-safe)."""
+def describe(event: Event, locale: str, reader_zone: str | None) -> dict[str, str]:
+    """The words an event message uses, in the resident's language; its time in the event's zone, or in the
+    resident's (named) where known and different (SMS-safe)."""
 
     def text(texts: dict[str, Any]) -> str:
         return pick_text(texts, locale)
@@ -187,19 +188,21 @@ def describe(event: Event, locale: str, timezone: str) -> dict[str, str]:
     return {
         "event": text(event.title),
         "place": text(event.place),
-        "when": format_event_time(event.starts_at, event.ends_at, locale, timezone, sms=True),
+        "when": format_event_time(
+            event.starts_at, event.ends_at, locale, event_zone=event.timezone, reader_zone=reader_zone, sms=True
+        ),
     }
 
 
-def confirmation(outcome: RsvpOutcome, event: Event, locale: str, timezone: str) -> str:
+def confirmation(outcome: RsvpOutcome, event: Event, locale: str, reader_zone: str | None) -> str:
     """What the resident is told after answering an event."""
     message = {"yes": WAITLISTED if outcome.waitlisted else ON_THE_LIST, "maybe": MIGHT_COME, "no": NOT_COMING}
-    return Translator(locale).gettext(message[outcome.response], **describe(event, locale, timezone))
+    return Translator(locale).gettext(message[outcome.response], **describe(event, locale, reader_zone))
 
 
-def promotion(event: Event, locale: str, timezone: str) -> str:
+def promotion(event: Event, locale: str, reader_zone: str | None) -> str:
     """What someone on the waitlist is told when a place opens up."""
-    return Translator(locale).gettext(PROMOTED, **describe(event, locale, timezone))
+    return Translator(locale).gettext(PROMOTED, **describe(event, locale, reader_zone))
 
 
 def tell_cancelled(session: Session, event: Event, now: datetime, program: Program) -> int:
@@ -217,7 +220,7 @@ def tell_cancelled(session: Session, event: Event, now: datetime, program: Progr
         if address is None:
             continue
         locale = resident.locale_or(program.default_locale)
-        words = describe(event, locale, resident.timezone or program.timezone)
+        words = describe(event, locale, resident.timezone)
         text = Translator(locale).gettext(CANCELLED, **words)
         key = f"event-cancelled:{event.id}:{resident.id}"
         rows.append(notice_row(key, f"event-cancelled:{event.id}", resident.id, address, text, locale, now))
