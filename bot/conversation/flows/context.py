@@ -10,8 +10,9 @@ from typing import Any
 
 from bot.conversation.flows.schema import Node, Text
 from bot.conversation.text import fold
+from bot.i18n.bidi import isolate
 from bot.i18n.catalogs import Translator
-from bot.i18n.negotiation import pick_text
+from bot.i18n.negotiation import pick_text, text_direction
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +48,8 @@ def render_text(text: Text, ctx: FlowContext) -> str:
     fields = {n for _, n, _, _ in string.Formatter().parse(raw) if n}
     if not fields:
         return raw
-    params = _SafeParams(ctx.params)
+    direction = text_direction(ctx.locale)  # a Latin name or a phone number in Arabic keeps its order
+    params = _SafeParams({name: isolate(str(value), direction) for name, value in ctx.params.items()})
     if "frequency" in fields:
         params["frequency"] = frequency(ctx.translator(ctx.locale), int(ctx.params.get("messages_per_month", "4")))
     return raw.format_map(params)
