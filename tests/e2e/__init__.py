@@ -19,6 +19,8 @@ from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 from sqlalchemy import Engine, create_engine, text
 
+from bot.i18n.bidi import isolate
+from bot.i18n.negotiation import text_direction
 from tests.support.peers import REPO_ROOT
 
 T = TypeVar("T")
@@ -138,7 +140,8 @@ def translation(locale: str, msgid: str) -> str | None:
     translated = _translations(locale).gettext(msgid)
     if translated == msgid:
         return None
-    return translated.format(**PARAMS, frequency=frequency(locale))
+    direction = text_direction(locale)  # values in right-to-left text are isolated (bot.i18n.bidi)
+    return translated.format(**{k: isolate(v, direction) for k, v in PARAMS.items()}, frequency=frequency(locale))
 
 
 def expected(locale: str, msgid: str) -> str:
