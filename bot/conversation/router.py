@@ -21,6 +21,7 @@ from bot.messages import Reply
 from bot.states import Consent
 
 ONBOARDING = "onboarding"
+CONSENT_NODE = "ask_consent"  # onboarding's consent question
 FEEDBACK_FLOW = "feedback"
 EVENTS_FLOW = "events"
 FOLLOWUP_FLOW = "event-followup"
@@ -33,6 +34,7 @@ class ResidentView:
     consent: str
     locale: str
     area: str | None = None
+    joined_before: bool = True  # False for someone who said STOP before ever agreeing to take part
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +243,12 @@ def _route(  # noqa: PLR0911  # one return per rule of precedence
         keyword = (
             None  # someone new (Telegram's /start too) goes through language and consent; mid-conversation it answers
         )
+    if keyword is Keyword.OPT_IN and stopped and not resident.joined_before:
+        # START from someone who stopped during onboarding: back to the consent question, not "subscribed again".
+        onboarding = flows[ONBOARDING]
+        at = CONSENT_NODE if CONSENT_NODE in onboarding.nodes else None
+        step = engine.start(onboarding, ctx, at)
+        return replace(_from_step(step, "opt_in", ONBOARDING), consent=Consent.PENDING, keyword=keyword)
     if keyword in (Keyword.OPT_OUT, Keyword.HELP, Keyword.OPT_IN):
         return _consent_keyword(keyword, stopped, session, ctx, silent=provider_replied)
     if stopped:

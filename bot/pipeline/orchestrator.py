@@ -31,7 +31,7 @@ from bot.states import Consent
 from bot.store.db import Database, insert_returning_id, is_transient
 from bot.store.flow_registry import FlowRegistry
 from bot.store.models import Address as AddressRow
-from bot.store.models import DeadLetter, Message, Resident
+from bot.store.models import ConsentEvent, DeadLetter, Message, Resident
 
 log = logging.getLogger("loopline.pipeline")
 ATTEMPTS = 4
@@ -207,7 +207,7 @@ class Pipeline:
         may_keep = current.flow.slug in REF_FLOWS if current else resident.consent == Consent.GRANTED
         extra = {"ref": str(allocate_ref(session, self.rng))} if may_keep else {}
         ctx = flow_context(resident, program, extra, self.clock.now())
-        view = ResidentView(resident.consent, ctx.locale, resident.area)
+        view = ResidentView(resident.consent, ctx.locale, resident.area, joined_before=joined_before(session, resident))
         turn = route(
             inbound.text,
             view,
@@ -241,3 +241,13 @@ class Pipeline:
             resident_id=resident.id,
             opted_out=turn.consent == Consent.REVOKED,
         )
+
+
+def joined_before(session: Session, resident: Resident) -> bool:
+    """Whether a resident ever agreed to take part (asked only of those who said STOP: the rest need no query)."""
+    if resident.consent != Consent.REVOKED:
+        return True
+    granted = select(ConsentEvent.id).where(
+        ConsentEvent.resident_id == resident.id, ConsentEvent.state == Consent.GRANTED
+    )
+    return session.scalar(granted.limit(1)) is not None
