@@ -211,6 +211,11 @@ def test_help_stop_silence_start(sms: SmsServer, db: Engine) -> None:
     assert sms.say(number, "STOP") == [expected("en", STOPPED)]
     for anything in ("hello", "1", "MENU", "LANGUAGE"):
         assert sms.say(number, anything) == [], anything
+    # This resident never agreed to take part: START brings back the consent question, not "subscribed again".
+    assert sms.say(number, "START") == [consent_question("en")]
+    assert sms.say(number, "1")[0] == expected("en", WELCOME)
+    # Someone who had joined is welcomed back at once.
+    assert sms.say(number, "STOP") == [expected("en", STOPPED)]
     assert sms.say(number, "START") == [expected("en", RESTARTED)]
 
     events = query(
@@ -219,7 +224,7 @@ def test_help_stop_silence_start(sms: SmsServer, db: Engine) -> None:
         "WHERE a.channel = 'sms' AND a.value = :n ORDER BY e.id",
         n=number,
     )
-    assert [e["state"] for e in events] == ["revoked", "granted"]
+    assert [e["state"] for e in events] == ["revoked", "pending", "granted", "revoked", "granted"]
 
 
 # ------------------------------------------------------------------------------------------
