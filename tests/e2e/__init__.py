@@ -198,7 +198,7 @@ def scalar(engine: Engine, sql: str, **params: Any) -> Any:
         return connection.execute(text(sql), params).scalar()
 
 
-def bot_replies(emu: Any, token: str, chat_id: int, count: int, settle: float = 0.3) -> list[Any]:
+def bot_replies(emu: Any, token: str, chat_id: int, count: int, settle: float = 0.15) -> list[Any]:
     """Exactly `count` new bot messages in a chat (waiting for them, then a moment more to catch extras)."""
     got = emu.wait_for_updates(token, chat_id, count, timeout=10.0)
     deadline = time.monotonic() + settle

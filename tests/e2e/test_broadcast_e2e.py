@@ -226,7 +226,7 @@ class Sms:
         assert self.say(number, "94110") == [expected(locale, FINISH)]
 
 
-def tg_messages(emu: TelegramEmulator, token: str, chat: int, count: int, settle: float = 0.3) -> list[str]:
+def tg_messages(emu: TelegramEmulator, token: str, chat: int, count: int, settle: float = 0.15) -> list[str]:
     """Exactly `count` bot messages to the chat (waiting up to 15 s, then `settle` s for extras): their texts."""
     got = emu.wait_for_updates(token, chat, count, timeout=15.0) if count else []
     deadline = time.monotonic() + settle
@@ -413,7 +413,7 @@ def run(
     assert "  estimated SMS cost: 0.0415\n" in shown, shown
 
     # --- Send, a few seconds ahead; one resident says STOP while it is queued -----------------
-    send_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=6)
+    send_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5)
     first = queued_id(ok(loopline(database, "broadcast", "send", str(flu), "--at", send_at.isoformat())), 8)
     assert set(outbox(db, first)) == {n for n in SMS_RESIDENTS if n != SMS_STOP_BEFORE} | {str(c) for c in TG_RESIDENTS}
     assert sms.say(SMS_STOP_QUEUED, "STOP") == [expected("es", STOPPED)]

@@ -129,7 +129,7 @@ def seed(tmp_path: Path) -> Path:
 # ------------------------------------------------------------------------------------------
 
 
-def replies(emu: TelegramEmulator, token: str, count: int, settle: float = 0.3) -> list[dict[str, Any]]:
+def replies(emu: TelegramEmulator, token: str, count: int, settle: float = 0.15) -> list[dict[str, Any]]:
     """Exactly `count` bot messages to this test's chat."""
     return bot_replies(emu, token, CHAT, count, settle)
 

@@ -1,4 +1,4 @@
-"""A delivery worker SIGKILLed in the middle of a 1,200-resident broadcast on PostgreSQL: every
+"""A delivery worker SIGKILLed in the middle of an 800-resident broadcast on PostgreSQL: every
 resident still gets exactly one message, in their language.
 
 What this proves, and what it does not: the residents are on the simulator channel, whose adapter
@@ -48,7 +48,7 @@ from bot.store.models import Address, Resident
 from tests.e2e import clean_os_env, wait_until
 from tests.support.databases import POSTGRES_URL, postgres_schema
 
-RESIDENTS = 1_200  # 24 of a worker's batches: enough to kill one mid-broadcast with rows in hand
+RESIDENTS = 800  # 16 of a worker's batches: enough to kill one mid-broadcast with rows in hand
 LOCALES = ("en", "es", "ar")
 TEXTS = {
     "en": "The community clinic opens on Saturday from 9 to 1. Bring a friend.",
