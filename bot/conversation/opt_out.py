@@ -29,7 +29,7 @@ MAX_WORDS = 8
 _STOP = frozenset(fold(w) for w in (
     "stop", "stopall", "unsubscribe", "unsub", "optout", "opt-out", "revoke",
     "parar", "paren", "pare", "basta", "baja", "cancelar", "desuscribir", "desuscribirme",
-    "arret", "arreter", "arretez", "arrete", "desabonner", "desabonnez", "desinscrire", "desinscrivez",
+    "arreter", "arretez", "desabonner", "desabonnez", "desinscrire", "desinscrivez",
     "توقف", "توقفوا", "اوقف", "اوقفوا", "ايقاف", "الغاء",
 ))
 _NEGATION = frozenset(fold(w) for w in (
@@ -49,7 +49,7 @@ _FILLER = frozenset(fold(w) for w in (
     "all", "it", "them", "this", "these", "that", "thanks", "thank", "you", "thx", "ty", "ok", "okay", "just",
     "already", "anymore", "more", "any", "us", "from", "list", "number", "subscription", "your", "u", "again",
     "t", "s", "il", "m", "l", "d",  # what is left of don't, s'il, m'envoyer once split at the apostrophe
-    "por", "favor", "ya", "mas", "más", "me", "de", "la", "las", "los", "suscripcion", "gracias", "ahora",
+    "por", "favor", "ya", "mas", "más", "me", "de", "suscripcion", "gracias", "ahora",
     "quiero", "lista", "numero", "estos", "darme", "denme",
     "svp", "s'il", "vous", "plait", "merci", "les", "des", "de", "m'", "me", "tout", "maintenant", "ca", "mon",
     "abonnement", "je", "veux", "moi", "liste", "numero", "ces",
@@ -70,6 +70,7 @@ _BARE_VI = tuple(
 _STOP_ZH = ("停止", "退订", "退訂", "取消订阅", "取消訂閱", "别发", "別發", "不要再发", "不要再發", "不要发", "不要發",
             "别再发", "別再發", "不想收到", "不再接收", "拒收", "不要再给我发", "不要再給我發")
 _MAX_ZH = 16
+_STOP_MARKED = frozenset(("arrête",))
 # Vietnamese typed without marks where the bare form is also an ordinary word (đúng, dùng, Dũng; Huy; ...).
 _ASK_BARE_VI = frozenset(("dung", "dung lai", "huy", "ngung", "ngung lai", "dung nhan tin", "ngung nhan tin"))
 # Near misses of STOP that are words of their own: left alone.
@@ -101,11 +102,16 @@ def stop_request(text: str) -> StopRequest:
     folded = fold(text)
     if folded in _ASK_BARE_VI and exact == folded:  # typed with marks (dũng, dùng), it is that word
         return StopRequest.ASK
-    request = _asks(folded.split(), _STOP, _NEGATION, _MESSAGING, _FILLER)
+    tokens = folded.split()
+    if len(tokens) == len(words):  # French folds arrête (stop!) into arrêté (arrested): the mark decides
+        tokens = ["arretez" if word in _STOP_MARKED else token for word, token in zip(words, tokens, strict=True)]
+    request = _asks(tokens, _STOP, _NEGATION, _MESSAGING, _FILLER)
     if request is StopRequest.NONE and exact == folded:  # no marks at all: perhaps Vietnamese typed bare
-        bare = _asks(words, *_BARE_VI)  # "dung nhan tin nua": dừng (stop) or đừng (don't) texting, both stop
-        request = bare if bare is StopRequest.NONE or len(words) > 1 else StopRequest.ASK
-    if request is StopRequest.NONE and len(words) == 1:
+        # "dung nhan tin nua": dừng (stop) or đừng (don't) texting, both stop; without a messaging word, ask.
+        bare = _asks(words, *_BARE_VI)
+        messaging = any(word in _BARE_VI[2] for word in words)
+        request = bare if bare is StopRequest.NONE or messaging else StopRequest.ASK
+    if request is StopRequest.NONE and len(words) == 1 and exact == folded:  # a word with marks is meant
         return _misspelt(folded)
     return request
 
