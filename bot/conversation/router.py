@@ -146,6 +146,7 @@ FALLBACK = _("Thank you, we received your message. Reply MENU to see what you ca
 KEPT = _("Thank you, we received your message as #{ref}. Reply STATUS {ref} to follow it, or MENU for options.")
 NO_ITEMS = _("You have not sent us any feedback yet. Reply FEEDBACK to tell us something.")
 ASK_STOP = _("To stop all messages, reply STOP.")
+CHOOSE_LANGUAGE = _("Choose your language:")
 
 
 def _from_step(step: engine.Step, purpose: str, flow_slug: str | None) -> Turn:
@@ -254,7 +255,11 @@ def _route(  # noqa: PLR0911  # one return per rule of precedence
     if stopped:
         return Turn("ignored")  # after STOP nothing is sent but answers to START and HELP
     if keyword is Keyword.LANGUAGE:
-        return _from_step(engine.start(flows[ONBOARDING], ctx), "reply", ONBOARDING)
+        step = engine.start(flows[ONBOARDING], ctx)
+        if resident.consent == Consent.GRANTED and step.replies:  # someone we know: no "Welcome to …"
+            first = replace(step.replies[0], text=_say(ctx, CHOOSE_LANGUAGE).text)
+            step = replace(step, replies=(first, *step.replies[1:]))
+        return _from_step(step, "reply", ONBOARDING)
     if keyword is Keyword.MENU:
         return Turn("reply", (_say(ctx, MENU),), keyword=keyword)
     in_poll = session is not None and session.flow.slug.startswith("poll-")

@@ -398,8 +398,9 @@ def test_queued_sms_goes_out_through_the_rest_api(sms: SmsServer, prism: TwilioM
 
 
 def test_phone_numbers_never_reach_the_log(sms: SmsServer) -> None:
-    """Runs last in this module: every number used above, in E.164 and digits-only form."""
-    assert len(USED_NUMBERS) >= 10
+    """Runs last in this module (on each xdist worker, after that worker's share of it): every number used above,
+    in E.164 and digits-only form."""
+    assert USED_NUMBERS, "no phone number was used before this test: nothing to look for"
     logs = sms.server.log_text() + "".join(p.read_text(errors="replace") for p in sms.extra_logs)
     assert "POST /webhooks/twilio/sms" in logs  # the access log is on, so there is something to scan
     for number in sorted(USED_NUMBERS):
