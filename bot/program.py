@@ -17,8 +17,9 @@ class Program:
     public_url: str | None
     default_locale: str
     timezone: str = "UTC"
-    contact: str = "the program team"
+    contact: str | None = None  # None: the catalog's "the program team", in the resident's language
     messages_per_month: int = 4
+    about: tuple[tuple[str, str], ...] = ()  # (locale, one-line description); others hear the catalog's default
 
     @classmethod
     def of(cls, settings: Settings) -> Program:
@@ -30,11 +31,17 @@ class Program:
             settings.timezone,
             settings.help_contact,
             settings.messages_per_month,
+            settings.program_about,
         )
 
     def params(self) -> dict[str, str]:
-        """The words every flow text may use: {program}, {contact} and {messages_per_month}."""
-        return {"program": self.name, "contact": self.contact, "messages_per_month": str(self.messages_per_month)}
+        """The words every flow text may use: {program}, {messages_per_month}, and what {contact} and {about} are
+        made of (the context picks the resident's language, or the catalog's default, for those)."""
+        words = {"program": self.name, "messages_per_month": str(self.messages_per_month)}
+        if self.contact:
+            words["contact"] = self.contact
+        words.update({f"about.{locale}": text for locale, text in self.about})
+        return words
 
     def page_url(self, slug: str, locale: str) -> str | None:
         """The public page of a decision in a language, or None when the program has no public address."""

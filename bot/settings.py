@@ -65,7 +65,8 @@ class Settings:
     twilio: TwilioSettings | None = None
     telegram: TelegramSettings | None = None
     program_name: str = "Loopline"
-    help_contact: str = "the program team"
+    help_contact: str | None = None
+    program_about: tuple[tuple[str, str], ...] = ()
     default_locale: str = "en"
     timezone: str = "UTC"
     simulator: bool = True
@@ -223,6 +224,30 @@ def _per_month(env: Mapping[str, str]) -> int:
     return int(raw)
 
 
+ABOUT_MAX_CHARACTERS = 60  # one line: with the name, frequency and keywords, consent and HELP stay within 3 segments
+
+
+def _program_about(env: Mapping[str, str], default_locale: str) -> tuple[tuple[str, str], ...]:
+    """The program's one-line description per language: LOOPLINE_PROGRAM_ABOUT_<LOCALE>, and LOOPLINE_PROGRAM_ABOUT
+    for the default language. A language without one hears the catalog's own words ("news, polls and events")."""
+    about: dict[str, str] = {}
+    for locale in SUPPORTED_LOCALES:
+        name = f"LOOPLINE_PROGRAM_ABOUT_{locale.upper()}"
+        text = env.get(name, "").strip() or (
+            env.get("LOOPLINE_PROGRAM_ABOUT", "").strip() if locale == default_locale else ""
+        )
+        if not text:
+            continue
+        if "\n" in text or len(text) > ABOUT_MAX_CHARACTERS:
+            shown = name if env.get(name, "").strip() else "LOOPLINE_PROGRAM_ABOUT"
+            raise SettingsError(
+                shown,
+                f"must be one line of at most {ABOUT_MAX_CHARACTERS} characters, like 'health news, polls and events'",
+            )
+        about[locale] = text
+    return tuple(about.items())
+
+
 def _trusted_proxies(env: Mapping[str, str]) -> tuple[IPv4Network | IPv6Network, ...]:
     """The reverse proxies whose X-Forwarded-For is believed: addresses or networks, comma-separated."""
     networks = []
@@ -263,7 +288,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         twilio=_twilio(env),
         telegram=_telegram(env, public_url),
         program_name=env.get("LOOPLINE_PROGRAM_NAME", "").strip() or "Loopline",
-        help_contact=env.get("LOOPLINE_HELP_CONTACT", "").strip() or "the program team",
+        help_contact=env.get("LOOPLINE_HELP_CONTACT", "").strip() or None,
+        program_about=_program_about(env, locale),
         default_locale=locale,
         timezone=timezone,
         simulator=simulator in ("on", "1", "true"),

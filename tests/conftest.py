@@ -101,6 +101,9 @@ def make_settings(database_url: str, **extra: str) -> Settings:
         "LOOPLINE_DATABASE_URL": database_url,
         "LOOPLINE_PROGRAM_NAME": "Eastside Health Voices",
         "LOOPLINE_HELP_CONTACT": "555-0100",
+        # The program's description in two languages; the others hear the catalog's "news, polls and events".
+        "LOOPLINE_PROGRAM_ABOUT": "community health news, polls and events",
+        "LOOPLINE_PROGRAM_ABOUT_ES": "noticias de salud, encuestas y eventos",
         **TWILIO_ENV,
         **TELEGRAM_ENV,
         **extra,

@@ -212,6 +212,130 @@ SCENARIOS: dict[str, tuple[Channel, str | None, list[str]]] = {
 }
 
 
+# Issue 12 in each language, one conversation: consent in one's own words, HELP (the program's words and the contact
+# in one's language), something said outside a conversation kept with its reference, bare STATUS, START while
+# joined, events in the event's zone (the place with the question), a poll question answered out of range (the
+# hint again, short) and then right, and STOP.
+HEARD_RIGHT: dict[str, list[str]] = {
+    "en": [
+        "hi",
+        "1",
+        "sure",
+        "skip",
+        "HELP",
+        "The streetlight on 5th St has been out for a week",
+        "STATUS",
+        "START",
+        "EVENTS",
+        "2",
+        "maybe",
+        "HEALTH",
+        "0",
+        "7",
+        "1",
+        "STOP",
+    ],
+    "es": [
+        "hola",
+        "2",
+        "sí claro",
+        "omitir",
+        "AYUDA",
+        "La luz de la calle 5 lleva una semana apagada",
+        "ESTADO",
+        "COMENZAR",
+        "EVENTOS",
+        "2",
+        "tal vez",
+        "SALUD",
+        "0",
+        "7",
+        "1",
+        "PARAR",
+    ],
+    "zh": [
+        "你好",
+        "3",
+        "好的",
+        "跳过",
+        "帮助",
+        "五街的路灯坏了一个星期了",
+        "状态",
+        "开始",
+        "活动",
+        "2",
+        "也许",
+        "健康",
+        "0",
+        "7",
+        "1",
+        "退订",
+    ],
+    "vi": [
+        "Xin chào",
+        "4",
+        "vâng",
+        "bỏ qua",
+        "GIÚP",
+        "Đèn đường ở đường số 5 hỏng cả tuần rồi",
+        "TRẠNG THÁI",
+        "BẮT ĐẦU",
+        "SỰ KIỆN",
+        "2",
+        "có thể",
+        "SUC KHOE",
+        "0",
+        "7",
+        "1",
+        "DỪNG",
+    ],
+    "ar": [
+        "مرحبا",
+        "5",
+        "نعم بالتأكيد",
+        "تخطي",
+        "مساعدة",
+        "مصباح الشارع في الشارع الخامس معطل منذ أسبوع",
+        "الحالة",
+        "ابدأ",
+        "فعاليات",
+        "2",
+        "ربما",
+        "صحة",
+        "0",
+        "7",
+        "1",
+        "توقف",
+    ],
+    "fr": [
+        "Bonjour",
+        "6",
+        "oui bien sûr",
+        "passer",
+        "AIDE",
+        "Le lampadaire de la 5e rue est en panne depuis une semaine",
+        "STATUT",
+        "COMMENCER",
+        "ÉVÉNEMENTS",
+        "2",
+        "peut-être",
+        "SANTE",
+        "0",
+        "7",
+        "1",
+        "ARRÊT",
+    ],
+}
+SCENARIOS.update({f"heard_right_sms_{lang}": (Channel.SMS, None, said) for lang, said in HEARD_RIGHT.items()})
+# On Telegram the language and consent are buttons, and a hint after a miss keeps the question's buttons.
+SCENARIOS.update(
+    {
+        f"heard_right_telegram_{lang}": (Channel.TELEGRAM, hint, [said[0], f"button:{hint}", "button:yes", *said[3:]])
+        for lang, hint, said in (("es", "es", HEARD_RIGHT["es"]), ("ar", "ar", HEARD_RIGHT["ar"]))
+    }
+)
+
+
 class _Dumper(yaml.SafeDumper):
     """Multi-line texts as literal blocks, so that golden files read like the conversation."""
 

@@ -18,6 +18,7 @@ GSM7_BASIC: frozenset[str] = frozenset(
 GSM7_EXTENDED: frozenset[str] = frozenset("\f^{}\\[~]|€")
 _GSM7_ALL: Final = GSM7_BASIC | GSM7_EXTENDED
 
+BOT_MESSAGE_SEGMENTS: Final = 3  # the most SMS segments anything the bot says may cost, in any language
 GSM7_SINGLE: Final = 160
 GSM7_MULTI: Final = 153
 UCS2_SINGLE: Final = 70
@@ -114,6 +115,11 @@ def segment_count(text: str) -> int:
             used = 0
         used += width
     return segments
+
+
+def fits_in_a_bot_message(text: str) -> bool:
+    """Whether a text, sent by SMS (smart-encoded), costs no more than a bot message may: 3 segments."""
+    return segment_count(smart_encode(text)) <= BOT_MESSAGE_SEGMENTS
 
 
 @dataclass(frozen=True)

@@ -69,18 +69,18 @@ class EventView:
     timezone: str
     description: Mapping[str, str] = field(default_factory=dict)
 
-    def about(self, locale: str) -> str:
-        """The event's description in the resident's language, if it has one."""
-        return pick_text(self.description, locale)
-
-    def listing(self, locale: str, reader_zone: str | None) -> tuple[str, str]:
-        """Its title and its line in a list: title, when (format_event_time's rule), place."""
+    def listing(self, locale: str, reader_zone: str | None) -> tuple[str, str, dict[str, str]]:
+        """Its title, its line in a list (title and when, by format_event_time's rule) and the words said when it
+        is picked: its {details} (description) and {place}."""
         title = pick_text(self.title, locale)
-        place = pick_text(self.place, locale)
         when = format_event_time(
             self.starts_at, self.ends_at, locale, event_zone=self.timezone, reader_zone=reader_zone, sms=True
         )
-        return title, f"{title} - {when} - {place}"
+        return (
+            title,
+            f"{title} - {when}",
+            {"details": pick_text(self.description, locale), "place": pick_text(self.place, locale)},
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,10 +117,11 @@ def _say(ctx: FlowContext, message: str, **params: str) -> Reply:
 
 
 HELP = _(
-    "{program}: community health news, polls and events ({frequency}). Questions: {contact}. "
+    "{program}: {about} ({frequency}). Questions: {contact}. "
     "Msg & data rates may apply. Reply STOP to stop, LANGUAGE to change language, MENU for options."
 )
 STOPPED = _("You are unsubscribed from {program} and will get no more messages. Reply START to join again.")
+ALREADY = _("You are already subscribed to {program} ({frequency}). Reply HELP for help, STOP to stop.")
 RESTARTED = _(
     "You are subscribed to {program} again ({frequency}). Msg & data rates may apply. "
     "Reply HELP for help, STOP to stop."
@@ -238,19 +239,12 @@ def _route(  # noqa: PLR0911  # one return per rule of precedence
     START first, whatever the consent; nothing else after STOP; then LANGUAGE and MENU, a poll that closed, what a
     joined resident asks for, the conversation, onboarding."""
     stopped = resident.consent == Consent.REVOKED
-    if keyword is Keyword.OPT_IN and (
-        resident.consent == Consent.PENDING or (resident.consent == Consent.GRANTED and session is not None)
-    ):
-        keyword = (
-            None  # someone new (Telegram's /start too) goes through language and consent; mid-conversation it answers
-        )
-    if keyword is Keyword.OPT_IN and stopped and not resident.joined_before:
-        # START from someone who stopped during onboarding: back to the consent question, not "subscribed again".
-        onboarding = flows[ONBOARDING]
-        at = CONSENT_NODE if CONSENT_NODE in onboarding.nodes else None
-        step = engine.start(onboarding, ctx, at)
-        return replace(_from_step(step, "opt_in", ONBOARDING), consent=Consent.PENDING, keyword=keyword)
-    if keyword in (Keyword.OPT_OUT, Keyword.HELP, Keyword.OPT_IN):
+    if keyword is Keyword.OPT_IN:
+        started = _opt_in(resident, session, flows, ctx, silent=provider_replied)
+        if started is not None:
+            return started
+        keyword = None  # someone new (Telegram's /start too) goes through onboarding; mid-conversation it answers
+    if keyword in (Keyword.OPT_OUT, Keyword.HELP):
         return _consent_keyword(keyword, stopped, session, ctx, silent=provider_replied)
     if stopped:
         return Turn("ignored")  # after STOP nothing is sent but answers to START and HELP
@@ -288,22 +282,41 @@ def _kept(text: str, ctx: FlowContext) -> Turn:
     return Turn("reply", (_say(ctx, KEPT),), effects=(kept,))
 
 
+def _opt_in(
+    resident: ResidentView, session: SessionView | None, flows: Mapping[str, Flow], ctx: FlowContext, *, silent: bool
+) -> Turn | None:
+    """START in the resident's state: mid-onboarding, the question they are at; from someone who stopped or said no
+    before ever joining, the consent question; from someone taking part, that they already are; from someone who
+    stopped, subscribed again. None where START is an ordinary message (onboarding, or an answer mid-conversation)."""
+    if session is not None and resident.consent in (Consent.PENDING, Consent.GRANTED):
+        if resident.consent == Consent.GRANTED:
+            return None
+        return Turn("reply", (engine.ask(session.flow.nodes[session.node], ctx),))
+    if resident.consent == Consent.PENDING:
+        return None
+    if resident.consent == Consent.GRANTED:
+        return Turn("reply", () if silent else (_say(ctx, ALREADY),), keyword=Keyword.OPT_IN)
+    if not resident.joined_before:
+        onboarding = flows[ONBOARDING]
+        step = engine.start(onboarding, ctx, CONSENT_NODE if CONSENT_NODE in onboarding.nodes else None)
+        return replace(_from_step(step, "opt_in", ONBOARDING), consent=Consent.PENDING, keyword=Keyword.OPT_IN)
+    restarted = () if silent else (_say(ctx, RESTARTED),)
+    return Turn("opt_in", restarted, consent=Consent.GRANTED, end_session=session is not None, keyword=Keyword.OPT_IN)
+
+
 def _consent_keyword(
     keyword: Keyword, stopped: bool, session: SessionView | None, ctx: FlowContext, *, silent: bool
 ) -> Turn:
-    """STOP, HELP and START, answered whatever the consent (silent: the provider, e.g. Twilio Advanced Opt-Out,
-    already answered it)."""
+    """STOP and HELP, answered whatever the consent (silent: the provider, e.g. Twilio Advanced Opt-Out, already
+    answered it)."""
     if keyword is Keyword.OPT_OUT:
         stopped_reply = () if silent else (_say(ctx, STOPPED),)
         return Turn("opt_out", stopped_reply, consent=Consent.REVOKED, end_session=True, keyword=keyword)
-    if keyword is Keyword.HELP:
-        replies: list[Reply] = [] if silent else [_say(ctx, HELP)]
-        if session and not stopped and replies:
-            node = session.flow.nodes[session.node]
-            replies.append(Reply(engine.expected_answer_hint(node, ctx), (), text_direction(ctx.locale)))
-        return Turn("help", tuple(replies), keyword=keyword)
-    restarted = () if silent else (_say(ctx, RESTARTED),)
-    return Turn("opt_in", restarted, consent=Consent.GRANTED, end_session=session is not None, keyword=keyword)
+    replies: list[Reply] = [] if silent else [_say(ctx, HELP)]
+    if session and not stopped and replies:
+        node = session.flow.nodes[session.node]
+        replies.append(Reply(engine.expected_answer_hint(node, ctx), (), text_direction(ctx.locale)))
+    return Turn("help", tuple(replies), keyword=keyword)
 
 
 def _request(  # noqa: PLR0911  # one return per kind of request
@@ -329,8 +342,9 @@ def _request(  # noqa: PLR0911  # one return per kind of request
         if not world.events:
             return Turn("reply", (_say(ctx, NO_EVENTS),), keyword=keyword)
         zone = str(ctx.resident.get("timezone") or "") or None  # unknown: each event in its own zone
-        listed = [[str(e.id), *reversed(e.listing(ctx.locale, zone))] for e in world.events]
-        details = {str(e.id): e.about(ctx.locale) for e in world.events if e.about(ctx.locale)}
+        listings = {str(e.id): e.listing(ctx.locale, zone) for e in world.events}
+        listed = [[event_id, line, title] for event_id, (title, line, _) in listings.items()]
+        details = {event_id: about for event_id, (_, _, about) in listings.items()}
         step = engine.start(flows[EVENTS_FLOW], ctx, state={"listed": listed, "details": details})
         return _from_step(step, "reply", EVENTS_FLOW)
     if keyword is Keyword.FEEDBACK and FEEDBACK_FLOW in flows:

@@ -87,12 +87,12 @@ def parse_rating(answer: str, low: int = 1, high: int = 5) -> int | None:
 
 # fmt: off
 _YES_LIST = (
-    "yes", "y", "yeah", "yep", "yup", "ok", "okay", "sure", "of course",
-    "si", "sí", "claro", "vale", "por supuesto",
-    "oui", "ouais", "d'accord", "bien sûr",
-    "có", "co", "vâng", "vang", "ừ", "được",
-    "是", "是的", "好", "好的", "对", "對", "对的", "可以",
-    "نعم", "ايوه", "أجل",
+    "yes", "y", "yeah", "yep", "yup", "ok", "okay", "sure", "of course", "certainly", "absolutely",
+    "si", "sí", "claro", "vale", "por supuesto", "seguro", "de acuerdo", "desde luego",
+    "oui", "ouais", "d'accord", "bien sûr", "certainement", "volontiers",
+    "có", "co", "vâng", "vang", "ừ", "được", "đồng ý", "chắc chắn",
+    "是", "是的", "好", "好的", "对", "對", "对的", "可以", "当然", "當然", "没问题", "沒問題", "行",
+    "نعم", "ايوه", "أجل", "بالتأكيد", "أكيد", "طبعا", "طبعًا", "موافق", "حسنا", "حسنًا", "تمام",
     "👍", "✅", "✔️", "✔", "☑️", "✓",
 )
 _NO_LIST = (

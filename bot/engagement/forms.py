@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from bot.conversation.flows.schema import MAX_SLUG
+from bot.i18n.bidi import FSI, PDI
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, text_direction
 
 Texts = dict[str, str]
@@ -31,8 +32,10 @@ class Missing:
 
 
 def language_name(locale: str) -> str:
-    """A language as staff read it: its own name and code ("Tiếng Việt (vi)")."""
-    return f"{NATIVE_NAMES.get(locale, locale)} ({locale})"
+    """A language as staff read it: its own name and code ("Tiếng Việt (vi)"); a right-to-left name is isolated, so
+    that "العربية (ar)" keeps its order in a table, a list or a menu of a left-to-right page (and in a CSV)."""
+    name = NATIVE_NAMES.get(locale, locale)
+    return f"{FSI}{name}{PDI} ({locale})" if text_direction(locale) == "rtl" else f"{name} ({locale})"
 
 
 LANGUAGE_NAMES = {locale: language_name(locale) for locale in SUPPORTED_LOCALES}

@@ -244,8 +244,8 @@ class Pipeline:
 
 
 def joined_before(session: Session, resident: Resident) -> bool:
-    """Whether a resident ever agreed to take part (asked only of those who said STOP: the rest need no query)."""
-    if resident.consent != Consent.REVOKED:
+    """Whether a resident ever agreed to take part (asked only of those who said STOP or no: the rest need no query)."""
+    if resident.consent not in (Consent.REVOKED, Consent.DECLINED):
         return True
     granted = select(ConsentEvent.id).where(
         ConsentEvent.resident_id == resident.id, ConsentEvent.state == Consent.GRANTED

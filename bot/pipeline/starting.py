@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.channels.segments import fits_in_a_bot_message
 from bot.conversation.flows.context import FlowContext
 from bot.conversation.flows.engine import start
 from bot.pipeline.sessions import start_session
@@ -27,7 +28,8 @@ def flow_context(resident: Resident, program: Program, params: dict[str, str], n
         "area": resident.area,
         "timezone": resident.timezone,  # None when not known: an event is then told in its own zone
     }
-    return FlowContext(locale=locale, resident=facts, params={**program.params(), **params}, now=now)
+    words = {**program.params(), **params}
+    return FlowContext(locale=locale, resident=facts, params=words, now=now, fits=fits_in_a_bot_message)
 
 
 def start_conversation(

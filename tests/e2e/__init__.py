@@ -71,9 +71,10 @@ LANGUAGES = (
 MENU_PROMPT = "Welcome to {program}! Choose your language:"
 CHOOSE_LANGUAGE = "Choose your language:"
 CONSENT_PROMPT = (
-    "{program} sends community health news, polls and event invitations ({frequency}). "
-    "Msg & data rates may apply. Reply HELP for help, STOP to stop. Would you like to join?"
+    "{program}: {about} ({frequency}). Msg & data rates may apply. Reply HELP for help, STOP to stop. "
+    "Would you like to join?"
 )
+ABOUT = "news, polls and events"  # the catalog's description, heard in each language while none is set
 WELCOME = "Thank you for joining {program} ({frequency}). Reply STOP at any time to stop."
 AREA_PROMPT = (
     "Optional: what is your ZIP code or neighborhood? It helps us share what matters where you live. "
@@ -81,7 +82,7 @@ AREA_PROMPT = (
 )
 FINISH = "All set. Reply MENU to see what you can do, or HELP for help."
 HELP = (
-    "{program}: community health news, polls and events ({frequency}). Questions: {contact}. "
+    "{program}: {about} ({frequency}). Questions: {contact}. "
     "Msg & data rates may apply. Reply STOP to stop, LANGUAGE to change language, MENU for options."
 )
 STOPPED = "You are unsubscribed from {program} and will get no more messages. Reply START to join again."
@@ -141,13 +142,15 @@ def translation(locale: str, msgid: str) -> str | None:
     if translated == msgid:
         return None
     direction = text_direction(locale)  # values in right-to-left text are isolated (bot.i18n.bidi)
-    return translated.format(**{k: isolate(v, direction) for k, v in PARAMS.items()}, frequency=frequency(locale))
+    about = _translations(locale).gettext(ABOUT)
+    words = {k: isolate(v, direction) for k, v in PARAMS.items()}
+    return translated.format(**words, frequency=frequency(locale), about=about)
 
 
 def expected(locale: str, msgid: str) -> str:
     """What the bot should say for `msgid` to a resident of `locale`: the translation once there is
     one, the English source text until then."""
-    return translation(locale, msgid) or msgid.format(**PARAMS, frequency=frequency("en"))
+    return translation(locale, msgid) or msgid.format(**PARAMS, frequency=frequency("en"), about=ABOUT)
 
 
 def numbered(text: str, labels: list[str]) -> str:

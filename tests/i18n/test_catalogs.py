@@ -215,7 +215,9 @@ def test_translator_returns_the_translation(locale: str, marker: str) -> None:
 
 
 def test_translator_fills_parameters_and_falls_back_to_english() -> None:
-    text = Translator("es").gettext(HELP, program="Salud Condado", frequency="2/semana", contact="555-0100")
+    text = Translator("es").gettext(
+        HELP, program="Salud Condado", about="noticias", frequency="2/semana", contact="555-0100"
+    )
     assert text.startswith("Salud Condado:")
     assert "Pueden aplicarse tarifas de mensajes y datos." in text
     assert "555-0100" in text

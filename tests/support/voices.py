@@ -22,7 +22,7 @@ WORDS = {
     "es": {"hello": "hola", "menu": "2", "yes": "sí", "no": "no", "skip": "omitir", "feedback": "COMENTARIO"},
     "ar": {"hello": "مرحبا", "menu": "5", "yes": "نعم", "no": "لا", "skip": "تخطي", "feedback": "رأي"},
 }
-_REF = re.compile(r"#(\d+)")
+_REF = re.compile(r"#?(\d{4,})")  # "#4821", or in Arabic "الرقم 4821"
 
 
 def join(

@@ -11,7 +11,7 @@ from typing import Any
 from bot.conversation.flows.schema import Node, Text
 from bot.conversation.text import fold
 from bot.i18n.bidi import isolate
-from bot.i18n.catalogs import Translator
+from bot.i18n.catalogs import Translator, _
 from bot.i18n.negotiation import pick_text, text_direction
 
 
@@ -26,6 +26,8 @@ class FlowContext:
     # Choices listed earlier in this conversation (value, line, name), and the clock (to join a long SMS's parts).
     listed: tuple[tuple[str, str, str], ...] = ()
     now: datetime | None = None
+    # Whether a message is short enough to send (the pipeline's SMS rule); None: no limit.
+    fits: Callable[[str], bool] | None = None
 
 
 def with_state(ctx: FlowContext, state: Mapping[str, Any]) -> FlowContext:
@@ -35,6 +37,10 @@ def with_state(ctx: FlowContext, state: Mapping[str, Any]) -> FlowContext:
     if not variables and not listed:
         return ctx
     return replace(ctx, params={**ctx.params, **{str(k): str(v) for k, v in variables.items()}}, listed=listed)
+
+
+ABOUT = _("news, polls and events")
+CONTACT = _("the program team")
 
 
 class _SafeParams(dict[str, str]):
@@ -50,8 +56,13 @@ def render_text(text: Text, ctx: FlowContext) -> str:
         return raw
     direction = text_direction(ctx.locale)  # a Latin name or a phone number in Arabic keeps its order
     params = _SafeParams({name: isolate(str(value), direction) for name, value in ctx.params.items()})
+    translator = ctx.translator(ctx.locale)
     if "frequency" in fields:
-        params["frequency"] = frequency(ctx.translator(ctx.locale), int(ctx.params.get("messages_per_month", "4")))
+        params["frequency"] = frequency(translator, int(ctx.params.get("messages_per_month", "4")))
+    if "about" in fields:  # the program's description in this language, else the catalog's
+        params["about"] = isolate(ctx.params.get(f"about.{ctx.locale}") or translator.gettext(ABOUT), direction)
+    if "contact" in fields and not ctx.params.get("contact"):
+        params["contact"] = translator.gettext(CONTACT)
     return raw.format_map(params)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -76,21 +76,30 @@ class Step:
         return self.node is None
 
 
-def ask(node: Node, ctx: FlowContext, prefix: str | None = None) -> Reply:
+def ask(node: Node, ctx: FlowContext) -> Reply:
     """The question a waiting node asks, with its choices and how to answer."""
     assert node.text is not None
     body = render_text(node.text, ctx)
     if node.until_language_known is not None and ctx.resident.get("locale_known") != "yes":
         others = [render_text(node.until_language_known, replace(ctx, locale=loc)) for loc in SUPPORTED_LOCALES]
         body = "\n".join([body, *(line for line in dict.fromkeys(others) if line not in body)])
-    if prefix:
-        body = f"{prefix}\n{body}"
     choices, numbered = questions.choices(node, ctx)
     line = questions.instruction(node, ctx)
     if line:
-        body = f"{body}\n{line}"
+        body = _fitting(body, line.split("\n"), ctx.fits)
     several = node.kind in ("ask-multi", "ask-ranking")  # answered with several numbers: no single-tap buttons
     return Reply(body, choices, text_direction(ctx.locale), numbered=numbered, buttons=not several, question=node.id)
+
+
+def _fitting(body: str, lines: list[str], fits: Callable[[str], bool] | None) -> str:
+    """The body and as many whole lines as fit in a bot message (at least the first): a list of events is cut at
+    the soonest that fit; buttons on Telegram still offer them all, and a number past the cut still works."""
+    body = f"{body}\n{lines[0]}"
+    for line in lines[1:]:
+        if fits is not None and not fits(f"{body}\n{line}"):
+            break
+        body = f"{body}\n{line}"
+    return body
 
 
 def _resolve(value: str | None, state: Mapping[str, Any]) -> str | None:
@@ -242,8 +251,15 @@ def _remember(node: Node, state: dict[str, Any], value: Any, ctx: FlowContext) -
     state.update(answer=value, answers=answers, attempts=0)
     if node.kind == "ask-listed":
         titles = {str(v): str(name) for v, _line, name in state.get("listed") or ()}
-        about = (state.get("details") or {}).get(str(value), "")
-        picked = {node.save_as or "chosen": titles.get(str(value), ""), "details": f"{about}\n" if about else ""}
+        # What the list gave about each item: its {details} (a line of its own) and any other words ({place}).
+        extra = (state.get("details") or {}).get(str(value)) or {}
+        words = {str(k): str(v) for k, v in extra.items()} if isinstance(extra, dict) else {"details": str(extra)}
+        about = words.pop("details", "")
+        picked = {
+            node.save_as or "chosen": titles.get(str(value), ""),
+            **words,
+            "details": f"{about}\n" if about else "",
+        }
         state["vars"] = {**(state.get("vars") or {}), **picked}
     state.pop("joining", None)
     if node.kind == "ask-text" and node.joins_parts and value and ctx.now is not None:
@@ -273,7 +289,17 @@ def _miss(flow: Flow, node: Node, state: dict[str, Any], ctx: FlowContext, hint:
         state.update(answer=None, attempts=0)
         skipped = Reply(ctx.translator(ctx.locale).gettext(_("Let's move on.")), (), text_direction(ctx.locale))
         return _run(flow, node.next, state, ctx, [skipped], [])
-    return Step(node.id, {**state, "attempts": attempts}, (ask(node, ctx, prefix=hint),))
+    return Step(node.id, {**state, "attempts": attempts}, (reprompt(node, ctx, hint),))
+
+
+def reprompt(node: Node, ctx: FlowContext, hint: str) -> Reply:
+    """After an answer that was not understood: the hint alone, short, with the question's buttons where the channel
+    has them; SMS listed the choices with the question, so it does not pay for them twice."""
+    if not hint:
+        return ask(node, ctx)
+    choices, _numbered = questions.choices(node, ctx)
+    several = node.kind in ("ask-multi", "ask-ranking")
+    return Reply(hint, choices, text_direction(ctx.locale), numbered=False, buttons=not several, question=node.id)
 
 
 def expected_answer_hint(node: Node, ctx: FlowContext) -> str:

@@ -18,6 +18,7 @@ from bot.channels.segments import analyse
 from bot.engagement.decisions import publishing as decisions
 from bot.engagement.decisions.publishing import DecisionError, DecisionFields
 from bot.engagement.feedback.triage import STATUS_LABELS, TriageError
+from bot.engagement.forms import LANGUAGE_NAMES
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, pick_text, text_direction
 from bot.ids import record_id
 from bot.program import Program
@@ -127,7 +128,7 @@ def _preview(decision: Decision, program: Program) -> list[dict[str, Any]]:
         rows.append(
             {
                 "locale": locale,
-                "name": NATIVE_NAMES[locale],
+                "name": LANGUAGE_NAMES[locale],
                 "dir": text_direction(locale),
                 "text": text,
                 "segments": cost.segments,
@@ -304,7 +305,7 @@ async def confirm(request: Request) -> Response:
         request,
         "dashboard/decisions_publish.html",
         title="Publish " + pick_text(found["decision"].title, program.default_locale),
-        names=NATIVE_NAMES,
+        names=LANGUAGE_NAMES,
         **found,
     )
 
