@@ -56,7 +56,7 @@ def test_a_resident_onboards_in_arabic_in_the_simulator(server: str, browser: Br
     bot = page.locator("#log li.out")
     expect(bot.last).to_contain_text("5 العربية")
     say(page, "5")
-    expect(bot.last).to_contain_text("هل تود الانضمام؟")
+    expect(bot.last).to_contain_text("هل تنضم؟")
     say(page, "نعم")
     expect(bot.last).to_contain_text("(SKIP)")
     assert bot.last.evaluate("e => getComputedStyle(e).direction") == "rtl"
