@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,10 @@ class Program:
             words["contact"] = self.contact
         words.update({f"about.{locale}": text for locale, text in self.about})
         return words
+
+    def pages(self, locale: str) -> Callable[[str], str | None]:
+        """The public page of each decision, by slug, in one language."""
+        return lambda slug: self.page_url(slug, locale)
 
     def page_url(self, slug: str, locale: str) -> str | None:
         """The public page of a decision in a language, or None when the program has no public address."""

@@ -11,10 +11,12 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.clock import FixedClock
-from bot.conversation.router import STATUS_TEXTS
+from bot.conversation.router import DECIDED_TEXTS, STATUS_TEXTS
 from bot.delivery.worker import DeliveryWorker
 from bot.engagement.decisions import publishing as decisions
+from bot.engagement.decisions.notices import NOTICE_REF, notice_text
 from bot.engagement.decisions.publishing import DecisionError, DecisionFields
+from bot.i18n.bidi import isolate
 from bot.i18n.catalogs import Translator
 from bot.messages import Channel, Outbound, SendResult, SendStatus
 from bot.program import Program
@@ -137,9 +139,11 @@ def test_publishing_tells_each_contributor_once_in_their_language_and_status_agr
     link_es = f"{PUBLIC_URL}/public/decisions/interpreters?lang=es"
     assert spanish_row.channel == "sms"
     assert spanish_row.text == Translator("es").gettext(
-        decisions.NOTICE, program=PROGRAM.name, summary=SUMMARIES["es"], url=link_es
+        NOTICE_REF, program=PROGRAM.name, summary=SUMMARIES["es"], url=link_es, ref=ref_es
     )
-    assert spanish_row.text.startswith("Eastside Health Voices - lo que dijiste, lo que hicimos: Las clínicas")
+    assert spanish_row.text.startswith(
+        f"Eastside Health Voices - lo que dijiste (#{ref_es}), lo que hicimos: Las clínicas"
+    )
     assert arabic_row.channel == "telegram"
     assert SUMMARIES["ar"] in arabic_row.text and "التفاصيل" in arabic_row.text
     assert arabic_row.text.endswith(f"{PUBLIC_URL}/public/decisions/interpreters?lang=ar")
@@ -161,10 +165,14 @@ def test_publishing_tells_each_contributor_once_in_their_language_and_status_agr
     assert notices(runtime)[ids[ref_later] or 0].status == "cancelled"
     assert drain(runtime)[Channel.SMS].sent == []  # nothing twice
 
-    assert spanish.texts(f"ESTADO {ref_es}") == [Translator("es").gettext(STATUS_TEXTS["acted_on"], ref=ref_es)]
-    assert "acted on" in Translator("en").gettext(STATUS_TEXTS["acted_on"], ref=ref_es)
+    # STATUS after the decision says what was decided and where to read it, not "we will let you know".
+    decided_es = Translator("es").gettext(DECIDED_TEXTS["acted_on"], ref=ref_es, decision="Intérpretes en las clínicas")
+    assert spanish.texts(f"ESTADO {ref_es}") == [f"{decided_es}\n{link_es}"]
     said = [s.text for s in arabic.send(f"STATUS {ref_ar}")]
-    assert said == [Translator("ar").gettext(STATUS_TEXTS["not_adopted"], ref=ref_ar)]
+    title_ar = isolate("Interpreters at clinics", "rtl")  # no Arabic title: the first language's, isolated
+    decided_ar = Translator("ar").gettext(DECIDED_TEXTS["not_adopted"], ref=ref_ar, decision=title_ar)
+    assert said == [f"{decided_ar}\n{PUBLIC_URL}/public/decisions/interpreters?lang=ar"]
+    assert STATUS_TEXTS["acted_on"] != DECIDED_TEXTS["acted_on"]
 
 
 def test_a_published_decision_cannot_be_changed_and_needs_its_default_texts(runtime: Runtime) -> None:
@@ -183,7 +191,7 @@ def test_a_published_decision_cannot_be_changed_and_needs_its_default_texts(runt
         assert decisions.missing_languages(decision) == ["zh_Hans", "vi", "ar", "fr"]  # ar: a summary, no title
         with pytest.raises(DecisionError, match="published"):
             decisions.link_poll(session, decision, "health-priorities", ACTOR, runtime.clock.now())
-    text = decisions.notice_text(decision, "fr", Program("EHV", None, "en"))
+    text = notice_text(decision, "fr", Program("EHV", None, "en"))
     assert text == "EHV - vous avez parlé, nous avons agi : Clinics will have interpreters on Saturdays."
 
 

@@ -142,8 +142,12 @@ SCENARIOS: dict[str, tuple[Channel, str | None, list[str]]] = {
     "poll_misses_and_resume_sms_en": (
         Channel.SMS,
         None,
-        [*JOIN_EN, "POLL", "banana", "7", "MENU", "POLL", "apple", "LANGUAGE", "2", "lunes", "ALTO"],
+        [*JOIN_EN, "HEALTH", "banana", "7", "MENU", "POLL", "apple", "LANGUAGE", "2", "lunes", "ALTO"],
     ),
+    # POLL while three polls are open: which one, numbered, in the resident's language; a wrong number re-asks.
+    "which_poll_sms_es": (Channel.SMS, None, [*JOIN_ES, "ENCUESTA", "9", "3", "2", "ENCUESTA"]),
+    "which_poll_sms_vi": (Channel.SMS, None, ["Xin chào", "4", "có", "bỏ qua", "KHẢO SÁT", "1"]),
+    "which_poll_telegram_en": (Channel.TELEGRAM, "en", [*JOIN_TG_EN, "POLL", "button:poll-clinic-hours"]),
     "demo_poll_sms_es": (Channel.SMS, None, [*JOIN_ES, "SALUD", "salud mental", "2 4 1", "Más clínicas"]),
     # Feedback, with a reference and STATUS.
     "feedback_sms_en": (

@@ -16,6 +16,7 @@ from sqlalchemy import Table, insert, select
 
 from bot.conversation.flows.loader import read_document
 from bot.conversation.flows.schema import Flow
+from bot.engagement.decisions import notices
 from bot.engagement.decisions import publishing as decisions
 from bot.engagement.polls import definition as poll_store
 from bot.engagement.polls import report as poll_report
@@ -189,7 +190,7 @@ def test_contributions_and_recipients_of_decisions_read_together(runtime: Runtim
         respondents = len(set(session.scalars(select(Answer.resident_id).where(Answer.poll_id == poll.id))))
         assert decisions.contributions_of(session, rows) == {rows[0].id: 4 + respondents, rows[1].id: 4, rows[2].id: 0}
         assert decisions.contributions(session, rows[1]) == 4
-        found = decisions.recipients(session, rows[0], "en")
+        found = notices.recipients(session, rows[0], "en")
         behind = {3, 9, 14} | set(session.scalars(select(Answer.resident_id).where(Answer.poll_id == poll.id)))
         expected = []
         for rid in sorted(behind):

@@ -33,7 +33,10 @@ def startup_line(settings: Settings, local_url: str) -> str:
         parts.append(f"telegram ({where})")
     if settings.simulator:
         parts.append(f"simulator ({local_url}/simulator)")
-    return f"Loopline serving on {local_url} | live channels: {', '.join(parts) or 'none'}"
+    line = f"Loopline serving on {local_url} | live channels: {', '.join(parts) or 'none'}"
+    if not settings.public_url:
+        line += " | LOOPLINE_PUBLIC_URL not set: decision notices will go without their public link"
+    return line
 
 
 @click.command()

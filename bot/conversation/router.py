@@ -24,6 +24,7 @@ ONBOARDING = "onboarding"
 CONSENT_NODE = "ask_consent"  # onboarding's consent question
 FEEDBACK_FLOW = "feedback"
 EVENTS_FLOW = "events"
+POLLS_FLOW = "polls"
 FOLLOWUP_FLOW = "event-followup"
 
 
@@ -55,6 +56,7 @@ class PollView:
     status: str
     flow: str
     results_url: str | None = None
+    title: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,7 @@ class World:
     item_status: tuple[int, str | None] | None = None
     events: tuple[EventView, ...] = ()
     recent_items: tuple[tuple[int, str], ...] | None = None  # (ref, status), newest first, when STATUS asked
+    decision: tuple[Mapping[str, str], str | None] | None = None  # what decided the item STATUS asks about: title, page
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +143,10 @@ STATUS_TEXTS = {
     "under_review": _("#{ref}: our team is reviewing it."),
     "acted_on": _("#{ref}: it was acted on. Thank you! We will share what changed."),
     "not_adopted": _("#{ref}: it was considered but not adopted this time. Thank you for speaking up."),
+}
+DECIDED_TEXTS = {
+    "acted_on": _("#{ref}: it was acted on. What we decided: {decision}"),
+    "not_adopted": _("#{ref}: it was considered but not adopted this time. What we decided: {decision}"),
 }
 NO_EVENTS = _("There are no upcoming events right now. We will let you know when there is one.")
 STATUS_UNKNOWN = _("We could not find #{ref} among your messages. Please check the number.")
@@ -265,11 +272,21 @@ def _route(  # noqa: PLR0911  # one return per rule of precedence
         if asked is not None:
             return asked
     if session is not None:
-        step = engine.advance(session.flow, session.node, session.state, text, ctx, is_button=is_button)
-        return _from_step(step, "reply", None)
+        return _answer(text, session, flows, ctx, world, is_button)
     if resident.consent in (Consent.PENDING, Consent.DECLINED):
         return _from_step(engine.start(flows[ONBOARDING], ctx), "reply", ONBOARDING)
     return _kept(text, ctx)
+
+
+def _answer(
+    text: str, session: SessionView, flows: Mapping[str, Flow], ctx: FlowContext, world: World, is_button: bool
+) -> Turn:
+    """A message in a conversation: the next step; a poll picked from the list of open ones starts that poll."""
+    step = engine.advance(session.flow, session.node, session.state, text, ctx, is_button=is_button)
+    chosen = next((p for p in world.open_polls if step.ended and p.flow == step.state.get("answer")), None)
+    if session.flow.slug == POLLS_FLOW and chosen is not None:
+        return _poll_turn(chosen, None, flows, ctx)
+    return _from_step(step, "reply", None)
 
 
 def _kept(text: str, ctx: FlowContext) -> Turn:
@@ -337,6 +354,10 @@ def _request(  # noqa: PLR0911  # one return per kind of request
             return Turn("reply", (engine.ask(session.flow.nodes[session.node], ctx),))
         if not world.open_polls:
             return Turn("reply", (_say(ctx, NO_POLL),), keyword=keyword)
+        if len(world.open_polls) > 1 and POLLS_FLOW in flows:  # which one: numbered, in the resident's language
+            titles = [(p.flow, pick_text(p.title, ctx.locale) or p.slug) for p in world.open_polls]
+            listed = [[flow, title, title] for flow, title in titles]
+            return _from_step(engine.start(flows[POLLS_FLOW], ctx, state={"listed": listed}), "reply", POLLS_FLOW)
         return _poll_turn(world.open_polls[0], session, flows, ctx)
     if keyword is Keyword.EVENTS and EVENTS_FLOW in flows:
         if not world.events:
@@ -357,5 +378,9 @@ def _request(  # noqa: PLR0911  # one return per kind of request
         return Turn("reply", (statuses,))
     if world.item_status is not None:
         ref, status = world.item_status
+        if world.decision is not None and status in DECIDED_TEXTS:  # what was decided, not "we will let you know"
+            title, page = world.decision
+            said = _say(ctx, DECIDED_TEXTS[status], ref=str(ref), decision=pick_text(title, ctx.locale))
+            return Turn("reply", (replace(said, text="\n".join(filter(None, [said.text, page]))),))
         return Turn("reply", (_say(ctx, STATUS_TEXTS.get(status or "", STATUS_UNKNOWN), ref=str(ref)),))
     return None

@@ -200,13 +200,13 @@ class Pipeline:
         flows = self.flows.latest_flows(session)
         program = self.program
         current = session_view(session, self.flows, row)
-        world = read_world(session, resident_id, inbound.text, self.clock.now())
         # A reference ready for what may become an input item: the end of a feedback conversation, or anything a
         # joined resident says outside a conversation that is no keyword (the router decides; unused ones cost
         # nothing but a number).
         may_keep = current.flow.slug in REF_FLOWS if current else resident.consent == Consent.GRANTED
         extra = {"ref": str(allocate_ref(session, self.rng))} if may_keep else {}
         ctx = flow_context(resident, program, extra, self.clock.now())
+        world = read_world(session, resident_id, inbound.text, ctx.now or self.clock.now(), program.pages(ctx.locale))
         view = ResidentView(resident.consent, ctx.locale, resident.area, joined_before=joined_before(session, resident))
         turn = route(
             inbound.text,

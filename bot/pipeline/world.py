@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -11,24 +12,28 @@ from bot.conversation.keywords import Keyword, is_status_request, match_keyword,
 from bot.conversation.router import EventView, PollView, World
 from bot.conversation.text import fold
 from bot.engagement.events.calendar import upcoming
-from bot.engagement.feedback.items import item_status, recent_items
+from bot.engagement.feedback.items import item_decision, item_status, recent_items
 from bot.engagement.polls.answers import POLL_FLOW_PREFIX
 from bot.states import PollStatus
 from bot.store.engagement import Poll
 
 
-def read_world(session: Session, resident_id: int, text: str, now: datetime) -> World:
+def read_world(
+    session: Session, resident_id: int, text: str, now: datetime, page: Callable[[str], str | None] = lambda _: None
+) -> World:
     """The open polls (newest first), every published poll's keywords, and the status a STATUS message asks for."""
     polls = session.execute(
-        select(Poll.slug, Poll.status, Poll.keywords, Poll.results_url)
+        select(Poll.slug, Poll.status, Poll.keywords, Poll.results_url, Poll.title)
         .where(Poll.status != PollStatus.DRAFT)
         .order_by(Poll.opened_at.desc(), Poll.id.desc())
     ).all()
-    views = [(p, PollView(p.slug, p.status, POLL_FLOW_PREFIX + p.slug, p.results_url)) for p in polls]
+    views = [(p, PollView(p.slug, p.status, POLL_FLOW_PREFIX + p.slug, p.results_url, p.title)) for p in polls]
     keywords = {fold(word): view for poll, view in views for word in poll.keywords.values() if fold(word)}
     wants_events = match_keyword(text) is Keyword.EVENTS
     ref = match_status(text)
     status = (ref, item_status(session, resident_id, ref)) if ref is not None else None
+    decided = item_decision(session, resident_id, ref) if ref is not None else None
+    decision = (decided[0], page(decided[1])) if decided is not None else None
     events = (
         tuple(
             EventView(e.id, e.title, e.place, e.starts_at, e.ends_at, e.timezone, e.description)
@@ -38,4 +43,5 @@ def read_world(session: Session, resident_id: int, text: str, now: datetime) -> 
         else ()
     )
     recent = recent_items(session, resident_id) if is_status_request(text) else None
-    return World(tuple(v for _, v in views if v.status == PollStatus.OPEN), keywords, status, events, recent)
+    opened = tuple(v for _, v in views if v.status == PollStatus.OPEN)
+    return World(opened, keywords, status, events, recent, decision)

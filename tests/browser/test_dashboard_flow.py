@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from bot.conversation.router import STATUS_TEXTS
-from bot.engagement.decisions.publishing import NOTICE
+from bot.engagement.decisions.notices import NOTICE
 from tests.browser.dashboard_helpers import (
     CHROMIUM_FLAGS,
     Screenshots,

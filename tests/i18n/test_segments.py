@@ -58,6 +58,7 @@ TYPICAL = {
     "results": "Clinics 42%, Food 31%",
     "keyword": "JOIN",
     "date": "3 Dec 2026",
+    "decision": "The clinic opens on Saturdays",
 }
 
 

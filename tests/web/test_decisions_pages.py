@@ -8,8 +8,10 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
+from bot.cli.processes import startup_line
 from bot.messages import Channel
 from bot.runtime import Runtime
+from bot.settings import load_settings
 from bot.staff import sharing
 from bot.store.engagement import InputItem
 from bot.store.models import OutboxItem
@@ -86,13 +88,17 @@ def test_write_link_preview_confirm_and_publish_once(
     assert "La clínica del Eastside ahora abre hasta las 8 pm los jueves." in page
     assert "Not written in zh_Hans, vi, ar, fr" in page
     confirm = client.get(f"{page_url}/publish").text
+    assert 'id="no-public-link"' in confirm  # no LOOPLINE_PUBLIC_URL here: said before publishing
     assert "tells <strong>2</strong> residents" in confirm
     assert re.search(r"<td>sms</td><td class=\"num\">2</td>", confirm)
 
     published = client.post(f"{page_url}/publish", data={"csrf_token": csrf})
     assert "2 items moved to their outcome; 2 residents will be told" in published.text
     rows = {row.address: row.text for row in outbox_notices(runtime)}
-    assert rows["+14155550701"].startswith("Eastside Health Voices - lo que dijiste, lo que hicimos: La clínica")
+    # Each notice carries the resident's own reference.
+    assert re.match(
+        r"Eastside Health Voices - lo que dijiste \(#\d{4,}\), lo que hicimos: La clínica", rows["+14155550701"]
+    )
     assert "Community health priorities" not in rows["+14155550702"]  # 1 respondent: no results at all
     with runtime.db.transaction() as session:
         statuses = {ref: status for ref, status in session.execute(select(InputItem.ref, InputItem.status))}
@@ -135,3 +141,10 @@ def test_roles_who_may_read_and_who_may_decide(client: TestClient, runtime: Runt
     assert partner.get("/dashboard/decisions/no-such").status_code == 404
     with runtime.db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.purpose == "decision:1"))
+
+
+def test_serve_says_at_start_when_notices_will_have_no_public_link() -> None:
+    without = startup_line(load_settings({}), "http://127.0.0.1:8000")
+    assert "LOOPLINE_PUBLIC_URL not set: decision notices will go without their public link" in without
+    with_url = startup_line(load_settings({"LOOPLINE_PUBLIC_URL": "https://x.example"}), "http://127.0.0.1:8000")
+    assert "LOOPLINE_PUBLIC_URL" not in with_url

@@ -4,35 +4,31 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, union, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from bot.engagement.decisions.notices import contributor_refs, notice_text, recipients
 from bot.engagement.feedback.triage import OUTCOMES, find_item, record_status
 from bot.engagement.forms import one_line
 from bot.engagement.polls.answers import POLL_FLOW_PREFIX
 from bot.engagement.polls.public_results import PollAnswers, results_line, tally_poll
-from bot.i18n.catalogs import Translator, _
 from bot.i18n.negotiation import SUPPORTED_LOCALES, pick_text
 from bot.program import Program
 from bot.staff import audit
-from bot.states import Consent, DecisionStatus, ItemStatus
+from bot.states import DecisionStatus, ItemStatus
 from bot.store.engagement import Answer, Decision, DecisionLink, InputItem, Poll
 from bot.store.flow_registry import FlowRegistry
-from bot.store.models import Address, Resident
 from bot.store.outbox import notice_row, queue_once
 
 TEXT_FIELDS = ("title", "summary", "changed", "not_adopted")
 LIMITS = {"title": 200, "summary": 320, "changed": 3000, "not_adopted": 3000}
 MAX_PARTNERS = 12
 RESERVED_SLUGS = frozenset({"new"})  # /dashboard/decisions/new is the form
-NOTICE = _("{program} - you said, we did: {summary} More: {url}")
-NOTICE_WITHOUT_LINK = _("{program} - you said, we did: {summary}")
 
 
 class DecisionError(ValueError):
@@ -264,71 +260,6 @@ def contributions(session: Session, decision: Decision) -> int:
     return contributions_of(session, [decision])[decision.id]
 
 
-@dataclass(frozen=True)
-class Recipient:
-    """A resident to tell about a decision: where and in which language."""
-
-    resident: Resident
-    channel: str
-    locale: str
-    address: Address
-
-
-def _contributors(decision: Decision) -> Select[tuple[int | None]]:
-    """The residents behind a decision's linked items and its linked polls' answers (a subquery: a poll can have
-    more respondents than a statement can take parameters)."""
-    items = (
-        select(InputItem.resident_id)
-        .join(DecisionLink, DecisionLink.input_item_id == InputItem.id)
-        .where(DecisionLink.decision_id == decision.id, InputItem.resident_id.is_not(None))
-    )
-    answers = (
-        select(Answer.resident_id)
-        .join(DecisionLink, DecisionLink.poll_id == Answer.poll_id)
-        .where(DecisionLink.decision_id == decision.id)
-    )
-    return select(union(items, answers).subquery().c[0])
-
-
-def recipients(session: Session, decision: Decision, default_locale: str) -> list[Recipient]:
-    """Every resident whose input is linked (items and respondents of linked polls), once, who still takes part
-    and can be reached; on their first reachable channel."""
-    found: list[Recipient] = []
-    rows = session.execute(
-        select(Resident, Address)
-        .join(Address, Address.resident_id == Resident.id)
-        .where(
-            Resident.id.in_(_contributors(decision)), Resident.consent == Consent.GRANTED, Address.reachable.is_(True)
-        )
-        .order_by(Resident.id, Address.id)
-    )
-    for resident, address in rows:
-        if found and found[-1].resident.id == resident.id:
-            continue  # a later address of the same resident
-        found.append(Recipient(resident, address.channel, resident.locale_or(default_locale), address))
-    return found
-
-
-def audience_summary(found: list[Recipient]) -> dict[str, dict[str, int]]:
-    """How many recipients per channel and per language (for the confirmation page)."""
-    return {
-        "channel": dict(Counter(r.channel for r in found).most_common()),
-        "language": dict(Counter(r.locale for r in found).most_common()),
-    }
-
-
-def notice_text(decision: Decision, locale: str, program: Program, results: tuple[str, ...] = ()) -> str:
-    """What a resident is told: the decision's short text in their language, the public page, and poll results."""
-    summary = pick_text(decision.summary, locale, program.default_locale)
-    url = program.page_url(decision.slug, locale)
-    translator = Translator(locale)
-    if url:
-        text = translator.gettext(NOTICE, program=program.name, summary=summary, url=url)
-    else:
-        text = translator.gettext(NOTICE_WITHOUT_LINK, program=program.name, summary=summary)
-    return "\n".join([text, *(line for line in results if line)])
-
-
 def _poll_answers(session: Session, decision: Decision, flows: FlowRegistry) -> list[PollAnswers]:
     found = []
     flows.refresh(session)
@@ -370,12 +301,13 @@ def publish(
             moved += 1
     polls = _poll_answers(session, decision, flows)
     rows: list[dict[str, Any]] = []
+    refs = contributor_refs(session, decision)
     for recipient in recipients(session, decision, program.default_locale):
         resident, locale = recipient.resident, recipient.locale
         results = tuple(
             results_line(answers, resident.id, locale) for answers in polls if resident.id in answers.area_of
         )
-        text = notice_text(decision, locale, program, results)
+        text = notice_text(decision, locale, program, results, ref=refs.get(resident.id))
         key = f"decision:{decision.id}:{resident.id}"
         rows.append(notice_row(key, f"decision:{decision.id}", resident.id, recipient.address, text, locale, now))
     notified = queue_once(session, rows)

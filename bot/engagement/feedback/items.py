@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.conversation.flows.engine import SubmitFeedback
-from bot.states import ItemStatus
-from bot.store.engagement import InputItem
+from bot.states import DecisionStatus, ItemStatus
+from bot.store.engagement import Decision, DecisionLink, InputItem
 from bot.store.models import Resident
 
 
@@ -73,6 +73,19 @@ def submit_feedback(
 def item_status(session: Session, resident_id: int, ref: int) -> str | None:
     """The status of one of the resident's own input items (None when the reference is not theirs)."""
     return session.scalar(select(InputItem.status).where(InputItem.ref == ref, InputItem.resident_id == resident_id))
+
+
+def item_decision(session: Session, resident_id: int, ref: int) -> tuple[dict[str, str], str] | None:
+    """The published decision one of the resident's items is linked to (its title and slug), if any."""
+    row = session.execute(
+        select(Decision.title, Decision.slug)
+        .join(DecisionLink, DecisionLink.decision_id == Decision.id)
+        .join(InputItem, InputItem.id == DecisionLink.input_item_id)
+        .where(InputItem.ref == ref, InputItem.resident_id == resident_id, Decision.status == DecisionStatus.PUBLISHED)
+        .order_by(Decision.published_at.desc(), Decision.id.desc())
+        .limit(1)
+    ).first()
+    return (dict(row.title or {}), str(row.slug)) if row is not None else None
 
 
 RECENT_ITEMS = 3  # what bare STATUS lists: three lines stay within three SMS segments in every language

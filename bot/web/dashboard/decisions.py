@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.channels.segments import analyse
+from bot.engagement.decisions import notices
 from bot.engagement.decisions import publishing as decisions
 from bot.engagement.decisions.publishing import DecisionError, DecisionFields
 from bot.engagement.feedback.triage import STATUS_LABELS, TriageError
@@ -123,7 +124,7 @@ async def create(request: Request) -> Response:
 def _preview(decision: Decision, program: Program) -> list[dict[str, Any]]:
     rows = []
     for locale in SUPPORTED_LOCALES:
-        text = decisions.notice_text(decision, locale, program)
+        text = notices.notice_text(decision, locale, program)
         cost = analyse(text)
         rows.append(
             {
@@ -289,11 +290,11 @@ async def confirm(request: Request) -> Response:
         decision = session.scalars(select(Decision).where(Decision.slug == slug)).first()
         if decision is None:
             return None
-        found = decisions.recipients(session, decision, program.default_locale)
+        found = notices.recipients(session, decision, program.default_locale)
         return {
             "decision": decision,
             "total": len(found),
-            "audience": decisions.audience_summary(found),
+            "audience": notices.audience_summary(found),
             "items": len(decisions.linked_items(session, decision)),
             "missing": decisions.missing_languages(decision),
         }
@@ -306,6 +307,7 @@ async def confirm(request: Request) -> Response:
         "dashboard/decisions_publish.html",
         title="Publish " + pick_text(found["decision"].title, program.default_locale),
         names=LANGUAGE_NAMES,
+        without_link=program.public_url is None,
         **found,
     )
 
