@@ -105,7 +105,7 @@ def test_preview_counts_languages_segments_and_cost(runtime: Runtime, chat: Call
     assert found.cost == pytest.approx(0.01 * sum(e.segments for e in found.languages))
     with runtime.db.transaction() as session:
         spanish = broadcasts.preview(session, NOTICE, parse_audience("language=es area=94110"), "en", 0.01)
-        nobody = broadcasts.preview(session, NOTICE, parse_audience("area=10001"), "en", 0.01)
+        nobody = broadcasts.preview(session, NOTICE, parse_audience("language=ar area=94110"), "en", 0.01)
     assert (spanish.total, nobody.total) == (1, 0)
 
 
@@ -205,6 +205,35 @@ def test_audience_filters_by_answers_and_rsvps(runtime: Runtime, chat: Callable[
         assert who("channel=telegram") == set()
         with pytest.raises(AudienceError):
             who("answered=no-such-poll")
+        # A question or an answer that does not exist is an error naming those that do, never an empty audience.
+        with pytest.raises(AudienceError, match="has no question 'q1'; its questions: fruit, days, order, stars"):
+            who("answered=all-kinds:q1=mango")
+        with pytest.raises(AudienceError, match="has no answer 'kiwi'; its answers: apple, mango, pear"):
+            who("answered=all-kinds:fruit=kiwi")
+
+
+def test_areas_with_spaces_and_accents_are_named_as_residents_wrote_them(
+    runtime: Runtime, chat: Callable[..., Chat]
+) -> None:
+    for number, area in (("+14155550110", "La Misión"), ("+14155550111", "la mision"), ("+14155550112", "94110")):
+        resident = chat(Channel.SMS, number)
+        for text in ("hi", "1", "yes", area):
+            resident.send(text)
+    assert parse_audience('area="La Misión" language=en').terms == {"area": ("La Misión",), "language": ("en",)}
+    assert parse_audience('area="La Misión"').describe() == 'area="La Misión"'
+    with pytest.raises(AudienceError, match="quote is not closed"):
+        parse_audience('area="La Misión')
+    with runtime.db.transaction() as session:
+
+        def count(expression: str) -> int:
+            return broadcasts.preview(session, NOTICE, parse_audience(expression), "en", 0.0).total
+
+        assert count('area="La Misión"') == 2  # whatever the case and accents
+        assert count('area="LA MISION",94110') == 3
+        with pytest.raises(AudienceError, match="no resident gave the area '10001'; areas given: "):
+            count("area=10001")
+        with pytest.raises(AudienceError, match="areas given: "):
+            count("area=Mision")  # a different place, however close
 
 
 def test_tags_set_by_a_flow_or_staff_select_residents(runtime: Runtime, chat: Callable[..., Chat]) -> None:
@@ -231,3 +260,12 @@ def test_reminder_lead_times_are_configurable() -> None:
     assert parse_leads("2h, 24h ,90m") == (timedelta(hours=24), timedelta(hours=2), timedelta(minutes=90))
     with pytest.raises(SettingsError, match="LOOPLINE_EVENT_REMINDERS"):
         load_settings({"LOOPLINE_EVENT_REMINDERS": "tomorrow"})
+
+
+def test_the_audience_helper_quotes_an_area_with_spaces() -> None:
+    from bot.engagement.broadcasts.editor import BroadcastDraft, add_helper_terms
+
+    draft = BroadcastDraft(audience="language=es")
+    add_helper_terms(draft, {"help_area": "La Misión", "help_language": "vi"})
+    assert draft.audience == 'language=es,vi area="La Misión"'
+    assert parse_audience(draft.audience).terms["area"] == ("La Misión",)

@@ -63,9 +63,12 @@ def preview_command(file: Path, audience: str | None, fallback: str | None) -> N
     chosen = _audience(audience)
     with command_runtime() as runtime, runtime.db.transaction() as session:
         settings = runtime.settings
-        found = broadcasts.preview(
-            session, message, chosen, settings.default_locale, settings.sms_price_per_segment, fallback
-        )
+        try:
+            found = broadcasts.preview(
+                session, message, chosen, settings.default_locale, settings.sms_price_per_segment, fallback
+            )
+        except AudienceError as exc:  # a poll, question, answer or area that does not exist
+            fail(f"--audience: {exc}")
     click.echo(f"{message.name}: {found.total} recipients ({found.audience})")
     for entry in found.languages:
         channels = ", ".join(f"{channel} {count}" for channel, count in sorted(entry.recipients.items()))
@@ -104,6 +107,8 @@ def send_command(file: Path, audience: str | None, at: str | None, fallback: str
                     audit.cli_actor(),
                     fallback,
                 )
+        except AudienceError as exc:
+            fail(f"--audience: {exc}")
         except broadcasts.NotSent as exc:
             if exc.found is None:
                 fail(f"--at: {exc}")

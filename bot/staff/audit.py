@@ -16,6 +16,16 @@ def record(session: Session, actor: str, action: str, subject: str, now: datetim
     session.add(AuditEvent(actor=actor[:120], action=action[:64], subject=subject[:120], details=details, at=now))
 
 
+def actor_name(actor: str | None) -> str:
+    """Who did something, as staff read it: the e-mail of a dashboard or API user, "ana (command line)"."""
+    kind, _, who = (actor or "").partition(":")
+    if kind == "user" and who:
+        return who
+    if kind == "cli" and who:
+        return f"{who} (command line)"
+    return actor or ""
+
+
 def cli_actor() -> str:
     """How the audit log names whoever runs a `loopline` command: `cli:` and their operating-system user
     (containers may run as a user with no name)."""

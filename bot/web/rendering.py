@@ -10,11 +10,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
+from bot.engagement.feedback.topics import topic_choices, topic_label
+from bot.engagement.forms import language_name
 from bot.runtime import Runtime
-from bot.staff import accounts
+from bot.staff import accounts, audit
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+# Plain words, never internal names: a topic by its label, a language by its name, a person by their e-mail.
+templates.env.filters.update(topic=topic_label, language=language_name, actor=audit.actor_name)
+templates.env.globals.update(topic_label=topic_label, language_name=language_name, topic_choices=topic_choices)
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"

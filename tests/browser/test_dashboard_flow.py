@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
-from bot.conversation.router import STATUS_TEXTS
-from bot.engagement.decisions.notices import NOTICE
+from bot.conversation.router import DECIDED_TEXTS
+from bot.engagement.decisions.notices import NOTICE_REF
 from tests.browser.dashboard_helpers import (
     CHROMIUM_FLAGS,
     Screenshots,
@@ -187,7 +187,7 @@ def create_and_open_the_poll(page: Page, shots: Screenshots) -> None:
     page.get_by_label("Short name").fill(SLUG)
     fill_languages(page, "Title", TITLE)
     # The form grows on the server (no JavaScript): a third option, then a second question; what was typed stays.
-    page.get_by_role("button", name="Add an option to question 1").click()
+    page.get_by_role("button", name="Add an answer to question 1").click()
     expect(page.get_by_role("group", name="Title", exact=True).get_by_label(ES, exact=True)).to_have_value(TITLE[ES])
     page.get_by_role("button", name="Add a question").click()
     expect(page.get_by_role("group", name="Question 2", exact=True)).to_be_visible()
@@ -198,7 +198,7 @@ def create_and_open_the_poll(page: Page, shots: Screenshots) -> None:
     first.get_by_label("Kind of question").select_option("single")
     fill_languages(first, "Question 1 text", CHOICE)
     for number, option in enumerate(OPTIONS, 1):
-        fill_languages(first, f"Question 1, option {number} label", option)
+        fill_languages(first, f"Question 1, answer {number}", option)
     second = page.get_by_role("group", name="Question 2", exact=True)
     second.get_by_label("Kind of question").select_option("text")
     fill_languages(second, "Question 2 text", OPEN_TEXT)
@@ -353,13 +353,16 @@ def publish_a_decision(page: Page, shots: Screenshots, ref: int) -> str:
 
 
 def resident_is_told_in_spanish(resident: TelegramResident, public_url: str, slug: str, ref: int) -> None:
-    """Step 6: the notification arrives on Telegram in Spanish; ESTADO <ref> answers that it was acted on."""
+    """Step 6: the notification arrives on Telegram in Spanish, with the resident's reference; ESTADO <ref> answers
+    with the decision and its page."""
     (notice,) = resident.receives(1)
     link = f"{public_url}/public/decisions/{slug}?lang=es"
-    assert message_text(notice) == catalog("es", NOTICE, program=PROGRAM, summary=DECISION["summary"][ES], url=link)
+    told = catalog("es", NOTICE_REF, program=PROGRAM, summary=DECISION["summary"][ES], url=link, ref=ref)
+    assert message_text(notice) == told  # with the reference the resident was given
     resident.say(f"ESTADO {ref}")
     (status,) = resident.receives(1)
-    assert message_text(status) == catalog("es", STATUS_TEXTS["acted_on"], ref=ref)
+    decided = catalog("es", DECIDED_TEXTS["acted_on"], ref=ref, decision=DECISION["title"][ES])
+    assert message_text(status) == f"{decided}\n{link}"  # what was decided, and where to read it
 
 
 def public_page_in_spanish_and_arabic(page: Page, shots: Screenshots) -> None:

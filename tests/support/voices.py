@@ -21,6 +21,9 @@ WORDS = {
     "en": {"hello": "hi", "menu": "1", "yes": "yes", "no": "no", "skip": "skip", "feedback": "FEEDBACK"},
     "es": {"hello": "hola", "menu": "2", "yes": "sí", "no": "no", "skip": "omitir", "feedback": "COMENTARIO"},
     "ar": {"hello": "مرحبا", "menu": "5", "yes": "نعم", "no": "لا", "skip": "تخطي", "feedback": "رأي"},
+    "zh_Hans": {"hello": "你好", "menu": "3", "yes": "是", "no": "不", "skip": "跳过", "feedback": "反馈"},
+    "vi": {"hello": "Xin chào", "menu": "4", "yes": "có", "no": "không", "skip": "bỏ qua", "feedback": "GÓP Ý"},
+    "fr": {"hello": "Bonjour", "menu": "6", "yes": "oui", "no": "non", "skip": "passer", "feedback": "AVIS"},
 }
 _REF = re.compile(r"#?(\d{4,})")  # "#4821", or in Arabic "الرقم 4821"
 

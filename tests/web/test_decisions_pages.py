@@ -86,7 +86,7 @@ def test_write_link_preview_confirm_and_publish_once(
     preview = re.findall(r'<td class="num">(\d+)</td>\s*<td>(GSM-7|UCS-2)</td>', page)
     assert len(preview) == 6 and ("1", "GSM-7") in preview  # English fits one GSM-7 segment
     assert "La clínica del Eastside ahora abre hasta las 8 pm los jueves." in page
-    assert "Not written in zh_Hans, vi, ar, fr" in page
+    assert "Not written in 中文 (zh_Hans), Tiếng Việt (vi), \u2068العربية\u2069 (ar), Français (fr)" in page
     confirm = client.get(f"{page_url}/publish").text
     assert 'id="no-public-link"' in confirm  # no LOOPLINE_PUBLIC_URL here: said before publishing
     assert "tells <strong>2</strong> residents" in confirm

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Select, Table, and_, exists, func, select
 from sqlalchemy.orm import Session
 
+from bot.conversation.flows.schema import FlowError
+from bot.conversation.text import fold
+from bot.engagement.polls.definition import compile_poll
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.states import Consent
 from bot.store.engagement import Answer, Event, Poll, Rsvp
@@ -30,8 +34,14 @@ class Audience:
     terms: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def describe(self) -> str:
-        """The expression back, normalised."""
-        return " ".join(f"{key}={','.join(values)}" for key, values in self.terms.items()) or "everyone who joined"
+        """The expression back, normalised (a value with spaces quoted: area="La Misión")."""
+        return " ".join(f"{key}={_quoted(','.join(values))}" for key, values in self.terms.items()) or (
+            "everyone who joined"
+        )
+
+
+def _quoted(value: str) -> str:
+    return f'"{value}"' if any(ch.isspace() for ch in value) else value
 
 
 @dataclass(frozen=True)
@@ -48,7 +58,11 @@ class Recipient:
 def parse_audience(expression: str | None) -> Audience:
     """Parse `key=value[,value] …`; keys: language, area, channel, tag, answered, not-answered, rsvp."""
     terms: dict[str, tuple[str, ...]] = {}
-    for term in (expression or "").split():
+    try:
+        words = shlex.split(expression or "")  # area="La Misión": quotes keep a value with spaces together
+    except ValueError as exc:
+        raise AudienceError(f"{expression!r}: a quote is not closed") from exc
+    for term in words:
         key, sep, raw = term.partition("=")
         if not sep or key not in KEYS or not raw:
             raise AudienceError(f"{term!r}: use key=value with a key among {', '.join(KEYS)}")
@@ -59,12 +73,40 @@ def parse_audience(expression: str | None) -> Audience:
     return Audience(terms)
 
 
+def _answers_of(document: dict[str, Any] | None) -> dict[str, tuple[str, ...] | None]:
+    """A poll's question ids and the answer values an audience may name (None: free text, numbers, any)."""
+    if not document:
+        return {}
+    try:
+        nodes = compile_poll(document)[1]["nodes"].values()
+    except FlowError:
+        return {}
+    values = {"ask-yes-no": ("yes", "no"), "ask-rating": tuple(str(n) for n in range(1, 6))}
+    return {
+        str(node["question"]): tuple(str(c["value"]) for c in node.get("choices", ())) or values.get(node["kind"])
+        for node in nodes
+        if node.get("question")
+    }
+
+
+def _check_answer(slug: str, document: dict[str, Any] | None, question: str, value: str) -> None:
+    """An unknown question or answer is an error naming the valid ones, never an audience that matches nobody."""
+    known = _answers_of(document)
+    if question and known and question not in known:
+        raise AudienceError(f"poll {slug!r} has no question {question!r}; its questions: {', '.join(known)}")
+    allowed = known.get(question) if question else None
+    if value and allowed is not None and value not in allowed:
+        raise AudienceError(f"question {slug}:{question} has no answer {value!r}; its answers: {', '.join(allowed)}")
+
+
 def _poll_filter(session: Session, spec: str, negate: bool) -> Any:
     slug, _, question_part = spec.partition(":")
-    poll_id = session.scalar(select(Poll.id).where(Poll.slug == slug))
-    if poll_id is None:
+    row = session.execute(select(Poll.id, Poll.document).where(Poll.slug == slug)).first()
+    if row is None:
         raise AudienceError(f"no poll {slug!r}")
+    poll_id = row.id
     question, _, value = question_part.partition("=")
+    _check_answer(slug, row.document, question, value)
     conditions = [Answer.poll_id == poll_id, Answer.resident_id == RESIDENTS.c.id]
     if question:
         conditions.append(Answer.question == question)
@@ -124,7 +166,7 @@ def recipient_query(session: Session, audience: Audience, default_locale: str) -
     if languages := audience.terms.get("language"):
         query = query.where(locale.in_(languages))
     if areas := audience.terms.get("area"):
-        query = query.where(func.lower(RESIDENTS.c.area).in_([a.lower() for a in areas]))
+        query = query.where(RESIDENTS.c.area.in_(_areas_named(session, areas)))
     for tag in audience.terms.get("tag", ()):
         # A tag is a field set on the resident (by a flow's set-field fields.NAME, or by staff): any value but no.
         value = func.lower(func.coalesce(RESIDENTS.c.fields[tag].as_string(), ""))
@@ -136,6 +178,29 @@ def recipient_query(session: Session, audience: Audience, default_locale: str) -
     for spec in audience.terms.get("rsvp", ()):
         query = query.where(_rsvp_filter(session, spec))
     return query
+
+
+def given_areas(session: Session) -> list[str]:
+    """The areas residents gave, most common first (what the dashboard offers)."""
+    rows = session.execute(
+        select(RESIDENTS.c.area, func.count())
+        .where(RESIDENTS.c.area.is_not(None), RESIDENTS.c.area != "")
+        .group_by(RESIDENTS.c.area)
+        .order_by(func.count().desc(), RESIDENTS.c.area)
+    )
+    return [str(area) for area, _count in rows]
+
+
+def _areas_named(session: Session, names: tuple[str, ...]) -> list[str]:
+    """The areas as residents wrote them that the names stand for, whatever the case and accents ("la mision" is
+    "La Misión"); a name no resident gave is an error listing those they did."""
+    given = given_areas(session)
+    found = [area for area in given if fold(area) in {fold(name) for name in names}]
+    missing = [name for name in names if all(fold(area) != fold(name) for area in given)]
+    if missing:
+        shown = ", ".join(_quoted(area) for area in given[:12]) or "none yet"
+        raise AudienceError(f"no resident gave the area {', '.join(map(repr, missing))}; areas given: {shown}")
+    return found
 
 
 def recipients(session: Session, audience: Audience, default_locale: str) -> list[Recipient]:

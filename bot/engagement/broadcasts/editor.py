@@ -8,19 +8,18 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import FlowError
-from bot.engagement.broadcasts.audiences import Audience, AudienceError, parse_audience
+from bot.engagement.broadcasts.audiences import Audience, AudienceError, given_areas, parse_audience
 from bot.engagement.broadcasts.sending import MAX_NAME, BroadcastFile, parse_broadcast, send_time_problem
 from bot.engagement.forms import form_field, one_line
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.messages import Channel
 from bot.staff import sharing
-from bot.states import Consent, EventStatus, PollStatus
+from bot.states import EventStatus, PollStatus
 from bot.store.engagement import Event, Poll
-from bot.store.models import Resident
 
 URGENT_ROLES = ("admin", "staff")
 HELPER_KEYS = {"help_language": "language", "help_area": "area", "help_channel": "channel", "help_answered": "answered"}
@@ -78,15 +77,16 @@ def draft_from_form(form: Mapping[str, Any]) -> BroadcastDraft:
 
 def add_helper_terms(draft: BroadcastDraft, form: Mapping[str, Any]) -> None:
     """Add what the helper selects name to the audience (a value for a key already there joins its list)."""
-    terms: dict[str, list[str]] = {}
-    for term in draft.audience.split():
-        key, _, values = term.partition("=")
-        terms.setdefault(key, []).extend(v for v in values.split(",") if v)
+    try:
+        terms = {key: list(values) for key, values in parse_audience(draft.audience).terms.items()}
+    except AudienceError:
+        return  # the expression is shown again as typed, with what is wrong with it; nothing is added to it
     for name, key in HELPER_KEYS.items():
         value = form_field(form, name, 100)
-        if value and not any(c.isspace() or c == "," for c in value) and value not in terms.get(key, []):
+        if value and "," not in value and value not in terms.get(key, []):
             terms.setdefault(key, []).append(value)
-    draft.audience = " ".join(f"{key}={','.join(values)}" for key, values in terms.items() if values)
+    chosen = {key: tuple(values) for key, values in terms.items() if values}
+    draft.audience = Audience(chosen).describe() if chosen else ""
 
 
 def shared_audiences(session: Session, organization_id: int | None) -> list[str]:
@@ -156,16 +156,9 @@ def compose(session: Session, draft: BroadcastDraft, zone: str, now: datetime) -
 
 def helper_choices(session: Session, now: datetime) -> dict[str, list[str]]:
     """What the audience helper and the invitation offer: areas, channels, polls and upcoming events."""
-    areas = session.scalars(
-        select(Resident.area)
-        .where(Resident.area.is_not(None), Resident.consent == Consent.GRANTED)
-        .group_by(Resident.area)
-        .order_by(func.count().desc())
-        .limit(50)
-    )
     return {
-        # An audience term cannot hold spaces or commas: such areas are left to the expression itself.
-        "areas": sorted(str(area) for area in areas if area and not any(c.isspace() or c == "," for c in area)),
+        # The areas residents gave (a comma would split the value: such areas are left to the expression itself).
+        "areas": sorted(area for area in given_areas(session)[:50] if "," not in area),
         "channels": [channel.value for channel in Channel],
         "polls": list(session.scalars(select(Poll.slug).order_by(Poll.slug))),
         "open_polls": list(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -14,9 +15,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from bot.engagement.feedback.topics import topic_label
 from bot.ids import MAX_RECORD_ID
 from bot.staff.spreadsheet import csv_text
 from bot.store.engagement import AuditEvent
+from bot.store.staff import User
 from bot.web.downloads import csv_download
 from bot.web.guard import page, runtime_of
 from bot.web.rendering import PRIVATE_HEADERS, render
@@ -93,12 +96,27 @@ def audit_filters(request: Request) -> AuditFilters:
     return AuditFilters(text["actor"], text["action"], days["since"], days["until"], before)
 
 
-def details_text(details: dict[str, Any]) -> str:
-    """An event's details as `key=value` pairs."""
+def details_text(details: dict[str, Any], action: str = "") -> str:
+    """An event's details as `key=value` pairs (a topic by its label)."""
+    shown = {
+        key: topic_label(value) if action == "item.topic" and isinstance(value, str) else value
+        for key, value in (details or {}).items()
+    }
     return ", ".join(
         f"{key}={value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}"
-        for key, value in sorted((details or {}).items())
+        for key, value in sorted(shown.items())
     )
+
+
+def _subject_names(session: Session, rows: list[AuditEvent]) -> dict[str, str]:
+    """The people audit subjects name by id ("user:2"), by their e-mail."""
+    ids = {int(s.removeprefix("user:")) for s in (r.subject for r in rows) if re.fullmatch(r"user:\d{1,18}", s)}
+    if not ids:
+        return {}
+    return {
+        f"user:{user_id}": email
+        for user_id, email in session.execute(select(User.id, User.email).where(User.id.in_(ids)))
+    }
 
 
 @page("audit")
@@ -119,12 +137,16 @@ async def audit_page(request: Request) -> Response:
             older="",
         )
 
-    def load(session: Session) -> list[AuditEvent]:
-        return list(session.scalars(filters.query(session).limit(AUDIT_PAGE + 1)))
+    def load(session: Session) -> tuple[list[AuditEvent], dict[str, str]]:
+        found = list(session.scalars(filters.query(session).limit(AUDIT_PAGE + 1)))
+        return found, _subject_names(session, found)
 
-    rows = await runtime.db.in_transaction(load)
+    rows, names = await runtime.db.in_transaction(load)
     older = filters.link(before=rows[AUDIT_PAGE - 1].id) if len(rows) > AUDIT_PAGE else ""
-    events = [{"row": row, "details": details_text(row.details)} for row in rows[:AUDIT_PAGE]]
+    events = [
+        {"row": row, "details": details_text(row.details, row.action), "subject": names.get(row.subject, row.subject)}
+        for row in rows[:AUDIT_PAGE]
+    ]
     return render(
         request, "dashboard/audit.html", title="Audit log", events=events, filters=filters, older=older, error=""
     )
