@@ -3,6 +3,8 @@ every page carries, and the one error page."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,25 @@ ERRORS = {
     403: ("Not allowed", "Your role does not allow this."),
     404: ("Not found", "There is no such page."),
 }
+
+
+@dataclass(frozen=True)
+class FormError:
+    """A form sent back: which one (its action's last word), what is wrong, and what was typed, so that the page shows
+    it again with the error beside it instead of a dead end."""
+
+    form: str
+    message: str
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, form: str, message: str, typed: Mapping[str, object]) -> FormError:
+        """The error with what was typed (the CSRF token left out)."""
+        return cls(form, message, {k: str(v) for k, v in typed.items() if k != "csrf_token"})
+
+    def typed(self, form: str, name: str, default: str = "") -> str:
+        """What was typed into a field of that form, else the default."""
+        return self.values.get(name, default) if form == self.form else default
 
 
 def _runtime(request: Request) -> Runtime:

@@ -31,7 +31,7 @@ from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
 from bot.web.dashboard.inbox import local_time
 from bot.web.dashboard.inbox_query import find_visible
 from bot.web.guard import Endpoint, page, read_form, runtime_of, staff_of
-from bot.web.rendering import error_page, render
+from bot.web.rendering import FormError, error_page, render
 
 MAX_REFS_AT_ONCE = 100
 
@@ -171,6 +171,11 @@ def _slug(request: Request) -> str:
 @page("view")
 async def detail(request: Request) -> Response:
     """GET /dashboard/decisions/{slug}: the decision, its input, the notices' preview; forms while it is a draft."""
+    return await _show_decision(request)
+
+
+async def _show_decision(request: Request, problem: FormError | None = None) -> Response:
+    """The decision's page; with a problem, the form that was sent again with what was typed and what is wrong."""
     runtime, staff = runtime_of(request), staff_of(request)
     slug = _slug(request)
     program = program_of(runtime)
@@ -186,6 +191,8 @@ async def detail(request: Request) -> Response:
     return render(
         request,
         "dashboard/decisions_detail.html",
+        400 if problem else 200,
+        problem=problem,
         title=pick_text(decision.title, program.default_locale),
         languages=_languages(runtime),
         status_labels=STATUS_LABELS,
@@ -271,7 +278,7 @@ def change(name: str, apply: Change) -> Endpoint:
         try:
             message = await runtime.db.in_transaction(act)
         except (DecisionError, TriageError) as exc:
-            return error_page(request, 400, str(exc))
+            return await _show_decision(request, FormError.of(name, str(exc), form))
         return RedirectResponse(f"/dashboard/decisions/{quote(slug)}?{urlencode({'done': message})}", status_code=303)
 
     change_decision.__name__ = change_decision.__qualname__ = f"decision_{name}"

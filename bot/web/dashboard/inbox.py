@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, QueryParams
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -31,7 +31,7 @@ from bot.web.dashboard.inbox_query import PAGE_SIZE, FilterError, InboxFilter
 from bot.web.downloads import csv_download
 from bot.web.guard import Endpoint, read_form, runtime_of, staff_of
 from bot.web.guard import page as guard
-from bot.web.rendering import PRIVATE_HEADERS, error_page, render
+from bot.web.rendering import PRIVATE_HEADERS, FormError, error_page, render
 
 
 def local_time(timezone: str) -> Callable[[datetime | None], str]:
@@ -62,9 +62,17 @@ def _lookups(session: Session, items: list[InputItem]) -> dict[str, dict[int, st
 @guard("view")
 async def inbox(request: Request) -> Response:
     """GET /dashboard/inbox: items newest first, 50 a page, with the filters in the query."""
+    return await _show_inbox(request, request.query_params)
+
+
+async def _show_inbox(
+    request: Request, query: QueryParams, problem: FormError | None = None, selected: frozenset[int] = frozenset()
+) -> Response:
+    """The list with the filters of the query; with a problem, the bulk form again (its selection and what was
+    typed) with what is wrong."""
     runtime, staff = runtime_of(request), staff_of(request)
     try:
-        chosen = InboxFilter.from_query(request.query_params)
+        chosen = InboxFilter.from_query(query)
     except FilterError as exc:
         return error_page(request, 400, str(exc))
     timezone = runtime.settings.timezone
@@ -83,6 +91,9 @@ async def inbox(request: Request) -> Response:
     return render(
         request,
         "dashboard/inbox.html",
+        400 if problem else 200,
+        problem=problem,
+        selected=selected,
         title="Inbox",
         chosen=chosen,
         pages=pages,
@@ -90,7 +101,7 @@ async def inbox(request: Request) -> Response:
         status_labels=STATUS_LABELS,
         when=local_time(timezone),
         timezone=timezone,
-        back=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        back="/dashboard/inbox" + (f"?{query}" if str(query) else ""),
         **found,
     )
 
@@ -118,6 +129,11 @@ def _ref(request: Request) -> int:
 @guard("view")
 async def item_page(request: Request) -> Response:
     """GET /dashboard/inbox/{ref}: the whole text, its history, and the forms staff act with."""
+    return await _show_item(request)
+
+
+async def _show_item(request: Request, problem: FormError | None = None) -> Response:
+    """The item's page; with a problem, the form that was sent again with what was typed and what is wrong (400)."""
     runtime, staff = runtime_of(request), staff_of(request)
     ref = _ref(request)
 
@@ -164,6 +180,8 @@ async def item_page(request: Request) -> Response:
     return render(
         request,
         "dashboard/inbox_item.html",
+        400 if problem else 200,
+        problem=problem,
         title=f"Item #{item.ref}",
         statuses=STATUSES,
         status_labels=STATUS_LABELS,
@@ -250,7 +268,7 @@ def item_action(name: str, permission: str, action: Action) -> Endpoint:
         try:
             message = await runtime.db.in_transaction(act)
         except (TriageError, decisions.DecisionError) as exc:
-            return error_page(request, 400, str(exc))
+            return await _show_item(request, FormError.of(name, str(exc), form))
         if message is None:
             return error_page(request, 404, f"There is no item #{ref} for you.")
         return _done(ref, message)
@@ -278,7 +296,7 @@ async def item_reply(request: Request) -> Response:
     try:
         message = await runtime.db.in_transaction(act)
     except TriageError as exc:
-        return error_page(request, 400, str(exc))
+        return await _show_item(request, FormError.of("reply", str(exc), form))
     if message is None:
         return error_page(request, 404, f"There is no item #{ref} for you.")
     runtime.wake_worker()
@@ -307,8 +325,10 @@ async def bulk(request: Request) -> Response:
             reason = triage.check_reason(reason)
         else:
             raise TriageError("Choose what to do with the selected items.")
-    except TriageError as exc:
-        return error_page(request, 400, str(exc))
+    except TriageError as exc:  # the list again, the selection kept, what was typed and what is wrong beside it
+        back = urlsplit(_back_with(str(form.get("back") or ""), "")).query
+        query = QueryParams([(k, v) for k, v in parse_qsl(back) if k != "done"])
+        return await _show_inbox(request, query, FormError.of("bulk", str(exc), form), frozenset(refs))
 
     def act() -> tuple[int, list[str]]:
         done, skipped = 0, []
