@@ -90,3 +90,19 @@ def test_the_inbox_comes_back_with_the_bulk_error_and_the_selection(
     no_reason = client.post("/dashboard/inbox/bulk", data=form)
     assert _sent_back(no_reason.text, "bulk")
     assert f'value="{ref}" checked' in no_reason.text  # the selection is kept
+
+
+def test_the_resident_page_comes_back_with_the_merge_or_erase_error(
+    client: TestClient, runtime: Runtime, chat: Callable[..., Chat]
+) -> None:
+    join(chat, Channel.SMS, "+14155550682", "es")
+    csrf = sign_in(client, make_user(runtime, "admin"))
+    page = client.get("/dashboard/residents/1")
+    assert page.status_code == 200
+    merged = client.post("/dashboard/residents/1/merge", data={"csrf_token": csrf, "other": "1"})
+    assert merged.status_code == 400 and _sent_back(merged.text, "merge")
+    assert 'value="1"' in merged.text
+    blank = client.post("/dashboard/residents/1/merge", data={"csrf_token": csrf, "other": "abc"})
+    assert _sent_back(blank.text, "merge") == "Give a resident's number."
+    erased = client.post("/dashboard/residents/1/erase", data={"csrf_token": csrf, "confirm": "2"})
+    assert "to confirm the erasure" in _sent_back(erased.text, "erase")

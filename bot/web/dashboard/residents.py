@@ -15,7 +15,7 @@ from bot.engagement.residents import merge, privacy
 from bot.ids import record_id
 from bot.staff import audit
 from bot.web.guard import page, read_form, runtime_of, staff_of
-from bot.web.rendering import PRIVATE_HEADERS, error_page, render
+from bot.web.rendering import PRIVATE_HEADERS, FormError, error_page, render
 
 SHOWN_MESSAGES = 100
 
@@ -23,6 +23,11 @@ SHOWN_MESSAGES = 100
 @page("view_numbers")
 async def resident_page(request: Request) -> Response:
     """GET /dashboard/residents/{id}: everything about one resident (admin and staff only: it shows addresses)."""
+    return await _show_resident(request)
+
+
+async def _show_resident(request: Request, problem: FormError | None = None) -> Response:
+    """The resident's page; with a problem, the merge or erase form again with what is wrong beside it."""
     runtime = runtime_of(request)
     resident_id = int(request.path_params["id"])
 
@@ -37,6 +42,8 @@ async def resident_page(request: Request) -> Response:
     return render(
         request,
         "dashboard/resident.html",
+        400 if problem else 200,
+        problem=problem,
         title=f"Resident #{resident_id}",
         data=data,
         messages=messages[-SHOWN_MESSAGES:],
@@ -76,9 +83,8 @@ async def erase_resident(request: Request) -> Response:
     resident_id = int(request.path_params["id"])
     form = await read_form(request)
     if str(form.get("confirm") or "").strip().lstrip("#") != str(resident_id):
-        return error_page(
-            request, 400, f"Type the resident's number ({resident_id}) to confirm the erasure.", title="Not erased"
-        )
+        wrong = f"Type the resident's number ({resident_id}) to confirm the erasure."
+        return await _show_resident(request, FormError.of("erase", wrong, form))
 
     def erase(session: Session) -> dict[str, int] | None:
         resident = privacy.find_resident(session, resident_id)
@@ -101,9 +107,10 @@ async def merge_resident(request: Request) -> Response:
     Telegram); their addresses, consent history, answers and messages move here (audited)."""
     runtime, staff = runtime_of(request), staff_of(request)
     resident_id = int(request.path_params["id"])
-    other_id = record_id(str((await read_form(request)).get("other") or ""))
+    form = await read_form(request)
+    other_id = record_id(str(form.get("other") or ""))
     if other_id is None:
-        return error_page(request, 400, "Give a resident's number.", title="Not merged")
+        return await _show_resident(request, FormError.of("merge", "Give a resident's number.", form))
 
     def apply(session: Session) -> str | None:
         now = runtime.clock.now()
@@ -124,7 +131,7 @@ async def merge_resident(request: Request) -> Response:
 
     problem = await runtime.db.in_transaction(apply)
     if problem:
-        return error_page(request, 400, problem, title="Not merged")
+        return await _show_resident(request, FormError.of("merge", problem, form))
     done = f"Resident #{other_id} is now part of this resident."
     return RedirectResponse(f"/dashboard/residents/{resident_id}?done={done}", status_code=303)
 
