@@ -13,8 +13,10 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
+from babel.numbers import list_currencies
 
 from bot.i18n.negotiation import SUPPORTED_LOCALES
+from bot.ids import plain_number
 
 _SID = re.compile(r"^(AC|MG)[0-9a-fA-F]{32}$")
 _TELEGRAM_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{10,}$")
@@ -74,6 +76,7 @@ class Settings:
     quiet_hours: tuple[time, time] = (time(21, 0), time(8, 0))
     frequency_cap: tuple[int, timedelta] = (3, timedelta(days=7))
     sms_price_per_segment: float = 0.0083
+    sms_currency: str = "USD"
     sms_segments_per_second: float = 1.0
     claim_seconds: float = 120.0
     event_reminders: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=2))
@@ -114,13 +117,13 @@ def parse_quiet_hours(value: str) -> tuple[time, time]:
 
 def parse_cap(value: str) -> tuple[int, timedelta]:
     """ "3/7d" -> (3, 7 days); "0/7d" turns the cap off; the window is 1 to 366 days."""
-    count, sep, window = value.partition("/")
-    days = window.strip().removesuffix("d")
-    if not sep or not count.strip().isdigit() or not days.isdigit() or len(count.strip()) > 6:
+    count_text, sep, window = value.partition("/")
+    count, days = plain_number(count_text, 999_999), plain_number(window.strip().removesuffix("d"), 10**6)
+    if not sep or count is None or days is None:
         raise ValueError("the frequency cap looks like 3/7d (messages per days)")
-    if not 1 <= int(days) <= 366:
+    if not 1 <= days <= 366:
         raise ValueError("the frequency cap's window is 1 to 366 days (3/7d); 0/7d turns the cap off")
-    return int(count), timedelta(days=int(days))
+    return count, timedelta(days=days)
 
 
 def parse_leads(value: str) -> tuple[timedelta, ...]:
@@ -129,11 +132,12 @@ def parse_leads(value: str) -> tuple[timedelta, ...]:
     for raw in value.split(","):
         part = raw.strip().lower()
         unit = {"h": 3600, "m": 60}.get(part[-1:])
-        if unit is None or not part[:-1].isdigit() or int(part[:-1]) <= 0:
+        amount = plain_number(part[:-1], 10**12)
+        if unit is None or not amount:
             raise ValueError("reminder lead times look like 24h,2h")
-        if len(part) > 8 or int(part[:-1]) * unit > LONGEST_LEAD.total_seconds():
+        if len(part) > 8 or amount * unit > LONGEST_LEAD.total_seconds():
             raise ValueError(f"a reminder goes at most {LONGEST_LEAD.days} days before an event")
-        leads.append(timedelta(seconds=int(part[:-1]) * unit))
+        leads.append(timedelta(seconds=amount * unit))
     return tuple(sorted(set(leads), reverse=True))
 
 
@@ -212,16 +216,25 @@ def _telegram(env: Mapping[str, str], public_url: str | None) -> TelegramSetting
 
 def _claim(env: Mapping[str, str]) -> float:
     raw = env.get("LOOPLINE_CLAIM_SECONDS", "").strip() or "120"
-    if not raw.isdigit() or not 1 <= int(raw) <= 86400:
+    if not (plain_number(raw, 86400) or 0) >= 1:
         raise SettingsError("LOOPLINE_CLAIM_SECONDS", "must be a whole number of seconds from 1 to 86400")
     return float(raw)
 
 
 def _per_month(env: Mapping[str, str]) -> int:
     raw = env.get("LOOPLINE_MESSAGES_PER_MONTH", "").strip() or "4"
-    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+    count = plain_number(raw, 100)
+    if not count:
         raise SettingsError("LOOPLINE_MESSAGES_PER_MONTH", "must be a whole number from 1 to 100")
-    return int(raw)
+    return count
+
+
+def _currency(env: Mapping[str, str]) -> str:
+    """The currency of LOOPLINE_SMS_PRICE_PER_SEGMENT, an ISO 4217 code Babel knows (USD, EUR, CAD…)."""
+    code = env.get("LOOPLINE_SMS_CURRENCY", "").strip().upper() or "USD"
+    if code not in list_currencies():  # Babel's list of ISO 4217 codes
+        raise SettingsError("LOOPLINE_SMS_CURRENCY", f"{code!r} is not a currency code; give one like USD, EUR or CAD")
+    return code
 
 
 ABOUT_MAX_CHARACTERS = 60  # one line: with the name, frequency and keywords, consent and HELP stay within 3 segments
@@ -297,6 +310,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         quiet_hours=_parsed(env, "LOOPLINE_QUIET_HOURS", "21:00-08:00", parse_quiet_hours),
         frequency_cap=_parsed(env, "LOOPLINE_FREQUENCY_CAP", "3/7d", parse_cap),
         sms_price_per_segment=_number(env, "LOOPLINE_SMS_PRICE_PER_SEGMENT", "0.0083", (0, 10), "0.0083"),
+        sms_currency=_currency(env),
         sms_segments_per_second=_number(env, "LOOPLINE_TWILIO_SEGMENTS_PER_SECOND", "1", (0.01, 1000), "1, 3 or 100"),
         claim_seconds=_claim(env),
         event_reminders=_parsed(env, "LOOPLINE_EVENT_REMINDERS", "24h,2h", parse_leads),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -269,3 +270,36 @@ def test_the_audience_helper_quotes_an_area_with_spaces() -> None:
     add_helper_terms(draft, {"help_area": "La Misión", "help_language": "vi"})
     assert draft.audience == 'language=es,vi area="La Misión"'
     assert parse_audience(draft.audience).terms["area"] == ("La Misión",)
+
+
+def test_a_broadcast_file_inviting_to_a_poll_or_event_that_does_not_exist_is_refused(
+    runtime: Runtime, chat: Callable[..., Chat], tmp_path: Path
+) -> None:
+    people(chat)
+    env = {"LOOPLINE_DATABASE_URL": runtime.settings.database_url}
+    for invite, problem in (({"poll": "nope"}, "there is no poll 'nope'"), ({"event": "gone"}, "no event 'gone'")):
+        file = tmp_path / "invite.yaml"
+        document = {"name": "Invite", "text": {"en": "Hi", "es": "Hola", "ar": "مرحبا"}, "invite": invite}
+        file.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+        for command in ("preview", "send"):
+            refused = CliRunner().invoke(main, ["broadcast", command, str(file)], env=env)
+            assert refused.exit_code == 1 and problem in refused.output, refused.output
+    with runtime.db.transaction() as session:
+        assert session.scalars(select(OutboxItem).where(OutboxItem.purpose.like("broadcast:%"))).first() is None
+
+
+def test_the_preview_says_when_quiet_hours_hold_a_send() -> None:
+    from bot.settings import load_settings
+    from bot.web.dashboard.broadcasts import reach
+
+    runtime = Runtime(load_settings({"LOOPLINE_DATABASE_URL": "sqlite://", "LOOPLINE_TIMEZONE": "America/New_York"}))
+    zones: Counter[str | None] = Counter({"America/Los_Angeles": 2, None: 3})
+    found = broadcasts.Preview("everyone who joined", 5, [], {}, 0.0, zones)
+    # 22:30 in New York is quiet there (21:00-08:00) but 19:30 in Los Angeles is not.
+    evening = datetime(2026, 3, 3, 3, 30, tzinfo=UTC)
+    said = reach(found, evening, False, runtime)
+    assert said.startswith("It goes out 2026-03-02 22:30 EST.")
+    assert "for 3 of the 5 recipients" in said and "the last at 2026-03-03 08:00 EST" in said
+    assert reach(found, evening, True, runtime) == "It goes out 2026-03-02 22:30 EST."  # urgent: not held
+    noon = datetime(2026, 3, 3, 17, 0, tzinfo=UTC)
+    assert "not quiet hours for any recipient" in reach(found, noon, False, runtime)

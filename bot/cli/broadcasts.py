@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from bot.conversation.flows.loader import read_document
 from bot.conversation.flows.schema import FlowError
 from bot.engagement.broadcasts import sending as broadcasts
 from bot.engagement.broadcasts.audiences import AudienceError, parse_audience
+from bot.i18n.formatting import format_money
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.staff import audit
 
@@ -63,24 +65,30 @@ def preview_command(file: Path, audience: str | None, fallback: str | None) -> N
     chosen = _audience(audience)
     with command_runtime() as runtime, runtime.db.transaction() as session:
         settings = runtime.settings
+        if problem := broadcasts.missing_invite(session, message.invite):
+            click.echo(f"loopline: {file}: {problem}", err=True)
+            sys.exit(1)  # the file needs work, not the command line
         try:
             found = broadcasts.preview(
                 session, message, chosen, settings.default_locale, settings.sms_price_per_segment, fallback
             )
         except AudienceError as exc:  # a poll, question, answer or area that does not exist
             fail(f"--audience: {exc}")
+    money = functools.partial(format_money, currency=settings.sms_currency)
     click.echo(f"{message.name}: {found.total} recipients ({found.audience})")
     for entry in found.languages:
         channels = ", ".join(f"{channel} {count}" for channel, count in sorted(entry.recipients.items()))
         click.echo(
             f"  {entry.locale}: {channels}; SMS {entry.encoding}, {entry.segments} segment(s) each, "
-            f"cost {entry.cost:.4f}"
+            f"cost {money(entry.cost)}"
         )
         if entry.forcing_ucs2:
-            click.echo(f"    warning: {' '.join(entry.forcing_ucs2)} force UCS-2 (70 characters a segment)")
+            shown, more = " ".join(entry.forcing_ucs2[:5]), len(entry.forcing_ucs2) - 5
+            forcing = f"{shown} and {more} more" if more > 0 else shown
+            click.echo(f"    warning: {forcing} force UCS-2 (70 characters a segment)")
     for locale, count in sorted(found.missing.items()):
         click.echo(f"  missing text: {count} recipients speak {locale} (add it, or --fallback)")
-    click.echo(f"  estimated SMS cost: {found.cost:.4f}")
+    click.echo(f"  estimated SMS cost: {money(found.cost)}")
 
 
 @broadcast.command("send")
@@ -98,6 +106,9 @@ def send_command(file: Path, audience: str | None, at: str | None, fallback: str
         settings = runtime.settings
         try:
             with runtime.db.transaction() as session:
+                if problem := broadcasts.missing_invite(session, message.invite):
+                    click.echo(f"loopline: {file}: {problem}", err=True)
+                    sys.exit(1)  # the file needs work, not the command line
                 row, count = broadcasts.send(
                     session,
                     message,

@@ -162,6 +162,6 @@ def match_status(text: str) -> int | None:
         prefix = fold(word)
         if folded.startswith(prefix):
             rest = folded.removeprefix(prefix).strip()
-            if rest.isdigit() and 3 <= len(rest) <= 8:
+            if rest.isdecimal() and 3 <= len(rest) <= 8:
                 return int(rest)
     return None

@@ -14,6 +14,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from bot.conversation.flows.schema import MAX_SLUG
 from bot.i18n.bidi import FSI, PDI
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, text_direction
+from bot.ids import plain_number
 
 Texts = dict[str, str]
 MAX_TEXT = 1600
@@ -76,4 +77,5 @@ def form_texts(form: Mapping[str, Any], prefix: str, limit: int = MAX_TEXT) -> T
 def form_count(form: Mapping[str, Any], name: str, default: int, most: int) -> int:
     """A small count typed in a form, bounded (the default when it is not a number)."""
     raw = form_field(form, name, 4)
-    return max(0, min(int(raw), most)) if raw.isdigit() else default
+    value = plain_number(raw, 9999)
+    return default if value is None else min(value, most)

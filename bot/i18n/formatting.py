@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_datetime, format_skeleton, format_time, get_timezone_location
-from babel.numbers import format_decimal
+from babel.numbers import format_currency, format_decimal
 
 # Our locale codes that Babel needs spelled differently (the rest parse as they are).
 _BABEL_CODES = {"zh_Hans": "zh_Hans_CN"}
@@ -31,6 +31,14 @@ def format_datetime_for(value: datetime, locale: str, timezone: str, *, sms: boo
     zone = ZoneInfo(timezone)
     text = format_datetime(value.astimezone(zone), format="medium", tzinfo=zone, locale=babel_locale(locale))
     return _gsm_spaces(text) if sms else text
+
+
+def format_money(amount: float, currency: str, locale: str = "en") -> str:
+    """An amount as staff read it: "$0.14"; below a cent, to the tenth of a cent that per-segment prices use
+    ("$0.0083"); never "0.0000"."""
+    fine = 0 < abs(amount) < 0.01
+    pattern = "¤#,##0.00##" if fine else "¤#,##0.00"
+    return format_currency(amount, currency, format=pattern, locale=babel_locale(locale), currency_digits=False)
 
 
 def format_number_for(n: float, locale: str, *, sms: bool = False) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from bot.engagement.broadcasts.audiences import normalised
+from bot.ids import record_id
 from bot.store.engagement import Broadcast, InputItem, Poll
 from bot.store.staff import Share
 
@@ -67,7 +68,7 @@ def polls_clause(shared: dict[str, set[str]]) -> ColumnElement[bool]:
 def items_clause(shared: dict[str, set[str]]) -> ColumnElement[bool]:
     """The input items a partner sees: shared one by one, by topic, or as answers to a shared poll."""
     parts: list[Any] = []
-    refs = [int(ref) for ref in shared.get("item", set()) if ref.isdigit()]
+    refs = [ref for raw in shared.get("item", set()) if (ref := record_id(raw)) is not None]
     if refs:
         parts.append(InputItem.ref.in_(refs))
     if shared.get("topic"):

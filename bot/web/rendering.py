@@ -3,10 +3,12 @@ every page carries, and the one error page."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -70,6 +72,21 @@ class FormError:
         return self.values.get(name, default) if form == self.form else default
 
 
+def local_time(timezone: str) -> Callable[[datetime | str | None], str]:
+    """How staff read a moment: in the program's time zone, with the zone's abbreviation ("2026-03-15 12:05 PDT");
+    a stored ISO text works too."""
+    zone = ZoneInfo(timezone)
+
+    def show(value: datetime | str | None) -> str:
+        if not value:
+            return ""
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+    return show
+
+
 def _runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
@@ -78,7 +95,10 @@ def _runtime(request: Request) -> Runtime:
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
     """A dashboard page: the template with the signed-in person, their CSRF token and their navigation."""
     staff: accounts.Staff | None = getattr(request.state, "staff", None)
+    zone = _runtime(request).settings.timezone
+    context.setdefault("when", local_time(zone))
     context.update(
+        zone=zone,
         staff=staff,
         csrf_token=staff.csrf_token if staff else "",
         nav=[(path, label) for path, label, need in NAV if staff and staff.can(need)],

@@ -14,6 +14,7 @@ from starlette.templating import Jinja2Templates
 from bot.channels import simulator
 from bot.channels.base import InvalidInbound
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, text_direction
+from bot.ids import plain_number
 from bot.messages import Channel
 from bot.pipeline.orchestrator import TransientFailure
 from bot.runtime import Runtime
@@ -121,5 +122,5 @@ async def api_messages(request: Request) -> Response:
         simulator.parse(handle, "", "probe", runtime.clock.now())
     except InvalidInbound as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
-    messages = await runtime.db.run(_conversation, runtime, handle, int(after) if after.isdigit() else 0)
+    messages = await runtime.db.run(_conversation, runtime, handle, plain_number(after, 2**63 - 1) or 0)
     return JSONResponse({"handle": handle, "messages": messages})

@@ -405,12 +405,12 @@ def run(
     shown = ok(loopline(database, "broadcast", "preview", str(flu)))
     # Eight residents who joined and did not say STOP (the STOP-while-queued one has not said it yet).
     assert shown.startswith("flu-shots: 8 recipients (everyone who joined)\n"), shown
-    assert "  en: sms 2; SMS GSM-7, 1 segment(s) each, cost 0.0166\n" in shown, shown
-    assert "  es: sms 2, telegram 1; SMS UCS-2, 1 segment(s) each, cost 0.0166\n    warning: á ó force UCS-2" in shown
-    assert "  ar: sms 1; SMS UCS-2, 1 segment(s) each, cost 0.0083\n" in shown, shown
-    assert "  vi: telegram 2; SMS UCS-2, 1 segment(s) each, cost 0.0000\n" in shown, shown
+    assert "  en: sms 2; SMS GSM-7, 1 segment(s) each, cost $0.02\n" in shown, shown
+    assert "  es: sms 2, telegram 1; SMS UCS-2, 1 segment(s) each, cost $0.02\n    warning: á ó force UCS-2" in shown
+    assert "  ar: sms 1; SMS UCS-2, 1 segment(s) each, cost $0.0083\n" in shown, shown
+    assert "  vi: telegram 2; SMS UCS-2, 1 segment(s) each, cost $0.00\n" in shown, shown
     assert "missing text" not in shown and "zh" not in shown, shown
-    assert "  estimated SMS cost: 0.0415\n" in shown, shown
+    assert "  estimated SMS cost: $0.04\n" in shown, shown
 
     # --- Send, a few seconds ahead; one resident says STOP while it is queued -----------------
     send_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5)

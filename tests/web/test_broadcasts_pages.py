@@ -58,29 +58,35 @@ def test_preview_then_send_exactly_what_was_previewed(
     plain = client.post("/dashboard/broadcasts/new", data={**form, "action": "preview"})
     assert plain.status_code == 200
     assert 'id="preview-total">3<' in plain.text
-    assert row_text(plain.text, "preview-en") == f"English (en) {PLAIN} sms 1 GSM-7 1 0.0083"
+    assert row_text(plain.text, "preview-en") == f"English (en) {PLAIN} sms 1 GSM-7 1 $0.0083"
+    assert 'id="preview-cost">$0.02<' in plain.text  # two SMS recipients at $0.0083, to the cent
     assert "1 speaks Français (fr)" in plain.text  # no French text and no fallback
 
     emoji = client.post("/dashboard/broadcasts/new", data={**form, "text.en": WITH_EMOJI, "action": "preview"})
     english = row_text(emoji.text, "preview-en")
-    assert "UCS-2" in english and "Forced by: \U0001f489" in english
-    assert english.endswith(" 1 0.0083")
+    assert "UCS-2" in english and "Forced to Unicode by \U0001f489" in english
+    assert english.endswith(" 1 $0.0083")
     long_emoji = WITH_EMOJI + " Bring your insurance card if you have one; no one is turned away."
     two = client.post("/dashboard/broadcasts/new", data={**form, "text.en": long_emoji, "action": "preview"})
     assert row_text(two.text, "preview-en").endswith(
-        "UCS-2 Forced by: \U0001f489 (70 characters a segment instead of 160) 2 0.0166"
+        "UCS-2 Forced to Unicode by \U0001f489 (70 characters a segment instead of 160) 2 $0.02"
     )
 
-    refused = client.post("/dashboard/broadcasts/new", data={**form, "action": "send"})
+    refused = client.post("/dashboard/broadcasts/new", data={**form, "action": "send", "confirmed": "1"})
     assert refused.status_code == 400 and "choose a fallback" in refused.text
     assert queued(runtime) == 0
 
     previewed = client.post("/dashboard/broadcasts/new", data={**form, "fallback": "en", "action": "preview"})
     total = int(re.search(r'id="preview-total">(\d+)<', previewed.text).group(1))  # type: ignore[union-attr]
     assert total == 3 and "preview-missing" not in previewed.text
-    sent = client.post(
-        "/dashboard/broadcasts/new", data={**form, "fallback": "en", "action": "send"}, follow_redirects=False
-    )
+    # Send asks first: a page that repeats the preview, whose button carries the draft and sends it.
+    asked = client.post("/dashboard/broadcasts/new", data={**form, "fallback": "en", "action": "send"})
+    assert asked.status_code == 200 and queued(runtime) == 0
+    assert "Confirm and send to 3 residents" in asked.text and 'id="preview-total">3<' in asked.text
+    assert "It goes out " in asked.text
+    carried = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', asked.text))
+    assert carried["confirmed"] == "1" and carried["fallback"] == "en" and carried["text.en"] == PLAIN
+    sent = client.post("/dashboard/broadcasts/new", data={**carried, "action": "send"}, follow_redirects=False)
     assert sent.status_code == 303
     assert queued(runtime) == total
     status = client.get(sent.headers["location"]).text
@@ -113,7 +119,7 @@ def test_audience_helper_schedule_and_bad_input(
     later = (runtime.clock.now() + timedelta(days=2)).astimezone(ZoneInfo("UTC")).replace(second=0, microsecond=0)
     scheduled = client.post(
         "/dashboard/broadcasts/new",
-        data={**form, "send_at": later.strftime("%Y-%m-%dT%H:%M"), "urgent": "1", "action": "send"},
+        data={**form, "send_at": later.strftime("%Y-%m-%dT%H:%M"), "urgent": "1", "action": "send", "confirmed": "1"},
         follow_redirects=False,
     )
     assert scheduled.status_code == 303
@@ -149,7 +155,9 @@ def test_partners_send_only_to_shared_audiences_and_never_urgent(
     assert urgent.status_code == 403 and queued(runtime) == 0
     other = client.post("/dashboard/broadcasts/new", data={**form, "audience": "language=es,en", "action": "send"})
     assert other.status_code == 403 and queued(runtime) == 0
-    sent = client.post("/dashboard/broadcasts/new", data={**form, "action": "send"}, follow_redirects=False)
+    sent = client.post(
+        "/dashboard/broadcasts/new", data={**form, "action": "send", "confirmed": "1"}, follow_redirects=False
+    )
     assert sent.status_code == 303 and queued(runtime) == 1
     assert client.get(sent.headers["location"]).status_code == 200
 

@@ -174,3 +174,26 @@ def test_an_absurd_capacity_is_refused_not_cut_short(client: TestClient, runtime
         assert response.status_code == 400 and "capacity must be" in response.text, (capacity, response.status_code)
     with runtime.db.transaction() as session:
         assert session.scalars(select(Event)).first() is None
+
+
+def test_the_event_list_is_soonest_first_then_those_that_ended(
+    client: TestClient, runtime: Runtime, chat: Callable[..., Chat]
+) -> None:
+    from bot.conversation.flows.loader import read_document
+    from bot.engagement.events.calendar import load_event, moved_to_offset
+    from tests.test_events import DEMO
+
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        for slug, days in (("later", 20), ("ended", -10), ("soon", 2), ("ended-long-ago", -40)):
+            document = moved_to_offset(read_document(DEMO / "town-hall.yaml"), now, days)
+            load_event(session, {**document, "slug": slug}, now)
+    sign_in(client, make_user(runtime, "staff"))
+    page = client.get("/dashboard/events").text
+    order = [slug for slug in ("soon", "later", "ended", "ended-long-ago") if f"/dashboard/events/{slug}" in page]
+    assert sorted(order, key=lambda slug: page.index(f'/dashboard/events/{slug}"')) == [
+        "soon",
+        "later",
+        "ended",
+        "ended-long-ago",
+    ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 from sqlalchemy import select
@@ -16,6 +18,7 @@ from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.messages import Channel
 from bot.runtime import Runtime
 from bot.store.engagement import InputItem
+from bot.web.rendering import local_time
 from tests.support.chat import Chat
 from tests.support.staff import make_user, sign_in
 from tests.support.voices import give_feedback, join
@@ -45,11 +48,15 @@ class _Text(HTMLParser):
             self.pieces.append(data.strip())
 
 
-def internal_names(html: str) -> list[str]:
-    """Each piece of visible text that is an internal name."""
+def _visible(html: str) -> list[str]:
     parser = _Text()
     parser.feed(html)
-    return [piece for piece in parser.pieces if _internal(piece)]
+    return parser.pieces
+
+
+def internal_names(html: str) -> list[str]:
+    """Each piece of visible text that is an internal name."""
+    return [piece for piece in _visible(html) if _internal(piece)]
 
 
 def _internal(piece: str) -> bool:
@@ -74,9 +81,22 @@ def test_every_dashboard_page_speaks_plain_words(
     with runtime.db.transaction() as session:
         item = session.scalars(select(InputItem).where(InputItem.ref == ref)).one()
         triage.set_topic(session, item, "health_services", f"user:{email}", runtime.clock.now())
+    runtime.settings = replace(runtime.settings, timezone="America/Los_Angeles")
     sign_in(client, email)
     pages = _crawl(client, limit=120)
     assert any(f"/dashboard/inbox/{ref}" in url for url in pages), list(pages)
     # CSV downloads keep the keys: they are data for spreadsheets and scripts.
     found = {url: names for url, html in pages.items() if "<html" in html and (names := internal_names(html))}
     assert found == {}
+    # Times are in the program's zone (Los Angeles here), named: nothing is said in UTC.
+    utc = {
+        url: [p for p in _visible(html) if "UTC" in p and p != "UTC"] for url, html in pages.items() if "<html" in html
+    }
+    assert {url: pieces for url, pieces in utc.items() if pieces} == {}
+
+
+def test_staff_read_times_in_the_programs_zone_with_its_name() -> None:
+    show = local_time("America/Los_Angeles")
+    assert show(datetime(2026, 3, 15, 19, 5, tzinfo=UTC)) == "2026-03-15 12:05 PDT"
+    assert show("2026-12-03T17:00:00+00:00") == "2026-12-03 09:00 PST"  # a stored ISO text too
+    assert show(None) == ""

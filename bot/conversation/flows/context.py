@@ -78,7 +78,7 @@ def match_choice(node: Node, answer: str, ctx: FlowContext, *, is_button: bool =
     folded = fold(answer)
     if not folded:
         return None
-    if folded.isdigit():
+    if folded.isdecimal():  # any script's decimal digits ("٣"); "𐩀" is a digit int() cannot read
         index = int(folded)
         return node.choices[index - 1].value if 1 <= index <= len(node.choices) else None
     for choice in node.choices:

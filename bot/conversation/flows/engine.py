@@ -152,7 +152,7 @@ def _run(
             node_id = node.next
         elif node.kind == "submit-rsvp":
             answers = state.get("answers", {})
-            if str(answers.get("event", "")).isdigit() and answers.get("rsvp"):
+            if str(answers.get("event", "")).isdecimal() and answers.get("rsvp"):
                 effects.append(Rsvp(int(answers["event"]), str(answers["rsvp"])))
             node_id = node.next
         elif node.kind == "branch":

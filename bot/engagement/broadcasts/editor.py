@@ -13,7 +13,13 @@ from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import FlowError
 from bot.engagement.broadcasts.audiences import Audience, AudienceError, given_areas, parse_audience
-from bot.engagement.broadcasts.sending import MAX_NAME, BroadcastFile, parse_broadcast, send_time_problem
+from bot.engagement.broadcasts.sending import (
+    MAX_NAME,
+    BroadcastFile,
+    missing_invite,
+    parse_broadcast,
+    send_time_problem,
+)
 from bot.engagement.forms import form_field, one_line
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.messages import Channel
@@ -106,10 +112,8 @@ def _invite(session: Session, raw: str) -> tuple[dict[str, str], str | None]:
     if not raw:
         return {}, None
     kind, _, slug = raw.partition(":")
-    if kind == "poll" and session.scalars(select(Poll.id).where(Poll.slug == slug)).first() is not None:
-        return {"poll": slug}, None
-    if kind == "event" and session.scalars(select(Event.id).where(Event.slug == slug)).first() is not None:
-        return {"event": slug}, None
+    if kind in ("poll", "event") and not missing_invite(session, {kind: slug}):
+        return {kind: slug}, None
     return {}, "Choose the poll or event to invite to from the list."
 
 
@@ -123,6 +127,11 @@ def _send_at(raw: str, zone: str, now: datetime) -> tuple[datetime, str | None]:
     moment = local.replace(tzinfo=ZoneInfo(zone)) if local.tzinfo is None else local
     problem = send_time_problem(moment, now)
     return (now, problem) if problem else (moment, None)
+
+
+def send_moment(raw: str, zone: str, now: datetime) -> datetime:
+    """When a draft would go out: its send time in the program's zone, or now (also when the time is not valid)."""
+    return _send_at(raw, zone, now)[0]
 
 
 def compose(session: Session, draft: BroadcastDraft, zone: str, now: datetime) -> tuple[Composed | None, list[str]]:

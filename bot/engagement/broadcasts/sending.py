@@ -19,7 +19,7 @@ from bot.i18n.catalogs import Translator, _
 from bot.i18n.negotiation import SUPPORTED_LOCALES, text_direction
 from bot.messages import Address, Channel, Reply
 from bot.staff import audit
-from bot.store.engagement import Broadcast
+from bot.store.engagement import Broadcast, Event, Poll
 from bot.store.models import Message, OutboxItem
 from bot.store.outbox import queue_selected
 
@@ -61,6 +61,15 @@ def parse_broadcast(document: dict[str, Any]) -> BroadcastFile:
     )
 
 
+def missing_invite(session: Session, invite: dict[str, str]) -> str | None:
+    """What is wrong with an invitation to a poll or event that does not exist (None when it does, or there is none)."""
+    for kind, slug in invite.items():
+        table = Poll if kind == "poll" else Event
+        if session.scalars(select(table.id).where(table.slug == slug)).first() is None:
+            return f"there is no {kind} {slug!r} to invite to"
+    return None
+
+
 def compose(broadcast: BroadcastFile, locale: str) -> str:
     """The broadcast's text in one language, with the invitation line in that language."""
     text = broadcast.texts[locale]
@@ -91,6 +100,7 @@ class Preview:
     languages: list[LanguagePreview]
     missing: dict[str, int]
     cost: float
+    zones: Counter[str | None] = field(default_factory=Counter)  # recipients by time zone (None: not known)
 
 
 def preview(
@@ -105,6 +115,7 @@ def preview(
     found = recipients(session, audience, default_locale)
     by_locale: dict[str, LanguagePreview] = {}
     missing: Counter[str] = Counter()
+    zones: Counter[str | None] = Counter(recipient.timezone for recipient in found)
     for recipient in found:
         locale = _text_locale(broadcast, recipient.locale, fallback)
         if locale is None:
@@ -127,6 +138,7 @@ def preview(
         sorted(by_locale.values(), key=lambda e: e.locale),
         dict(missing),
         round(total_cost, 4),
+        zones,
     )
 
 

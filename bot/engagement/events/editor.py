@@ -15,6 +15,7 @@ from bot.conversation.flows.schema import FlowError
 from bot.engagement.events.calendar import MAX_CAPACITY, YEARS, load_event, parse_event
 from bot.engagement.forms import Missing, Texts, form_field, language_name, naming_problems
 from bot.i18n.negotiation import SUPPORTED_LOCALES
+from bot.ids import plain_number
 from bot.states import EventStatus
 from bot.store.engagement import Event, Rsvp
 
@@ -135,7 +136,7 @@ def to_document(draft: EventDraft, default_locale: str) -> dict[str, Any]:
         "starts_at": draft.starts,
         "title": _with_fallback(draft.title, fallback),
         "place": _with_fallback(draft.place, fallback),
-        "capacity": int(draft.capacity) if draft.capacity.isdigit() else None,
+        "capacity": plain_number(draft.capacity, MAX_CAPACITY),
     }
     if draft.description:
         document["description"] = _with_fallback(draft.description, fallback)
@@ -195,7 +196,7 @@ def check(session: Session, draft: EventDraft, default_locale: str, *, new: bool
             problems.append(problem)
         elif starts is not None and ends is not None and ends <= starts:
             problems.append("The event must end after it starts.")
-    if draft.capacity and (not draft.capacity.isdigit() or not 1 <= int(draft.capacity) <= MAX_CAPACITY):
+    if draft.capacity and not (plain_number(draft.capacity, MAX_CAPACITY) or 0) >= 1:
         problems.append(
             f"The capacity must be a whole number of places from 1 to {MAX_CAPACITY:,} (or empty for no limit)."
         )

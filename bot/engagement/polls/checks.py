@@ -23,6 +23,7 @@ from bot.engagement.polls.editor import (
     to_document,
 )
 from bot.i18n.negotiation import SUPPORTED_LOCALES
+from bot.ids import plain_number
 from bot.store.engagement import Poll
 
 
@@ -100,7 +101,7 @@ def _check_questions(draft: PollDraft) -> list[str]:  # noqa: PLR0912  # each ch
             problems.append(f"{name}: choose a kind of question.")
         if not question.text:
             problems.append(f"{name}: write the question.")
-        if question.max_choices and (not question.max_choices.isdigit() or not 1 <= int(question.max_choices) <= 10):
+        if question.max_choices and not (plain_number(question.max_choices, 10) or 0) >= 1:
             problems.append(f"{name}: the most choices must be a whole number from 1 to 10.")
         if question.kind not in CHOICE_KINDS:
             continue

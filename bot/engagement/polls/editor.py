@@ -18,6 +18,7 @@ from bot.conversation.flows.schema import Flow
 from bot.engagement.forms import Texts, form_count, form_field, form_texts
 from bot.engagement.polls.definition import QUESTION_KINDS, load_poll
 from bot.i18n.negotiation import SUPPORTED_LOCALES
+from bot.ids import plain_number
 from bot.store.engagement import Poll
 from bot.store.flow_registry import FlowRegistry
 
@@ -116,9 +117,10 @@ def apply_action(draft: PollDraft, action: str) -> bool:
         if len(draft.questions) < MAX_QUESTIONS:
             draft.questions.append(QuestionDraft())
         return True
-    name, _, index = action.partition(":")
-    if name == "add_option" and index.isdigit() and int(index) < len(draft.questions):
-        question = draft.questions[int(index)]
+    name, _, raw_index = action.partition(":")
+    index = plain_number(raw_index, MAX_QUESTIONS) if raw_index else None
+    if name == "add_option" and index is not None and index < len(draft.questions):
+        question = draft.questions[index]
         if len(question.options) < MAX_OPTIONS:
             question.options.append(OptionDraft())
         return True
@@ -258,8 +260,8 @@ def to_document(draft: PollDraft, default_locale: str) -> dict[str, Any]:
             item["optional"] = True
         if question.kind in CHOICE_KINDS:
             item["options"] = [{"value": o.value, "label": dict(o.label)} for o in question.options]
-            if question.kind != "single" and question.max_choices.isdigit():
-                item["max_choices"] = int(question.max_choices)
+            if question.kind != "single" and (most := plain_number(question.max_choices, 10)):
+                item["max_choices"] = most
         questions.append(item)
     document: dict[str, Any] = {
         "kind": "poll",

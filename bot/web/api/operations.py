@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 
-from bot.ids import MAX_RECORD_ID
+from bot.ids import MAX_RECORD_ID, plain_number
 from bot.web.downloads import csv_download
 from bot.web.guard import api
 
@@ -295,7 +295,7 @@ async def read_json(request: Request) -> dict[str, Any]:
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if (plain_number(declared, 10**18) or 0) > MAX_BODY_BYTES:
         raise ApiError(413, "too_large", f"the body must be at most {MAX_BODY_BYTES} bytes")
     body = bytearray()
     async for chunk in request.stream():

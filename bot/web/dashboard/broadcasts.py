@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -10,17 +11,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from bot.delivery.rules import quiet_until
 from bot.engagement.broadcasts import editor as broadcast_editor
 from bot.engagement.broadcasts import sending as broadcasts
 from bot.engagement.broadcasts.audiences import AudienceError
 from bot.engagement.broadcasts.editor import BroadcastDraft, NotAllowed
 from bot.engagement.forms import LANGUAGE_NAMES, LANGUAGES
+from bot.i18n.formatting import format_money
 from bot.ids import record_id
+from bot.runtime import Runtime, send_rules
 from bot.staff import sharing
 from bot.store.engagement import Broadcast
 from bot.web.dashboard.polls import shown_time, with_notice
 from bot.web.guard import page, read_form, runtime_of, staff_of
-from bot.web.rendering import error_page, render
+from bot.web.rendering import error_page, local_time, render
 
 OUTBOX_STATUSES = (
     ("pending", "Queued"),
@@ -59,6 +63,25 @@ async def broadcast_list(request: Request) -> Response:
     return render(request, "dashboard/broadcasts.html", title="Broadcasts", broadcasts=rows)
 
 
+def reach(preview: broadcasts.Preview, send_at: datetime, urgent: bool, runtime: Runtime) -> str:
+    """When the broadcast reaches residents, in words: the moment it goes, in the program's zone, and how many get it
+    later because it is quiet hours where they are (and until when)."""
+    show = local_time(runtime.settings.timezone)
+    rules = send_rules(runtime.settings)
+    said = f"It goes out {show(send_at)}."
+    if urgent or not preview.total:
+        return said
+    held = [(until, n) for zone, n in preview.zones.items() if (until := quiet_until(send_at, zone, rules))]
+    if not held:
+        return f"{said} It is not quiet hours for any recipient then: they get it at once (at the sender's pace)."
+    count, latest = sum(n for _, n in held), max(until for until, _ in held)
+    quiet = f"{rules.quiet_start:%H:%M}-{rules.quiet_end:%H:%M}"
+    return (
+        f"{said} It is quiet hours ({quiet} in each resident's time) for {count} of the {preview.total} recipients "
+        f"then: they get it when their quiet hours end, the last at {show(latest)}."
+    )
+
+
 async def _compose_page(
     request: Request,
     draft: BroadcastDraft,
@@ -66,9 +89,12 @@ async def _compose_page(
     problems: list[str] | None = None,
     preview: broadcasts.Preview | None = None,
     status_code: int = 200,
+    template: str = "dashboard/broadcasts_compose.html",
 ) -> Response:
     runtime = runtime_of(request)
     staff = staff_of(request)
+    settings = runtime.settings
+    when = broadcast_editor.send_moment(draft.send_at, settings.timezone, runtime.clock.now())
 
     def load(session: Session) -> dict[str, Any]:
         return {
@@ -78,9 +104,11 @@ async def _compose_page(
 
     return render(
         request,
-        "dashboard/broadcasts_compose.html",
+        template,
         status_code=status_code,
-        title="New broadcast",
+        title="Confirm the broadcast" if template.endswith("confirm.html") else "New broadcast",
+        reach=reach(preview, when, draft.urgent, runtime) if preview is not None else "",
+        money=lambda amount: format_money(amount, settings.sms_currency),
         draft=draft,
         problems=problems or [],
         preview=preview,
@@ -103,8 +131,7 @@ async def compose_form(request: Request) -> Response:
 @page("broadcast")
 async def compose(request: Request) -> Response:
     """POST /dashboard/broadcasts/new: add audience terms, preview, or send (the preview is computed again)."""
-    runtime = runtime_of(request)
-    staff = staff_of(request)
+    runtime, staff = runtime_of(request), staff_of(request)
     form = await read_form(request)
     draft = broadcast_editor.draft_from_form(form)
     action = str(form.get("action") or "preview")
@@ -133,8 +160,8 @@ async def compose(request: Request) -> Response:
             )
         except AudienceError as exc:
             return "problems", ([f"Audience: {exc}."], None)
-        if action != "send":
-            return "preview", found
+        if action != "send" or not form.get("confirmed"):  # sending asks first, on a page that repeats the preview
+            return ("confirm" if action == "send" else "preview"), found
         try:
             row, count = broadcasts.send(
                 session,
@@ -155,8 +182,9 @@ async def compose(request: Request) -> Response:
     if outcome == "problems":
         problems, found = detail
         return await _compose_page(request, draft, problems=problems, preview=found, status_code=400)
-    if outcome == "preview":
-        return await _compose_page(request, draft, preview=detail)
+    if outcome in ("preview", "confirm"):
+        page_of = {"preview": "dashboard/broadcasts_compose.html", "confirm": "dashboard/broadcasts_confirm.html"}
+        return await _compose_page(request, draft, preview=detail, template=page_of[outcome])
     broadcast_id, count, later = detail
     verb = "scheduled" if later else "queued"
     return with_notice(f"/dashboard/broadcasts/{broadcast_id}", f"{count} messages {verb}.")

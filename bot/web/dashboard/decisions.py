@@ -28,7 +28,6 @@ from bot.staff import sharing
 from bot.staff.accounts import Staff
 from bot.states import DecisionStatus, ItemStatus
 from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
-from bot.web.dashboard.inbox import local_time
 from bot.web.dashboard.inbox_query import find_visible
 from bot.web.guard import Endpoint, page, read_form, runtime_of, staff_of
 from bot.web.rendering import FormError, error_page, render
@@ -80,7 +79,6 @@ async def decision_list(request: Request) -> Response:
         "dashboard/decisions.html",
         title="Decisions",
         rows=found,
-        when=local_time(runtime.settings.timezone),
         default_locale=runtime.settings.default_locale,
     )
 
@@ -197,7 +195,6 @@ async def _show_decision(request: Request, problem: FormError | None = None) -> 
         languages=_languages(runtime),
         status_labels=STATUS_LABELS,
         editable=decision.status == DecisionStatus.DRAFT and staff.can("decide"),
-        when=local_time(runtime.settings.timezone),
         public_url=f"/public/decisions/{decision.slug}",
         **found,
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -57,11 +59,19 @@ async def event_list(request: Request) -> Response:
                 "coming": coming.get(event.id, 0),
                 "capacity": event.capacity,
             }
-            for event in session.scalars(select(Event).order_by(Event.starts_at.desc()))
+            for event in _soonest_first(session.scalars(select(Event)), runtime.clock.now())
         ]
 
     rows = await runtime.db.in_transaction(load)
     return render(request, "dashboard/events.html", title="Events", events=rows)
+
+
+def _soonest_first(events: Iterable[Event], now: datetime) -> list[Event]:
+    """Upcoming events by start, soonest first; then those that ended, the latest first."""
+    events = list(events)
+    coming = sorted((e for e in events if e.ends_at > now), key=lambda e: e.starts_at)
+    ended = sorted((e for e in events if e.ends_at <= now), key=lambda e: e.starts_at, reverse=True)
+    return coming + ended
 
 
 def _form_page(

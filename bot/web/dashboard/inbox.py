@@ -6,7 +6,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,16 +31,6 @@ from bot.web.downloads import csv_download
 from bot.web.guard import Endpoint, read_form, runtime_of, staff_of
 from bot.web.guard import page as guard
 from bot.web.rendering import PRIVATE_HEADERS, FormError, error_page, render
-
-
-def local_time(timezone: str) -> Callable[[datetime | None], str]:
-    """A formatter of timestamps in the program's time zone ("2026-03-15 12:05")."""
-    zone = ZoneInfo(timezone)
-
-    def show(value: datetime | None) -> str:
-        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
-
-    return show
 
 
 def _users(session: Session, staff: Staff) -> list[tuple[int, str]]:
@@ -99,7 +88,6 @@ async def _show_inbox(
         pages=pages,
         statuses=STATUSES,
         status_labels=STATUS_LABELS,
-        when=local_time(timezone),
         timezone=timezone,
         back="/dashboard/inbox" + (f"?{query}" if str(query) else ""),
         **found,
@@ -186,7 +174,6 @@ async def _show_item(request: Request, problem: FormError | None = None) -> Resp
         statuses=STATUSES,
         status_labels=STATUS_LABELS,
         next_statuses=sorted(triage.TRANSITIONS.get(item.status, frozenset())),
-        when=local_time(runtime.settings.timezone),
         default_locale=runtime.settings.default_locale,
         **found,
     )

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from bot.engagement.feedback.triage import KINDS, STATUSES
 from bot.engagement.forms import one_line
 from bot.i18n.negotiation import SUPPORTED_LOCALES
+from bot.ids import plain_number, record_id
 from bot.staff import sharing
 from bot.staff.accounts import Staff
 from bot.store.engagement import InputItem, Poll
@@ -68,7 +69,7 @@ class InboxFilter:
         if kind and kind not in KINDS:
             raise FilterError(f"kind must be one of {', '.join(KINDS)}.")
         page_text = text("page") or "1"
-        if not page_text.isdigit() or not 1 <= int(page_text) <= 100_000:
+        if not (plain_number(page_text, 100_000) or 0) >= 1:
             raise FilterError("page must be a positive number.")
         return cls(
             topic=text("topic", 64),
@@ -138,8 +139,8 @@ def conditions(session: Session, staff: Staff, chosen: InboxFilter, timezone: st
         where.append(InputItem.created_at < _bound(chosen.date_to + timedelta(days=1), zone))
     if chosen.q:
         found = InputItem.text.icontains(chosen.q, autoescape=True)
-        if chosen.q.lstrip("#").isdigit():
-            found = found | (InputItem.ref == int(chosen.q.lstrip("#")))
+        if (ref := record_id(chosen.q)) is not None:
+            found = found | (InputItem.ref == ref)
         where.append(found)
     return where
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,7 +28,7 @@ from bot.store.staff import Organization, Share
 from bot.web.dashboard.charts import bar_chart
 from bot.web.downloads import csv_download
 from bot.web.guard import page, read_form, runtime_of, staff_of
-from bot.web.rendering import PRIVATE_HEADERS, error_page, render
+from bot.web.rendering import PRIVATE_HEADERS, error_page, local_time, render
 
 DIMENSIONS = {"locale": "Language", "area": "Area", "channel": "Channel"}
 STATUS_ACTIONS = {"open": "poll.open", "closed": "poll.close"}
@@ -37,9 +36,7 @@ STATUS_ACTIONS = {"open": "poll.open", "closed": "poll.close"}
 
 def shown_time(moment: datetime | None, zone: str) -> str:
     """A stored (UTC) time as staff read it, in the program's time zone."""
-    if moment is None:
-        return ""
-    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
+    return local_time(zone)(moment)
 
 
 def with_notice(path: str, notice: str) -> RedirectResponse:

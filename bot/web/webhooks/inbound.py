@@ -7,6 +7,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from bot.channels.twilio_sms import MAX_BODY_BYTES
 from bot.delivery.gate import settled
+from bot.ids import plain_number
 from bot.messages import Inbound
 from bot.pipeline.orchestrator import Handled
 from bot.runtime import Runtime
@@ -15,7 +16,7 @@ from bot.runtime import Runtime
 async def read_body(request: Request) -> bytes | None:
     """The request's body, or None when it is larger than any provider sends."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if (plain_number(declared, 10**18) or 0) > MAX_BODY_BYTES:
         return None
     body = bytearray()
     async for chunk in request.stream():
