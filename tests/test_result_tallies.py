@@ -113,6 +113,8 @@ def test_results_and_group_sizes_equal_a_count_of_one_answer_at_a_time(runtime: 
                 for place, item in enumerate(answer.value["value"]):
                     points[item] += 3 - place
             assert {o.value: o.points for o in result.options if o.points} == dict(points)
+            ranked = [o.points for o in result.options]
+            assert ranked == sorted(ranked, reverse=True)  # a ranking reads by its points, most first
         if question == "stars":
             assert result.average == round(sum(a.value["value"] for a in mine) / len(mine), 2)
 

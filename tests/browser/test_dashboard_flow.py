@@ -84,7 +84,7 @@ DECISION_GROUPS = {
     ES: "Español (es): optional, the first language is used when empty",
 }
 TAG = "shade"
-WHEN = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d$")  # how the dashboard shows a time
+WHEN = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d [A-Z+0-9-]+$")  # how the dashboard shows a time: with its zone
 BY_ADMIN = re.compile(re.escape(ADMIN))  # the actor recorded with a change
 REVIEW_REASON = "Parks team is costing shaded benches"
 
@@ -220,10 +220,10 @@ def create_and_open_the_poll(page: Page, shots: Screenshots) -> None:
 
     # Opening: the page warns which languages will read the English fallback, then the poll opens.
     warning = page.get_by_role("note")
-    expect(warning).to_contain_text("Before you open: some texts are not translated.")
-    for language in OTHER_LANGUAGES:
-        expect(warning).to_contain_text(f"Residents in {language} will see {EN} for:")
-    expect(warning).not_to_contain_text(f"Residents in {ES}")
+    expect(warning).to_contain_text("Before you open: some texts are not translated; residents in these languages read")
+    for language in OTHER_LANGUAGES:  # one short line a language: how many texts, the first two
+        expect(warning).to_contain_text(f"{language}: 7 texts (Title, Question 1 (q1), and 5 more)")
+    expect(warning).not_to_contain_text(f"{ES}:")
     shots.take(page, "poll-draft")
     page.get_by_role("button", name="Open the poll").click()
     expect(page.get_by_role("status")).to_have_text("Poll opened.")

@@ -134,3 +134,16 @@ def test_the_public_page_in_every_language(
     assert audit(html) == []
     assert f'lang="{locale.replace("_", "-")}"' in html or f'lang="{locale}"' in html
     assert f'dir="{text_direction(locale)}"' in html
+
+
+def test_charts_are_drawn_big_enough_to_read_and_the_sign_in_page_has_a_title(client: TestClient) -> None:
+    """A chart keeps its own size (15px labels) and scrolls sideways on a narrow screen instead of shrinking."""
+    import re
+    from pathlib import Path
+
+    css = (Path(__file__).resolve().parents[2] / "bot" / "web" / "static" / "dashboard.css").read_text()
+    text_size = re.search(r"svg\.chart text \{[^}]*font-size: (\d+)px", css)
+    min_width = re.search(r"svg\.chart \{[^}]*min-width: (\d+)rem", css)
+    assert text_size and int(text_size.group(1)) >= 14
+    assert min_width and int(min_width.group(1)) >= 36
+    assert re.search(r"<title>Sign in · ", client.get("/login").text)

@@ -84,7 +84,13 @@ def test_a_poll_written_in_two_languages_reaches_every_resident(
     for language in ("中文 (zh_Hans)", "Tiếng Việt (vi)", "\u2068العربية\u2069 (ar)", "Français (fr)"):
         assert language in missing
     assert "Español (es)" not in missing and "English (en)" not in missing
-    assert "Residents in Tiếng Việt (vi) will see English (en)" in page
+    # Before opening: one short line per language (a count and the first two texts), not every text spelled out.
+    before = page.split('<ul id="before-you-open">', 1)[1].split("</ul>", 1)[0]
+    lines = re.findall(r"<li>(.*?)</li>", before, re.S)
+    assert len(lines) == 4 and lines[1].startswith("Tiếng Việt (vi): ") and all(len(line) < 200 for line in lines)
+    assert "read English (en) instead" in page
+    # A draft has no results yet: no empty tables, no download.
+    assert 'id="no-results-yet"' in page and "results.csv" not in page and '<table class="breakdown"' not in page
     with runtime.db.transaction() as session:
         poll = session.scalars(select(Poll).where(Poll.slug == "parks")).one()
         assert poll.status == "draft" and poll.document is not None

@@ -106,7 +106,7 @@ def _count(flow: Flow, question: str, kind: str, answers: Weighted) -> list[Opti
         if kind == "ask-ranking" and isinstance(value, list):
             for place, item in enumerate(value):
                 points[str(item)] += (len(values) - place) * times
-    return [
+    found = [
         OptionCount(
             v,
             _label(flow, question, v) if kind not in ("ask-rating", "ask-yes-no") else v,
@@ -116,6 +116,8 @@ def _count(flow: Flow, question: str, kind: str, answers: Weighted) -> list[Opti
         )
         for v in values
     ]
+    # A ranking reads by its points (a Borda count: with N options, first place is worth N, the last 1), most first.
+    return sorted(found, key=lambda option: -option.points) if kind == "ask-ranking" else found
 
 
 def results_and_sizes(session: Session, poll: Poll, flow: Flow) -> tuple[list[QuestionResult], Sizes]:

@@ -7,11 +7,12 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-ROW_HEIGHT = 26
-BAR_HEIGHT = 18
-LABEL_WIDTH = 230
-BAR_WIDTH = 300
-VALUE_WIDTH = 90
+# Sized for 15px text at 100%: the dashboard draws a chart at least this wide (it scrolls on a narrow screen).
+ROW_HEIGHT = 34
+BAR_HEIGHT = 24
+LABEL_WIDTH = 280
+BAR_WIDTH = 360
+VALUE_WIDTH = 100
 TOP = 8
 LABEL_CHARACTERS = 32
 

@@ -33,6 +33,7 @@ def _login_page(request: Request, error: str = "", status_code: int = 200, email
         request,
         "dashboard/login.html",
         status_code=status_code,
+        title="Sign in",
         login_csrf=token,
         error=error,
         email=email,
