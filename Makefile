@@ -32,7 +32,7 @@ run: $(STAMP)
 ## demo: like run, with demo content in six languages (a health poll, two events) to try in the simulator
 demo: $(STAMP)
 	$(BIN)/loopline migrate
-	$(BIN)/loopline demo --residents
+	$(BIN)/loopline demo --residents --url http://127.0.0.1:$${PORT:-8000}
 	$(BIN)/loopline serve --host 127.0.0.1 --port $${PORT:-8000}
 
 peers:

@@ -64,3 +64,18 @@ def test_the_lock_satisfies_every_range_in_pyproject() -> None:
         elif not requirement.specifier.contains(_version(pin), prereleases=True):
             problems.append(f"{requirement} but the lock has {_version(pin)}")
     assert not problems, "run `make lock`: " + "; ".join(problems)
+
+
+def test_the_project_builds_without_setuptools_warnings() -> None:
+    """What `make` prints while installing the project: no deprecation from setuptools (the licence as a table was
+    one, until 2027 when such builds stop)."""
+    import warnings
+
+    from setuptools.config.pyprojecttoml import apply_configuration
+    from setuptools.dist import Distribution
+
+    root = Path(__file__).resolve().parents[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dist = apply_configuration(Distribution(), str(root / "pyproject.toml"))
+    assert dist.get_name() == "loopline"

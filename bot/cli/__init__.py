@@ -96,6 +96,7 @@ class Loopline(click.Group):
 
 
 @click.group(cls=Loopline, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="loopline", message="loopline %(version)s")
 def main() -> None:
     """Loopline: a multilingual SMS and Telegram gateway for two-way community engagement."""
 

@@ -198,7 +198,12 @@ def seed_demo_residents(runtime: Any) -> int:
 
 @click.command()
 @click.option("--residents", is_flag=True, help="Also add demo residents who answer the poll and give feedback.")
-def demo(residents: bool) -> None:
+@click.option(
+    "--url",
+    default=None,
+    help="Where the server answers, for the links printed (default: LOOPLINE_PUBLIC_URL or :8000).",
+)
+def demo(residents: bool, url: str | None) -> None:
     """Seed demo content in all six languages (a health poll, opened; two events) to try in the simulator."""
     with command_runtime(migrate=True) as runtime:
         with runtime.db.transaction() as session:
@@ -218,5 +223,8 @@ def demo(residents: bool) -> None:
                 click.echo(f"{added} demo residents answered the poll and gave feedback: see the dashboard's inbox")
             else:
                 click.echo("The demo residents are already there.")
-    click.echo("Feedback: text FEEDBACK at any time. Try it all in the simulator (make run).")
-    click.echo(f"Dashboard: sign in at /login as {DEMO_ADMIN} with the password {password} (new at every demo run)")
+    base = (url or runtime.settings.public_url or "http://127.0.0.1:8000").rstrip("/")
+    click.echo(f"Feedback: text FEEDBACK at any time. Try it all in the simulator: {base}/simulator")
+    click.echo(
+        f"Dashboard: sign in at {base}/login as {DEMO_ADMIN} with the password {password} (new at every demo run)"
+    )

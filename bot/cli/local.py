@@ -6,6 +6,7 @@ import getpass
 import re
 import secrets
 import sys
+from collections.abc import Iterator
 
 import click
 
@@ -21,6 +22,19 @@ def migrate() -> None:
         click.echo("Database is at the latest schema.")
 
 
+def _lines(interactive: bool) -> Iterator[str]:
+    """What the resident types: read with line editing at a terminal, else line by line from the input."""
+    if not interactive:
+        yield from (line.rstrip("\n") for line in sys.stdin)
+        return
+    while True:
+        try:
+            yield input("you> ")
+        except EOFError:
+            click.echo()
+            return
+
+
 @click.command()
 @click.option("--as", "handle", default=None, help="Simulated resident handle (default: cli-USER).")
 @click.option("--language", default=None, help="A language hint, as Telegram would give (e.g. es, zh-hans).")
@@ -31,9 +45,10 @@ def chat(handle: str | None, language: str | None) -> None:
     interactive = sys.stdin.isatty()
     with command_runtime() as runtime:
         if interactive:
+            import readline  # noqa: F401, PLC0415  # line editing and history for input(), in a terminal only
+
             click.echo(f"You are {handle}. Type a message; Ctrl-D to leave.")
-        for line in sys.stdin:
-            text = line.rstrip("\n")
+        for text in _lines(interactive):
             if interactive and not text:
                 continue
             try:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import signal
+import socket
 import sys
 
 import click
 
-from bot.cli.context import configure_logging, open_runtime, settings_or_fail
+from bot.cli.context import configure_logging, fail, open_runtime, settings_or_fail
 from bot.settings import Settings
 
 LOG_LEVEL = click.option(
@@ -39,6 +41,16 @@ def startup_line(settings: Settings, local_url: str) -> str:
     return line
 
 
+def _check_free(host: str, port: int) -> None:
+    """One line and exit status 2 when the address cannot be listened on (another server has the port), before
+    anything says it is serving."""
+    try:
+        socket.create_server((host, port)).close()
+    except OSError as exc:
+        reason = "another program is listening there" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+        fail(f"--port: cannot listen on {host}:{port}: {reason}; stop it or give another --port")
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
@@ -58,6 +70,7 @@ def serve(host: str, port: int, no_delivery: bool, log_level: str, access_log: b
     from bot.web.access_log import log_config  # noqa: PLC0415
     from bot.web.app import create_app  # noqa: PLC0415
 
+    _check_free(host, port)
     configure_logging(log_level)
     runtime = open_runtime(settings, migrate=settings.is_sqlite)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104

@@ -4,6 +4,7 @@ line `serve` prints at start."""
 from __future__ import annotations
 
 import os
+import re
 import selectors
 import signal
 import subprocess
@@ -252,3 +253,21 @@ def test_python_dash_m_bot_is_the_installed_loopline_command(tmp_path: Path) -> 
     )  # fmt: skip
     assert result.returncode == 0 and "Usage: loopline" in result.stdout
     assert REPO_ROOT.is_dir()
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = _run(["serve", "--host", "127.0.0.1", "--port", str(port)], tmp_path)
+    _assert_one_line_naming(result, "--port")
+    assert f"cannot listen on 127.0.0.1:{port}: another program is listening there" in result.stderr
+
+
+def test_version_and_chat_line_editing(tmp_path: Path) -> None:
+    version = _run(["--version"], tmp_path)
+    assert version.returncode == 0 and re.fullmatch(r"loopline \d+\.\d+\.\d+\n", version.stdout), version.stdout
+    # Piped input is read line by line as before (the terminal gets readline's editing and history).
+    chat = _run(["chat"], tmp_path, stdin="hi\n1\n")
+    assert chat.returncode == 0 and chat.stdout.count("bot> ") >= 2, chat.stdout

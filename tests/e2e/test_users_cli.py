@@ -95,7 +95,7 @@ def test_demo_prints_an_admin_login_that_signs_in(tmp_path: Path) -> None:
     demo = _run(["demo", "--residents"], tmp_path)
     assert demo.returncode == 0, demo.stderr
     assert "8 demo residents answered the poll and gave feedback" in demo.stdout
-    found = re.search(r"sign in at /login as (\S+) with the password (\S+)", demo.stdout)
+    found = re.search(r"sign in at http://127.0.0.1:8000/login as (\S+) with the password (\S+)", demo.stdout)
     assert found, demo.stdout
     again = _run(["demo", "--residents"], tmp_path)
     assert "The demo residents are already there." in again.stdout
