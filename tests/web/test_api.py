@@ -360,7 +360,7 @@ def test_triage_through_the_api_is_audited_with_history(world: World) -> None:
         "at": None,
     }
     skipped = world.patch("staff", "/api/v1/input-items/1002", {"status": "acted_on", "reason": "done"})
-    assert skipped.status_code == 400 and "under review" in skipped.json()["detail"]
+    assert skipped.status_code == 409 and "under review" in skipped.json()["detail"]  # not from where it is
     tagged = world.patch("staff", "/api/v1/input-items/1001", {"tags": ["Evening Hours", "clinic"], "topic": "hours"})
     assert tagged.json()["tags"] == ["evening-hours", "clinic"] and tagged.json()["topic"] == "hours"
     retagged = world.patch("staff", "/api/v1/input-items/1001", {"tags": ["clinic"]})
@@ -389,7 +389,7 @@ def test_triage_through_the_api_is_audited_with_history(world: World) -> None:
         ({"tags": "clinic"}, 400),
         ({"tags": [1, 2]}, 400),
         ({"tags": [f"t{n}" for n in range(13)]}, 400),
-        ({"tags": ["!!!"]}, 400),
+        ({"tags": [" "]}, 400),
         ({"topic": 5}, 400),
         ({"topic": "x" * 65}, 400),
         ({"assigned_to": 1}, 400),

@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
@@ -117,3 +119,37 @@ def test_documented_query_parameters_are_exactly_those_accepted(client: TestClie
             assert response.status_code == 200, (path, parameter["name"], value, response.text)
             checked += 1
     assert checked >= 20
+
+
+@given(st.text(max_size=30))
+def test_what_the_schema_allows_the_handlers_accept(text: str) -> None:
+    """The document's patterns say exactly what the handlers take: a free-text parameter, a reason, a tag."""
+    from bot.engagement.feedback import triage
+    from bot.web.api.operations import PRINTABLE, ApiError, Param
+    from bot.web.api.schemas import NOT_BLANK
+
+    param = Param("q", "string", "search", max_length=120)
+    try:
+        param.parse(text)
+        accepted = True
+    except ApiError:
+        accepted = False
+    assert accepted == (re.search(PRINTABLE, text) is not None)
+    blank = re.search(NOT_BLANK, text) is None
+    try:
+        triage.check_reason(text)
+        triage.normalise_tag(text)
+        refused = False
+    except triage.TriageError:
+        refused = True
+    assert refused == blank
+
+
+def test_a_status_the_item_cannot_move_to_is_a_documented_conflict(client: TestClient) -> None:
+    document = client.get("/api/v1/openapi.json").json()
+    patch = document["paths"]["/api/v1/input-items/{ref}"]["patch"]
+    assert patch["responses"]["409"] == {"$ref": "#/components/responses/Conflict"}
+    change = document["components"]["schemas"]["InputItemChange"]
+    assert change["dependentRequired"] == {"status": ["reason"], "reason": ["status"]}
+    dates = [p for op in document["paths"].values() for o in op.values() for p in o["parameters"]]
+    assert all(p["schema"].get("pattern") for p in dates if p["schema"].get("format") == "date-time")

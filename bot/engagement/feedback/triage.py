@@ -50,6 +50,10 @@ class TriageError(ValueError):
     """A triage action that cannot be done, with a message fit to show to staff."""
 
 
+class TriageConflict(TriageError):
+    """A change the item's present state does not allow (a status it cannot move to from where it is)."""
+
+
 def find_item(session: Session, ref: int) -> InputItem:
     """The item with this reference (TriageError when there is none)."""
     item = session.scalars(select(InputItem).where(InputItem.ref == ref)).first()
@@ -93,7 +97,7 @@ def change_status(
     allowed = TRANSITIONS[item.status] if item.status in TRANSITIONS else frozenset(STATUSES)
     if to_status not in allowed:
         choices = " or ".join(STATUS_LABELS[s].lower() for s in sorted(allowed)) or "nothing"
-        raise TriageError(
+        raise TriageConflict(
             f"#{item.ref} is {STATUS_LABELS.get(item.status, item.status).lower()}: it can move to {choices}."
         )
     change = record_status(session, item, to_status, check_reason(reason), actor, now)
@@ -121,16 +125,14 @@ def history(session: Session, item: InputItem) -> list[InputStatusChange]:
 
 
 def normalise_tag(raw: str) -> str:
-    """A tag as stored: lower case, words joined by "-", letters, digits, "-" and "_" only (TriageError if empty)."""
-    text = unicodedata.normalize("NFC", raw).strip().lower()
-    text = re.sub(r"\s+", "-", text)
-    text = "".join(ch for ch in text if ch.isalnum() or ch in "-_")
-    text = re.sub(r"-{2,}", "-", text).strip("-_")
+    """A tag as stored: lower case, words joined by "-", letters, digits, "-" and "_" (a tag of other signs only,
+    "€", is kept as written); TriageError when blank."""
+    spaced = re.sub(r"\s+", "-", unicodedata.normalize("NFC", raw).strip().lower())
+    text = re.sub(r"-{2,}", "-", "".join(ch for ch in spaced if ch.isalnum() or ch in "-_")).strip("-_")
+    text = text or spaced
     if not text:
         raise TriageError("A tag needs at least one letter or digit.")
-    if len(text) > MAX_TAG_LENGTH:
-        raise TriageError(f"A tag has at most {MAX_TAG_LENGTH} characters.")
-    return text
+    return text[:MAX_TAG_LENGTH]  # lower case can lengthen a word ("İ" is two characters after): never refused
 
 
 def parse_tags(raw: str) -> list[str]:

@@ -21,6 +21,7 @@ from bot.web.api.content import visible_decisions
 from bot.web.api.operations import (
     AFTER,
     LIMIT,
+    ApiError,
     Param,
     bad_request,
     csv_response,
@@ -197,6 +198,8 @@ async def patch_input_item(request: Request, args: dict[str, Any]) -> Response:
                     triage.set_tags(session, item, staff.actor, now, add=wanted, remove=dropped)
                 if "topic" in change:
                     triage.set_topic(session, item, change["topic"] or "", staff.actor, now)
+            except triage.TriageConflict as exc:
+                raise ApiError(409, "conflict", str(exc)) from exc
             except triage.TriageError as exc:
                 raise bad_request(str(exc)) from exc
             session.flush()

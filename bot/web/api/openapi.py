@@ -20,6 +20,8 @@ ERROR_RESPONSES = {
     "NotFound": "No such thing, or not visible to this token.",
     "TooLarge": "The body is larger than 64 KiB.",
     "UnsupportedMediaType": "The body must be application/json.",
+    "Conflict": "The change does not fit the thing's present state (e.g. a status it cannot move to from where it is); "
+    "`detail` says where it can go.",
 }
 
 
@@ -35,6 +37,8 @@ def _responses(op: Operation) -> dict[str, Any]:
         errors["404"] = "NotFound"
     if op.body is not None:
         errors.update({"413": "TooLarge", "415": "UnsupportedMediaType"})
+    if op.method == "PATCH":
+        errors["409"] = "Conflict"
     answers.update({code: {"$ref": f"#/components/responses/{name}"} for code, name in sorted(errors.items())})
     return answers
 

@@ -44,6 +44,12 @@ class ApiError(Exception):
         return JSONResponse({"error": self.code, "detail": self.detail}, self.status, headers=self.headers)
 
 
+# What the handlers enforce, said in the schema (JSON Schema patterns read the same in ECMA-262 and Python): text
+# with no control character and something besides spaces; dates in the years 2000 to 2200.
+PRINTABLE = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x20\x7f\x85][^\x00-\x1f\x7f]*$"
+YEARS = r"^(2[01][0-9][0-9]|2200)-"
+
+
 def bad_request(detail: str) -> ApiError:
     """400 with a sentence naming what was wrong."""
     return ApiError(400, "bad_request", detail)
@@ -100,9 +106,9 @@ class Param:
         elif self.kind == "slug":
             found = {"type": "string", "pattern": f"^{SLUG.pattern}$"}
         elif self.kind == "date-time":
-            found = {"type": "string", "format": "date-time"}
+            found = {"type": "string", "format": "date-time", "maxLength": 40, "pattern": YEARS}
         else:
-            found = {"type": "string", "minLength": 1, "maxLength": self.max_length}
+            found = {"type": "string", "minLength": 1, "maxLength": self.max_length, "pattern": PRINTABLE}
         if self.default is not None:
             found["default"] = self.default
         return found

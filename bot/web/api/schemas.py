@@ -18,6 +18,8 @@ NULLABLE_STRING = {"type": ["string", "null"]}
 WHEN = {"type": "string", "format": "date-time", "description": "ISO 8601, UTC"}
 MAYBE_WHEN = {"type": ["string", "null"], "format": "date-time", "description": "ISO 8601, UTC"}
 INTEGER = {"type": "integer"}
+# Something besides white space (ECMA-262's \s lacks a few that Python strips: they are named).
+NOT_BLANK = r"[^\s\x1c-\x1f\x85]"
 BOOLEAN = {"type": "boolean"}
 PER_LANGUAGE = {
     "type": "object",
@@ -227,16 +229,17 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "description": "Change the status (with a reason), the tags, or the topic; each change is audited.",
         "properties": {
             "status": {"type": "string", "enum": list(ITEM_STATUSES)},
-            "reason": {"type": "string", "minLength": 1, "maxLength": MAX_REASON},
+            "reason": {"type": "string", "minLength": 1, "maxLength": MAX_REASON, "pattern": NOT_BLANK},
             "tags": {
                 "type": "array",
                 "maxItems": MAX_TAGS,
-                "items": {"type": "string", "minLength": 1, "maxLength": MAX_TAG_LENGTH},
-                "description": "The full new list; tags are stored lower case with words joined by -",
+                "items": {"type": "string", "minLength": 1, "maxLength": MAX_TAG_LENGTH, "pattern": NOT_BLANK},
+                "description": "The full new list; tags are stored lower case with words joined by -, keeping letters, "
+                "digits, - and _ (a tag of other signs only is kept as written)",
             },
             "topic": {"type": ["string", "null"], "maxLength": 64},
         },
-        "dependentRequired": {"status": ["reason"]},
+        "dependentRequired": {"status": ["reason"], "reason": ["status"]},
     },
     "Decision": _object(
         {
