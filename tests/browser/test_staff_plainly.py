@@ -1,0 +1,148 @@
+"""The staff side as a non-technical organizer meets it (issue 13), in Debian's chromium against a real `loopline serve`
+with the demo content: plain words, local times, soonest events first, results that read right, audiences that say
+what they match, a broadcast confirmed on a page that repeats its preview, and a form error beside its field.
+Screenshots: test-artifacts/staff/NN-name.png."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.browser.dashboard_helpers import CHROMIUM_FLAGS, Screenshots, cli
+from tests.e2e import base_env
+from tests.support.peers import REPO_ROOT, free_port, loopline_server
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+
+ADMIN, PASSWORD = "planner@eastside.example", "a long planner password"
+LOCAL_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d P[SD]T$")  # Los Angeles, named
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    executable = shutil.which("chromium")
+    assert executable, "Debian's chromium is required (make test installs it via .ci/install-browser)"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+def test_an_organizer_reads_plain_words_and_local_times(tmp_path: Path, browser: Browser) -> None:
+    shots = Screenshots(folder=REPO_ROOT / "test-artifacts" / "staff")
+    database = tmp_path / "staff.db"
+    cli(database, "migrate")
+    password_file = tmp_path / "password.txt"
+    password_file.write_text(PASSWORD + "\n", encoding="utf-8")
+    cli(database, "users", "create", "--email", ADMIN, "--role", "admin", "--password-file", str(password_file))
+    cli(database, "demo", "--residents")
+    port = free_port()
+    env = base_env(database, LOOPLINE_TIMEZONE="America/Los_Angeles", LOOPLINE_SMS_CURRENCY="USD")
+    with loopline_server(env, port=port, log_dir=tmp_path):
+        page = browser.new_page(base_url=f"http://127.0.0.1:{port}")
+        try:
+            _sign_in(page)
+            _inbox_in_plain_words(page, shots)
+            _results_that_read_right(page, shots)
+            _events_soonest_first(page, shots)
+            _a_broadcast_says_what_it_matches_and_asks_first(page, shots)
+            _a_form_error_stays_beside_its_field(page, shots)
+            _the_audit_log_in_local_time(page, shots)
+        finally:
+            page.close()
+    assert [path.stem[3:] for path in shots.taken] == [
+        "inbox",
+        "poll-results",
+        "events",
+        "audience-error",
+        "broadcast-confirm",
+        "decision-link-error",
+        "audit",
+    ]
+
+
+def _sign_in(page: Page) -> None:
+    page.goto("/login")
+    expect(page).to_have_title(re.compile(r"^Sign in · "))
+    page.get_by_label("E-mail").fill(ADMIN)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/dashboard$"))
+
+
+def _inbox_in_plain_words(page: Page, shots: Screenshots) -> None:
+    """Item 1 and 2: topics by their label, languages by name, times in the program's zone."""
+    page.goto("/dashboard/inbox")
+    table = page.get_by_role("table", name="Input items, newest first")
+    expect(table).to_contain_text("Health services and clinics")
+    expect(table).not_to_contain_text("health_services")
+    expect(table).to_contain_text("Español (es)")
+    expect(table.locator("tbody tr td.nowrap").first).to_have_text(LOCAL_TIME)
+    shots.take(page, "inbox")
+
+
+def _results_that_read_right(page: Page, shots: Screenshots) -> None:
+    """Item 7: the ranking by its points with the method named; item 1: the audience terms beside each question."""
+    page.goto("/dashboard/polls/health-priorities")
+    ranking = page.locator("section.question-results").filter(has_text="Ordered by points (a Borda count)")
+    points = [int(text) for text in ranking.locator("table").first.locator("tbody tr td:last-child").all_inner_texts()]
+    assert points == sorted(points, reverse=True) and points[0] > 0, points
+    expect(page.locator("p.audience-hint").first).to_contain_text("answered=health-priorities:top_need=clinics")
+    shots.take(page, "poll-results")
+
+
+def _events_soonest_first(page: Page, shots: Screenshots) -> None:
+    """Item 2: the event list by start, soonest first."""
+    page.goto("/dashboard/events")
+    rows = page.locator("table tbody tr").all_inner_texts()
+    assert rows and "health" in rows[0].lower(), rows  # the fair (in a week) before the town hall (in two)
+    shots.take(page, "events")
+
+
+def _a_broadcast_says_what_it_matches_and_asks_first(page: Page, shots: Screenshots) -> None:
+    """Items 4 and 3: an unknown question is an error naming the real ones; Send asks on a page that repeats the
+    preview, with the cost in dollars and when it goes out."""
+    page.goto("/dashboard/broadcasts/new")
+    page.get_by_label("Name").fill("Clinic hours")
+    page.get_by_role("group", name="Message").get_by_label("English").fill("The clinic now opens at 8 on Saturdays.")
+    page.get_by_label("Who gets it").fill("answered=health-priorities:q1=clinics")
+    page.get_by_role("button", name="Preview").first.click()
+    expect(page.get_by_role("alert")).to_contain_text("its questions: top_need, ranking, idea")
+    shots.take(page, "audience-error")
+    page.get_by_label("Who gets it").fill("language=en")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Send “Clinic hours”?")
+    expect(page.locator("#preview-cost")).to_have_text(re.compile(r"^\$\d+\.\d\d"))
+    expect(page.locator("#preview-reach")).to_contain_text("It goes out")
+    shots.take(page, "broadcast-confirm")
+    page.get_by_role("button", name=re.compile(r"^Confirm and send to \d+ resident")).click()
+    expect(page.get_by_role("status")).to_contain_text("messages queued.")
+
+
+def _a_form_error_stays_beside_its_field(page: Page, shots: Screenshots) -> None:
+    """Item 5: an unknown reference comes back beside the field that named it, what was typed kept."""
+    page.goto("/dashboard/decisions/new")
+    page.get_by_label("Decided by (department)").fill("Health department")
+    first = page.get_by_role("group", name=re.compile(r"^English \(en\)"))
+    first.get_by_label("Title", exact=True).fill("Saturday clinic hours")
+    first.get_by_label(re.compile(r"^Short summary")).fill("The clinic opens at 8 on Saturdays.")
+    page.get_by_role("button", name="Save the draft").click()
+    page.get_by_label("Link items (references, separated by commas)").fill("99999999")
+    page.get_by_role("button", name="Link the items").click()
+    expect(page.locator("#items-error")).to_contain_text("99999999")
+    expect(page.get_by_label("Link items (references, separated by commas)")).to_have_value("99999999")
+    shots.take(page, "decision-link-error")
+
+
+def _the_audit_log_in_local_time(page: Page, shots: Screenshots) -> None:
+    """Item 2: who did what, by e-mail, when in the program's time."""
+    page.goto("/dashboard/audit")
+    first = page.get_by_role("table").locator("tbody tr").first
+    expect(first.locator("td").first).to_have_text(LOCAL_TIME)
+    expect(first.locator("td").nth(1)).to_have_text(ADMIN)
+    shots.take(page, "audit")
