@@ -35,9 +35,9 @@ BAD_FILES = {
         EVENT.replace("starts_at: 2026-12-19T18:00\nends_at: 2026-12-19T19:30\n", "starts_at: 9999-12-31T23:30\n"),
         "from 2000 to 2100",
     ),
-    "event-long-slug.yaml": (EVENT.replace("slug: town-hall\n", f"slug: {LONG_SLUG}\n"), "slug must be 1 to 50"),
-    "poll-long-slug.yaml": (POLL.replace("slug: health-priorities\n", f"slug: {LONG_SLUG}\n"), "slug must be 1 to 50"),
-    "flow-long-slug.yaml": (FEEDBACK.replace("slug: feedback\n", f"slug: {LONG_SLUG}\n"), "slug must be 1 to 50"),
+    "event-long-slug.yaml": (EVENT.replace("slug: town-hall\n", f"slug: {LONG_SLUG}\n"), "a slug is 1 to 50"),
+    "poll-long-slug.yaml": (POLL.replace("slug: health-priorities\n", f"slug: {LONG_SLUG}\n"), "a slug is 1 to 50"),
+    "flow-long-slug.yaml": (FEEDBACK.replace("slug: feedback\n", f"slug: {LONG_SLUG}\n"), "a slug is 1 to 50"),
     "poll-long-question-id.yaml": (POLL.replace("id: top_need\n", f"id: {'q' * 65}\n"), "question must be an id"),
     "poll-long-results-url.yaml": (
         POLL.replace("slug: health-priorities\n", f"slug: health-priorities\nresults_url: https://{'r' * 300}\n"),

@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session
 
 from bot.channels import simulator
 from bot.cli.context import command_runtime, fail
-from bot.conversation.flows.loader import read_document
-from bot.conversation.flows.schema import FlowError, parse_flow
+from bot.conversation.flows.loader import line_of, read_document
+from bot.conversation.flows.schema import FlowError, flow_problems, parse_flow
 from bot.engagement.events.calendar import load_event, moved_to_offset, parse_event
 from bot.engagement.polls import definition as poll_store
 from bot.engagement.polls import tally as poll_results
 from bot.engagement.polls.answers import POLL_FLOW_PREFIX
-from bot.engagement.polls.definition import compile_poll
+from bot.engagement.polls.definition import compile_poll, poll_problems
 from bot.staff import accounts, audit
 from bot.store.engagement import Poll
 from bot.store.models import Address
@@ -56,18 +56,41 @@ def check_document(document: dict[str, Any]) -> str:
     raise FlowError(f"kind must be flow, poll or event, got {kind!r}")
 
 
+def file_problems(path: Path) -> list[str]:
+    """Every error in one content file at once, each as `FILE:LINE: what is wrong` (the line where its question,
+    node or key starts)."""
+    try:
+        document = read_document(path)
+    except FlowError as exc:
+        message = str(exc)
+        return [f"{path.parent / message}" if message.startswith(path.name) else f"{path}: {message}"]
+    kind = document.get("kind", "flow")
+    placed: list[tuple[tuple[str | int, ...], FlowError]]
+    if kind == "poll":
+        placed = poll_problems(document)
+    elif kind == "flow":
+        placed = [((("nodes", error.node) if error.node else ()), error) for error in flow_problems(document)]
+    else:
+        try:
+            check_document(document)
+            placed = []
+        except FlowError as exc:
+            placed = [((), exc)]
+    text = path.read_text(encoding="utf-8")
+    return [f"{path}:{line_of(text, place)}: {error}" for place, error in placed]
+
+
 def _documents(files: tuple[Path, ...]) -> list[tuple[Path, dict[str, Any]]]:
     found, failed = [], False
     for path in files:
-        try:
-            document = read_document(path)
-            what = check_document(document)
-        except FlowError as exc:
-            message = str(exc)
-            click.echo(message if message.startswith(path.name) else f"{path}: {message}", err=True)
+        problems = file_problems(path)
+        for problem in problems:
+            click.echo(problem, err=True)
+        if problems:
             failed = True
             continue
-        click.echo(f"ok {path} ({what})")
+        document = read_document(path)
+        click.echo(f"ok {path} ({check_document(document)})")
         found.append((path, document))
     if failed:
         sys.exit(1)

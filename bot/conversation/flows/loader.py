@@ -6,6 +6,7 @@ import copy
 import functools
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,14 @@ class _StrictLoader(_SAFE_LOADER):  # type: ignore[valid-type,misc]
 
 
 _StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
+# YAML 1.2's booleans: true and false only. In YAML 1.1 `value: yes` (or no, on, off, y, n) is a boolean, and an
+# option whose value is "yes" became "True"; here they stay the words they are.
+_BOOL = "tag:yaml.org,2002:bool"
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != _BOOL]
+    for first, resolvers in _SAFE_LOADER.yaml_implicit_resolvers.items()
+}
+_StrictLoader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
 def _where(mark: Any) -> str:
@@ -99,16 +108,40 @@ def parse_yaml(text: str) -> Any:
 
 
 def read_document(path: Path) -> dict[str, Any]:
-    """Decode one YAML content file (a flow, poll, event or broadcast); errors name the file."""
+    """Decode one YAML content file (a flow, poll, event or broadcast); errors name the file (and the line)."""
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             raise yaml.YAMLError(f"larger than {MAX_FILE_BYTES // 1024} KiB")
         raw = parse_yaml(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.context_mark or exc.problem_mark  # where the unclosed thing opened, else where it went wrong
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = " ".join(f"{exc.context or ''} {exc.problem or ''}".split()) or "not YAML"
+        raise FlowError(f"{path.name}{line}: cannot be read as YAML ({problem})") from exc
     except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
         raise FlowError(f"{path.name}: cannot be read as YAML ({' '.join(str(exc).split())})") from exc
     if not isinstance(raw, dict):
         raise FlowError(f"{path.name}: a content file must hold a mapping")
     return raw
+
+
+def line_of(text: str, place: tuple[str | int, ...]) -> int:
+    """The line of a file where a place in its document starts (("questions", 2) is the third question; ("nodes",
+    "ask") the node ask); the nearest enclosing place when that one is not there, line 1 for the whole file."""
+    node: Any = yaml.compose(text, Loader=yaml.SafeLoader)
+    line = 1
+    for step in place:
+        found = None
+        if isinstance(node, yaml.MappingNode):
+            found = next(
+                ((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(step)), None
+            )
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
+            found = (node.value[step], node.value[step])
+        if found is None:
+            break
+        line, node = found[0].start_mark.line + 1, found[1]
+    return line
 
 
 def load_file(path: Path) -> tuple[Flow, dict[str, Any]]:

@@ -19,7 +19,10 @@ CONSENT_VALUES = (Consent.GRANTED, Consent.DECLINED, Consent.PENDING)
 
 
 class FlowError(ValueError):
-    """A flow document is invalid; the message names the flow, the node and what is wrong."""
+    """A flow document is invalid; the message names the flow, the node and what is wrong (the node, when there is
+    one, also as an attribute: where in the file it is)."""
+
+    node: str | None = None
 
 
 # A text is either a gettext message id (the bot's own words, translated through locales/) or one text per
@@ -82,14 +85,62 @@ class Flow:
 
 def content_slug(kind: str, raw: Any) -> str:
     """The one rule for a flow's, poll's or event's slug: 1 to MAX_SLUG letters, digits, - and _."""
-    if not isinstance(raw, str) or len(raw) > MAX_SLUG or not raw.replace("-", "").replace("_", "").isalnum():
-        raise FlowError(f"{kind}: slug must be 1 to {MAX_SLUG} letters, digits, - and _")
+    rule = f"1 to {MAX_SLUG} letters, digits, - and _"
+    if not isinstance(raw, str) or not raw:
+        raise FlowError(f"{kind}: give a slug; a slug is {rule}")
+    if len(raw) > MAX_SLUG:
+        raise FlowError(f"{kind}: the slug {raw[:24]!r}... has {len(raw)} characters; a slug is {rule}")
+    wrong = sorted({ch for ch in raw if not (ch.isalnum() or ch in "-_")})
+    if wrong:
+        shown = " ".join(repr(ch) for ch in wrong[:5])
+        suggestion = "-".join("".join(ch if ch.isalnum() or ch in "-_" else " " for ch in raw.lower()).split())
+        hint = f", e.g. {suggestion!r}" if suggestion else ""
+        raise FlowError(f"{kind}: the slug {raw!r} has {shown}; a slug is {rule}{hint}")
     return raw
+
+
+def flag(raw: Any, what: str) -> bool:
+    """A yes-or-no setting of a content file: true or false (absent: false); `no` or "maybe" is an error, never a
+    string that reads as true."""
+    if raw is None or isinstance(raw, bool):
+        return bool(raw)
+    raise FlowError(f"{what} must be true or false, got {raw!r}")
 
 
 def _fail(slug: str, node: str | None, problem: str) -> FlowError:
     where = f"flow {slug!r}" + (f", node {node!r}" if node else "")
-    return FlowError(f"{where}: {problem}")
+    error = FlowError(f"{where}: {problem}")
+    error.node = node
+    return error
+
+
+def flow_problems(raw: Any) -> list[FlowError]:
+    """Every error of a flow document at once: each node checked on its own, then (when they all pass) the flow as a
+    whole. Each error's `node` says where it is."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("nodes"), dict):
+        return _first_problem(raw)
+    found = []
+    try:
+        slug = content_slug("flow", raw.get("slug"))
+    except FlowError as exc:
+        found.append(exc)
+        slug = str(raw.get("slug"))
+    for node_id, body in raw["nodes"].items():
+        try:
+            if not isinstance(node_id, str) or not node_id.replace("_", "").isalnum():
+                raise _fail(slug, str(node_id), "node ids are letters, digits and _")
+            _node(slug, node_id, body)
+        except FlowError as exc:
+            found.append(exc)
+    return found or _first_problem(raw)
+
+
+def _first_problem(raw: Any) -> list[FlowError]:
+    try:
+        parse_flow(raw)
+    except FlowError as exc:
+        return [exc]
+    return []
 
 
 def _text(slug: str, node: str, raw: Any, what: str, required: bool = True) -> Text | None:
@@ -110,6 +161,13 @@ def _text(slug: str, node: str, raw: Any, what: str, required: bool = True) -> T
             raise _fail(slug, node, f"{what} is missing languages {missing}")
         return {str(k): str(v) for k, v in raw.items()}
     raise _fail(slug, node, f"{what} must be a message or a mapping of language to text")
+
+
+def _flag(slug: str, node_id: str, raw: dict[str, Any], name: str) -> bool:
+    try:
+        return flag(raw.get(name), name)
+    except FlowError as exc:
+        raise _fail(slug, node_id, str(exc)) from exc
 
 
 def _question(slug: str, node_id: str, kind: str, raw: Any) -> str | None:
@@ -194,13 +252,13 @@ def _node(slug: str, node_id: str, raw: Any) -> Node:
         next=nxt,
         choices=tuple(choices),
         save_as=raw.get("save_as"),
-        skippable=bool(raw.get("skippable", False)),
+        skippable=_flag(slug, node_id, raw, "skippable"),
         max_attempts=max_attempts,
         max_length=_max_length(slug, node_id, raw.get("max_length", 1000)),
         until_language_known=_text(slug, node_id, raw.get("until_language_known"), "until_language_known", False),
         question=_question(slug, node_id, kind, raw.get("question")),
         max_choices=_max_choices(slug, node_id, raw.get("max_choices")),
-        joins_parts=bool(raw.get("joins_parts", False)),
+        joins_parts=_flag(slug, node_id, raw, "joins_parts"),
         conditions=tuple(conditions),
         field=raw.get("field"),
         value=None if raw.get("value") is None else str(raw.get("value")),

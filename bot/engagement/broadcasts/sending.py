@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from bot.channels.render import render
 from bot.channels.segments import analyse
-from bot.conversation.flows.schema import FlowError
+from bot.conversation.flows.schema import FlowError, flag
 from bot.engagement.broadcasts.audiences import Audience, recipient_query, recipients
 from bot.engagement.forms import language_name
 from bot.i18n.catalogs import Translator, _
@@ -57,7 +57,10 @@ def parse_broadcast(document: dict[str, Any]) -> BroadcastFile:
     if not isinstance(invite, dict) or any(k not in INVITES for k in invite) or len(invite) > 1:
         raise FlowError(f"broadcast {name!r}: invite is {{poll: slug}} or {{event: slug}}")
     return BroadcastFile(
-        name, {str(k): str(v) for k, v in texts.items()}, dict(invite), bool(document.get("urgent", False))
+        name,
+        {str(k): str(v) for k, v in texts.items()},
+        dict(invite),
+        flag(document.get("urgent"), f"broadcast {name!r}: urgent"),
     )
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.conversation.flows.schema import FlowError, content_slug, parse_flow
+from bot.conversation.flows.schema import FlowError, content_slug, flag, parse_flow
 from bot.engagement.polls.answers import POLL_FLOW_PREFIX
 from bot.i18n.negotiation import SUPPORTED_LOCALES, pick_text
 from bot.states import PollStatus
@@ -118,6 +118,50 @@ def compile_poll(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
     return fields, flow
 
 
+def poll_problems(document: dict[str, Any]) -> list[tuple[tuple[str | int, ...], FlowError]]:
+    """Every error of a poll file at once, each with its place in the document (("questions", 2) is the third
+    question): the parts checked one by one, then (when they all pass) the poll as a whole."""
+    found: list[tuple[tuple[str | int, ...], FlowError]] = []
+    slug = str(document.get("slug"))
+    fallback: str | None = None
+    try:
+        content_slug("poll", document.get("slug"))
+    except FlowError as exc:
+        found.append((("slug",), exc))
+    try:
+        fallback = fallback_language(document)
+    except FlowError as exc:
+        found.append((("fallback_language",), exc))
+
+    def texts(where: str, raw: Any) -> dict[str, str] | None:
+        return texts_in_every_language(slug, where, raw, fallback=fallback)
+
+    for key in ("title", "thanks"):
+        try:
+            texts(key, document.get(key))
+        except FlowError as exc:
+            found.append(((key,), exc))
+    questions = document.get("questions")
+    seen: set[str] = set()
+    for index, question in enumerate(questions if isinstance(questions, list) else [], 1):
+        qid = question.get("id") if isinstance(question, dict) else None
+        if isinstance(qid, str) and qid in seen:
+            found.append(
+                (("questions", index - 1), FlowError(f"poll {slug!r}, question {index}: the id {qid!r} is used twice"))
+            )
+        seen.add(str(qid))
+        try:
+            _question_node(slug, index, question, texts)
+        except FlowError as exc:
+            found.append((("questions", index - 1), exc))
+    if not found:
+        try:
+            compile_poll(document)
+        except FlowError as exc:
+            found.append(((), exc))
+    return found
+
+
 def _question_node(
     slug: str, index: int, question: Any, texts: Callable[[str, Any], dict[str, str] | None]
 ) -> dict[str, Any]:
@@ -133,7 +177,7 @@ def _question_node(
         "text": texts(f"question {qid!r}", question.get("text")),
         "question": qid,
         "save_as": qid,
-        "skippable": bool(question.get("optional", False)),
+        "skippable": _optional(slug, qid, question.get("optional")),
     }
     if kind in ("ask-choice", "ask-multi", "ask-ranking"):
         options = question.get("options")
@@ -152,6 +196,13 @@ def _question_node(
     if kind == "ask-text":
         node["max_length"] = question.get("max_length", 1000)  # checked with the rest of the flow (schema)
     return node
+
+
+def _optional(slug: str, qid: str, raw: Any) -> bool:
+    try:
+        return flag(raw, "optional")
+    except FlowError as exc:
+        raise FlowError(f"poll {slug!r}, question {qid!r}: {exc}") from exc
 
 
 def load_poll(session: Session, document: dict[str, Any], flows: FlowRegistry, clock: Clock) -> tuple[Poll, int]:
