@@ -262,3 +262,19 @@ def test_audit_log_refuses_bad_filters(client: TestClient, runtime: Runtime, adm
     page = client.get(f"/dashboard/audit?{query}")
     assert page.status_code == 400 and 'role="alert"' in page.text
     assert client.get(f"/dashboard/audit.csv?{query}").status_code == 400
+
+
+def test_audit_days_are_the_programs_days(runtime: Runtime) -> None:
+    """'From 2 March' in Los Angeles starts at 08:00 UTC: an action at 07:00 UTC was on the 1st there."""
+    from datetime import UTC, date, datetime
+
+    from bot.web.dashboard.audit import AuditFilters
+
+    with runtime.db.transaction() as session:
+        for hour in (7, 9):
+            audit.record(session, "cli:ana", "poll.open", f"poll:h{hour}", datetime(2026, 3, 2, hour, tzinfo=UTC))
+    with runtime.db.transaction() as session:
+        local = AuditFilters(since=date(2026, 3, 2), zone="America/Los_Angeles")
+        in_utc = AuditFilters(since=date(2026, 3, 2))
+        assert [e.subject for e in session.scalars(local.query(session))] == ["poll:h9"]
+        assert sorted(e.subject for e in session.scalars(in_utc.query(session))) == ["poll:h7", "poll:h9"]

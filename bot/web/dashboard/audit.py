@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, false, func, or_, select
 from sqlalchemy.orm import Session
@@ -34,25 +35,29 @@ class FilterError(ValueError):
 
 @dataclass(frozen=True)
 class AuditFilters:
-    """The audit log's filters, checked: actor (contains), action (prefix), days from/to (UTC), page cursor."""
+    """The audit log's filters, checked: actor (contains), action (prefix), days from/to (in the program's time
+    zone), page cursor."""
 
     actor: str = ""
     action: str = ""
     since: date | None = None
     until: date | None = None
     before: int | None = None
+    zone: str = "UTC"  # the program's: a day is the program's day
 
     def query(self, session: Session) -> Select[Any]:
         """The matching events, newest first (by time, then by id); after the `before` event when paging."""
+        local = ZoneInfo(self.zone)
         query = select(AuditEvent)
         if self.actor:
             query = query.where(func.lower(AuditEvent.actor).contains(self.actor.lower(), autoescape=True))
         if self.action:
             query = query.where(AuditEvent.action.startswith(self.action, autoescape=True))
         if self.since:
-            query = query.where(AuditEvent.at >= datetime.combine(self.since, time(), UTC))
+            query = query.where(AuditEvent.at >= datetime.combine(self.since, time(), local).astimezone(UTC))
         if self.until:
-            query = query.where(AuditEvent.at < datetime.combine(self.until + timedelta(days=1), time(), UTC))
+            end = datetime.combine(self.until + timedelta(days=1), time(), local).astimezone(UTC)
+            query = query.where(AuditEvent.at < end)
         if self.before:
             cursor = session.get(AuditEvent, self.before)
             if cursor is None:
@@ -93,7 +98,8 @@ def audit_filters(request: Request) -> AuditFilters:
     before = int(raw_before) if raw_before else None
     if before is not None and before > MAX_RECORD_ID:
         raise FilterError("before: that number is too large.")
-    return AuditFilters(text["actor"], text["action"], days["since"], days["until"], before)
+    zone = request.app.state.runtime.settings.timezone
+    return AuditFilters(text["actor"], text["action"], days["since"], days["until"], before, zone)
 
 
 def details_text(details: dict[str, Any], action: str = "") -> str:
