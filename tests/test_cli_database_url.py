@@ -56,6 +56,8 @@ def _arguments(command: click.Command, folder: Path) -> list[str]:
         "resident_id": "1",
         "broadcast_id": "1",
         "token_id": "1",
+        "spelling": "la mision",
+        "code": "mission",
     }
     found: list[str] = []
     for param in command.params:

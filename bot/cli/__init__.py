@@ -23,6 +23,7 @@ COMMANDS = {
     "broadcast": "broadcasts:broadcast",
     "users": "users:users",
     "residents": "residents:residents",
+    "areas": "areas:areas",
 }
 
 

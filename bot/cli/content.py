@@ -16,6 +16,7 @@ from bot.channels import simulator
 from bot.cli.context import command_runtime, fail
 from bot.conversation.flows.loader import line_of, read_document
 from bot.conversation.flows.schema import FlowError, flow_problems, parse_flow
+from bot.engagement.areas import load_areas
 from bot.engagement.events.calendar import load_event, moved_to_offset, parse_event
 from bot.engagement.polls import definition as poll_store
 from bot.engagement.polls import tally as poll_results
@@ -230,6 +231,14 @@ def demo(residents: bool, url: str | None) -> None:
     """Seed demo content in all six languages (a health poll, opened; two events) to try in the simulator."""
     with command_runtime(migrate=True) as runtime:
         with runtime.db.transaction() as session:
+            stored, _placed = load_areas(
+                session,
+                (DEMO_DIR / "areas.csv").read_text(encoding="utf-8"),
+                runtime.settings.default_locale,
+                audit.cli_actor(),
+                runtime.clock.now(),
+            )
+            click.echo(f"{stored} demo areas (ZIP codes and neighbourhoods): see the dashboard's Areas page")
             for path in sorted(DEMO_DIR.glob("*.yaml")):
                 document = read_document(path)
                 if document.get("kind") == "poll":

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.conversation.flows.engine import RecordAnswer, Rsvp, SetField, SubmitFeedback
 from bot.conversation.router import Turn
+from bot.engagement.areas import assign_area
 from bot.engagement.events import calendar as events
 from bot.engagement.feedback.items import submit_feedback
 from bot.engagement.polls.answers import poll_for_flow, record_answer
@@ -70,8 +71,8 @@ def _update_resident(session: Session, turn: Turn, where: Situation) -> None:
             continue
         if effect.field == "locale" and effect.value:
             resident.locale = effect.value
-        elif effect.field == "area":
-            resident.area = effect.value
+        elif effect.field == "area":  # matched to the program's areas; what was typed is kept too
+            assign_area(session, resident, effect.value, where.program.default_locale)
         elif effect.field.startswith("fields."):
             resident.fields = {**resident.fields, effect.field.removeprefix("fields."): effect.value}
     if turn.consent and turn.consent != resident.consent:

@@ -30,3 +30,10 @@ def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     writer.writerow([safe_cell(cell) for cell in header])
     writer.writerows([safe_cell(cell) for cell in row] for row in rows)
     return out.getvalue()
+
+
+def csv_rows(text: str) -> tuple[list[str], list[dict[str, str]]]:
+    """A CSV file read back (a byte-order mark tolerated): its header and its rows as column -> value."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    rows = [{str(k): (v or "") for k, v in row.items() if k is not None} for row in reader]
+    return list(reader.fieldnames or []), rows

@@ -1,5 +1,5 @@
 """The store: every model is registered on one metadata as soon as the package is imported."""
 
-from bot.store import engagement, models, staff
+from bot.store import engagement, models, places, staff
 
-__all__ = ["engagement", "models", "staff"]
+__all__ = ["engagement", "models", "places", "staff"]

@@ -66,7 +66,8 @@ class Resident(Base):
     locale: Mapped[str | None] = mapped_column(String(16))
     timezone: Mapped[str | None] = mapped_column(String(64))
     consent: Mapped[str] = mapped_column(String(16), default=Consent.PENDING)
-    area: Mapped[str | None] = mapped_column(String(120))
+    area: Mapped[str | None] = mapped_column(String(120))  # the program's name for it when matched, else as typed
+    area_typed: Mapped[str | None] = mapped_column(String(120))  # as the resident wrote it
     fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
     display_name: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime]

@@ -43,6 +43,7 @@ NAV = (
     ("/dashboard/broadcasts", "Broadcasts", "broadcast"),
     ("/dashboard/inbox", "Inbox", "view"),
     ("/dashboard/decisions", "Decisions", "view"),
+    ("/dashboard/areas", "Areas", "content"),
     ("/dashboard/users", "Users", "users"),
     ("/dashboard/audit", "Audit log", "audit"),
 )

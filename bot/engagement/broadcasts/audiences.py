@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import FlowError
 from bot.conversation.text import fold
+from bot.engagement.areas import AreaBook
 from bot.engagement.polls.definition import compile_poll
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.states import Consent
@@ -195,8 +196,13 @@ def _areas_named(session: Session, names: tuple[str, ...]) -> list[str]:
     """The areas as residents wrote them that the names stand for, whatever the case and accents ("la mision" is
     "La Misión"); a name no resident gave is an error listing those they did."""
     given = given_areas(session)
-    found = [area for area in given if fold(area) in {fold(name) for name in names}]
-    missing = [name for name in names if all(fold(area) != fold(name) for area in given)]
+    book = AreaBook.read(session)
+    # A program area's code, ZIP code, alias or name in any language stands for the name residents are filed under.
+    matched = [area for area in map(book.match, names) if area is not None]
+    wanted = {fold(str(word)) for area in matched for word in [area.code, *area.names.values()]}
+    wanted |= {fold(name) for name in names}
+    found = [area for area in given if fold(area) in wanted]
+    missing = [name for name in names if book.match(name) is None and all(fold(area) != fold(name) for area in given)]
     if missing:
         shown = ", ".join(_quoted(area) for area in given[:12]) or "none yet"
         raise AudienceError(f"no resident gave the area {', '.join(map(repr, missing))}; areas given: {shown}")

@@ -48,7 +48,7 @@ def merge(session: Session, keep_id: int, other_id: int, now: datetime) -> Resid
     if latest is not None:
         keep.consent = latest.state
     keep.locale = keep.locale or other.locale
-    keep.area = keep.area or other.area
+    keep.area, keep.area_typed = (keep.area, keep.area_typed) if keep.area else (other.area, other.area_typed)
     keep.timezone = keep.timezone or other.timezone
     keep.fields = {**(other.fields or {}), **(keep.fields or {})}
     keep.updated_at = now

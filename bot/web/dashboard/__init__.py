@@ -6,6 +6,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.web import api, public
 from bot.web.dashboard import (
+    areas,
     broadcasts,
     decisions,
     events,
@@ -27,6 +28,7 @@ def routes() -> list[BaseRoute]:
         Route("/logout", sign_in.logout, methods=["POST"]),
         Route("/dashboard", overview.overview, methods=["GET"]),
         *polls.ROUTES,
+        *areas.ROUTES,
         *events.ROUTES,
         *broadcasts.ROUTES,
         *inbox.ROUTES,
