@@ -115,3 +115,23 @@ def test_audiences_name_an_area_by_code_zip_or_name(runtime: Runtime, chat: Call
         assert count("area=bayview,oakland") == 2
         with pytest.raises(AudienceError, match="no resident gave the area 'Narnia'"):
             count("area=Narnia")
+
+
+def test_a_resident_reads_their_area_in_their_language(runtime: Runtime, chat: Callable[..., Chat]) -> None:
+    """Results told per area name the area in the resident's language ("La Misión"), filed under one name."""
+    from bot.engagement.polls.public_results import tally_poll
+    from bot.store.engagement import Poll
+    from tests.support.voices import open_demo_poll
+
+    _load(runtime)
+    open_demo_poll(runtime)
+    resident = join(chat, "+14155550009", "la mision")
+    for text in ("HEALTH", "1", "skip", "skip"):
+        resident.send(text)
+    with runtime.db.transaction() as session:
+        poll = session.scalars(select(Poll)).one()
+        answers = tally_poll(session, poll, runtime.flows.latest_flows(session)[f"poll-{poll.slug}"])
+    assert set(answers.area_of.values()) == {"Mission District"}
+    assert answers.area_in("Mission District", "es") == "La Misión"
+    assert answers.area_in("Mission District", "vi") == "Quận Mission"
+    assert answers.area_in("Oakland", "es") == "Oakland"

@@ -71,6 +71,9 @@ POLL_CLOSED = "This poll is closed. Thank you for your interest!"
 NOT_A_NUMBER = "Sorry, I didn't understand. Please reply with a number from 1 to {count}."
 
 
+MISSION = "Mission District"  # 94110, as the demo's areas name it (the resident typed the ZIP code)
+
+
 def _token() -> str:
     """A token shaped like BotFather's: digits, a colon, 35 characters of A-Za-z0-9_-."""
     return f"{secrets.randbelow(9 * 10**9) + 10**9}:{secrets.token_urlsafe(26)[:35]}"
@@ -294,7 +297,7 @@ def test_demo_poll_on_telegram_and_sms_then_results_and_close(tmp_path: Path) ->
         engine.dispose()
     # The open answer is also an input item, for staff to read in the inbox.
     assert items == [
-        {"kind": "poll", "text": IDEA, "channel": "telegram", "locale": "es", "area": "94110", "topic": "idea"}
+        {"kind": "poll", "text": IDEA, "channel": "telegram", "locale": "es", "area": MISSION, "topic": "idea"}
     ]
     answers = {(row["channel"], row["question"]): row for row in stored}
     assert set(answers) == {(channel, q) for channel in ("sms", "telegram") for q in ("top_need", "ranking", "idea")}
@@ -302,7 +305,7 @@ def test_demo_poll_on_telegram_and_sms_then_results_and_close(tmp_path: Path) ->
     assert json.loads(answers["sms", "ranking"]["value"])["value"] == ["mental_health", "clean_air"]
     assert json.loads(answers["sms", "idea"]["value"])["value"] is None  # skipped
     assert {(r["channel"], r["locale"], r["area"]) for r in stored} == {
-        ("telegram", "es", "94110"),
+        ("telegram", "es", MISSION),
         ("sms", "en", None),
     }
 
@@ -339,7 +342,7 @@ def check_results(results: dict[str, dict[str, Any]]) -> None:
         "sms": {"mental_health": 1},
         "telegram": {"clean_air": 1},
     }
-    assert {k: counts(v) for k, v in by["area"].items()} == {"94110": {"clean_air": 1}, "unknown": {"mental_health": 1}}
+    assert {k: counts(v) for k, v in by["area"].items()} == {MISSION: {"clean_air": 1}, "unknown": {"mental_health": 1}}
 
     # Ranking: first choices counted, points 5-4-3-... by place (five options).
     # Telegram "4 1 2": clean_air 5, clinics 4, mental_health 3; SMS "2,4": mental_health 5, clean_air 4.

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from babel.numbers import format_percent
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import Flow, Node
@@ -16,6 +17,7 @@ from bot.i18n.catalogs import Translator, _
 from bot.i18n.formatting import babel_locale
 from bot.i18n.negotiation import pick_text
 from bot.store.engagement import Answer, Poll
+from bot.store.places import Area
 
 SMALLEST_GROUP = 5  # no count, percentage or breakdown of fewer residents is ever shown
 COUNTED_KINDS = ("ask-choice", "ask-multi", "ask-ranking", "ask-yes-no", "ask-rating")
@@ -70,6 +72,11 @@ class PollAnswers:
     by_area: dict[str, dict[str, Tally]]
     area_of: dict[int, str | None]
     area_sizes: Counter[str]
+    area_names: dict[str, dict[str, str]] = field(default_factory=dict)  # an area's name -> its name per language
+
+    def area_in(self, area: str, locale: str) -> str:
+        """An area as a resident of that language reads it: the program's name for it there, else as filed."""
+        return pick_text(self.area_names.get(area) or {}, locale) or area
 
     @property
     def respondents(self) -> int:
@@ -103,7 +110,12 @@ def tally_poll(session: Session, poll: Poll, flow: Flow) -> PollAnswers:
                 tally = by_area[area][question] = Tally(node)
             _add(tally, values[raw], times)
     sizes = Counter(area for area in area_of.values() if area)
-    return PollAnswers(poll, flow, overall, dict(by_area), area_of, sizes)
+    names = {
+        str(n): {str(k): str(v) for k, v in a.names.items()}
+        for a in session.scalars(select(Area))
+        for n in a.names.values()
+    }
+    return PollAnswers(poll, flow, overall, dict(by_area), area_of, sizes, names)
 
 
 def _top(tally: Tally, locale: str) -> str:
@@ -130,7 +142,8 @@ def results_line(answers: PollAnswers, resident_id: int, locale: str) -> str:
     if area and answers.area_sizes[area] >= SMALLEST_GROUP:
         parts = _tops(answers.by_area.get(area, {}), locale)
         if parts:
-            return Translator(locale).gettext(AREA_RESULTS, poll=poll_title, area=area, results="; ".join(parts))
+            where = answers.area_in(area, locale)
+            return Translator(locale).gettext(AREA_RESULTS, poll=poll_title, area=where, results="; ".join(parts))
     if answers.respondents < SMALLEST_GROUP:
         return ""
     parts = _tops(answers.overall, locale)
