@@ -24,6 +24,8 @@ COMMANDS = {
     "users": "users:users",
     "residents": "residents:residents",
     "areas": "areas:areas",
+    "baseline": "areas:baseline",
+    "representation": "areas:show_representation",
 }
 
 

@@ -1,8 +1,10 @@
-"""Area commands of the `loopline` CLI: load the program's areas from a CSV, list them and what nobody matched, map a
-spelling residents used to an area."""
+"""Who is heard, from the `loopline` CLI: the program's areas (load, list, map a spelling), the population baseline,
+and the representation report."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import sys
 from pathlib import Path
 
@@ -11,7 +13,10 @@ from sqlalchemy import func, select
 
 from bot.cli.context import command_runtime, fail
 from bot.engagement import areas as area_book
+from bot.engagement import representation
 from bot.staff import audit
+from bot.staff.spreadsheet import csv_text
+from bot.store.engagement import Poll
 from bot.store.models import Resident
 from bot.store.places import Area
 
@@ -69,3 +74,67 @@ def map_spelling(spelling: str, code: str) -> None:
         except area_book.AreaError as exc:
             fail(str(exc))
     click.echo(f"{spelling!r} is now {code}: {moved} residents moved")
+
+
+@click.group()
+def baseline() -> None:
+    """The population residents are compared with (see README: Who is heard)."""
+
+
+@baseline.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def load_baseline(file: Path) -> None:
+    """Replace the baseline with a CSV: dimension, group, population, and optionally area and source."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"{file}: cannot be read ({exc})")
+    with command_runtime() as runtime:
+        try:
+            with runtime.db.transaction() as session:
+                stored = representation.load_baseline(
+                    session, text, runtime.settings.default_locale, audit.cli_actor(), runtime.clock.now()
+                )
+        except representation.BaselineError as exc:
+            click.echo(f"loopline: {file}: {exc}", err=True)
+            sys.exit(1)  # the file needs work, not the command line
+    click.echo(f"baseline: {stored} counts stored")
+
+
+@click.command("representation")
+@click.argument("slug", required=False)
+@click.option("--format", "shape", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+def show_representation(slug: str | None, shape: str) -> None:
+    """Who answered a poll (or takes part, without SLUG) against the population: shares, ratios, flagged groups."""
+    with command_runtime() as runtime, runtime.db.transaction() as session:
+        poll = None
+        if slug is not None:
+            poll = session.scalars(select(Poll).where(Poll.slug == slug)).first()
+            if poll is None:
+                fail(f"no poll {slug!r} (loopline polls list shows them)")
+        found = representation.report(session, poll)
+    rows = [
+        [d.dimension, g.group, g.respondents, round(g.share, 4), _maybe(g.population_share), _maybe(g.ratio), g.flagged]
+        for d in found.dimensions
+        for g in d.groups
+    ]
+    if shape == "json":
+        click.echo(json.dumps(dataclasses.asdict(found), ensure_ascii=False, indent=2))
+    elif shape == "csv":
+        click.echo(csv_text(REPORT_HEADER, rows), nl=False)
+    else:
+        click.echo(f"{found.respondents} respondents; baseline: {', '.join(found.sources) or 'none loaded'}")
+        for d in found.dimensions:
+            score = f"{d.score:.2f}" if d.score is not None else "no baseline"
+            click.echo(f"{d.dimension} (score {score})")
+            for g in d.groups:
+                against = f"{g.population_share:.0%} of the population" if g.population_share is not None else "-"
+                mark = "  UNDER-REPRESENTED" if g.flagged else ""
+                click.echo(f"  {g.group}: {g.respondents} ({g.share:.0%}) vs {against}{mark}")
+
+
+REPORT_HEADER = ("dimension", "group", "respondents", "share", "population_share", "ratio", "flagged")
+
+
+def _maybe(value: float | None) -> float | str:
+    return "" if value is None else round(value, 4)

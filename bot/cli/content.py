@@ -22,6 +22,7 @@ from bot.engagement.polls import definition as poll_store
 from bot.engagement.polls import tally as poll_results
 from bot.engagement.polls.answers import POLL_FLOW_PREFIX
 from bot.engagement.polls.definition import compile_poll, poll_problems
+from bot.engagement.representation import load_baseline
 from bot.staff import accounts, audit
 from bot.store.engagement import Poll
 from bot.store.models import Address
@@ -239,6 +240,9 @@ def demo(residents: bool, url: str | None) -> None:
                 runtime.clock.now(),
             )
             click.echo(f"{stored} demo areas (ZIP codes and neighbourhoods): see the dashboard's Areas page")
+            baseline = (DEMO_DIR / "baseline.csv").read_text(encoding="utf-8")
+            load_baseline(session, baseline, runtime.settings.default_locale, audit.cli_actor(), runtime.clock.now())
+            click.echo("a demo population baseline (illustrative): loopline representation health-priorities")
             for path in sorted(DEMO_DIR.glob("*.yaml")):
                 document = read_document(path)
                 if document.get("kind") == "poll":

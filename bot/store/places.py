@@ -1,5 +1,5 @@
-"""Models of the program's places: canonical areas (a name per language, ZIP codes, aliases) and the spellings staff
-mapped to one of them once for everyone."""
+"""Models of the program's places: canonical areas (a name per language, ZIP codes, aliases), the spellings staff
+mapped to one of them once for everyone, and the population counts residents are compared with."""
 
 from __future__ import annotations
 
@@ -35,3 +35,18 @@ class AreaSpelling(Base):
     spelling: Mapped[str] = mapped_column(String(120), unique=True)
     area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime]
+
+
+class BaselineCount(Base):
+    """How many people of one group live in the program's area (or one of its areas), from a named source: the
+    population residents taking part are compared with."""
+
+    __tablename__ = "baseline_counts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(40))
+    group_name: Mapped[str] = mapped_column(String(120))
+    area: Mapped[str | None] = mapped_column(String(64))  # an area's code; None for the whole program area
+    population: Mapped[int]
+    source: Mapped[str] = mapped_column(String(300), default="")
+    loaded_at: Mapped[datetime]

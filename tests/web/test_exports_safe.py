@@ -60,7 +60,10 @@ API_EXPORTS = {
     "/api/v1/polls/{slug}/results": ("group", "option"),
     "/api/v1/input-items": ("text", "area", "topic", "tags"),
 }
-CLI_EXPORTS: dict[tuple[str, ...], tuple[str, ...]] = {("results",): ("group", "option")}
+CLI_EXPORTS: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("results",): ("group", "option"),
+    ("representation",): ("group",),
+}
 _PARAM = re.compile(r"\{([a-z_]+)(?::[a-z]+)?\}")
 
 

@@ -1,0 +1,166 @@
+"""Who is heard: the population baseline (a CSV of counts by dimension and group, from a named source) and the
+representation report — per dimension, each group's share of respondents against its share of the population, the
+ratio, the groups below the threshold flagged, and one score (1 − ½·Σ|p − q|)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from bot.engagement.areas import AreaBook, display_name
+from bot.i18n.negotiation import SUPPORTED_LOCALES
+from bot.ids import plain_number
+from bot.staff import audit
+from bot.staff.spreadsheet import csv_rows
+from bot.states import Consent
+from bot.store.engagement import Answer, Poll
+from bot.store.models import Address, Resident
+from bot.store.places import BaselineCount
+
+DIMENSIONS = ("language", "area", "channel")  # what every resident has; demographics join them when asked
+THRESHOLD = 0.8  # a group below 0.8 of its population share is flagged
+COLUMNS = ("dimension", "group", "population", "area", "source")
+
+
+class BaselineError(ValueError):
+    """A baseline file that cannot be taken; the message lists every bad line."""
+
+
+def load_baseline(session: Session, text: str, locale: str, actor: str, now: datetime) -> int:
+    """Replace the baseline with a CSV's counts (dimension, group, population, optional area code and source);
+    languages by code, areas by their code or any name; every error listed at once. The rows stored."""
+    header, lines = csv_rows(text)
+    if not {"dimension", "group", "population"} <= set(header):
+        raise BaselineError(f"the first line names the columns: {', '.join(COLUMNS)} (area and source optional)")
+    book = AreaBook.read(session)
+    rows: list[BaselineCount] = []
+    problems: list[str] = []
+    for line, row in enumerate(lines, 2):
+        dimension, group = row.get("dimension", "").strip().lower(), row.get("group", "").strip()
+        population = plain_number(row.get("population", ""), 10**9)
+        named = book.match(group) if dimension == "area" else None
+        typed_area = row.get("area", "").strip()
+        within = book.match(typed_area) if typed_area else None
+        if not dimension or not group:
+            problems.append(f"line {line}: give a dimension and a group")
+        if population is None:
+            problems.append(f"line {line}: population must be a whole number")
+        if dimension == "language" and group not in SUPPORTED_LOCALES:
+            problems.append(f"line {line}: language groups are {', '.join(SUPPORTED_LOCALES)}, not {group!r}")
+        if dimension == "area" and named is None:
+            problems.append(f"line {line}: no area {group!r} (load the areas first: loopline areas load)")
+        if typed_area and within is None:
+            problems.append(f"line {line}: no area {typed_area!r}")
+        rows.append(
+            BaselineCount(
+                dimension=dimension,
+                group_name=display_name(named, locale) if named is not None else group,
+                area=within.code if within is not None else None,
+                population=population or 0,
+                source=row.get("source", "").strip()[:300],
+                loaded_at=now,
+            )
+        )
+    if problems or not rows:
+        raise BaselineError("; ".join(problems) or "the file has no counts")
+    session.execute(delete(BaselineCount))
+    session.add_all(rows)
+    audit.record(session, actor, "baseline.load", "baseline", now, rows=len(rows))
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class GroupShare:
+    """One group of a dimension: respondents, their share, the population's share, the ratio, and the flag."""
+
+    group: str
+    respondents: int
+    share: float
+    population_share: float | None
+    ratio: float | None
+    flagged: bool
+
+
+@dataclass(frozen=True)
+class DimensionReport:
+    """One dimension: its groups, most under-represented first, and the representativeness score (None without a
+    baseline for it)."""
+
+    dimension: str
+    groups: list[GroupShare] = field(default_factory=list)
+    score: float | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    """Who answered (or takes part), against the population, dimension by dimension."""
+
+    respondents: int
+    dimensions: list[DimensionReport]
+    sources: list[str]
+
+
+def _who(session: Session, poll: Poll | None) -> dict[int, dict[str, str]]:
+    """Each respondent's group in every dimension: a poll's respondents as they answered (language, area, channel),
+    or the residents taking part (language, area, first reachable channel)."""
+    found: dict[int, dict[str, str]] = {}
+    if poll is not None:
+        rows = session.execute(
+            select(Answer.resident_id, Answer.locale, Answer.area, Answer.channel)
+            .where(Answer.poll_id == poll.id)
+            .order_by(Answer.id)
+        )
+        for resident_id, answered_in, answered_from, answered_on in rows:
+            groups = {"language": answered_in or "", "area": answered_from or "", "channel": answered_on or ""}
+            found.setdefault(int(resident_id), groups)
+        return found
+    channels = dict(
+        session.execute(select(Address.resident_id, func.min(Address.channel)).group_by(Address.resident_id)).all()
+    )
+    for resident_id, locale, area in session.execute(
+        select(Resident.id, Resident.locale, Resident.area).where(Resident.consent == Consent.GRANTED)
+    ):
+        found[int(resident_id)] = {
+            "language": locale or "",
+            "area": area or "",
+            "channel": channels.get(resident_id, ""),
+        }
+    return found
+
+
+def report(session: Session, poll: Poll | None = None, threshold: float = THRESHOLD) -> Report:
+    """The representation report of a poll's respondents, or of everyone taking part."""
+    who = _who(session, poll)
+    baseline: dict[str, Counter[str]] = {}
+    for dimension, group, population in session.execute(
+        select(BaselineCount.dimension, BaselineCount.group_name, BaselineCount.population).where(
+            BaselineCount.area.is_(None)
+        )
+    ):
+        baseline.setdefault(dimension, Counter())[group] += population
+    sources = sorted({s for s in session.scalars(select(BaselineCount.source).distinct()) if s})
+    dimensions = [*DIMENSIONS, *sorted(set(baseline) - set(DIMENSIONS))]
+    return Report(len(who), [_dimension(d, who, baseline.get(d), threshold) for d in dimensions], sources)
+
+
+def _dimension(
+    dimension: str, who: dict[int, dict[str, str]], population: Counter[str] | None, threshold: float
+) -> DimensionReport:
+    counts = Counter(groups.get(dimension) or "not known" for groups in who.values())
+    total, people = sum(counts.values()), sum((population or Counter()).values())
+    groups = []
+    for group in sorted(set(counts) | set(population or {})):
+        share = counts[group] / total if total else 0.0
+        expected = (population or Counter())[group] / people if people else None
+        ratio = share / expected if expected else None
+        flagged = ratio is not None and ratio < threshold
+        groups.append(GroupShare(group, counts[group], share, expected, ratio, flagged))
+    groups.sort(key=lambda g: (g.ratio is None, g.ratio if g.ratio is not None else 0.0, g.group))
+    score = None
+    if population and people:
+        score = 1 - 0.5 * sum(abs(g.share - (g.population_share or 0.0)) for g in groups)
+    return DimensionReport(dimension, groups, score)

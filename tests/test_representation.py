@@ -1,0 +1,102 @@
+"""Who is heard: a baseline of the population and the representation report against it — a scripted community in
+which one group is under-represented is flagged exactly there, with the score 1 − ½·Σ|p − q|."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+from bot.engagement import representation
+from bot.messages import Channel
+from bot.runtime import Runtime
+from tests.support.chat import Chat
+from tests.support.voices import WORDS, open_demo_poll
+
+BASELINE = """\
+dimension,group,population,area,source
+language,en,4500,,Census-like test counts
+language,es,3500,,
+language,vi,2000,,
+"""
+# 15 in English, 12 in Spanish, 3 in Vietnamese: shares 50%, 40%, 10% against 45%, 35%, 20%.
+COMMUNITY = {"en": 15, "es": 12, "vi": 3}
+
+
+def _community(chat: Callable[..., Chat]) -> list[Chat]:
+    people = []
+    for locale, count in COMMUNITY.items():
+        words = WORDS[locale]
+        for n in range(count):
+            resident = chat(Channel.SMS if n % 2 else Channel.TELEGRAM, f"+1415557{len(people):04d}")
+            if n % 2:
+                for text in (words["hello"], words["menu"], words["yes"], words["skip"]):
+                    resident.send(text)
+            else:
+                resident.send(words["hello"])
+                resident.send(locale, button=True)
+                resident.send("yes", button=True)
+                resident.send(words["skip"])
+            people.append(resident)
+    return people
+
+
+def _load(runtime: Runtime, text: str = BASELINE) -> int:
+    with runtime.db.transaction() as session:
+        return representation.load_baseline(session, text, "en", "cli:test", runtime.clock.now())
+
+
+def test_the_under_represented_group_is_flagged_exactly(runtime: Runtime, chat: Callable[..., Chat]) -> None:
+    _community(chat)
+    assert _load(runtime) == 3
+    with runtime.db.transaction() as session:
+        found = representation.report(session)
+    assert found.respondents == 30 and found.sources == ["Census-like test counts"]
+    language = next(d for d in found.dimensions if d.dimension == "language")
+    assert [g.group for g in language.groups if g.flagged] == ["vi"]
+    shares = {g.group: (round(g.share, 3), g.population_share, round(g.ratio or 0, 3)) for g in language.groups}
+    assert shares == {"en": (0.5, 0.45, 1.111), "es": (0.4, 0.35, 1.143), "vi": (0.1, 0.2, 0.5)}
+    assert language.score == pytest.approx(1 - 0.5 * (0.05 + 0.05 + 0.1))
+    channel = next(d for d in found.dimensions if d.dimension == "channel")
+    assert channel.score is None and {g.group for g in channel.groups} == {"sms", "telegram"}  # no baseline
+
+
+def test_a_polls_respondents_and_the_cli_formats(runtime: Runtime, chat: Callable[..., Chat]) -> None:
+    open_demo_poll(runtime)
+    people = _community(chat)
+    _load(runtime)
+    for resident in people[:10] + people[-1:]:  # ten English speakers and one Vietnamese speaker answer
+        resident.send("HEALTH")
+        resident.send("1")
+    env = {"LOOPLINE_DATABASE_URL": runtime.settings.database_url}
+    table = CliRunner().invoke(main, ["representation", "health-priorities"], env=env)
+    assert table.exit_code == 0, table.output
+    assert table.output.startswith("11 respondents; baseline: Census-like test counts")
+    assert "es: 0 (0%) vs 35% of the population  UNDER-REPRESENTED" in table.output
+    as_json = json.loads(CliRunner().invoke(main, ["representation", "--format", "json"], env=env).output)
+    assert as_json["respondents"] == 30
+    as_csv = CliRunner().invoke(main, ["representation", "health-priorities", "--format", "csv"], env=env).output
+    assert as_csv.splitlines()[0].lstrip("\ufeff") == ",".join(representation_header())
+    missing = CliRunner().invoke(main, ["representation", "nope"], env=env)
+    assert missing.exit_code == 2 and "no poll 'nope'" in missing.output
+
+
+def representation_header() -> tuple[str, ...]:
+    from bot.cli.areas import REPORT_HEADER
+
+    return REPORT_HEADER
+
+
+def test_a_baseline_file_with_errors_lists_them_all_and_keeps_the_old_one(runtime: Runtime) -> None:
+    _load(runtime)
+    bad = "dimension,group,population\nlanguage,klingon,10\narea,atlantis,5\nlanguage,en,many\n"
+    with pytest.raises(representation.BaselineError) as caught:
+        _load(runtime, bad)
+    message = str(caught.value)
+    assert "line 2: language groups are" in message and "line 3: no area 'atlantis'" in message
+    assert "line 4: population must be a whole number" in message
+    with runtime.db.transaction() as session:
+        assert representation.report(session).sources == ["Census-like test counts"]
