@@ -4,6 +4,7 @@ which one group is under-represented is flagged exactly there, with the score 1 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 
 import pytest
@@ -100,3 +101,45 @@ def test_a_baseline_file_with_errors_lists_them_all_and_keeps_the_old_one(runtim
     assert "line 4: population must be a whole number" in message
     with runtime.db.transaction() as session:
         assert representation.report(session).sources == ["Census-like test counts"]
+
+
+def test_the_api_answers_for_a_poll_and_for_the_program(runtime: Runtime, chat: Callable[..., Chat]) -> None:
+    from starlette.testclient import TestClient
+
+    from bot.web.app import create_app
+    from tests.support.staff import api_token, make_user
+
+    open_demo_poll(runtime)
+    people = _community(chat)
+    _load(runtime)
+    for resident in people[:3]:
+        resident.send("HEALTH")
+        resident.send("1")
+    with TestClient(create_app(runtime, deliver=False)) as client:
+        headers = {"Authorization": f"Bearer {api_token(runtime, make_user(runtime, 'viewer'))}"}
+        poll = client.get("/api/v1/polls/health-priorities/representation", headers=headers).json()
+        program = client.get("/api/v1/representation", headers=headers).json()
+    assert poll["respondents"] == 3 and program["respondents"] == 30 and program["poll"] is None
+    language = next(d for d in program["dimensions"] if d["dimension"] == "language")
+    assert [g["group"] for g in language["groups"] if g["flagged"]] == ["vi"]
+
+
+def test_the_poll_page_shows_who_answered_against_the_population(runtime: Runtime, chat: Callable[..., Chat]) -> None:
+    from starlette.testclient import TestClient
+
+    from bot.web.app import create_app
+    from tests.support.staff import make_user, sign_in
+
+    open_demo_poll(runtime)
+    people = _community(chat)
+    _load(runtime)
+    for resident in people[:10]:  # English speakers only
+        resident.send("HEALTH")
+        resident.send("1")
+    with TestClient(create_app(runtime, deliver=False)) as client:
+        sign_in(client, make_user(runtime, "viewer"))
+        page = client.get("/dashboard/polls/health-priorities").text
+    section = page.split('id="representation"', 1)[1].split("</section>", 1)[0]
+    assert "Census-like test counts" in section and 'aria-labelledby="representation-language-title' in section
+    flagged = re.findall(r'<tr class="flagged"><th scope="row"[^>]*>([^<]+)</th>', section)
+    assert flagged == ["Español (es)", "Tiếng Việt (vi)"]

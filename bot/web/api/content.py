@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.conversation.flows.schema import Flow
+from bot.engagement import representation
 from bot.engagement.broadcasts import sending as broadcasts
 from bot.engagement.polls import tally as results
 from bot.engagement.polls.answers import POLL_FLOW_PREFIX
@@ -102,6 +103,47 @@ async def get_poll(request: Request, args: dict[str, Any]) -> Response:
         poll = find_poll(session, staff, args["slug"])
         flow = poll_flow(runtime, session, poll.slug)
         return {**serialize.polls([poll])[0], "questions": serialize.questions(flow)}
+
+    return data(await runtime.db.in_transaction(load))
+
+
+@operation(
+    "GET",
+    "/polls/{slug}/representation",
+    permission="view",
+    summary="Who answered a poll against the population: shares, ratios, flagged groups, a score per dimension",
+    description=PARTNER_POLLS,
+    params=(POLL_SLUG,),
+    response=ref("Representation"),
+    tag="polls",
+)
+async def get_poll_representation(request: Request, args: dict[str, Any]) -> Response:
+    """GET /api/v1/polls/{slug}/representation."""
+    runtime, staff = runtime_of(request), staff_of(request)
+
+    def load(session: Session) -> dict[str, Any]:
+        found = representation.report(session, find_poll(session, staff, args["slug"]))
+        return {"poll": args["slug"], **asdict(found)}
+
+    return data(await runtime.db.in_transaction(load))
+
+
+@operation(
+    "GET",
+    "/representation",
+    permission="view",
+    summary="Who takes part in the program against the population, per dimension",
+    params=(),
+    response=ref("Representation"),
+    partners=False,
+    tag="polls",
+)
+async def get_representation(request: Request, args: dict[str, Any]) -> Response:
+    """GET /api/v1/representation."""
+    runtime = runtime_of(request)
+
+    def load(session: Session) -> dict[str, Any]:
+        return {"poll": None, **asdict(representation.report(session))}
 
     return data(await runtime.db.in_transaction(load))
 

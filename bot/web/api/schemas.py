@@ -144,6 +144,39 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         {"poll": STRING, "questions": {"type": "array", "items": _QUESTION_RESULT}},
         description="Counts per resident and percentages, overall and by language, area and channel.",
     ),
+    "Representation": _object(
+        {
+            "poll": NULLABLE_STRING,
+            "respondents": INTEGER,
+            "sources": {"type": "array", "items": STRING},
+            "dimensions": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "dimension": STRING,
+                        "score": {
+                            "type": ["number", "null"],
+                            "description": "1 - 1/2 sum |p - q|; null without a baseline",
+                        },
+                        "groups": {
+                            "type": "array",
+                            "items": _object(
+                                {
+                                    "group": STRING,
+                                    "respondents": INTEGER,
+                                    "share": {"type": "number"},
+                                    "population_share": {"type": ["number", "null"]},
+                                    "ratio": {"type": ["number", "null"]},
+                                    "flagged": {"type": "boolean", "description": "below 0.8 of its population share"},
+                                }
+                            ),
+                        },
+                    }
+                ),
+            },
+        },
+        description="Respondents against the population baseline, per dimension, most under-represented first.",
+    ),
     "Event": _object(
         {
             "slug": STRING,
