@@ -9,11 +9,13 @@ from collections.abc import Callable
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from bot.cli import main
 from bot.engagement import representation
 from bot.messages import Channel
 from bot.runtime import Runtime
+from bot.store.engagement import Poll
 from tests.support.chat import Chat
 from tests.support.voices import WORDS, open_demo_poll
 
@@ -143,3 +145,58 @@ def test_the_poll_page_shows_who_answered_against_the_population(runtime: Runtim
     assert "Census-like test counts" in section and 'aria-labelledby="representation-language-title' in section
     flagged = re.findall(r'<tr class="flagged"><th scope="row"[^>]*>([^<]+)</th>', section)
     assert flagged == ["Español (es)", "Tiếng Việt (vi)"]
+
+
+def test_underrepresented_names_exactly_the_flagged_who_have_not_answered(
+    runtime: Runtime, chat: Callable[..., Chat]
+) -> None:
+    """The re-invitation audience: Vietnamese speakers (the flagged group) who have not answered; one who answers
+    leaves it, and as more answer the language score moves up."""
+    from bot.engagement.broadcasts import sending as broadcasts
+    from bot.engagement.broadcasts.audiences import parse_audience
+    from tests.test_broadcasts import NOTICE
+
+    open_demo_poll(runtime)
+    people = _community(chat)
+    _load(runtime)
+    vietnamese = people[-3:]
+    for resident in [*people[:12], vietnamese[0]]:  # twelve English speakers and one Vietnamese speaker answer
+        resident.send("HEALTH")
+        resident.send("1")
+
+    def audience() -> tuple[int, float]:
+        with runtime.db.transaction() as session:
+            total = broadcasts.preview(session, NOTICE, parse_audience("underrepresented=health-priorities"), "en", 0.0)
+            poll = session.scalars(select(Poll)).one()
+            language = next(d for d in representation.report(session, poll).dimensions if d.dimension == "language")
+            return total.total, language.score or 0.0
+
+    before, score = audience()
+    assert before == 12 + 2  # all twelve Spanish speakers and the two Vietnamese speakers who have not answered
+    for resident in vietnamese[1:]:
+        resident.send("SUC KHOE")
+        resident.send("1")
+    after, better = audience()
+    assert after == 12 and better > score
+
+
+def test_one_click_drafts_the_reinvitation(runtime: Runtime, chat: Callable[..., Chat]) -> None:
+    from starlette.testclient import TestClient
+
+    from bot.web.app import create_app
+    from tests.support.staff import make_user, sign_in
+
+    open_demo_poll(runtime)
+    people = _community(chat)
+    _load(runtime)
+    for resident in people[:5]:
+        resident.send("HEALTH")
+        resident.send("1")
+    with TestClient(create_app(runtime, deliver=False)) as client:
+        sign_in(client, make_user(runtime, "staff"))
+        page = client.get("/dashboard/polls/health-priorities").text
+        link = re.search(r'id="reinvite" href="([^"]+)"', page)
+        assert link is not None
+        draft = client.get(link.group(1).replace("&amp;", "&")).text
+    assert 'value="underrepresented=health-priorities"' in draft
+    assert '<option value="poll:health-priorities" selected>' in draft

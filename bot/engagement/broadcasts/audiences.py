@@ -6,11 +6,12 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, exists, func, select
+from sqlalchemy import Select, Table, and_, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import FlowError
 from bot.conversation.text import fold
+from bot.engagement import representation
 from bot.engagement.areas import AreaBook
 from bot.engagement.polls.definition import compile_poll
 from bot.i18n.negotiation import SUPPORTED_LOCALES
@@ -20,7 +21,7 @@ from bot.store.models import Address, Resident
 
 ADDRESSES = cast(Table, Address.__table__)
 RESIDENTS = cast(Table, Resident.__table__)
-KEYS = ("language", "area", "channel", "tag", "answered", "not-answered", "rsvp")
+KEYS = ("language", "area", "channel", "tag", "answered", "not-answered", "rsvp", "underrepresented")
 NOT_SET = ("", "no", "false", "0", "null")
 
 
@@ -128,6 +129,27 @@ def _matches(stored: Any, wanted: str) -> bool:
     return str(stored) == wanted
 
 
+def _underrepresented(session: Session, slug: str) -> Any:
+    """Residents of the groups a poll's representation report flags (by language, area or channel) who have not
+    answered it: whom to invite again. Nobody when no group is flagged."""
+    poll = session.scalars(select(Poll).where(Poll.slug == slug)).first()
+    if poll is None:
+        raise AudienceError(f"no poll {slug!r}")
+    found = representation.report(session, poll)
+    flagged = {d.dimension: [g.group for g in d.groups if g.flagged] for d in found.dimensions}
+    groups: list[Any] = []
+    if flagged.get("language"):
+        groups.append(RESIDENTS.c.locale.in_(flagged["language"]))
+    if flagged.get("area"):
+        groups.append(RESIDENTS.c.area.in_(flagged["area"]))
+    if flagged.get("channel"):
+        on = select(ADDRESSES.c.id).where(ADDRESSES.c.resident_id == RESIDENTS.c.id)
+        groups.append(exists(on.where(ADDRESSES.c.channel.in_(flagged["channel"]))))
+    if not groups:
+        return false()
+    return and_(or_(*groups), _poll_filter(session, slug, negate=True))
+
+
 def _rsvp_filter(session: Session, spec: str) -> Any:
     slug, _, response = spec.partition(":")
     event_id = session.scalar(select(Event.id).where(Event.slug == slug))
@@ -176,6 +198,8 @@ def recipient_query(session: Session, audience: Audience, default_locale: str) -
         query = query.where(_poll_filter(session, spec, negate=False))
     for spec in audience.terms.get("not-answered", ()):
         query = query.where(_poll_filter(session, spec, negate=True))
+    for slug in audience.terms.get("underrepresented", ()):
+        query = query.where(_underrepresented(session, slug))
     for spec in audience.terms.get("rsvp", ()):
         query = query.where(_rsvp_filter(session, spec))
     return query

@@ -36,6 +36,7 @@ AUDIENCE_SYNTAX = (
     ("answered=POLL", "residents who answered a poll; answered=POLL:QUESTION=VALUE for one answer"),
     ("not-answered=POLL", "residents who have not answered a poll"),
     ("rsvp=EVENT:yes", "residents who answered an event (yes, no, maybe; yes|maybe for either)"),
+    ("underrepresented=POLL", "residents of the groups a poll's representation report flags who have not answered it"),
     ("tag=NAME", "residents with that field set"),
 )
 

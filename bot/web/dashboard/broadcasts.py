@@ -16,7 +16,7 @@ from bot.engagement.broadcasts import editor as broadcast_editor
 from bot.engagement.broadcasts import sending as broadcasts
 from bot.engagement.broadcasts.audiences import AudienceError
 from bot.engagement.broadcasts.editor import BroadcastDraft, NotAllowed
-from bot.engagement.forms import LANGUAGE_NAMES, LANGUAGES
+from bot.engagement.forms import LANGUAGE_NAMES, LANGUAGES, one_line
 from bot.i18n.formatting import format_money
 from bot.ids import record_id
 from bot.runtime import Runtime, send_rules
@@ -124,8 +124,10 @@ async def _compose_page(
 
 @page("broadcast")
 async def compose_form(request: Request) -> Response:
-    """GET /dashboard/broadcasts/new."""
-    return await _compose_page(request, BroadcastDraft())
+    """GET /dashboard/broadcasts/new (?audience=…&invite=… start a draft, e.g. from a poll's representation)."""
+    query = request.query_params
+    draft = BroadcastDraft(audience=one_line(query.get("audience", ""), 500), invite=query.get("invite", "")[:80])
+    return await _compose_page(request, draft)
 
 
 @page("broadcast")

@@ -34,4 +34,5 @@ def representation_panel(session: Session, poll: Poll) -> dict[str, Any]:
             else None
         )
         dimensions.append({"name": dimension.dimension, "score": dimension.score, "groups": named, "chart": chart})
-    return {"respondents": found.respondents, "sources": found.sources, "dimensions": dimensions}
+    flagged = any(g.flagged for d in found.dimensions for g in d.groups)
+    return {"respondents": found.respondents, "sources": found.sources, "dimensions": dimensions, "flagged": flagged}
