@@ -30,7 +30,8 @@ LANGUAGE_CODE = re.compile(r"(?<![(\w])zh_Hans(?![\w)])")
 
 
 class _Text(HTMLParser):
-    """The text a person reads on a page (no tags, attributes, scripts or styles), one piece per text node."""
+    """The text a person reads on a page (no tags, attributes, scripts or styles, nor what is set as <code>: syntax
+    shown as syntax), one piece per text node."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -38,10 +39,10 @@ class _Text(HTMLParser):
         self._hidden = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._hidden += tag in ("script", "style")
+        self._hidden += tag in ("script", "style", "code")
 
     def handle_endtag(self, tag: str) -> None:
-        self._hidden -= tag in ("script", "style")
+        self._hidden -= tag in ("script", "style", "code")
 
     def handle_data(self, data: str) -> None:
         if not self._hidden and data.strip():

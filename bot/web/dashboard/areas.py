@@ -12,9 +12,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bot.engagement import areas as area_book
+from bot.engagement import representation
 from bot.store.models import Resident
 from bot.store.places import Area
 from bot.web.dashboard.polls import with_notice
+from bot.web.dashboard.representation_view import representation_panel
 from bot.web.guard import page, read_form, runtime_of, staff_of
 from bot.web.rendering import FormError, render
 
@@ -35,7 +37,11 @@ async def _show(request: Request, problem: FormError | None = None) -> Response:
             }
             for area in session.scalars(select(Area).order_by(Area.code))
         ]
-        return {"areas": rows, "unmatched": area_book.unmatched(session)}
+        return {
+            "areas": rows,
+            "unmatched": area_book.unmatched(session),
+            "representation": representation_panel(session, None),
+        }
 
     found = await runtime.db.in_transaction(load)
     return render(
@@ -73,6 +79,24 @@ async def load_areas(request: Request) -> Response:
 
 
 @page("content")
+async def load_baseline(request: Request) -> Response:
+    """POST /dashboard/areas/baseline: the population baseline from a pasted CSV (it replaces the old one)."""
+    runtime, staff = runtime_of(request), staff_of(request)
+    form = await read_form(request)
+    text = str(form.get("csv") or "")[:MAX_CSV]
+
+    def act(session: Session) -> int:
+        locale = runtime.settings.default_locale
+        return representation.load_baseline(session, text, locale, staff.actor, runtime.clock.now())
+
+    try:
+        stored = await runtime.db.in_transaction(act)
+    except representation.BaselineError as exc:
+        return await _show(request, FormError.of("baseline", str(exc), form))
+    return with_notice("/dashboard/areas", f"Baseline: {stored} counts stored.")
+
+
+@page("content")
 async def map_spelling(request: Request) -> Response:
     """POST /dashboard/areas/map: what a spelling residents used means, once for everyone."""
     runtime, staff = runtime_of(request), staff_of(request)
@@ -94,4 +118,5 @@ ROUTES: list[BaseRoute] = [
     Route("/dashboard/areas", areas_page, methods=["GET"]),
     Route("/dashboard/areas/load", load_areas, methods=["POST"]),
     Route("/dashboard/areas/map", map_spelling, methods=["POST"]),
+    Route("/dashboard/areas/baseline", load_baseline, methods=["POST"]),
 ]

@@ -13,8 +13,9 @@ from bot.store.engagement import Poll
 from bot.web.dashboard.charts import bar_chart
 
 
-def representation_panel(session: Session, poll: Poll) -> dict[str, Any]:
-    """The report for the poll's respondents, ready for the page: groups named in plain words, a chart each."""
+def representation_panel(session: Session, poll: Poll | None) -> dict[str, Any]:
+    """The report for a poll's respondents (or everyone taking part), ready for a page: groups named in plain words,
+    a chart each."""
     found = representation.report(session, poll)
     dimensions = []
     for dimension in found.dimensions:
