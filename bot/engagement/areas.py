@@ -94,6 +94,15 @@ class AreaBook:
         return next(iter(close.values())) if len(close) == 1 else None
 
 
+def area_names(session: Session) -> dict[str, dict[str, str]]:
+    """Each name an area goes by -> its name per language: how a name residents are filed under reads elsewhere."""
+    names: dict[str, dict[str, str]] = {}
+    for area in session.scalars(select(Area)):
+        spelled = {str(locale): str(name) for locale, name in (area.names or {}).items()}
+        names.update(dict.fromkeys(spelled.values(), spelled))
+    return names
+
+
 def assign_area(session: Session, resident: Resident, typed: str | None, locale: str) -> None:
     """Keep what the resident typed, and their area: the program's name for it when it matches one, else as typed."""
     text = (typed or "").strip()[:120] or None

@@ -16,11 +16,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from bot.engagement import representation
+from bot.engagement.areas import area_names
 from bot.engagement.decisions import publishing as decisions
 from bot.engagement.events.calendar import upcoming
 from bot.engagement.polls.answers import POLL_FLOW_PREFIX
-from bot.engagement.polls.public_results import PollAnswers, PublicQuestion, public_results, tally_poll
-from bot.i18n.catalogs import Translator
+from bot.engagement.polls.public_results import (
+    SMALLEST_GROUP,
+    PollAnswers,
+    PublicQuestion,
+    percent,
+    public_results,
+    tally_poll,
+)
+from bot.i18n.catalogs import Translator, _
 from bot.i18n.formatting import babel_locale, format_event_time
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, negotiate, pick_text, text_direction
 from bot.runtime import Runtime
@@ -188,6 +197,36 @@ def _render(request: Request, template: str, locale: str, status_code: int = 200
     return templates.TemplateResponse(request, template, context, status_code=status_code, headers=headers)
 
 
+def _who_takes_part(session: Session, locale: str) -> list[dict[str, Any]]:
+    """Who takes part, by language and area, against the population: shares only, a group under 5 not shown."""
+    found = representation.report(session)
+    if found.respondents < SMALLEST_GROUP:
+        return []
+    translator, names = Translator(locale), area_names(session)
+    tables = []
+    for dimension in (d for d in found.dimensions if d.dimension in ("language", "area")):
+        rows = []
+        for g in sorted(dimension.groups, key=lambda g: -(g.population_share or g.share)):
+            if g.group == "not known":
+                continue
+            label = NATIVE_NAMES.get(g.group, g.group) if dimension.dimension == "language" else g.group
+            rows.append(
+                {
+                    "group": pick_text(names.get(label) or {}, locale) or label,
+                    "share": percent(g.share, locale) if g.respondents >= SMALLEST_GROUP else translator.gettext(FEW),
+                    "population": percent(g.population_share, locale) if g.population_share is not None else "",
+                }
+            )
+        heading = BY_LANGUAGE if dimension.dimension == "language" else BY_AREA
+        tables.append({"heading": translator.gettext(heading), "rows": rows})
+    return tables
+
+
+FEW = _("fewer than 5")
+BY_LANGUAGE = _("By language")
+BY_AREA = _("By area")
+
+
 async def public_page(request: Request) -> Response:
     """GET /public: open polls, upcoming events and published decisions with their aggregate results."""
     runtime = runtime_of(request)
@@ -206,6 +245,7 @@ async def public_page(request: Request) -> Response:
             "polls": _open_polls(session, locale, settings.default_locale),
             "events": _events(session, runtime.clock.now(), locale, settings.default_locale),
             "decisions": [pages.decision(d, locale) for d in published],
+            "who": _who_takes_part(session, locale),
         }
 
     return _render(request, "public.html", locale, **await runtime.db.in_transaction(load))

@@ -184,3 +184,21 @@ def test_public_pages_send_a_strict_content_security_policy(client: TestClient, 
     policy = response.headers["content-security-policy"]
     assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy and "'unsafe-inline'" not in policy
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_who_takes_part_is_public_in_aggregate_only(
+    client: TestClient, runtime: Runtime, chat: Callable[..., Chat]
+) -> None:
+    """The public page compares who takes part with the population, by language and area; a group of fewer than 5
+    shows no share."""
+    from bot.engagement import representation
+    from tests.test_representation import BASELINE, _community
+
+    _community(chat)  # 15 English, 12 Spanish, 3 Vietnamese speakers
+    with runtime.db.transaction() as session:
+        representation.load_baseline(session, BASELINE, "en", "cli:test", runtime.clock.now())
+    page = client.get("/public?lang=es").text
+    section = page.split('<h2 id="who">', 1)[1].split("</section>", 1)[0]
+    assert "Quién participa" in section and "Por idioma" in section
+    rows = dict(re.findall(r'<th scope="row" dir="auto">([^<]+)</th><td class="num">([^<]+)</td>', section))
+    assert rows["English"] == "50 %" and rows["Español"] == "40 %" and rows["Tiếng Việt"] == "menos de 5"

@@ -8,16 +8,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from babel.numbers import format_percent
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import Flow, Node
+from bot.engagement.areas import area_names
 from bot.engagement.polls.tally import EMPTY_VALUES, add_answer, answer_rows, option_values
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.formatting import babel_locale
 from bot.i18n.negotiation import pick_text
 from bot.store.engagement import Answer, Poll
-from bot.store.places import Area
 
 SMALLEST_GROUP = 5  # no count, percentage or breakdown of fewer residents is ever shown
 COUNTED_KINDS = ("ask-choice", "ask-multi", "ask-ranking", "ask-yes-no", "ask-rating")
@@ -110,12 +109,7 @@ def tally_poll(session: Session, poll: Poll, flow: Flow) -> PollAnswers:
                 tally = by_area[area][question] = Tally(node)
             _add(tally, values[raw], times)
     sizes = Counter(area for area in area_of.values() if area)
-    names = {
-        str(n): {str(k): str(v) for k, v in a.names.items()}
-        for a in session.scalars(select(Area))
-        for n in a.names.values()
-    }
-    return PollAnswers(poll, flow, overall, dict(by_area), area_of, sizes, names)
+    return PollAnswers(poll, flow, overall, dict(by_area), area_of, sizes, area_names(session))
 
 
 def _top(tally: Tally, locale: str) -> str:
