@@ -200,3 +200,36 @@ def test_one_click_drafts_the_reinvitation(runtime: Runtime, chat: Callable[...,
         draft = client.get(link.group(1).replace("&amp;", "&")).text
     assert 'value="underrepresented=health-priorities"' in draft
     assert '<option value="poll:health-priorities" selected>' in draft
+
+
+def test_the_poll_page_names_partners_who_reach_the_missing(runtime: Runtime, chat: Callable[..., Chat]) -> None:
+    from starlette.testclient import TestClient
+
+    from bot.staff import sharing
+    from bot.store.staff import Organization
+    from bot.web.app import create_app
+    from tests.support.staff import make_user, sign_in
+
+    open_demo_poll(runtime)
+    people = _community(chat)
+    _load(runtime)
+    for resident in people[:10]:  # English speakers only: Spanish and Vietnamese are flagged
+        resident.send("HEALTH")
+        resident.send("1")
+    make_user(runtime, "partner", "p1@x.org", organization="Promotoras del Este")
+    make_user(runtime, "partner", "p2@x.org", organization="Chinatown Seniors")
+    with runtime.db.transaction() as session:
+        orgs = {o.name: o.id for o in session.scalars(select(Organization))}
+        sharing.share(session, orgs["Promotoras del Este"], "audience", "language=es", runtime.clock.now())
+        sharing.share(session, orgs["Chinatown Seniors"], "audience", "language=zh_Hans", runtime.clock.now())
+    with TestClient(create_app(runtime, deliver=False)) as client:
+        csrf = sign_in(client, make_user(runtime, "staff"))
+        page = client.get("/dashboard/polls/health-priorities").text
+        listed = page.split('id="partners-reaching"', 1)[1].split("</ul>", 1)[0]
+        assert "Promotoras del Este" in listed and "Chinatown Seniors" not in listed  # Chinese is not missing
+        shared = client.post(
+            "/dashboard/polls/health-priorities/share",
+            data={"csrf_token": csrf, "organization_id": str(orgs["Promotoras del Este"])},
+            follow_redirects=True,
+        )
+    assert "the poll is shared with them" in shared.text.split('id="partners-reaching"', 1)[1].split("</ul>", 1)[0]
