@@ -24,6 +24,7 @@ POLL = (DEMO_DIR / "health-priorities.yaml").read_text(encoding="utf-8")
 EVENT = (DEMO_DIR / "town-hall.yaml").read_text(encoding="utf-8")
 HUGE = "99999999999999999999"  # beyond 64 bits
 LONG_SLUG = "s" * 60  # fits no slug column once a poll's flow is named poll-<slug> (and the dashboard takes 50)
+SLUG_RULE = f"slug '{'s' * 24}...' has 60 characters: use 1 to 50 lower-case letters"
 
 # file name -> (its text, what the one line says)
 BAD_FILES = {
@@ -35,9 +36,9 @@ BAD_FILES = {
         EVENT.replace("starts_at: 2026-12-19T18:00\nends_at: 2026-12-19T19:30\n", "starts_at: 9999-12-31T23:30\n"),
         "from 2000 to 2100",
     ),
-    "event-long-slug.yaml": (EVENT.replace("slug: town-hall\n", f"slug: {LONG_SLUG}\n"), "a slug is 1 to 50"),
-    "poll-long-slug.yaml": (POLL.replace("slug: health-priorities\n", f"slug: {LONG_SLUG}\n"), "a slug is 1 to 50"),
-    "flow-long-slug.yaml": (FEEDBACK.replace("slug: feedback\n", f"slug: {LONG_SLUG}\n"), "a slug is 1 to 50"),
+    "event-long-slug.yaml": (EVENT.replace("slug: town-hall\n", f"slug: {LONG_SLUG}\n"), SLUG_RULE),
+    "poll-long-slug.yaml": (POLL.replace("slug: health-priorities\n", f"slug: {LONG_SLUG}\n"), SLUG_RULE),
+    "flow-long-slug.yaml": (FEEDBACK.replace("slug: feedback\n", f"slug: {LONG_SLUG}\n"), SLUG_RULE),
     "poll-long-question-id.yaml": (POLL.replace("id: top_need\n", f"id: {'q' * 65}\n"), "question must be an id"),
     "poll-long-results-url.yaml": (
         POLL.replace("slug: health-priorities\n", f"slug: health-priorities\nresults_url: https://{'r' * 300}\n"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,14 +15,14 @@ from sqlalchemy.orm import Session
 
 from bot.channels import simulator
 from bot.cli.context import command_runtime, fail
-from bot.conversation.flows.loader import line_of, read_document
-from bot.conversation.flows.schema import FlowError, flow_problems, parse_flow
+from bot.conversation.flows.loader import UnreadableFile, place_lines, place_text, read_document
+from bot.conversation.flows.schema import FlowError, flow_problems
 from bot.engagement.areas import load_areas
-from bot.engagement.events.calendar import load_event, moved_to_offset, parse_event
+from bot.engagement.events.calendar import event_problems, load_event, moved_to_offset
 from bot.engagement.polls import definition as poll_store
 from bot.engagement.polls import tally as poll_results
 from bot.engagement.polls.answers import POLL_FLOW_PREFIX
-from bot.engagement.polls.definition import compile_poll, poll_problems
+from bot.engagement.polls.definition import poll_problems
 from bot.engagement.representation import load_baseline
 from bot.staff import accounts, audit
 from bot.store.engagement import Poll
@@ -45,44 +46,34 @@ def demo_admin(session: Session, now: datetime) -> str:
     return password
 
 
-def check_document(document: dict[str, Any]) -> str:
-    """Validate a poll or flow document; the kind and slug it holds."""
-    kind = document.get("kind", "flow")
-    if kind == "poll":
-        fields, _flow = compile_poll(document)
-        return f"poll {fields['slug']}"
-    if kind == "event":
-        return f"event {parse_event(document)['slug']}"
-    if kind == "flow":
-        return f"flow {parse_flow(document).slug}"
-    raise FlowError(f"kind must be flow, poll or event, got {kind!r}")
+# Every error of a document of each kind, each with its place (a file without a kind holds a flow).
+PROBLEMS: dict[str, Callable[[dict[str, Any]], list[FlowError]]] = {
+    "flow": flow_problems,
+    "poll": poll_problems,
+    "event": event_problems,
+}
 
 
 def file_problems(path: Path) -> list[str]:
-    """Every error in one content file at once, each as `FILE:LINE: what is wrong` (the line where its question,
-    node or key starts)."""
+    """Every error in one content file at once, in the order of the file, one line each: `FILE:LINE: where: what is
+    wrong`, LINE where that place starts (a YAML syntax error at its own line)."""
     try:
         document = read_document(path)
-    except FlowError as exc:
-        message = str(exc)
-        return [f"{path.parent / message}" if message.startswith(path.name) else f"{path}: {message}"]
+    except UnreadableFile as exc:
+        return [f"{path}:{exc.line or 1}: {exc.problem}"]
     kind = document.get("kind", "flow")
-    placed: list[tuple[tuple[str | int, ...], FlowError]]
-    if kind == "poll":
-        placed = poll_problems(document)
-    elif kind == "flow":
-        placed = [((("nodes", error.node) if error.node else ()), error) for error in flow_problems(document)]
+    problems = PROBLEMS.get(kind)
+    if problems is None:
+        found = [FlowError(f"kind must be flow, poll or event, got {kind!r}", place=("kind",))]
     else:
-        try:
-            check_document(document)
-            placed = []
-        except FlowError as exc:
-            placed = [((), exc)]
-    text = path.read_text(encoding="utf-8")
-    return [f"{path}:{line_of(text, place)}: {error}" for place, error in placed]
+        found = problems(document)
+    line = place_lines(path.read_text(encoding="utf-8"))
+    placed = sorted(((line(error.place), error) for error in found), key=lambda pair: pair[0])
+    return [f"{path}:{at}: {place_text(error.place) or kind}: {error.problem}" for at, error in placed]
 
 
 def _documents(files: tuple[Path, ...]) -> list[tuple[Path, dict[str, Any]]]:
+    """Each file read and checked: an ok line each, or every error of every file and the exit status 1."""
     found, failed = [], False
     for path in files:
         problems = file_problems(path)
@@ -92,7 +83,7 @@ def _documents(files: tuple[Path, ...]) -> list[tuple[Path, dict[str, Any]]]:
             failed = True
             continue
         document = read_document(path)
-        click.echo(f"ok {path} ({check_document(document)})")
+        click.echo(f"ok {path} ({document.get('kind', 'flow')} {document['slug']})")
         found.append((path, document))
     if failed:
         sys.exit(1)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.conversation.flows.schema import FlowError, content_slug
+from bot.conversation.flows.schema import FlowError, Problems, content_slug
 from bot.engagement.polls.definition import texts_in_every_language
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.formatting import format_event_time
@@ -26,45 +26,66 @@ YEARS = (2000, 2100)  # an event's times fall in these years (9999-12-31 would o
 MAX_CAPACITY = 100_000  # places at one event: a stadium's worth, and well within the database's integers
 
 
-def _when(slug: str, raw: Any, zone: ZoneInfo, what: str) -> datetime:
+def _when(raw: Any, zone: ZoneInfo, what: str) -> datetime:
     try:
         value = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw))
     except ValueError as exc:
-        raise FlowError(f"event {slug!r}: {what} must be a date and time like 2026-12-12T10:00") from exc
+        raise FlowError(f"{what} must be a date and time like 2026-12-12T10:00") from exc
     if not YEARS[0] <= value.year <= YEARS[1]:
-        raise FlowError(f"event {slug!r}: {what} must be in a year from {YEARS[0]} to {YEARS[1]}")
+        raise FlowError(f"{what} must be in a year from {YEARS[0]} to {YEARS[1]}")
     return value.replace(tzinfo=zone) if value.tzinfo is None else value
 
 
+def event_problems(document: dict[str, Any]) -> list[FlowError]:
+    """Every error of an event file at once, each with its place in the document."""
+    problems = Problems("event")
+    _check_event(document, problems)
+    return problems.found
+
+
 def parse_event(document: dict[str, Any]) -> dict[str, Any]:
-    """The fields of an event file, checked: every text in every language, times in its time zone."""
-    slug = content_slug("event", document.get("slug"))
+    """The fields of an event file, checked: every text in every language, times in its time zone; else its first
+    FlowError."""
+    problems = Problems("event")
+    fields = _check_event(document, problems)
+    if fields is None:
+        raise problems.found[0]
+    return fields
+
+
+def _check_event(document: dict[str, Any], problems: Problems) -> dict[str, Any] | None:
+    """Every part of an event checked, its errors kept in problems; its fields when there is none."""
+    slug = document.get("slug")
+    with problems.at("slug"):
+        content_slug("event", slug)
+    problems = problems.within(subject=f"event {slug!r}")
     if document.get("spec_version") != 1:
-        raise FlowError(f"event {slug!r}: spec_version must be 1")
-    try:
-        zone = ZoneInfo(str(document.get("timezone", "")))
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise FlowError(f"event {slug!r}: timezone must be an IANA name like America/Los_Angeles") from exc
-    starts = _when(slug, document.get("starts_at"), zone, "starts_at")
-    ends = _when(slug, document.get("ends_at", starts + timedelta(hours=2)), zone, "ends_at")
-    if ends <= starts:
-        raise FlowError(f"event {slug!r}: ends_at must come after starts_at")
-    capacity = document.get("capacity")
-    if capacity is not None and (not isinstance(capacity, int) or not 1 <= capacity <= MAX_CAPACITY):
-        raise FlowError(f"event {slug!r}: capacity must be a whole number of places from 1 to {MAX_CAPACITY:,}")
-    return {
-        "slug": slug,
-        "title": texts_in_every_language(slug, "title", document.get("title"), "event"),
-        "place": texts_in_every_language(slug, "place", document.get("place"), "event"),
-        "description": texts_in_every_language(
-            slug, "description", document.get("description"), "event", required=False
-        )
-        or {},
-        "starts_at": starts,
-        "ends_at": ends,
-        "timezone": str(zone),
-        "capacity": capacity,
-    }
+        problems.add(FlowError("spec_version must be 1"), "spec_version")
+    fields: dict[str, Any] = {"slug": slug, "timezone": "UTC"}
+    with problems.at("timezone"):
+        try:
+            fields["timezone"] = str(ZoneInfo(str(document.get("timezone", ""))))
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise FlowError("timezone must be an IANA name like America/Los_Angeles") from exc
+    zone = ZoneInfo(fields["timezone"])
+    starts = ends = None
+    with problems.at("starts_at"):
+        starts = _when(document.get("starts_at"), zone, "starts_at")
+    with problems.at("ends_at"):
+        if "ends_at" in document:
+            ends = _when(document["ends_at"], zone, "ends_at")
+        elif starts is not None:
+            ends = _when(starts + timedelta(hours=2), zone, "ends_at")
+        if starts is not None and ends is not None and ends <= starts:
+            raise FlowError("ends_at must come after starts_at")
+    fields.update(starts_at=starts, ends_at=ends)
+    fields["capacity"] = capacity = document.get("capacity")
+    if capacity is not None and (type(capacity) is not int or not 1 <= capacity <= MAX_CAPACITY):
+        problems.add(FlowError(f"capacity must be a whole number of places from 1 to {MAX_CAPACITY:,}"), "capacity")
+    for key in ("title", "place", "description"):
+        with problems.at(key):
+            fields[key] = texts_in_every_language(document.get(key), key, required=key != "description") or {}
+    return None if problems.found else fields
 
 
 def moved_to_offset(document: dict[str, Any], now: datetime, days: int | None = None) -> dict[str, Any]:

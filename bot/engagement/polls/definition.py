@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.conversation.flows.schema import FlowError, content_slug, flag, parse_flow
+from bot.conversation.flows.schema import WITH_CHOICES, FlowError, Problems, check_node, check_text, content_slug, flag
 from bot.engagement.polls.answers import POLL_FLOW_PREFIX
 from bot.i18n.negotiation import SUPPORTED_LOCALES, pick_text
 from bot.states import PollStatus
@@ -32,35 +32,32 @@ MAX_RESULTS_URL = 300  # the column's size
 
 
 def texts_in_every_language(
-    slug: str, where: str, raw: Any, what: str = "poll", *, required: bool = True, fallback: str | None = None
+    raw: Any, what: str, *, required: bool = True, fallback: str | None = None
 ) -> dict[str, str] | None:
-    """A text per language ("*" for all); FlowError naming the file's item and the missing languages.
+    """A text per language ("*" for all), written by staff; FlowError naming the text and the missing languages.
 
     With a fallback language, languages without a text get the fallback's text (kept under "*")."""
     if raw is None and not required:
         return None
-    if not isinstance(raw, dict) or not all(isinstance(v, str) and v.strip() for v in raw.values()):
-        raise FlowError(f"{what} {slug!r}, {where}: give one text per language ({', '.join(SUPPORTED_LOCALES)})")
-    texts = {str(k): str(v) for k, v in raw.items()}
+    if not isinstance(raw, dict) or not raw:
+        raise FlowError(f"{what} must be one text per language ({', '.join(SUPPORTED_LOCALES)})")
+    texts = dict(raw)
     if fallback is not None and "*" not in texts:
         if fallback not in texts:
-            raise FlowError(f"{what} {slug!r}, {where}: no text in the fallback language {fallback}")
+            raise FlowError(f"{what} has no text in the fallback language {fallback}")
         texts["*"] = texts[fallback]
-    missing = [loc for loc in SUPPORTED_LOCALES if loc not in texts and "*" not in texts]
-    if missing:
-        raise FlowError(f"{what} {slug!r}, {where}: missing languages {missing}")
-    return texts
+    checked = check_text(texts, what)
+    assert isinstance(checked, dict)
+    return checked
 
 
-def fallback_language(document: dict[str, Any], what: str = "poll") -> str | None:
+def fallback_language(document: dict[str, Any]) -> str | None:
     """The document's `fallback_language` (who lacks a text gets this one's), checked; None when not given."""
     fallback = document.get("fallback_language")
     if fallback is None:
         return None
     if fallback not in SUPPORTED_LOCALES:
-        raise FlowError(
-            f"{what} {document.get('slug')!r}: fallback_language must be one of {', '.join(SUPPORTED_LOCALES)}"
-        )
+        raise FlowError(f"fallback_language must be one of {', '.join(SUPPORTED_LOCALES)}")
     return str(fallback)
 
 
@@ -75,134 +72,150 @@ def results_url_problem(raw: Any) -> str | None:
     return None
 
 
+def poll_problems(document: dict[str, Any]) -> list[FlowError]:
+    """Every error of a poll file at once, each with its place in the document: the slug, a text, a question or one of
+    its options (a question's id given twice among them)."""
+    problems = Problems("poll")
+    _compile(document, problems)
+    return problems.found
+
+
 def compile_poll(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The poll's own fields and the flow document of its questions; FlowError names question and language."""
-    slug = content_slug("poll", document.get("slug"))
+    """The poll's own fields and the flow document of its questions; else its first FlowError (naming the question
+    and the language)."""
+    problems = Problems("poll")
+    compiled = _compile(document, problems)
+    if compiled is None:
+        raise problems.found[0]
+    return compiled
+
+
+Texts = Callable[[Any, str], dict[str, str] | None]
+
+
+def _compile(document: dict[str, Any], problems: Problems) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Every part of a poll checked, its errors kept in problems; its fields and its flow when there is none."""
+    slug = document.get("slug")
+    with problems.at("slug"):
+        content_slug("poll", slug)
+    problems = problems.within(subject=f"poll {slug!r}")
     if document.get("spec_version") != 1:
-        raise FlowError(f"poll {slug!r}: spec_version must be 1")
-    fallback = fallback_language(document)
+        problems.add(FlowError("spec_version must be 1"), "spec_version")
+    fallback = None
+    with problems.at("fallback_language"):
+        fallback = fallback_language(document)
 
-    def texts(where: str, raw: Any, required: bool = True) -> dict[str, str] | None:
-        return texts_in_every_language(slug, where, raw, required=required, fallback=fallback)
+    def texts(raw: Any, what: str) -> dict[str, str] | None:
+        return texts_in_every_language(raw, what, required=what != "intro", fallback=fallback)
 
-    title = texts("title", document.get("title"))
+    written: dict[str, dict[str, str] | None] = {}
+    for key in ("title", "intro", "thanks"):
+        with problems.at(key):
+            written[key] = texts(document.get(key), key)
     keywords = document.get("keywords") or {}
     if not isinstance(keywords, dict) or not all(isinstance(v, str) and v.strip() for v in keywords.values()):
-        raise FlowError(f"poll {slug!r}, keywords: a mapping of language to one keyword")
-    questions = document.get("questions")
-    if not isinstance(questions, list) or not questions:
-        raise FlowError(f"poll {slug!r}: questions must be a non-empty list")
-    nodes: dict[str, dict[str, Any]] = {}
-    for index, question in enumerate(questions, 1):
-        node = _question_node(slug, index, question, texts)
-        if node["question"] in nodes:
-            raise FlowError(f"poll {slug!r}, question {index}: the id {node['question']!r} is used twice")
-        nodes[node["question"]] = node
+        problems.add(FlowError("keywords: a mapping of language to one keyword"), "keywords")
+    if link_problem := results_url_problem(document.get("results_url")):
+        problems.add(FlowError(link_problem), "results_url")
+    nodes = _question_nodes(document.get("questions"), texts, problems)
+    if problems.found:
+        return None
     ids = list(nodes)
     for current, following in zip(ids, [*ids[1:], "thanks"], strict=True):
         nodes[current]["next"] = following
-    start = ids[0]
-    intro = texts("intro", document.get("intro"), required=False)
-    if intro:
-        nodes["intro"] = {"kind": "send", "text": intro, "next": ids[0]}
-        start = "intro"
-    nodes["thanks"] = {"kind": "send", "text": texts("thanks", document.get("thanks")), "next": "done"}
+    if written["intro"]:
+        nodes["intro"] = {"kind": "send", "text": written["intro"], "next": ids[0]}
+    nodes["thanks"] = {"kind": "send", "text": written["thanks"], "next": "done"}
     nodes["done"] = {"kind": "end"}
-    name = pick_text(title, "en") or slug
-    flow = {"spec_version": 1, "slug": POLL_FLOW_PREFIX + slug, "name": name, "start": start, "nodes": nodes}
-    parse_flow(flow)  # the compiled flow must itself be valid
-    problem = results_url_problem(document.get("results_url"))
-    if problem:
-        raise FlowError(f"poll {slug!r}: {problem}")
+    title = written["title"] or {}
+    name = pick_text(title, "en") or str(slug)
+    start = "intro" if written["intro"] else ids[0]
+    flow = {"spec_version": 1, "slug": f"{POLL_FLOW_PREFIX}{slug}", "name": name, "start": start, "nodes": nodes}
     fields = {"slug": slug, "title": title, "keywords": keywords, "results_url": document.get("results_url")}
     return fields, flow
 
 
-def poll_problems(document: dict[str, Any]) -> list[tuple[tuple[str | int, ...], FlowError]]:
-    """Every error of a poll file at once, each with its place in the document (("questions", 2) is the third
-    question): the parts checked one by one, then (when they all pass) the poll as a whole."""
-    found: list[tuple[tuple[str | int, ...], FlowError]] = []
-    slug = str(document.get("slug"))
-    fallback: str | None = None
-    try:
-        content_slug("poll", document.get("slug"))
-    except FlowError as exc:
-        found.append((("slug",), exc))
-    try:
-        fallback = fallback_language(document)
-    except FlowError as exc:
-        found.append((("fallback_language",), exc))
-
-    def texts(where: str, raw: Any) -> dict[str, str] | None:
-        return texts_in_every_language(slug, where, raw, fallback=fallback)
-
-    for key in ("title", "thanks"):
-        try:
-            texts(key, document.get(key))
-        except FlowError as exc:
-            found.append(((key,), exc))
-    questions = document.get("questions")
-    seen: set[str] = set()
-    for index, question in enumerate(questions if isinstance(questions, list) else [], 1):
+def _question_nodes(raw: Any, texts: Texts, problems: Problems) -> dict[str, dict[str, Any]]:
+    """The questions as flow nodes, by id (an id given twice is an error of the second question)."""
+    if not isinstance(raw, list) or not raw:
+        problems.add(FlowError("questions must be a non-empty list"), "questions")
+        return {}
+    nodes: dict[str, dict[str, Any]] = {}
+    first_with: dict[str, int] = {}
+    for index, question in enumerate(raw):
         qid = question.get("id") if isinstance(question, dict) else None
-        if isinstance(qid, str) and qid in seen:
-            found.append(
-                (("questions", index - 1), FlowError(f"poll {slug!r}, question {index}: the id {qid!r} is used twice"))
-            )
-        seen.add(str(qid))
-        try:
-            _question_node(slug, index, question, texts)
-        except FlowError as exc:
-            found.append((("questions", index - 1), exc))
-    if not found:
-        try:
-            compile_poll(document)
-        except FlowError as exc:
-            found.append(((), exc))
-    return found
+        name = f"question {qid!r}" if isinstance(qid, str) else f"question {index + 1}"
+        part = problems.within("questions", index, subject=f"{problems.subject}, {name}")
+        node = _question_node(question, texts, part)
+        if not isinstance(qid, str):
+            continue
+        if qid in first_with:
+            part.add(FlowError(f"the id {qid!r} is used twice: question {first_with[qid] + 1} has it too"), "id")
+        else:
+            first_with[qid] = index
+        if node is not None:
+            nodes.setdefault(qid, node)
+    return nodes
 
 
-def _question_node(
-    slug: str, index: int, question: Any, texts: Callable[[str, Any], dict[str, str] | None]
-) -> dict[str, Any]:
-    """One question of a poll file as a flow node (its id is its question id)."""
-    if not isinstance(question, dict) or not isinstance(question.get("id"), str):
-        raise FlowError(f"poll {slug!r}, question {index}: needs an id")
-    qid = question["id"]
+# A question's node's keys, as the question names them.
+QUESTION_KEYS = {"choices": "options", "question": "id", "save_as": "id", "skippable": "optional"}
+
+
+def _question_node(question: Any, texts: Texts, problems: Problems) -> dict[str, Any] | None:
+    """One question of a poll file as a flow node (its id is its question id), checked as the node it becomes; every
+    error kept in problems, at the question's own keys."""
+    if not isinstance(question, dict):
+        problems.add(FlowError("a question is a mapping with an id, a kind and a text"))
+        return None
+    before = len(problems.found)
+    qid = question.get("id")
+    if not isinstance(qid, str) or not qid:
+        problems.add(FlowError("needs an id"), "id")
     kind = QUESTION_KINDS.get(str(question.get("kind")))
     if kind is None:
-        raise FlowError(f"poll {slug!r}, question {qid!r}: kind must be one of {', '.join(QUESTION_KINDS)}")
-    node: dict[str, Any] = {
-        "kind": kind,
-        "text": texts(f"question {qid!r}", question.get("text")),
-        "question": qid,
-        "save_as": qid,
-        "skippable": _optional(slug, qid, question.get("optional")),
-    }
-    if kind in ("ask-choice", "ask-multi", "ask-ranking"):
-        options = question.get("options")
-        if not isinstance(options, list) or len(options) < 2:
-            raise FlowError(f"poll {slug!r}, question {qid!r}: needs at least two options")
-        node["choices"] = [
-            {
-                "value": str(o.get("value")),
-                "label": texts(f"question {qid!r}, option {o.get('value')!r}", o.get("label")),
-                "words": o.get("words", []),
-            }
-            for o in options
-        ]
+        problems.add(FlowError(f"kind must be one of {', '.join(QUESTION_KINDS)}"), "kind")
+    node: dict[str, Any] = {"kind": kind, "question": qid, "save_as": qid, "next": "thanks"}
+    with problems.at("text"):
+        node["text"] = texts(question.get("text"), "text")
+    with problems.at("optional"):
+        node["skippable"] = flag(question.get("optional"), "optional")
+    if kind in WITH_CHOICES:
+        node["choices"] = _choices(question.get("options"), texts, problems)
     if "max_choices" in question:
         node["max_choices"] = question["max_choices"]
     if kind == "ask-text":
-        node["max_length"] = question.get("max_length", 1000)  # checked with the rest of the flow (schema)
-    return node
+        node["max_length"] = question.get("max_length", 1000)
+    if kind is None or not isinstance(qid, str) or not qid:
+        return None
+    reported = {error.place for error in problems.found[before:]}
+    as_node = Problems(problems.subject)
+    check_node(qid, node, as_node)
+    for error in as_node.found:  # the node's own checks (ids, values, numbers), placed at the question's keys
+        key, *rest = error.place or ("",)
+        error.place = (QUESTION_KEYS.get(str(key), key), *rest) if error.place else ()
+        if (*problems.place, *error.place) not in reported:
+            problems.add(error)
+    return node if len(problems.found) == before else None
 
 
-def _optional(slug: str, qid: str, raw: Any) -> bool:
-    try:
-        return flag(raw, "optional")
-    except FlowError as exc:
-        raise FlowError(f"poll {slug!r}, question {qid!r}: {exc}") from exc
+def _choices(raw: Any, texts: Texts, problems: Problems) -> list[Any]:
+    """A question's options as the choices of its node: each a value, a label in every language and its words."""
+    if not isinstance(raw, list) or len(raw) < 2:
+        problems.add(FlowError("needs at least two options"), "options")
+        return []
+    choices: list[Any] = []
+    for index, option in enumerate(raw):
+        if not isinstance(option, dict):
+            problems.add(FlowError("an option is a mapping with a value and a label"), "options", index)
+            choices.append(option)  # kept in its place: the node's errors about the others are at their own
+            continue
+        value = option.get("value")
+        choice = {"value": str(value) if isinstance(value, (int, float)) else value, "words": option.get("words", [])}
+        with problems.at("options", index, "label"):
+            choice["label"] = texts(option.get("label"), "label")
+        choices.append(choice)
+    return choices
 
 
 def load_poll(session: Session, document: dict[str, Any], flows: FlowRegistry, clock: Clock) -> tuple[Poll, int]:
