@@ -23,6 +23,9 @@ class Keyword(enum.StrEnum):
     POLL = "poll"
     FEEDBACK = "feedback"
     EVENTS = "events"
+    ABOUT_ME = "about_me"
+    MY_DATA = "my_data"
+    DELETE_MY_DATA = "delete_my_data"
 
 
 # Twilio's defaults (FACTS.md) first, then each language's natural words; matched after fold().
@@ -83,6 +86,27 @@ _WORDS: dict[Keyword, tuple[str, ...]] = {
         "活动", "活動", "日程",  # zh
         "فعاليات", "الفعاليات", "فعالية", "احداث",  # ar
     ),
+    Keyword.ABOUT_ME: (
+        "about me", "aboutme",
+        "sobre mi", "acerca de mi",  # es
+        "a propos de moi", "sur moi",  # fr
+        "关于我", "關於我",  # zh
+        "عني", "عن نفسي", "نبذة عني",  # ar
+    ),
+    Keyword.MY_DATA: (
+        "my data", "mydata", "my info",
+        "mis datos",  # es
+        "mes donnees",  # fr
+        "我的数据", "我的資料", "我的信息",  # zh
+        "بياناتي",  # ar
+    ),
+    Keyword.DELETE_MY_DATA: (
+        "delete my data", "delete me", "erase my data", "delete my info",
+        "borrar mis datos", "eliminar mis datos", "borrar mis datos personales",  # es
+        "supprimer mes donnees", "effacer mes donnees",  # fr
+        "删除我的数据", "刪除我的資料", "删除我的信息",  # zh
+        "احذف بياناتي", "حذف بياناتي", "امسح بياناتي",  # ar
+    ),
 }
 # Vietnamese, with its marks; matched after plain().
 VIETNAMESE: dict[Keyword, tuple[str, ...]] = {
@@ -94,6 +118,9 @@ VIETNAMESE: dict[Keyword, tuple[str, ...]] = {
     Keyword.POLL: ("khảo sát", "bình chọn"),
     Keyword.FEEDBACK: ("góp ý", "ý kiến", "phản hồi"),
     Keyword.EVENTS: ("sự kiện", "lịch"),
+    Keyword.ABOUT_ME: ("về tôi", "về bản thân"),
+    Keyword.MY_DATA: ("dữ liệu của tôi", "thông tin của tôi"),
+    Keyword.DELETE_MY_DATA: ("xóa dữ liệu", "xoá dữ liệu", "xóa dữ liệu của tôi", "xoá dữ liệu của tôi"),
 }
 # Vietnamese typed without marks, where the bare form can only be the keyword.
 _VIETNAMESE_BARE: dict[Keyword, tuple[str, ...]] = {
@@ -103,6 +130,8 @@ _VIETNAMESE_BARE: dict[Keyword, tuple[str, ...]] = {
     Keyword.POLL: ("khao sat", "binh chon"),
     Keyword.FEEDBACK: ("gop y", "phan hoi"),
     Keyword.EVENTS: ("su kien",),
+    Keyword.MY_DATA: ("du lieu cua toi",),
+    Keyword.DELETE_MY_DATA: ("xoa du lieu", "xoa du lieu cua toi"),
 }
 # fmt: on
 

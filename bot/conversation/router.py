@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Any
+from dataclasses import replace
 
+from bot.conversation import my_data
 from bot.conversation.flows import engine
 from bot.conversation.flows.context import FlowContext, render_text
 from bot.conversation.flows.schema import Flow
@@ -14,8 +13,8 @@ from bot.conversation.keywords import Keyword
 from bot.conversation.opt_out import StopRequest, read_keyword
 from bot.conversation.scales import is_acknowledgement
 from bot.conversation.text import fold
+from bot.conversation.views import PollView, ResidentView, SessionView, Turn, World
 from bot.i18n.catalogs import _
-from bot.i18n.formatting import format_event_time
 from bot.i18n.negotiation import pick_text, text_direction
 from bot.messages import Reply
 from bot.states import Consent
@@ -26,91 +25,6 @@ FEEDBACK_FLOW = "feedback"
 EVENTS_FLOW = "events"
 POLLS_FLOW = "polls"
 FOLLOWUP_FLOW = "event-followup"
-
-
-@dataclass(frozen=True, slots=True)
-class ResidentView:
-    """What the router may know of the resident."""
-
-    consent: str
-    locale: str
-    area: str | None = None
-    joined_before: bool = True  # False for someone who said STOP before ever agreeing to take part
-
-
-@dataclass(frozen=True, slots=True)
-class SessionView:
-    """The resident's active conversation, if any, and the poll it interrupted (resumed when it ends)."""
-
-    flow: Flow
-    node: str
-    state: Mapping[str, Any]
-    paused: SessionView | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PollView:
-    """A poll as the router needs it: where its questions are and whether it can be answered."""
-
-    slug: str
-    status: str
-    flow: str
-    results_url: str | None = None
-    title: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class EventView:
-    """An upcoming event as the router lists it."""
-
-    id: int
-    title: Mapping[str, str]
-    place: Mapping[str, str]
-    starts_at: datetime
-    ends_at: datetime
-    timezone: str
-    description: Mapping[str, str] = field(default_factory=dict)
-
-    def listing(self, locale: str, reader_zone: str | None) -> tuple[str, str, dict[str, str]]:
-        """Its title, its line in a list (title and when, by format_event_time's rule) and the words said when it
-        is picked: its {details} (description) and {place}."""
-        title = pick_text(self.title, locale)
-        when = format_event_time(
-            self.starts_at, self.ends_at, locale, event_zone=self.timezone, reader_zone=reader_zone, sms=True
-        )
-        return (
-            title,
-            f"{title} - {when}",
-            {"details": pick_text(self.description, locale), "place": pick_text(self.place, locale)},
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class World:
-    """What exists beyond this resident, read by the pipeline before routing (the router does no I/O)."""
-
-    open_polls: tuple[PollView, ...] = ()
-    poll_keywords: Mapping[str, PollView] = field(default_factory=dict)
-    item_status: tuple[int, str | None] | None = None
-    events: tuple[EventView, ...] = ()
-    recent_items: tuple[tuple[int, str], ...] | None = None  # (ref, status), newest first, when STATUS asked
-    decision: tuple[Mapping[str, str], str | None] | None = None  # what decided the item STATUS asks about: title, page
-
-
-@dataclass(frozen=True, slots=True)
-class Turn:
-    """Everything one inbound message causes; the pipeline carries it out in one transaction."""
-
-    purpose: str
-    replies: tuple[Reply, ...] = ()
-    effects: tuple[engine.Effect, ...] = ()
-    consent: str | None = None
-    end_session: bool = False
-    start_flow: str | None = None
-    session_node: str | None = None
-    session_state: dict[str, Any] = field(default_factory=dict)
-    keyword: Keyword | None = None
-    resume: bool = False
 
 
 def _say(ctx: FlowContext, message: str, **params: str) -> Reply:
@@ -214,8 +128,14 @@ def route(
     """Decide what one message from a resident does; pure, so that it can be tested as a transcript."""
     stopped = resident.consent == Consent.REVOKED
     keyword, request = (None, StopRequest.NONE) if is_button else read_keyword(text, opted_out=stopped)
+    passed_over = my_data.offer_ignored(session, text, ctx, is_button=is_button)
+    if passed_over:  # handled as if the offer had not been made (kept as input, or the keyword it is), and it ends
+        session = None
     turn = _route(text, resident, session, flows, ctx, world or World(), is_button, provider_replied, keyword)
+    if passed_over and turn.start_flow is None:
+        turn = replace(turn, end_session=True)
     after = replace(ctx, locale=_locale_after(turn, ctx))
+    turn = my_data.after_onboarding(turn, session, resident, flows, after)
     turn = _resume(turn, session, after)
     if request is StopRequest.ASK and turn.purpose != "ignored":
         # Handled as what it also is (an answer, a name), then one question; nothing changes until they say. Alone,
@@ -243,8 +163,8 @@ def _route(  # noqa: PLR0911  # one return per rule of precedence
     keyword: Keyword | None,
 ) -> Turn:
     """The order of precedence: STOP (its keywords, or a short message asking to stop in other words), HELP and
-    START first, whatever the consent; nothing else after STOP; then LANGUAGE and MENU, a poll that closed, what a
-    joined resident asks for, the conversation, onboarding."""
+    START first, whatever the consent; nothing else after STOP; then a resident's own data (ABOUT ME, MY DATA, DELETE
+    MY DATA), LANGUAGE and MENU, a poll that closed, what a joined resident asks for, the conversation, onboarding."""
     stopped = resident.consent == Consent.REVOKED
     if keyword is Keyword.OPT_IN:
         started = _opt_in(resident, session, flows, ctx, silent=provider_replied)
@@ -253,8 +173,9 @@ def _route(  # noqa: PLR0911  # one return per rule of precedence
         keyword = None  # someone new (Telegram's /start too) goes through onboarding; mid-conversation it answers
     if keyword in (Keyword.OPT_OUT, Keyword.HELP):
         return _consent_keyword(keyword, stopped, session, ctx, silent=provider_replied)
-    if stopped:
-        return Turn("ignored")  # after STOP nothing is sent but answers to START and HELP
+    asked = my_data.request(keyword, resident, flows, ctx, world.my_data)
+    if asked is not None or stopped:  # after STOP nothing is sent but answers to START and HELP
+        return asked or Turn("ignored")
     if keyword is Keyword.LANGUAGE:
         step = engine.start(flows[ONBOARDING], ctx)
         if resident.consent == Consent.GRANTED and step.replies:  # someone we know: no "Welcome to …"

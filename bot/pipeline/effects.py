@@ -9,12 +9,14 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bot.conversation.flows.engine import RecordAnswer, Rsvp, SetField, SubmitFeedback
-from bot.conversation.router import Turn
+from bot.conversation.flows.engine import ForgetAboutMe, RecordAnswer, Rsvp, SetField, SubmitFeedback
+from bot.conversation.my_data import ABOUT_ME_FLOW, DELETE_FLOW
+from bot.conversation.views import Turn
 from bot.engagement.areas import assign_area
 from bot.engagement.events import calendar as events
 from bot.engagement.feedback.items import submit_feedback
 from bot.engagement.polls.answers import poll_for_flow, record_answer
+from bot.engagement.residents import about_me
 from bot.i18n.negotiation import text_direction
 from bot.messages import Reply
 from bot.program import Program
@@ -22,6 +24,8 @@ from bot.states import Consent
 from bot.store.engagement import Event
 from bot.store.models import ConsentEvent, Resident
 from bot.store.outbox import cancel_unsent, notice_row, queue_once, reachable_address
+
+ERASE_QUESTION = "erase_everything"  # the delete-my-data flow's confirmation
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,11 @@ def apply_effects(session: Session, turn: Turn, where: Situation, rng: random.Ra
     resident, now = where.resident, where.now
     locale = resident.locale_or(where.program.default_locale)  # after the turn set it, if it did
     for effect in turn.effects:
-        if isinstance(effect, RecordAnswer) and where.flow_slug:
+        if isinstance(effect, RecordAnswer) and where.flow_slug == ABOUT_ME_FLOW:
+            about_me.record_answer(session, resident.id, effect.question, effect.value, effect.kind, now)
+        elif isinstance(effect, ForgetAboutMe):
+            about_me.forget(session, resident.id, where.channel, now)
+        elif isinstance(effect, RecordAnswer) and where.flow_slug:
             poll = poll_for_flow(session, where.flow_slug)
             if poll is not None and poll.status == "open":
                 answer = (effect.question, effect.value, effect.kind)
@@ -63,6 +71,13 @@ def apply_effects(session: Session, turn: Turn, where: Situation, rng: random.Ra
     return replies
 
 
+def wants_erasure(turn: Turn, where: Situation) -> bool:
+    """Whether the resident confirmed that everything held about them is to be erased (DELETE MY DATA, then yes)."""
+    return where.flow_slug == DELETE_FLOW and any(
+        isinstance(e, RecordAnswer) and e.question == ERASE_QUESTION and e.value is True for e in turn.effects
+    )
+
+
 def _update_resident(session: Session, turn: Turn, where: Situation) -> None:
     """The fields the conversation set (language, area, answers kept on the resident) and a change of consent."""
     resident, now = where.resident, where.now
@@ -73,6 +88,8 @@ def _update_resident(session: Session, turn: Turn, where: Situation) -> None:
             resident.locale = effect.value
         elif effect.field == "area":  # matched to the program's areas; what was typed is kept too
             assign_area(session, resident, effect.value, where.program.default_locale)
+        elif effect.field == "about_me" and effect.value:  # its own consent, kept apart
+            about_me.record_consent(session, resident.id, effect.value, where.channel, now)
         elif effect.field.startswith("fields."):
             resident.fields = {**resident.fields, effect.field.removeprefix("fields."): effect.value}
     if turn.consent and turn.consent != resident.consent:

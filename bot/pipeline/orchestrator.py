@@ -15,18 +15,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.conversation.router import FEEDBACK_FLOW, FOLLOWUP_FLOW, ResidentView, route
+from bot.conversation.my_data import ABOUT_ME_FLOW
+from bot.conversation.router import FEEDBACK_FLOW, FOLLOWUP_FLOW, ONBOARDING, route
 from bot.conversation.text import storable
+from bot.conversation.views import ResidentView, SessionView
 from bot.engagement.feedback.items import allocate_ref
+from bot.engagement.residents import about_me
+from bot.engagement.residents.privacy import erase
 from bot.i18n.negotiation import negotiate
 from bot.messages import Address, Channel, Inbound, Outbound
-from bot.pipeline.effects import Situation, apply_effects
+from bot.pipeline.effects import Situation, apply_effects, wants_erasure
 from bot.pipeline.replies import queue_replies
 from bot.pipeline.sessions import save_session, session_row, session_view
 from bot.pipeline.starting import flow_context
 from bot.pipeline.world import read_world
 from bot.program import Program
 from bot.settings import Settings
+from bot.staff import audit
 from bot.states import Consent
 from bot.store.db import Database, insert_returning_id, is_transient
 from bot.store.flow_registry import FlowRegistry
@@ -35,7 +40,9 @@ from bot.store.models import ConsentEvent, DeadLetter, Message, Resident
 
 log = logging.getLogger("loopline.pipeline")
 ATTEMPTS = 4
-REF_FLOWS = (FEEDBACK_FLOW, FOLLOWUP_FLOW)  # conversations that end in an input item, told its reference
+# Conversations that end in an input item, told its reference; and the offer of the questions about oneself, which
+# something else said instead passes over (what was said is kept as input).
+REF_FLOWS = (FEEDBACK_FLOW, FOLLOWUP_FLOW, ABOUT_ME_FLOW)
 MESSAGES = cast(Table, Message.__table__)
 RESIDENTS = cast(Table, Resident.__table__)
 ADDRESSES = cast(Table, AddressRow.__table__)
@@ -207,7 +214,7 @@ class Pipeline:
         extra = {"ref": str(allocate_ref(session, self.rng))} if may_keep else {}
         ctx = flow_context(resident, program, extra, self.clock.now())
         world = read_world(session, resident_id, inbound.text, ctx.now or self.clock.now(), program.pages(ctx.locale))
-        view = ResidentView(resident.consent, ctx.locale, resident.area, joined_before=joined_before(session, resident))
+        view = resident_view(session, resident, ctx.locale, current)
         turn = route(
             inbound.text,
             view,
@@ -230,17 +237,32 @@ class Pipeline:
         )
         if more := apply_effects(session, turn, situation, self.rng):
             turn = replace(turn, replies=(*turn.replies, *more))
-        save_session(session, self.flows, resident.id, row, turn, now)
+        erasing = wants_erasure(turn, situation)
+        if erasing:  # DELETE MY DATA, confirmed: as the staff erase; the reply saying so is the last trace
+            counts = erase(session, resident)
+            audit.record(session, "resident", "resident.erase", f"resident:{resident_id}", now, **counts)
+        else:
+            save_session(session, self.flows, resident.id, row, turn, now)
         address = Address(inbound.address.channel, inbound.address.value)
-        immediate = queue_replies(session, resident.id, turn, address, message_id, reply_inline, now)
-        queued = 0 if reply_inline else len(turn.replies)
-        return Handled(
-            message_id,
-            immediate=immediate,
-            queued=queued,
-            resident_id=resident.id,
-            opted_out=turn.consent == Consent.REVOKED,
+        immediate = queue_replies(
+            session, None if erasing else resident_id, turn, address, message_id, reply_inline, now
         )
+        queued = 0 if reply_inline else len(turn.replies)
+        opted_out = turn.consent == Consent.REVOKED
+        return Handled(message_id, immediate=immediate, queued=queued, resident_id=resident_id, opted_out=opted_out)
+
+
+def resident_view(session: Session, resident: Resident, locale: str, current: SessionView | None) -> ResidentView:
+    """The resident as the router sees them (whether they ever joined, and whether they were offered the questions
+    about themselves, asked only while they are joining: they are offered once, right after)."""
+    joining = current is not None and current.flow.slug == ONBOARDING
+    return ResidentView(
+        resident.consent,
+        locale,
+        resident.area,
+        joined_before=joined_before(session, resident),
+        about_me_offered=not joining or about_me.consent_state(session, resident.id) is not None,
+    )
 
 
 def joined_before(session: Session, resident: Resident) -> bool:

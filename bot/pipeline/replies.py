@@ -9,7 +9,7 @@ from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from bot.channels.render import render
-from bot.conversation.router import Turn
+from bot.conversation.views import Turn
 from bot.messages import Address, Outbound
 from bot.store.db import insert_returning_id
 from bot.store.models import Message
@@ -18,7 +18,7 @@ from bot.store.outbox import OUTBOX, outbox_row
 MESSAGES = cast(Table, Message.__table__)
 
 
-def outbound_message_row(resident_id: int, outbound: Outbound, now: datetime) -> dict[str, Any]:
+def outbound_message_row(resident_id: int | None, outbound: Outbound, now: datetime) -> dict[str, Any]:
     """The message row of a reply given in the provider's HTTP response (TwiML, the simulator)."""
     return {
         "resident_id": resident_id,
@@ -34,9 +34,16 @@ def outbound_message_row(resident_id: int, outbound: Outbound, now: datetime) ->
 
 
 def queue_replies(
-    session: Session, resident_id: int, turn: Turn, address: Address, message_id: int, inline: bool, now: datetime
+    session: Session,
+    resident_id: int | None,
+    turn: Turn,
+    address: Address,
+    message_id: int,
+    inline: bool,
+    now: datetime,
 ) -> list[Outbound]:
-    """Write an outbox row per reply (keyed by the message it answers); inline ones are returned, recorded as sent."""
+    """Write an outbox row per reply (keyed by the message it answers); inline ones are returned, recorded as sent.
+    No resident: they were just erased, and the reply saying so goes to the address alone."""
     answered_now: list[Outbound] = []
     for index, reply in enumerate(turn.replies):
         outbound = render(reply, address)

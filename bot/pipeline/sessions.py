@@ -8,7 +8,7 @@ from typing import Any, cast
 from sqlalchemy import Row, Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from bot.conversation.router import SessionView, Turn
+from bot.conversation.views import SessionView, Turn
 from bot.engagement.polls.answers import POLL_FLOW_PREFIX
 from bot.store.flow_registry import FlowRegistry
 from bot.store.models import ConversationSession

@@ -9,19 +9,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.conversation.keywords import Keyword, is_status_request, match_keyword, match_status
-from bot.conversation.router import EventView, PollView, World
 from bot.conversation.text import fold
+from bot.conversation.views import EventView, PollView, World
 from bot.engagement.events.calendar import upcoming
 from bot.engagement.feedback.items import item_decision, item_status, recent_items
 from bot.engagement.polls.answers import POLL_FLOW_PREFIX
+from bot.engagement.residents import about_me
 from bot.states import PollStatus
 from bot.store.engagement import Poll
+from bot.store.models import Resident
 
 
 def read_world(
     session: Session, resident_id: int, text: str, now: datetime, page: Callable[[str], str | None] = lambda _: None
 ) -> World:
-    """The open polls (newest first), every published poll's keywords, and the status a STATUS message asks for."""
+    """The open polls (newest first), every published poll's keywords, the status a STATUS message asks for, and
+    what is held about the resident when MY DATA asks."""
     polls = session.execute(
         select(Poll.slug, Poll.status, Poll.keywords, Poll.results_url, Poll.title)
         .where(Poll.status != PollStatus.DRAFT)
@@ -29,7 +32,10 @@ def read_world(
     ).all()
     views = [(p, PollView(p.slug, p.status, POLL_FLOW_PREFIX + p.slug, p.results_url, p.title)) for p in polls]
     keywords = {fold(word): view for poll, view in views for word in poll.keywords.values() if fold(word)}
-    wants_events = match_keyword(text) is Keyword.EVENTS
+    keyword = match_keyword(text)
+    wants_events = keyword is Keyword.EVENTS
+    resident = session.get(Resident, resident_id) if keyword is Keyword.MY_DATA else None
+    held = about_me.summary(session, resident) if resident is not None else None
     ref = match_status(text)
     status = (ref, item_status(session, resident_id, ref)) if ref is not None else None
     decided = item_decision(session, resident_id, ref) if ref is not None else None
@@ -44,4 +50,4 @@ def read_world(
     )
     recent = recent_items(session, resident_id) if is_status_request(text) else None
     opened = tuple(v for _, v in views if v.status == PollStatus.OPEN)
-    return World(opened, keywords, status, events, recent, decision)
+    return World(opened, keywords, status, events, recent, decision, held)

@@ -118,12 +118,13 @@ def test_placeholders_are_kept(locale_catalog: tuple[str, Catalog]) -> None:
 
 
 def _upper_runs(text: str) -> list[str]:
-    """Runs of upper-case Latin words separated by single spaces ("NGÔN NGỮ", "BỎ QUA", "STOP")."""
+    """Runs of upper-case Latin words separated by single spaces ("NGÔN NGỮ", "BỎ QUA", "STOP", "À PROPOS DE MOI");
+    a run needs a word of three letters or more."""
     runs: list[list[str]] = []
     end = -1
     for match in _LATIN_WORD.finditer(text):
         word = match.group()
-        if word != word.upper() or word == word.lower() or len(word) < 2:
+        if word != word.upper() or word == word.lower():
             end = -1
             continue
         if runs and match.start() == end + 1 and text[end] == " ":

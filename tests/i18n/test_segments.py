@@ -59,6 +59,13 @@ TYPICAL = {
     "keyword": "JOIN",
     "date": "3 Dec 2026",
     "decision": "The clinic opens on Saturdays",
+    "channels": "SMS, Telegram",
+    "language": "Tiếng Việt",
+    "since": "3 Dec 2026",
+    "messages": "1,234",
+    "answers": "12",
+    "items": "3",
+    "about_me": "8",
 }
 
 

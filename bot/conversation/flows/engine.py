@@ -58,7 +58,12 @@ class Rsvp:
     response: str
 
 
-Effect = SetField | RecordAnswer | SubmitFeedback | Rsvp
+@dataclass(frozen=True, slots=True)
+class ForgetAboutMe:
+    """An effect: delete what the resident said about themselves, and withdraw that consent (DELETE MY DATA)."""
+
+
+Effect = SetField | RecordAnswer | SubmitFeedback | Rsvp | ForgetAboutMe
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,12 +162,19 @@ def _run(
             node_id = node.next
         elif node.kind == "branch":
             node_id = next(
-                (arm.next for arm in node.conditions if str(_lookup(arm.field, ctx, state)) == arm.equals),
+                (arm.next for arm in node.conditions if _equals(_lookup(arm.field, ctx, state), arm.equals)),
                 node.next,
             )
         else:  # end
             node_id = None
     return Step(None, state, tuple(replies), tuple(effects))
+
+
+def _equals(value: object, equals: str) -> bool:
+    """A branch's test: the value as text is the one given; a several-choice answer "equals" each value in it."""
+    if isinstance(value, list):
+        return equals in (str(v) for v in value)
+    return str(value) == equals
 
 
 def _lookup(name: str, ctx: FlowContext, state: Mapping[str, Any]) -> object:

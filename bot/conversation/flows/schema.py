@@ -16,7 +16,7 @@ SPEC_VERSION = 1
 ASK_KINDS = ("ask-choice", "ask-multi", "ask-ranking", "ask-rating", "ask-yes-no", "ask-listed", "ask-text")
 WITH_CHOICES = ("ask-choice", "ask-multi", "ask-ranking")
 NODE_KINDS = ("send", *ASK_KINDS, "branch", "set-field", "submit-feedback", "submit-rsvp", "end")
-SETTABLE_FIELDS = ("locale", "consent", "area")
+SETTABLE_FIELDS = ("locale", "consent", "area", "about_me")  # about_me: consent to the questions about oneself
 MAX_SLUG = 50  # a content file's slug (the columns hold 64, and a poll's flow is named poll-<slug>)
 MAX_STORED_SLUG = 64  # a stored flow's slug: its column (a poll's questions are the flow poll-<slug>)
 SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
@@ -296,7 +296,7 @@ def _check_set_field(raw: dict[str, Any], problems: Problems) -> None:
         problems.add(FlowError(f"field must be one of {SETTABLE_FIELDS} or fields.NAME"), "field")
     if "value" not in raw:
         problems.add(FlowError("a set-field node needs a value (use $answer for the last answer)"), "value")
-    elif raw.get("field") == "consent" and raw.get("value") not in CONSENT_VALUES:
+    elif raw.get("field") in ("consent", "about_me") and raw.get("value") not in CONSENT_VALUES:
         problems.add(FlowError(f"consent can only be set to {CONSENT_VALUES}"), "value")
 
 

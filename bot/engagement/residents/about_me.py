@@ -1,0 +1,121 @@
+"""What residents say about themselves (special-category data, GDPR Art. 9): its own consent, the answers stored
+apart, deleted at their word, and only ever counted in groups (who may see what: bot/engagement/representation.py
+shows them in totals of 5 or more; no page or export shows them per person but the resident's own data export)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from bot.conversation.views import DataSummary
+from bot.states import Consent
+from bot.store.about_me import AboutMeAnswer, AboutMeConsent
+from bot.store.engagement import Answer, InputItem
+from bot.store.models import Address, ConsentEvent, Message, Resident
+
+WITHDRAWN = "withdrawn"
+PREFER_NOT = "prefer_not"
+SEVERAL = "two_or_more"  # a several-choice answer naming more than one group
+TEXT_KIND = "ask-text"  # own words: kept for the resident, never a group
+
+
+def consent_state(session: Session, resident_id: int) -> str | None:
+    """The resident's latest answer to being asked about themselves (granted, declined, withdrawn), None if never."""
+    query = select(AboutMeConsent.state).where(AboutMeConsent.resident_id == resident_id)
+    return session.scalar(query.order_by(AboutMeConsent.id.desc()).limit(1))
+
+
+def record_consent(session: Session, resident_id: int, state: str, channel: str | None, now: datetime) -> None:
+    """Keep a change of that consent as history; answers are held only under it, so a no deletes them."""
+    if state != Consent.GRANTED:
+        session.execute(delete(AboutMeAnswer).where(AboutMeAnswer.resident_id == resident_id))
+    session.add(AboutMeConsent(resident_id=resident_id, state=state, channel=channel, at=now))
+
+
+def record_answer(session: Session, resident_id: int, question: str, value: Any, kind: str, now: datetime) -> None:
+    """Keep (or replace) one answer; a skipped question keeps nothing; nothing is kept without the consent."""
+    if consent_state(session, resident_id) != Consent.GRANTED:
+        return
+    session.execute(
+        delete(AboutMeAnswer).where(AboutMeAnswer.resident_id == resident_id, AboutMeAnswer.question == question)
+    )
+    if value is not None and value != []:
+        stored = {"value": value, "kind": kind}
+        session.add(AboutMeAnswer(resident_id=resident_id, question=question, value=stored, updated_at=now))
+
+
+def forget(session: Session, resident_id: int, channel: str | None, now: datetime) -> int:
+    """Delete everything the resident said about themselves and withdraw that consent; how many answers went."""
+    gone = len(list(session.scalars(select(AboutMeAnswer.id).where(AboutMeAnswer.resident_id == resident_id))))
+    if consent_state(session, resident_id) == Consent.GRANTED:
+        record_consent(session, resident_id, WITHDRAWN, channel, now)
+    session.execute(delete(AboutMeAnswer).where(AboutMeAnswer.resident_id == resident_id))
+    return gone
+
+
+def groups(session: Session, resident_ids: Iterable[int] | None = None) -> dict[int, dict[str, str]]:
+    """Each consenting resident's group per question: the option chosen, `two_or_more` for several, never their own
+    words. Only for counting: the caller shows totals, never a row per person."""
+    query = select(AboutMeAnswer.resident_id, AboutMeAnswer.question, AboutMeAnswer.value)
+    wanted = set(resident_ids) if resident_ids is not None else None
+    found: dict[int, dict[str, str]] = {}
+    for resident_id, question, stored in session.execute(query):
+        if (wanted is not None and resident_id not in wanted) or stored.get("kind") == TEXT_KIND:
+            continue
+        group = group_of(stored.get("value"))
+        if group:
+            found.setdefault(int(resident_id), {})[question] = group
+    return found
+
+
+def group_of(value: Any) -> str | None:
+    """The group an answer puts someone in: the value; for several choices the one named, or `two_or_more`."""
+    if isinstance(value, list):
+        named = [str(v) for v in value if v != PREFER_NOT]
+        if not named:
+            return PREFER_NOT if value else None
+        return named[0] if len(named) == 1 else SEVERAL
+    return str(value) if value not in (None, "") else None
+
+
+def exported(session: Session, resident_id: int) -> dict[str, Any]:
+    """The resident's own answers and consent history, for their data export."""
+    answers = session.scalars(
+        select(AboutMeAnswer).where(AboutMeAnswer.resident_id == resident_id).order_by(AboutMeAnswer.question)
+    )
+    consents = session.scalars(
+        select(AboutMeConsent).where(AboutMeConsent.resident_id == resident_id).order_by(AboutMeConsent.id)
+    )
+    return {
+        "answers": [
+            {"question": a.question, "value": a.value.get("value"), "at": a.updated_at.isoformat()} for a in answers
+        ],
+        "consent_history": [{"state": c.state, "channel": c.channel, "at": c.at.isoformat()} for c in consents],
+    }
+
+
+def summary(session: Session, resident: Resident) -> DataSummary:
+    """What MY DATA tells the resident: the kinds of data held and how many of each."""
+    rid = resident.id
+    channels = tuple(sorted(set(session.scalars(select(Address.channel).where(Address.resident_id == rid)))))
+    joined = select(func.min(ConsentEvent.at)).where(
+        ConsentEvent.resident_id == rid, ConsentEvent.state == Consent.GRANTED
+    )
+
+    def count(column: Any, *where: Any) -> int:
+        return int(session.scalar(select(func.count(column)).where(*where)) or 0)
+
+    return DataSummary(
+        channels=channels,
+        language=resident.locale,
+        area=resident.area,
+        since=session.scalar(joined) or resident.created_at,
+        messages=count(Message.id, Message.resident_id == rid),
+        answers=count(Answer.id, Answer.resident_id == rid),
+        items=count(InputItem.id, InputItem.resident_id == rid),
+        about_me=count(AboutMeAnswer.id, AboutMeAnswer.resident_id == rid),
+    )
