@@ -12,6 +12,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from bot.engagement.areas import AreaBook, display_name
+from bot.engagement.polls.public_results import SMALLEST_GROUP
+from bot.engagement.residents import about_me
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.ids import plain_number
 from bot.staff import audit
@@ -21,7 +23,8 @@ from bot.store.engagement import Answer, Poll
 from bot.store.models import Address, Resident
 from bot.store.places import BaselineCount
 
-DIMENSIONS = ("language", "area", "channel")  # what every resident has; demographics join them when asked
+DIMENSIONS = ("language", "area", "channel")  # what every resident has; what residents say about themselves joins
+SMALL_GROUPS = "fewer than 5 each"  # self-described groups of 1-4 people, counted together
 THRESHOLD = 0.8  # a group below 0.8 of its population share is flagged
 COLUMNS = ("dimension", "group", "population", "area", "source")
 
@@ -117,7 +120,7 @@ def _who(session: Session, poll: Poll | None) -> dict[int, dict[str, str]]:
         for resident_id, answered_in, answered_from, answered_on in rows:
             groups = {"language": answered_in or "", "area": answered_from or "", "channel": answered_on or ""}
             found.setdefault(int(resident_id), groups)
-        return found
+        return _with_about_me(session, found)
     channels = dict(
         session.execute(select(Address.resident_id, func.min(Address.channel)).group_by(Address.resident_id)).all()
     )
@@ -129,6 +132,13 @@ def _who(session: Session, poll: Poll | None) -> dict[int, dict[str, str]]:
             "area": area or "",
             "channel": channels.get(resident_id, ""),
         }
+    return _with_about_me(session, found)
+
+
+def _with_about_me(session: Session, found: dict[int, dict[str, str]]) -> dict[int, dict[str, str]]:
+    """Each respondent's groups with what they said about themselves (never their own words)."""
+    for resident_id, groups in about_me.groups(session, found).items():
+        found[resident_id].update(groups)
     return found
 
 
@@ -143,7 +153,8 @@ def report(session: Session, poll: Poll | None = None, threshold: float = THRESH
     ):
         baseline.setdefault(dimension, Counter())[group] += population
     sources = sorted({s for s in session.scalars(select(BaselineCount.source).distinct()) if s})
-    dimensions = [*DIMENSIONS, *sorted(set(baseline) - set(DIMENSIONS))]
+    described = {dimension for groups in who.values() for dimension in groups}
+    dimensions = [*DIMENSIONS, *sorted((set(baseline) | described) - set(DIMENSIONS))]
     return Report(len(who), [_dimension(d, who, baseline.get(d), threshold) for d in dimensions], sources)
 
 
@@ -151,6 +162,8 @@ def _dimension(
     dimension: str, who: dict[int, dict[str, str]], population: Counter[str] | None, threshold: float
 ) -> DimensionReport:
     counts = Counter(groups.get(dimension) or "not known" for groups in who.values())
+    if dimension not in DIMENSIONS:  # what people said about themselves: no group of fewer than 5 named
+        counts, population = _small_groups_together(counts, population)
     total, people = sum(counts.values()), sum((population or Counter()).values())
     groups = []
     for group in sorted(set(counts) | set(population or {})):
@@ -164,3 +177,20 @@ def _dimension(
     if population and people:
         score = 1 - 0.5 * sum(abs(g.share - (g.population_share or 0.0)) for g in groups)
     return DimensionReport(dimension, groups, score)
+
+
+def _small_groups_together(
+    counts: Counter[str], population: Counter[str] | None
+) -> tuple[Counter[str], Counter[str] | None]:
+    """Groups of 1 to 4 people counted as one, against their populations together, so that no one's answer about
+    themselves can be told apart."""
+    small = {group for group, n in counts.items() if 0 < n < SMALLEST_GROUP}
+    if not small:
+        return counts, population
+    together = Counter({group: n for group, n in counts.items() if group not in small})
+    together[SMALL_GROUPS] = sum(counts[group] for group in small)
+    if population is None:
+        return together, None
+    merged = Counter({group: n for group, n in population.items() if group not in small})
+    merged[SMALL_GROUPS] = sum(population[group] for group in small)
+    return together, merged

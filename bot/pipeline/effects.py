@@ -50,6 +50,7 @@ def apply_effects(session: Session, turn: Turn, where: Situation, rng: random.Ra
     for effect in turn.effects:
         if isinstance(effect, RecordAnswer) and where.flow_slug == ABOUT_ME_FLOW:
             about_me.record_answer(session, resident.id, effect.question, effect.value, effect.kind, now)
+            about_me.redact_message(session, where.message_id)
         elif isinstance(effect, ForgetAboutMe):
             about_me.forget(session, resident.id, where.channel, now)
         elif isinstance(effect, RecordAnswer) and where.flow_slug:

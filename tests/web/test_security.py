@@ -168,3 +168,36 @@ def test_the_same_crawl_finds_addresses_for_staff(
     sign_in(client, make_user(runtime, "staff"))
     everything = "\n".join(_crawl(client).values())
     assert all(number in everything for number in (*SMS_NUMBERS, TELEGRAM_CHAT))
+
+
+OWN_WORDS = "Zorblaxian heritage"  # what one resident says about themselves, in their own words
+
+
+@pytest.mark.parametrize("role", ["admin", "staff", "partner", "viewer"])
+def test_what_residents_say_about_themselves_is_on_no_page(
+    client: TestClient, runtime: Runtime, chat: Callable[..., Chat], role: str
+) -> None:
+    """No page anyone can reach shows a resident's answers about themselves one by one: not their own words, not the
+    message that carried them; partners and viewers reach no resident's page at all."""
+    _seed_residents(chat)
+    resident = chat(Channel.SMS, "+14155550199")
+    for text in ("hi", "1", "yes", "skip", "yes", "3", "9", OWN_WORDS, "4", "Two-spirit", "7", "1", "1"):
+        resident.send(text)
+    email = make_user(runtime, role, organization="Eastside Promotoras" if role == "partner" else None)
+    if role == "partner":
+        _share_everything_with(runtime, "Eastside Promotoras")
+    sign_in(client, email)
+    pages = _crawl(client)
+    for words in (OWN_WORDS, "Two-spirit"):
+        assert [url for url, text in pages.items() if words in text] == [], role
+    if role in ("partner", "viewer"):
+        assert not [url for url in pages if url.startswith("/dashboard/residents/") and pages[url]], role
+    else:  # the control: their page is open to admin and staff, and says only that answers are held, and how many
+        from sqlalchemy import select
+
+        from bot.store.models import Address
+
+        with runtime.db.transaction() as session:
+            rid = session.scalar(select(Address.resident_id).where(Address.value == "+14155550199"))
+        page = client.get(f"/dashboard/residents/{rid}").text
+        assert "About themselves: granted, 8 answers" in page and OWN_WORDS not in page

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.conversation.views import DataSummary
@@ -21,6 +21,7 @@ WITHDRAWN = "withdrawn"
 PREFER_NOT = "prefer_not"
 SEVERAL = "two_or_more"  # a several-choice answer naming more than one group
 TEXT_KIND = "ask-text"  # own words: kept for the resident, never a group
+REDACTED = "[an answer about themselves, kept apart]"
 
 
 def consent_state(session: Session, resident_id: int) -> str | None:
@@ -46,6 +47,11 @@ def record_answer(session: Session, resident_id: int, question: str, value: Any,
     if value is not None and value != []:
         stored = {"value": value, "kind": kind}
         session.add(AboutMeAnswer(resident_id=resident_id, question=question, value=stored, updated_at=now))
+
+
+def redact_message(session: Session, message_id: int) -> None:
+    """The message that answered is kept (every message is), but its words live only with the answers, apart."""
+    session.execute(update(Message).where(Message.id == message_id).values(text=REDACTED))
 
 
 def forget(session: Session, resident_id: int, channel: str | None, now: datetime) -> int:

@@ -8,6 +8,8 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Result, delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from bot.engagement.residents import about_me
+from bot.store.about_me import AboutMeAnswer, AboutMeConsent
 from bot.store.engagement import Answer, InputItem, Rsvp
 from bot.store.models import Address, ConsentEvent, Message, OutboxItem, Resident
 
@@ -80,12 +82,14 @@ def export(session: Session, resident: Resident) -> dict[str, Any]:
             {"event_id": r.event_id, "response": r.response, "waitlisted": r.waitlisted, "at": _when(r.updated_at)}
             for r in session.scalars(select(Rsvp).where(Rsvp.resident_id == resident.id))
         ],
+        "about_me": about_me.exported(session, resident.id),
     }
 
 
 def erase(session: Session, resident: Resident) -> dict[str, int]:
-    """Delete the resident, their addresses, messages, answers, RSVPs and queued messages; their input items
-    stay (decisions count them) with the text erased and no link to them. Counts of what went."""
+    """Delete the resident, their addresses, messages, answers, what they said about themselves, RSVPs and queued
+    messages; their input items stay (decisions count them) with the text erased and no link to them. Counts of
+    what went."""
     values = list(session.scalars(select(Address.value).where(Address.resident_id == resident.id)))
     messages = _count(
         session.execute(delete(Message).where(or_(Message.resident_id == resident.id, Message.address.in_(values))))
@@ -99,10 +103,12 @@ def erase(session: Session, resident: Resident) -> dict[str, int]:
     )
     session.execute(delete(OutboxItem).where(OutboxItem.resident_id == resident.id))
     answers = _count(session.execute(delete(Answer).where(Answer.resident_id == resident.id)))
+    about = _count(session.execute(delete(AboutMeAnswer).where(AboutMeAnswer.resident_id == resident.id)))
+    session.execute(delete(AboutMeConsent).where(AboutMeConsent.resident_id == resident.id))
     session.execute(delete(Address).where(Address.resident_id == resident.id))
     session.execute(delete(Resident).where(Resident.id == resident.id))
     session.expunge(resident)
-    return {"messages": messages, "input_items_anonymised": items, "answers": answers}
+    return {"messages": messages, "input_items_anonymised": items, "answers": answers, "about_me_answers": about}
 
 
 def _count(result: Result[Any]) -> int:
