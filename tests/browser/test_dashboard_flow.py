@@ -27,6 +27,7 @@ from tests.browser.dashboard_helpers import (
     fill_languages,
 )
 from tests.e2e import (
+    ABOUT_ME_OFFER,
     AREA_PROMPT,
     CONSENT_PROMPT,
     FINISH,
@@ -244,8 +245,9 @@ def answer_the_poll_on_telegram(resident: TelegramResident) -> None:
     welcome, area = resident.receives(2)
     assert [message_text(welcome), message_text(area)] == [expected("es", WELCOME), expected("es", AREA_PROMPT)]
     resident.say("94110")
-    (finish,) = resident.receives(1)
+    finish, offer = resident.receives(2)
     assert message_text(finish) == expected("es", FINISH)
+    assert message_text(offer) == expected("es", ABOUT_ME_OFFER)
 
     # The poll's questions arrive in Spanish: the one-choice question with a button per option.
     resident.say(KEYWORD[ES].lower())

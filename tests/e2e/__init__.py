@@ -92,6 +92,11 @@ RESTARTED = (
 )
 YES_LABEL = "Yes, join"
 NO_LABEL = "No, thanks"
+# Right after joining, once: the optional questions about oneself (the about-me flow), answered yes or no.
+ABOUT_ME_OFFER = (
+    "Optional: may we ask 6 short questions about you, so we can see if we hear from everyone? Only totals of 5 or "
+    "more people are shown; DELETE MY DATA erases it."
+)
 
 
 def base_env(database_path: Path, **overrides: str) -> dict[str, str]:
@@ -171,6 +176,13 @@ def language_menu(locale: str = "en", *, locale_known: bool = False) -> str:
 def consent_question(locale: str) -> str:
     """The consent question with its two numbered choices, as SMS and the simulator show it."""
     return numbered(expected(locale, CONSENT_PROMPT), [expected(locale, YES_LABEL), expected(locale, NO_LABEL)])
+
+
+def about_me_offer(locale: str) -> str:
+    """The offer of the questions about oneself with its two numbered choices, as SMS and the simulator show it."""
+    mark = "\u200f" if text_direction(locale) == "rtl" else ""  # right-to-left numbers keep their place
+    labels = [f"{mark}1 {expected(locale, 'Yes')}", f"{mark}2 {expected(locale, 'No')}"]
+    return "\n".join([expected(locale, ABOUT_ME_OFFER), *labels])
 
 
 def wait_until(condition: Callable[[], T], timeout: float = 10.0, interval: float = 0.1) -> T:

@@ -40,12 +40,14 @@ from bot.i18n.negotiation import text_direction
 from bot.messages import Address, Channel, Reply
 from bot.store.models import OutboxItem
 from tests.e2e import (
+    ABOUT_ME_OFFER,
     AREA_PROMPT,
     CONSENT_PROMPT,
     FINISH,
     MENU_PROMPT,
     STOPPED,
     WELCOME,
+    about_me_offer,
     base_env,
     clean_os_env,
     consent_question,
@@ -223,7 +225,7 @@ class Sms:
             question = re.sub(r"\n(?=\d )", "\n\u200f", question)
         assert self.say(number, MENU_POSITION[locale]) == [question]
         assert self.say(number, "1") == [expected(locale, WELCOME), expected(locale, AREA_PROMPT)]
-        assert self.say(number, "94110") == [expected(locale, FINISH)]
+        assert self.say(number, "94110") == [expected(locale, FINISH), about_me_offer(locale)]
 
 
 def tg_messages(emu: TelegramEmulator, token: str, chat: int, count: int, settle: float = 0.15) -> list[str]:
@@ -286,9 +288,11 @@ def tg_join(emu: TelegramEmulator, token: str, residents: dict[int, str]) -> Non
     for person in people:
         person.wait(4)  # the welcome and the area question
         person.type("94110")
+        person.wait(6)  # all set, and the offer of the questions about oneself
     for person in people:
         assert person.texts() == [
-            expected(person.locale, key) for key in (MENU_PROMPT, CONSENT_PROMPT, WELCOME, AREA_PROMPT, FINISH)
+            expected(person.locale, key)
+            for key in (MENU_PROMPT, CONSENT_PROMPT, WELCOME, AREA_PROMPT, FINISH, ABOUT_ME_OFFER)
         ]
         assert tg_messages(emu, token, person.chat, 0) == []
 

@@ -172,7 +172,7 @@ def test_chat_onboarding_in_spanish(tmp_path: Path) -> None:
     # The conversation is kept: the same handle continues where it stopped.
     later = _run(["chat", "--as", "ana"], tmp_path, stdin="94110\n")
     assert later.returncode == 0, later.stderr
-    assert len(_bot_lines(later.stdout)) == 1
+    assert len(_bot_lines(later.stdout)) == 2  # all set, and the offer of the questions about oneself
 
 
 def test_chat_language_hint(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from tests.e2e import (
+    ABOUT_ME_OFFER,
     AREA_PROMPT,
     CONSENT_PROMPT,
     FINISH,
@@ -30,6 +31,7 @@ from tests.e2e import (
     WELCOME,
     YES_LABEL,
     _translations,
+    about_me_offer,
     base_env,
     bot_replies,
     buttons,
@@ -213,8 +215,9 @@ def test_demo_poll_on_telegram_and_sms_then_results_and_close(tmp_path: Path) ->
             welcome, area = replies(emu, token, 2)
             assert [message_text(welcome), message_text(area)] == [expected("es", WELCOME), expected("es", AREA_PROMPT)]
             emu.send_message(token, CHAT, "94110", language_code="es")
-            (finish,) = replies(emu, token, 1)
+            finish, offer = replies(emu, token, 2)
             assert message_text(finish) == expected("es", FINISH)
+            assert message_text(offer) == expected("es", ABOUT_ME_OFFER)  # passed over by the poll's keyword
 
             emu.send_message(token, CHAT, "ENCUESTA", language_code="es")
             intro, top_need = replies(emu, token, 2)
@@ -242,7 +245,7 @@ def test_demo_poll_on_telegram_and_sms_then_results_and_close(tmp_path: Path) ->
             assert say(server, public_url, "hi") == [language_menu()]
             assert say(server, public_url, "1") == [consent_question("en")]
             assert say(server, public_url, "yes") == [expected("en", WELCOME), expected("en", AREA_PROMPT)]
-            assert say(server, public_url, "skip") == [expected("en", FINISH)]
+            assert say(server, public_url, "skip") == [expected("en", FINISH), about_me_offer("en")]
 
             assert say(server, public_url, "HEALTH") == [en.intro, numbered(en.text["top_need"], en.labels)]
             # A word that names no option gets the hint again; a typo ("helth") in a label is
@@ -390,7 +393,7 @@ def test_a_button_of_the_first_question_does_not_answer_the_ranking(tmp_path: Pa
             emu.send_callback(token, CHAT, press(consent, "yes"), consent["messageId"], language_code="es")
             replies(emu, token, 2)
             emu.send_message(token, CHAT, "omitir", language_code="es")
-            replies(emu, token, 1)
+            replies(emu, token, 2)  # all set, and the offer of the questions about oneself
             emu.send_message(token, CHAT, "SALUD", language_code="es")
             _intro, top_need = replies(emu, token, 2)
             emu.send_callback(token, CHAT, press(top_need, "clean_air"), top_need["messageId"], language_code="es")

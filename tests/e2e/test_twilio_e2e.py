@@ -32,6 +32,7 @@ from tests.e2e import (
     RESTARTED,
     STOPPED,
     WELCOME,
+    about_me_offer,
     base_env,
     consent_question,
     expected,
@@ -179,7 +180,7 @@ def test_onboarding(
     assert sms.say(number, greeting) == [language_menu()]
     assert sms.say(number, language) == [consent_question(locale)]
     assert sms.say(number, consent) == [expected(locale, WELCOME), expected(locale, AREA_PROMPT)]
-    assert sms.say(number, where) == [expected(locale, FINISH)]
+    assert sms.say(number, where) == [expected(locale, FINISH), about_me_offer(locale)]
 
     (resident,) = query(
         db,
@@ -193,7 +194,7 @@ def test_onboarding(
         "SELECT direction, text FROM messages WHERE channel = 'sms' AND address = :n ORDER BY id",
         n=number,
     )
-    assert [d["direction"] for d in directions] == ["in", "out", "in", "out", "in", "out", "out", "in", "out"]
+    assert [d["direction"] for d in directions] == ["in", "out", "in", "out", "in", "out", "out", "in", "out", "out"]
     assert [d["text"] for d in directions if d["direction"] == "in"] == list(answers)
 
 
