@@ -49,6 +49,7 @@ def test_an_organizer_reads_plain_words_and_local_times(tmp_path: Path, browser:
             _sign_in(page)
             _inbox_in_plain_words(page, shots)
             _results_that_read_right(page, shots)
+            _who_answered_against_the_population(page, shots)
             _events_soonest_first(page, shots)
             _a_broadcast_says_what_it_matches_and_asks_first(page, shots)
             _a_form_error_stays_beside_its_field(page, shots)
@@ -58,6 +59,7 @@ def test_an_organizer_reads_plain_words_and_local_times(tmp_path: Path, browser:
     assert [path.stem[3:] for path in shots.taken] == [
         "inbox",
         "poll-results",
+        "representation",
         "events",
         "audience-error",
         "broadcast-confirm",
@@ -94,6 +96,19 @@ def _results_that_read_right(page: Page, shots: Screenshots) -> None:
     assert points == sorted(points, reverse=True) and points[0] > 0, points
     expect(page.locator("p.audience-hint").first).to_contain_text("answered=health-priorities:top_need=clinics")
     shots.take(page, "poll-results")
+
+
+def _who_answered_against_the_population(page: Page, shots: Screenshots) -> None:
+    """Issue 14, item 4: the poll's respondents against the demo baseline, per dimension, with a chart and a score;
+    one click drafts the re-invitation of the under-represented."""
+    page.goto("/dashboard/polls/health-priorities#representation")
+    section = page.locator("section#representation")
+    expect(section.get_by_role("heading", name="Who answered, against the population")).to_be_visible()
+    expect(section).to_contain_text("Baseline:")
+    expect(section.locator("table#representation-language tbody tr").first).to_be_visible()
+    expect(section.get_by_role("heading", name=re.compile(r"^By language · score \d\.\d\d$"))).to_be_visible()
+    section.scroll_into_view_if_needed()
+    shots.take(page, "representation")
 
 
 def _events_soonest_first(page: Page, shots: Screenshots) -> None:
