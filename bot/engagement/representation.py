@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from bot.engagement.areas import AreaBook, display_name
@@ -112,15 +113,14 @@ def _who(session: Session, poll: Poll | None) -> dict[int, dict[str, str]]:
     or the residents taking part (language, area, first reachable channel)."""
     found: dict[int, dict[str, str]] = {}
     if poll is not None:
-        rows = session.execute(
-            select(Answer.resident_id, Answer.locale, Answer.area, Answer.channel)
-            .where(Answer.poll_id == poll.id)
-            .order_by(Answer.id)
+        first = select(func.min(Answer.id)).where(Answer.poll_id == poll.id).group_by(Answer.resident_id)
+        rows = session.connection().execute(  # Core rows: 20,000 of them without the ORM's loading
+            select(Answer.resident_id, Answer.locale, Answer.area, Answer.channel).where(Answer.id.in_(first))
         )
         for resident_id, answered_in, answered_from, answered_on in rows:
             groups = {"language": answered_in or "", "area": answered_from or "", "channel": answered_on or ""}
-            found.setdefault(int(resident_id), groups)
-        return _with_about_me(session, found)
+            found[int(resident_id)] = groups
+        return _with_about_me(session, found, select(Answer.resident_id).where(Answer.poll_id == poll.id))
     channels = dict(
         session.execute(select(Address.resident_id, func.min(Address.channel)).group_by(Address.resident_id)).all()
     )
@@ -135,10 +135,13 @@ def _who(session: Session, poll: Poll | None) -> dict[int, dict[str, str]]:
     return _with_about_me(session, found)
 
 
-def _with_about_me(session: Session, found: dict[int, dict[str, str]]) -> dict[int, dict[str, str]]:
+def _with_about_me(
+    session: Session, found: dict[int, dict[str, str]], among: Select[Any] | None = None
+) -> dict[int, dict[str, str]]:
     """Each respondent's groups with what they said about themselves (never their own words)."""
-    for resident_id, groups in about_me.groups(session, found).items():
-        found[resident_id].update(groups)
+    for resident_id, groups in about_me.groups(session, among).items():
+        if resident_id in found:
+            found[resident_id].update(groups)
     return found
 
 

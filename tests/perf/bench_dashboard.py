@@ -77,6 +77,8 @@ def targets_for(seeded: Seeded) -> list[Target]:
         Target("public decision", f"/public/decisions/{seeded.decision_slug}", "public", "none", b"<h1"),
         Target("api items", "/api/v1/input-items?limit=100", "api", api, b'"data"'),
         Target("api poll results", f"/api/v1/polls/{seeded.poll_slug}/results", "api", api, b'"questions"'),
+        Target("api representation", f"/api/v1/polls/{seeded.poll_slug}/representation", "api", api, b'"dimensions"'),
+        Target("api representation (all)", "/api/v1/representation", "api", api, b'"dimensions"'),
         Target("inbox CSV", "/dashboard/inbox.csv", "export", page, b"ref,kind"),
     ]
 

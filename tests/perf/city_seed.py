@@ -171,6 +171,36 @@ class CitySeeder:
         self.counts["residents"] = _bulk(self.conn, Resident, self.residents)
         self.counts["addresses"] = _bulk(self.conn, Address, addresses)
 
+    def who_is_heard(self) -> None:
+        """A population baseline by language and channel, and what a third of residents said about themselves (an
+        age band, under its own consent), so the representation report has every kind of dimension to count."""
+        from bot.store.about_me import AboutMeAnswer, AboutMeConsent
+        from bot.store.places import BaselineCount
+
+        population = {"en": 41_000, "es": 30_000, "zh_Hans": 12_000, "vi": 8_000, "ar": 4_000, "fr": 5_000}
+        rows = [("language", group, n) for group, n in population.items()]
+        rows += [("channel", "sms", 70_000), ("channel", "telegram", 30_000)]
+        bands = ("18_24", "25_34", "35_44", "45_54", "55_64", "65_plus")
+        rows += [("age_band", band, n) for band, n in zip(bands, (14, 22, 18, 16, 14, 16), strict=True)]
+        baseline = [
+            {"dimension": d, "group_name": g, "area": None, "population": n, "source": "bench", "loaded_at": self.now}
+            for d, g, n in rows
+        ]
+        self.counts["baseline rows"] = _bulk(self.conn, BaselineCount, baseline)
+        told = [r["id"] for r in self.residents if r["consent"] == "granted" and self.rng.random() < 0.33]
+        consents = [{"resident_id": rid, "state": "granted", "channel": "sms", "at": self.now} for rid in told]
+        answers = [
+            {
+                "resident_id": rid,
+                "question": "age_band",
+                "value": {"value": self.rng.choice(bands)},
+                "updated_at": self.now,
+            }
+            for rid in told
+        ]
+        _bulk(self.conn, AboutMeConsent, consents)
+        self.counts["about me answers"] = _bulk(self.conn, AboutMeAnswer, answers)
+
     def staff(self) -> tuple[str, str]:
         """Users of every role (one real argon2 hash, shared), the partner's shares; the staff user and a token."""
         from sqlalchemy import select
@@ -514,6 +544,7 @@ def seed_city(url: str, residents: int, timezone: str, seed: int = 1) -> Seeded:
         with db.engine.begin() as conn:
             city = CitySeeder(conn, Scale.of(residents), now, timezone, seed)
             city.people()
+            city.who_is_heard()
             email, token = city.staff()
             poll_id = city.poll()
             _respondents, items = city.answers_and_items(poll_id)

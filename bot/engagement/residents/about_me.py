@@ -4,11 +4,10 @@ shows them in totals of 5 or more; no page or export shows them per person but t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.conversation.views import DataSummary
@@ -63,16 +62,25 @@ def forget(session: Session, resident_id: int, channel: str | None, now: datetim
     return gone
 
 
-def groups(session: Session, resident_ids: Iterable[int] | None = None) -> dict[int, dict[str, str]]:
-    """Each consenting resident's group per question: the option chosen, `two_or_more` for several, never their own
-    words. Only for counting: the caller shows totals, never a row per person."""
-    query = select(AboutMeAnswer.resident_id, AboutMeAnswer.question, AboutMeAnswer.value)
-    wanted = set(resident_ids) if resident_ids is not None else None
+def groups(session: Session, among: Select[Any] | None = None) -> dict[int, dict[str, str]]:
+    """Each consenting resident's group per question (among some residents: a query of their ids): the option
+    chosen, `two_or_more` for several, never their own words. Only for counting: the caller shows totals, never a
+    row per person."""
+    value, kind = AboutMeAnswer.value["value"], AboutMeAnswer.value["kind"].as_string().label("kind")
+    query = select(
+        AboutMeAnswer.resident_id,
+        AboutMeAnswer.question,
+        value.as_string().label("text"),
+        value.as_json().label("several"),
+        kind,
+    )
+    if among is not None:
+        query = query.where(AboutMeAnswer.resident_id.in_(among))
     found: dict[int, dict[str, str]] = {}
-    for resident_id, question, stored in session.execute(query):
-        if (wanted is not None and resident_id not in wanted) or stored.get("kind") == TEXT_KIND:
+    for resident_id, question, text, several, written_as in session.connection().execute(query):
+        if written_as == TEXT_KIND:
             continue
-        group = group_of(stored.get("value"))
+        group = group_of(text if text is not None else several)
         if group:
             found.setdefault(int(resident_id), {})[question] = group
     return found
