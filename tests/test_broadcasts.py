@@ -129,6 +129,8 @@ def test_send_refuses_a_language_without_text_unless_a_fallback_is_given(
     assert audit.actor.startswith("cli:")
     shown = CliRunner().invoke(main, ["broadcast", "preview", str(file), "--audience", "language=es"], env=env)
     assert "missing text: 1 recipients speak es" in shown.output
+    missing = CliRunner().invoke(main, ["broadcast", "status", "999"], env=env)
+    assert missing.exit_code == 2 and missing.output.strip().startswith("loopline: no broadcast 999")
 
 
 def test_delivery_respects_stop_quiet_hours_and_the_cap(runtime: Runtime, chat: Callable[..., Chat]) -> None:

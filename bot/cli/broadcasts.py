@@ -135,4 +135,6 @@ def status_command(broadcast_id: int) -> None:
     """Queued / sent / delivered / failed / skipped counts, with the reasons."""
     with command_runtime() as runtime, runtime.db.transaction() as session:
         found = broadcasts.status(session, broadcast_id)
+    if not found["broadcast"]:
+        fail(f"no broadcast {broadcast_id} (loopline broadcast send prints the id of each broadcast it sends)")
     click.echo(json.dumps(found, indent=2, sort_keys=True))
