@@ -281,6 +281,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     database_url = env.get("LOOPLINE_DATABASE_URL", "").strip() or "sqlite:///./loopline.db"
     if not DATABASE_URL.match(database_url):
         raise SettingsError("LOOPLINE_DATABASE_URL", "must be a sqlite:/// or postgresql:// URL (driver psycopg)")
+    if database_url.startswith("sqlite") and database_url.partition("://")[2] in ("", "/", "/:memory:"):
+        # An in-memory database is lost when the process ends, and each process would have its own.
+        raise SettingsError("LOOPLINE_DATABASE_URL", "needs a file for SQLite: sqlite:///./loopline.db")
     public_url = _url(env, "LOOPLINE_PUBLIC_URL")
     locale = env.get("LOOPLINE_DEFAULT_LOCALE", "").strip() or "en"
     if locale not in SUPPORTED_LOCALES:

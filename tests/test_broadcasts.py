@@ -290,11 +290,12 @@ def test_a_broadcast_file_inviting_to_a_poll_or_event_that_does_not_exist_is_ref
         assert session.scalars(select(OutboxItem).where(OutboxItem.purpose.like("broadcast:%"))).first() is None
 
 
-def test_the_preview_says_when_quiet_hours_hold_a_send() -> None:
+def test_the_preview_says_when_quiet_hours_hold_a_send(tmp_path: Path) -> None:
     from bot.settings import load_settings
     from bot.web.dashboard.broadcasts import reach
 
-    runtime = Runtime(load_settings({"LOOPLINE_DATABASE_URL": "sqlite://", "LOOPLINE_TIMEZONE": "America/New_York"}))
+    url = f"sqlite:///{tmp_path / 'quiet.db'}"
+    runtime = Runtime(load_settings({"LOOPLINE_DATABASE_URL": url, "LOOPLINE_TIMEZONE": "America/New_York"}))
     zones: Counter[str | None] = Counter({"America/Los_Angeles": 2, None: 3})
     found = broadcasts.Preview("everyone who joined", 5, [], {}, 0.0, zones)
     # 22:30 in New York is quiet there (21:00-08:00) but 19:30 in Los Angeles is not.

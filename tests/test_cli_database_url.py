@@ -22,6 +22,8 @@ UNUSABLE = [
     "postgres+psycopg://localhost/loopline",  # SQLAlchemy knows no "postgres" dialect (only postgresql)
     "postgresql+psycopg2://localhost/loopline",  # psycopg 2 is not installed
     "sqlite+aiosqlite:///loopline.db",
+    "sqlite://",  # in memory: lost when the process ends, and every process would have its own
+    "sqlite:///:memory:",
 ]
 USABLE = [
     "sqlite:///loopline.db",
