@@ -17,6 +17,7 @@ from bot.channels import simulator
 from bot.cli.context import command_runtime, fail
 from bot.conversation.flows.loader import UnreadableFile, place_lines, place_text, read_document
 from bot.conversation.flows.schema import FlowError, flow_problems
+from bot.engagement import weighting
 from bot.engagement.areas import load_areas
 from bot.engagement.events.calendar import event_problems, load_event, moved_to_offset
 from bot.engagement.polls import definition as poll_store
@@ -162,7 +163,8 @@ def close_poll(slug: str) -> None:
 @click.command()
 @click.argument("slug")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-def results(slug: str, fmt: str) -> None:
+@click.option("--weighted", is_flag=True, help="Also weighted to the population baseline (raking), with its cost.")
+def results(slug: str, fmt: str, weighted: bool) -> None:
     """Results of a poll: counts per resident and percentages, by language, area and channel."""
 
     with command_runtime() as runtime, runtime.db.transaction() as session:
@@ -173,6 +175,11 @@ def results(slug: str, fmt: str) -> None:
         runtime.flows.refresh(session)
         flow = runtime.flows.get(session, runtime.flows.latest[POLL_FLOW_PREFIX + slug])
         found = poll_results.poll_results(session, poll, flow)
+        if weighted:
+            weights = weighting.weigh(session, poll)
+            adjusted = weighting.weighted_results(session, poll, flow, weights) if weights.dimensions else []
+            click.echo(weighting.as_text(weights, adjusted, fmt))
+            return
     render = {"table": poll_results.as_table, "csv": poll_results.as_csv, "json": poll_results.as_json}[fmt]
     click.echo(render(found))
 

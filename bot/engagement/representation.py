@@ -108,7 +108,7 @@ class Report:
     sources: list[str]
 
 
-def _who(session: Session, poll: Poll | None) -> dict[int, dict[str, str]]:
+def respondent_groups(session: Session, poll: Poll | None) -> dict[int, dict[str, str]]:
     """Each respondent's group in every dimension: a poll's respondents as they answered (language, area, channel),
     or the residents taking part (language, area, first reachable channel)."""
     found: dict[int, dict[str, str]] = {}
@@ -145,9 +145,8 @@ def _with_about_me(
     return found
 
 
-def report(session: Session, poll: Poll | None = None, threshold: float = THRESHOLD) -> Report:
-    """The representation report of a poll's respondents, or of everyone taking part."""
-    who = _who(session, poll)
+def baseline_margins(session: Session) -> dict[str, Counter[str]]:
+    """The population of the whole program area by dimension and group (counts within one area aside)."""
     baseline: dict[str, Counter[str]] = {}
     for dimension, group, population in session.execute(
         select(BaselineCount.dimension, BaselineCount.group_name, BaselineCount.population).where(
@@ -155,6 +154,13 @@ def report(session: Session, poll: Poll | None = None, threshold: float = THRESH
         )
     ):
         baseline.setdefault(dimension, Counter())[group] += population
+    return baseline
+
+
+def report(session: Session, poll: Poll | None = None, threshold: float = THRESHOLD) -> Report:
+    """The representation report of a poll's respondents, or of everyone taking part."""
+    who = respondent_groups(session, poll)
+    baseline = baseline_margins(session)
     sources = sorted({s for s in session.scalars(select(BaselineCount.source).distinct()) if s})
     described = {dimension for groups in who.values() for dimension in groups}
     dimensions = [*DIMENSIONS, *sorted((set(baseline) | described) - set(DIMENSIONS))]

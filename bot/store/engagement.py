@@ -25,6 +25,7 @@ class Poll(Base):
     results_url: Mapped[str | None] = mapped_column(String(300))
     document: Mapped[dict[str, Any] | None]
     area_results: Mapped[bool] = mapped_column(Boolean, default=False)
+    weight_by: Mapped[dict[str, Any] | None]  # {"dimensions": [...]}: what its results are weighted over
     created_at: Mapped[datetime]
     opened_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]

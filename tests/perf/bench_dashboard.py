@@ -79,6 +79,7 @@ def targets_for(seeded: Seeded) -> list[Target]:
         Target("api poll results", f"/api/v1/polls/{seeded.poll_slug}/results", "api", api, b'"questions"'),
         Target("api representation", f"/api/v1/polls/{seeded.poll_slug}/representation", "api", api, b'"dimensions"'),
         Target("api representation (all)", "/api/v1/representation", "api", api, b'"dimensions"'),
+        Target("api weighted", f"/api/v1/polls/{seeded.poll_slug}/weighted", "api", api, b'"effective_size"'),
         Target("inbox CSV", "/dashboard/inbox.csv", "export", page, b"ref,kind"),
     ]
 

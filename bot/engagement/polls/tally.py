@@ -52,6 +52,16 @@ def _label(flow: Flow, question: str, value: str) -> str:
     return value
 
 
+def option_label(flow: Flow, question: str, value: str, kind: str) -> str:
+    """How staff read an option: its English label (a rating or yes/no as it is)."""
+    return _label(flow, question, value) if kind not in ("ask-rating", "ask-yes-no") else value
+
+
+def question_text(node: Node) -> str:
+    """How staff read a question: its English text."""
+    return pick_text(node.text, "en") if node.text is not None else node.id
+
+
 Weighted = list[tuple[Any, int]]  # (an answer's value, how many residents gave exactly that value)
 Sizes = dict[str, dict[str, dict[str, int]]]  # question -> dimension -> group -> respondents
 EMPTY_VALUES: tuple[object, ...] = (None, [], "")
@@ -109,7 +119,7 @@ def _count(flow: Flow, question: str, kind: str, answers: Weighted) -> list[Opti
     found = [
         OptionCount(
             v,
-            _label(flow, question, v) if kind not in ("ask-rating", "ask-yes-no") else v,
+            option_label(flow, question, v, kind),
             counts[v],
             round(100 * counts[v] / respondents, 1) if respondents else 0.0,
             points[v],
@@ -151,7 +161,7 @@ def results_and_sizes(session: Session, poll: Poll, flow: Flow) -> tuple[list[Qu
             continue
         counted = overall.get(node.question, Counter())
         weighted = [(values[raw], times) for raw, times in counted.items()]
-        result = QuestionResult(node.question, node.kind, pick_text(node.text, "en"), counted.total())
+        result = QuestionResult(node.question, node.kind, question_text(node), counted.total())
         if node.kind == "ask-text":
             result.texts = texts.get(node.question, [])
         else:

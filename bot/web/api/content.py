@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.conversation.flows.schema import Flow
-from bot.engagement import representation
+from bot.engagement import representation, weighting
 from bot.engagement.broadcasts import sending as broadcasts
 from bot.engagement.polls import tally as results
 from bot.engagement.polls.answers import POLL_FLOW_PREFIX
@@ -124,6 +124,31 @@ async def get_poll_representation(request: Request, args: dict[str, Any]) -> Res
     def load(session: Session) -> dict[str, Any]:
         found = representation.report(session, find_poll(session, staff, args["slug"]))
         return {"poll": args["slug"], **asdict(found)}
+
+    return data(await runtime.db.in_transaction(load))
+
+
+@operation(
+    "GET",
+    "/polls/{slug}/weighted",
+    permission="view",
+    summary="A poll's results weighted to the population baseline (raking), with what the weights cost",
+    description=PARTNER_POLLS,
+    params=(POLL_SLUG,),
+    response=ref("Weighted"),
+    tag="polls",
+)
+async def get_poll_weighted(request: Request, args: dict[str, Any]) -> Response:
+    """GET /api/v1/polls/{slug}/weighted."""
+    runtime, staff = runtime_of(request), staff_of(request)
+
+    def load(session: Session) -> dict[str, Any]:
+        poll = find_poll(session, staff, args["slug"])
+        flow = poll_flow(runtime, session, poll.slug)
+        found = weighting.weigh(session, poll)
+        questions = weighting.weighted_results(session, poll, flow, found) if found.dimensions and flow else []
+        summary = {k: v for k, v in asdict(found).items() if k != "weights"}  # never a row per person
+        return {"poll": poll.slug, **summary, "questions": [asdict(q) for q in questions]}
 
     return data(await runtime.db.in_transaction(load))
 

@@ -177,6 +177,51 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
         description="Respondents against the population baseline, per dimension, most under-represented first.",
     ),
+    "Weighted": _object(
+        {
+            "poll": STRING,
+            "dimensions": {"type": "array", "items": STRING, "description": "the dimensions weighted over"},
+            "effective_size": {"type": "number", "description": "Kish: (sum w)^2 / sum w^2"},
+            "design_effect": {"type": "number", "description": "respondents / effective size"},
+            "largest": {"type": "number", "description": "the largest weight (the mean is 1; capped at 5)"},
+            "margins": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "dimension": STRING,
+                        "group": STRING,
+                        "respondents": INTEGER,
+                        "share": {"type": "number"},
+                        "weighted_share": {"type": "number"},
+                        "population_share": {"type": ["number", "null"]},
+                    }
+                ),
+            },
+            "notes": {"type": "array", "items": STRING, "description": "groups too small to weight, caps applied"},
+            "questions": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "question": STRING,
+                        "text": STRING,
+                        "respondents": INTEGER,
+                        "options": {
+                            "type": "array",
+                            "items": _object(
+                                {
+                                    "value": STRING,
+                                    "label": STRING,
+                                    "percent": {"type": "number"},
+                                    "weighted": {"type": "number"},
+                                }
+                            ),
+                        },
+                    }
+                ),
+            },
+        },
+        description="A poll's results raked to the population baseline's margins; no per-person weights.",
+    ),
     "Event": _object(
         {
             "slug": STRING,

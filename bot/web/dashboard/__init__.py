@@ -17,6 +17,7 @@ from bot.web.dashboard import (
     residents,
     sign_in,
     users,
+    weighting_view,
 )
 
 
@@ -28,6 +29,7 @@ def routes() -> list[BaseRoute]:
         Route("/logout", sign_in.logout, methods=["POST"]),
         Route("/dashboard", overview.overview, methods=["GET"]),
         *polls.ROUTES,
+        *weighting_view.ROUTES,
         *areas.ROUTES,
         *events.ROUTES,
         *broadcasts.ROUTES,

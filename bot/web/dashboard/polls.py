@@ -27,6 +27,7 @@ from bot.store.engagement import Poll
 from bot.store.staff import Organization, Share
 from bot.web.dashboard.charts import bar_chart
 from bot.web.dashboard.representation_view import representation_panel
+from bot.web.dashboard.weighting_view import weighting_panel
 from bot.web.downloads import csv_download
 from bot.web.guard import page, read_form, runtime_of, staff_of
 from bot.web.rendering import PRIVATE_HEADERS, error_page, local_time, render
@@ -246,6 +247,7 @@ async def poll_page(request: Request) -> Response:
             "missing_by_language": poll_checks.missing_by_language(missing),
             "fallback": (poll.document or {}).get("fallback_language") or locale,
             "representation": representation_panel(session, poll),
+            "weighted": weighting_panel(session, runtime.flows, poll),
         }
         if staff.can("content"):
             shared_ids = set(
