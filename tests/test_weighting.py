@@ -174,7 +174,11 @@ def test_staff_choose_the_dimensions_on_the_poll_page(runtime: Runtime, chat: Ca
         representation.load_baseline(session, BASELINE, "en", "cli:test", runtime.clock.now())
     with TestClient(create_app(runtime, deliver=False)) as client:
         csrf = sign_in(client, make_user(runtime, "staff"))
-        page = client.get("/dashboard/polls/health-priorities").text
+        assert (
+            'href="/dashboard/polls/health-priorities/weighted"'
+            in client.get("/dashboard/polls/health-priorities").text
+        )
+        page = client.get("/dashboard/polls/health-priorities/weighted").text
         assert 'id="weighted"' in page and 'value="language" checked' in page and 'value="age_band" checked' in page
         assert "age_band 55_64: 4 respondents, fewer than 5" in page  # said plainly, not weighted
         chosen = client.post(
@@ -183,7 +187,8 @@ def test_staff_choose_the_dimensions_on_the_poll_page(runtime: Runtime, chat: Ca
             follow_redirects=False,
         )
         assert chosen.status_code == 303 and "Weighted%20by%20language" in chosen.headers["location"]
-        page = client.get("/dashboard/polls/health-priorities").text
+        page = client.get(chosen.headers["location"]).text
+        assert "Weighted by language." in page
         assert 'value="language" checked' in page and 'value="age_band" checked' not in page
         viewer = TestClient(create_app(runtime, deliver=False))
     with runtime.db.transaction() as session:

@@ -157,9 +157,15 @@ def baseline_margins(session: Session) -> dict[str, Counter[str]]:
     return baseline
 
 
-def report(session: Session, poll: Poll | None = None, threshold: float = THRESHOLD) -> Report:
-    """The representation report of a poll's respondents, or of everyone taking part."""
-    who = respondent_groups(session, poll)
+def report(
+    session: Session,
+    poll: Poll | None = None,
+    threshold: float = THRESHOLD,
+    who: dict[int, dict[str, str]] | None = None,
+) -> Report:
+    """The representation report of a poll's respondents, or of everyone taking part (their groups may be given
+    when they were read already, for weighted results)."""
+    who = who if who is not None else respondent_groups(session, poll)
     baseline = baseline_margins(session)
     sources = sorted({s for s in session.scalars(select(BaselineCount.source).distinct()) if s})
     described = {dimension for groups in who.values() for dimension in groups}

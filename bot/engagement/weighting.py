@@ -86,10 +86,17 @@ def chosen_dimensions(session: Session, poll: Poll) -> list[str]:
     return chosen or available
 
 
-def weigh(session: Session, poll: Poll, dimensions: Sequence[str] | None = None) -> Weighting:
-    """Rake the poll's respondents to the baseline over the dimensions (by default, those chosen for the poll)."""
+def weigh(
+    session: Session,
+    poll: Poll,
+    dimensions: Sequence[str] | None = None,
+    groups: Mapping[int, Mapping[str, str]] | None = None,
+) -> Weighting:
+    """Rake the poll's respondents to the baseline over the dimensions (by default, those chosen for the poll); the
+    respondents' groups may be given when they were read already (for the representation report)."""
     used = list(dimensions) if dimensions is not None else chosen_dimensions(session, poll)
-    return rake(respondent_groups(session, poll), baseline_margins(session), used)
+    found = groups if groups is not None else respondent_groups(session, poll)
+    return rake(found, baseline_margins(session), used)
 
 
 def rake(
@@ -196,8 +203,15 @@ def _summary(
 
 
 def weighted_results(session: Session, poll: Poll, flow: Flow, weighting: Weighting) -> list[WeightedQuestion]:
-    """Every counted question's options, raw and weighted (a respondent counts with their weight)."""
+    """Every counted question's options, raw and weighted (a respondent counts with their weight): one pass over the
+    answers, each distinct answer counted once with how many gave it and their weights' sum."""
     rows, values = tally.answer_rows(session, poll, Answer.question, Answer.resident_id)
+    given: dict[tuple[str, str | None], list[float]] = {}
+    weights = weighting.weights
+    for stored, question, resident_id in rows:
+        tally_of = given.setdefault((question, stored), [0, 0.0])
+        tally_of[0] += 1
+        tally_of[1] += weights.get(resident_id, 1.0)
     found = []
     for node in flow.nodes.values():
         if not node.question or node.kind == "ask-text":
@@ -205,16 +219,15 @@ def weighted_results(session: Session, poll: Poll, flow: Flow, weighting: Weight
         raw: Counter[str] = Counter()
         weighted: dict[str, float] = {}
         respondents, weight_total = 0, 0.0
-        for stored, question, resident_id in rows:
+        for (question, stored), (times, weight) in given.items():
             value = values[stored]
             if question != node.question or value in tally.EMPTY_VALUES:
                 continue
-            weight = weighting.weights.get(int(resident_id), 1.0)
-            respondents, weight_total = respondents + 1, weight_total + weight
-            tally.add_answer(raw, node.kind, value)
+            respondents, weight_total = respondents + int(times), weight_total + weight
             counted: Counter[str] = Counter()
             tally.add_answer(counted, node.kind, value)
             for option in counted:
+                raw[option] += int(times)
                 weighted[option] = weighted.get(option, 0.0) + weight
         options = [
             WeightedOption(

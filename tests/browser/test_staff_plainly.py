@@ -50,6 +50,7 @@ def test_an_organizer_reads_plain_words_and_local_times(tmp_path: Path, browser:
             _inbox_in_plain_words(page, shots)
             _results_that_read_right(page, shots)
             _who_answered_against_the_population(page, shots)
+            _weighted_results(page, shots)
             _events_soonest_first(page, shots)
             _a_broadcast_says_what_it_matches_and_asks_first(page, shots)
             _a_form_error_stays_beside_its_field(page, shots)
@@ -60,6 +61,7 @@ def test_an_organizer_reads_plain_words_and_local_times(tmp_path: Path, browser:
         "inbox",
         "poll-results",
         "representation",
+        "weighted",
         "events",
         "audience-error",
         "broadcast-confirm",
@@ -109,6 +111,19 @@ def _who_answered_against_the_population(page: Page, shots: Screenshots) -> None
     expect(section.get_by_role("heading", name=re.compile(r"^By language · score \d\.\d\d$"))).to_be_visible()
     section.scroll_into_view_if_needed()
     shots.take(page, "representation")
+
+
+def _weighted_results(page: Page, shots: Screenshots) -> None:
+    """Issue 14, item 5: from the poll page to its weighted results: the cost of the weights and the groups too small
+    to weight said plainly; the dimensions chosen by a form."""
+    page.goto("/dashboard/polls/health-priorities")
+    page.get_by_role("link", name="Weighted results").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Weighted results")
+    expect(page.locator("#design-effect")).to_have_text(re.compile(r"^\d+\.\d\d$"))
+    expect(page.get_by_role("group", name="Weight by")).to_be_visible()
+    # Eight demo respondents: no group has the 5 it takes to be weighted, and the page says so rather than guess.
+    expect(page.locator("section#weighted")).to_contain_text("too few to weight")
+    shots.take(page, "weighted")
 
 
 def _events_soonest_first(page: Page, shots: Screenshots) -> None:

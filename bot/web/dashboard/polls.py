@@ -19,6 +19,7 @@ from bot.engagement.polls import editor as poll_editor
 from bot.engagement.polls import report as poll_report
 from bot.engagement.polls.editor import PollDraft
 from bot.engagement.polls.tally import QuestionResult, as_csv
+from bot.engagement.weighting import weightable
 from bot.i18n.negotiation import pick_text
 from bot.ids import record_id
 from bot.staff import audit, sharing
@@ -27,7 +28,6 @@ from bot.store.engagement import Poll
 from bot.store.staff import Organization, Share
 from bot.web.dashboard.charts import bar_chart
 from bot.web.dashboard.representation_view import representation_panel
-from bot.web.dashboard.weighting_view import weighting_panel
 from bot.web.downloads import csv_download
 from bot.web.guard import page, read_form, runtime_of, staff_of
 from bot.web.rendering import PRIVATE_HEADERS, error_page, local_time, render
@@ -247,7 +247,7 @@ async def poll_page(request: Request) -> Response:
             "missing_by_language": poll_checks.missing_by_language(missing),
             "fallback": (poll.document or {}).get("fallback_language") or locale,
             "representation": representation_panel(session, poll),
-            "weighted": weighting_panel(session, runtime.flows, poll),
+            "weighting_available": bool(weightable(session, poll)),
         }
         if staff.can("content"):
             shared_ids = set(

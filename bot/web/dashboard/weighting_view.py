@@ -14,12 +14,14 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.engagement import weighting
+from bot.engagement.forms import LANGUAGE_NAMES
 from bot.engagement.polls.report import latest_flow
-from bot.staff import audit
+from bot.i18n.negotiation import pick_text
+from bot.staff import audit, sharing
 from bot.store.engagement import Poll
 from bot.store.flow_registry import FlowRegistry
 from bot.web.guard import page, read_form, runtime_of, staff_of
-from bot.web.rendering import error_page
+from bot.web.rendering import error_page, render
 
 
 def weighting_panel(session: Session, flows: FlowRegistry, poll: Poll) -> dict[str, Any] | None:
@@ -43,6 +45,31 @@ def weighting_panel(session: Session, flows: FlowRegistry, poll: Poll) -> dict[s
     }
 
 
+@page("view")
+async def weighted_page(request: Request) -> Response:
+    """GET /dashboard/polls/{slug}/weighted (partners: shared polls only)."""
+    runtime, staff, slug = runtime_of(request), staff_of(request), request.path_params["slug"]
+
+    def load(session: Session) -> dict[str, Any] | None:
+        poll = session.scalars(select(Poll).where(Poll.slug == slug)).first()
+        if poll is None:
+            return None
+        if not sharing.may_see(session, staff, "poll", slug):
+            return {"forbidden": True}
+        title = pick_text(poll.title, "en") or poll.slug
+        return {"poll": {"slug": poll.slug, "title": title}, "weighted": weighting_panel(session, runtime.flows, poll)}
+
+    context = await runtime.db.in_transaction(load)
+    if context is None:
+        return error_page(request, 404, f"There is no poll {slug!r}.")
+    if context.get("forbidden"):
+        return error_page(request, 403, "This poll is not shared with your organization.")
+    if context["weighted"] is None:
+        return error_page(request, 404, "Load a population baseline first (the Areas page, or loopline baseline load).")
+    title = f"Weighted results {slug}"
+    return render(request, "dashboard/polls_weighted.html", title=title, language_names=LANGUAGE_NAMES, **context)
+
+
 @page("content")
 async def choose_dimensions(request: Request) -> Response:
     """POST /dashboard/polls/{slug}/weighting: the dimensions the poll's results are weighted over (audited)."""
@@ -64,7 +91,10 @@ async def choose_dimensions(request: Request) -> Response:
     if chosen is None:
         return error_page(request, 404, f"There is no poll {slug!r}.")
     said = f"Weighted by {', '.join(chosen)}." if chosen else "Weighted by every dimension the baseline names."
-    return RedirectResponse(f"/dashboard/polls/{slug}?done={quote(said)}#weighted", status_code=303)
+    return RedirectResponse(f"/dashboard/polls/{slug}/weighted?done={quote(said)}", status_code=303)
 
 
-ROUTES: list[BaseRoute] = [Route("/dashboard/polls/{slug}/weighting", choose_dimensions, methods=["POST"])]
+ROUTES: list[BaseRoute] = [
+    Route("/dashboard/polls/{slug}/weighted", weighted_page, methods=["GET"]),
+    Route("/dashboard/polls/{slug}/weighting", choose_dimensions, methods=["POST"]),
+]
