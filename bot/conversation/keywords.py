@@ -135,6 +135,24 @@ _VIETNAMESE_BARE: dict[Keyword, tuple[str, ...]] = {
 }
 # fmt: on
 
+# HERE and the code shown at an event (HERE 4821): checked in. Words that are ordinary answers too ("present",
+# "aqui") count only with a code.
+_CHECK_IN_WORDS = (
+    "here",
+    "checkin",
+    "check in",
+    "aqui",
+    "presente",
+    "ici",
+    "present",
+    "签到",
+    "簽到",
+    "到",
+    "حاضر",
+    "هنا",
+)
+_CHECK_IN_VIETNAMESE = ("có mặt", "điểm danh")
+_CHECK_IN_VIETNAMESE_BARE = ("co mat", "diem danh")
 _STATUS_WORDS = ("status", "estado", "statut", "trang thai", "tinh trang", "状态", "狀態", "进度", "الحالة", "حالة")
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹０１２３４５６７８９", "0123456789" * 3)
 # Letters only Vietnamese writes (ă đ ơ ư, and tones under or over a vowel that other languages leave bare): a text
@@ -154,6 +172,9 @@ _PLAIN: dict[str, Keyword] = {
 }
 _YES_FOLDED = frozenset(fold(word) for word in OPT_IN_WHEN_STOPPED)
 _STATUS_FOLDED = frozenset(fold(word) for word in _STATUS_WORDS)
+# Longest first, so that "check in 4821" is not read as "check" and "in 4821".
+_CHECK_IN_FOLDED = sorted({fold(w) for w in (*_CHECK_IN_WORDS, *_CHECK_IN_VIETNAMESE_BARE)}, key=len, reverse=True)
+_CHECK_IN_PLAIN = sorted({plain(w) for w in _CHECK_IN_VIETNAMESE}, key=len, reverse=True)
 
 
 def is_vietnamese(text: str) -> bool:
@@ -194,3 +215,29 @@ def match_status(text: str) -> int | None:
             if rest.isdecimal() and 3 <= len(rest) <= 8:
                 return int(rest)
     return None
+
+
+def _code_after(text: str, words: list[str]) -> str | None:
+    for word in words:
+        if text.startswith(word):
+            rest = text.removeprefix(word).strip().lstrip("#").strip()
+            if rest.isdecimal() and 3 <= len(rest) <= 8:
+                return rest
+    return None
+
+
+def match_check_in(text: str) -> str | None:
+    """The code in "HERE 4821" (any supported language, with or without #), else None."""
+    exact = plain(text).translate(_DIGITS)
+    code = _code_after(exact, _CHECK_IN_PLAIN)
+    if code is None and not is_vietnamese(exact):
+        code = _code_after(fold(text).translate(_DIGITS), _CHECK_IN_FOLDED)
+    return code
+
+
+def is_check_in_word(text: str) -> bool:
+    """True when the whole message is a check-in word without its code (HERE, AQUÍ, 签到...)."""
+    exact = plain(text)
+    if exact in _CHECK_IN_PLAIN:
+        return True
+    return not is_vietnamese(exact) and fold(text) in _CHECK_IN_FOLDED

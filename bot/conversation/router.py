@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from bot.conversation import my_data
+from bot.conversation import check_in, my_data
 from bot.conversation.flows import engine
 from bot.conversation.flows.context import FlowContext, render_text
 from bot.conversation.flows.schema import Flow
@@ -189,7 +189,8 @@ def _route(  # noqa: PLR0911  # one return per rule of precedence
         # The poll closed while this resident was in it: say so once and let the conversation go.
         return replace(_poll_turn(_closed(session.flow.slug, world), None, flows, ctx), end_session=True)
     if resident.consent == Consent.GRANTED and not is_button:
-        asked = _request(text, keyword, session, flows, ctx, world)
+        asked = check_in.request(text, session, world.check_in, ctx)
+        asked = asked or _request(text, keyword, session, flows, ctx, world)
         if asked is not None:
             return asked
     if session is not None:
@@ -265,8 +266,8 @@ def _request(  # noqa: PLR0911  # one return per kind of request
     ctx: FlowContext,
     world: World,
 ) -> Turn | None:
-    """What a joined resident asks for by a word: a poll by its keyword or POLL, EVENTS, FEEDBACK, or the status
-    of one of their items; None when the message asks for none of these."""
+    """What a joined resident asks for by a word: check-in at an event (HERE 4821), a poll by its keyword or POLL,
+    EVENTS, FEEDBACK, or the status of one of their items; None when the message asks for none of these."""
     keyed = world.poll_keywords.get(fold(text))
     if keyed is not None:
         return _poll_turn(keyed, session, flows, ctx)

@@ -88,6 +88,17 @@ class DataSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckInView:
+    """The event a check-in code names, as the router answers it: whether it can be checked in to now."""
+
+    code: str
+    event_id: int | None = None  # None: no event has this code (or none the resident may check in to)
+    title: Mapping[str, str] = field(default_factory=dict)
+    is_open: bool = False
+    already: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class World:
     """What exists beyond this resident, read by the pipeline before routing (the router does no I/O)."""
 
@@ -98,6 +109,7 @@ class World:
     recent_items: tuple[tuple[int, str], ...] | None = None  # (ref, status), newest first, when STATUS asked
     decision: tuple[Mapping[str, str], str | None] | None = None  # what decided the item STATUS asks about: title, page
     my_data: DataSummary | None = None  # what is held about the resident, when MY DATA asks
+    check_in: CheckInView | None = None  # the event a HERE <code> message names
 
 
 @dataclass(frozen=True, slots=True)

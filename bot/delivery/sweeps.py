@@ -1,4 +1,4 @@
-"""Scheduled sweeps (APScheduler only wakes them): event reminders and poll reminders, queued exactly once.
+"""Scheduled sweeps (APScheduler only wakes them): reminders, follow-ups and payout questions, queued exactly once.
 
 Every row a sweep queues has an idempotency key naming what it is for and whom ("reminder:24h:<event>:<resident>"),
 so a sweep that runs in several processes at once, or again after a restart, cannot queue anything twice."""
@@ -12,12 +12,17 @@ from typing import cast
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from bot.conversation.check_in import PAYOUT_FLOW
 from bot.conversation.router import FOLLOWUP_FLOW
+from bot.engagement.compensation import ledger
+from bot.engagement.compensation.offers import Terms
 from bot.engagement.events.calendar import describe
 from bot.i18n.catalogs import Translator, _
+from bot.i18n.negotiation import pick_text
 from bot.pipeline.starting import start_conversation
 from bot.program import Program
 from bot.states import Consent, EventStatus, OutboxStatus, PollStatus
+from bot.store.compensation import CompensationEntry, CompensationOffer
 from bot.store.engagement import Answer, Broadcast, Event, Poll, Rsvp
 from bot.store.flow_registry import FlowRegistry
 from bot.store.models import ConversationSession, OutboxItem, Resident
@@ -36,6 +41,7 @@ class Schedule:
     event_leads: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=2))
     poll_reminder_after: timedelta = timedelta(hours=48)
     followup_window: timedelta = timedelta(hours=48)
+    payout_window: timedelta = timedelta(days=30)  # a line older than this is left to staff to settle
     program: Program = DEFAULT_PROGRAM
 
 
@@ -150,6 +156,40 @@ def event_followups(session: Session, now: datetime, schedule: Schedule, flows: 
     return queued
 
 
+def payout_asks(session: Session, now: datetime, schedule: Schedule, flows: FlowRegistry) -> int:
+    """Ask those owed for their time how they want to be paid, once each line, when they are in no conversation
+    (ticked at an event by staff, or busy when they qualified)."""
+    flows.refresh(session)
+    busy = select(ConversationSession.resident_id)
+    due = session.execute(
+        select(CompensationEntry, Resident)
+        .join(Resident, Resident.id == CompensationEntry.resident_id)
+        .where(
+            CompensationEntry.status == ledger.OWED,
+            CompensationEntry.asked_at.is_(None),
+            CompensationEntry.payout.is_(None),
+            CompensationEntry.created_at > now - schedule.payout_window,
+            Resident.consent == Consent.GRANTED,
+            Resident.id.not_in(busy),
+        )
+        .order_by(CompensationEntry.id)
+    ).all()
+    asked: set[int] = set()
+    for entry, resident in due:
+        address = reachable_address(session, resident.id)
+        if resident.id in asked or address is None:
+            continue  # one question at a time: its answer covers every line they were asked about
+        locale = resident.locale_or(schedule.program.default_locale)
+        offer = session.get(CompensationOffer, entry.offer_id)
+        what = pick_text(ledger.title_of(session, offer), locale) if offer is not None else ""
+        state = {"vars": {"amount": Terms(entry.amount_minor, entry.currency).text(locale), "what": what}}
+        opening = (PAYOUT_FLOW, f"payout:{entry.id}", "compensation")
+        if start_conversation(session, flows, schedule.program, opening, (resident, address), state, now):
+            ledger.mark_asked(session, [entry.id], now)
+            asked.add(resident.id)
+    return len(asked)
+
+
 def run_sweeps(
     session: Session, now: datetime, schedule: Schedule, flows: FlowRegistry | None = None
 ) -> dict[str, int]:
@@ -160,4 +200,5 @@ def run_sweeps(
     }
     if flows is not None:
         found["event_followups"] = event_followups(session, now, schedule, flows)
+        found["payout_asks"] = payout_asks(session, now, schedule, flows)
     return found

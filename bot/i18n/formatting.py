@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_datetime, format_skeleton, format_time, get_timezone_location
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, get_currency_precision
 
 # Our locale codes that Babel needs spelled differently (the rest parse as they are).
 _BABEL_CODES = {"zh_Hans": "zh_Hans_CN"}
@@ -39,6 +40,14 @@ def format_money(amount: float, currency: str, locale: str = "en") -> str:
     fine = 0 < abs(amount) < 0.01
     pattern = "¤#,##0.00##" if fine else "¤#,##0.00"
     return format_currency(amount, currency, format=pattern, locale=babel_locale(locale), currency_digits=False)
+
+
+def format_amount_for(amount_minor: int, currency: str, locale: str, *, sms: bool = False) -> str:
+    """An amount held in the currency's smallest unit (cents), as a resident reads it in their language: "$25.00",
+    "25,00 US$" (plain spaces where sms is true)."""
+    units = Decimal(amount_minor).scaleb(-get_currency_precision(currency))
+    text = format_currency(units, currency, locale=babel_locale(locale))
+    return _gsm_spaces(text) if sms else text
 
 
 def format_number_for(n: float, locale: str, *, sms: bool = False) -> str:

@@ -9,10 +9,13 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bot.conversation.flows.engine import ForgetAboutMe, RecordAnswer, Rsvp, SetField, SubmitFeedback
+from bot.conversation.check_in import PAYOUT_FLOW
+from bot.conversation.flows.engine import CheckIn, ForgetAboutMe, RecordAnswer, Rsvp, SetField, SubmitFeedback
 from bot.conversation.my_data import ABOUT_ME_FLOW, DELETE_FLOW
 from bot.conversation.views import Turn
 from bot.engagement.areas import assign_area
+from bot.engagement.compensation import ledger
+from bot.engagement.compensation.ledger import Owed
 from bot.engagement.events import calendar as events
 from bot.engagement.feedback.items import submit_feedback
 from bot.engagement.polls.answers import poll_for_flow, record_answer
@@ -41,16 +44,26 @@ class Situation:
     now: datetime
 
 
-def apply_effects(session: Session, turn: Turn, where: Situation, rng: random.Random) -> list[Reply]:
-    """Store everything the turn changed; the replies some effects call for (an RSVP's confirmation)."""
+def apply_effects(session: Session, turn: Turn, where: Situation, rng: random.Random) -> tuple[list[Reply], list[Owed]]:
+    """Store everything the turn changed; the replies some effects call for (an RSVP's confirmation), and what the
+    resident is now owed for their time (checked in at an event, completed a poll)."""
     _update_resident(session, turn, where)
     replies: list[Reply] = []
+    owed: list[Owed] = []
     resident, now = where.resident, where.now
     locale = resident.locale_or(where.program.default_locale)  # after the turn set it, if it did
     for effect in turn.effects:
         if isinstance(effect, RecordAnswer) and where.flow_slug == ABOUT_ME_FLOW:
             about_me.record_answer(session, resident.id, effect.question, effect.value, effect.kind, now)
             about_me.redact_message(session, where.message_id)
+        elif isinstance(effect, RecordAnswer) and where.flow_slug == PAYOUT_FLOW:
+            ledger.record_payout(session, resident.id, effect.question, effect.value)
+            if effect.question == ledger.HANDLE_QUESTION:  # where to send money: on the ledger, not in the messages
+                about_me.redact_message(session, where.message_id, ledger.REDACTED_HANDLE)
+        elif isinstance(effect, CheckIn):
+            event = session.get(Event, effect.event_id)
+            _new, due = ledger.check_in(session, event, resident, where.channel, now) if event else (False, None)
+            owed.extend([due] if due else [])
         elif isinstance(effect, ForgetAboutMe):
             about_me.forget(session, resident.id, where.channel, now)
         elif isinstance(effect, RecordAnswer) and where.flow_slug:
@@ -69,7 +82,18 @@ def apply_effects(session: Session, turn: Turn, where: Situation, rng: random.Ra
             replies.append(Reply(confirmed, (), text_direction(locale)))
             if outcome.promoted_resident_id is not None:
                 _tell_promoted(session, event, outcome.promoted_resident_id, where)
-    return replies
+    completed = _completed_poll(session, turn, where)
+    return replies, [*owed, *([completed] if completed else [])]
+
+
+def _completed_poll(session: Session, turn: Turn, where: Situation) -> Owed | None:
+    """What a resident who just reached the end of a poll is owed for it, if it pays."""
+    if not (where.flow_slug and turn.end_session and turn.consent != Consent.REVOKED):
+        return None
+    if not any(isinstance(e, RecordAnswer) for e in turn.effects):  # ended some other way (closed, STOP)
+        return None
+    poll = poll_for_flow(session, where.flow_slug)
+    return ledger.poll_completed(session, poll, where.resident, where.channel, where.now) if poll else None
 
 
 def wants_erasure(turn: Turn, where: Situation) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
@@ -15,14 +16,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
+from bot.conversation import check_in
+from bot.conversation.flows.context import FlowContext
+from bot.conversation.flows.schema import Flow
 from bot.conversation.my_data import ABOUT_ME_FLOW
 from bot.conversation.router import FEEDBACK_FLOW, FOLLOWUP_FLOW, ONBOARDING, route
 from bot.conversation.text import storable
-from bot.conversation.views import ResidentView, SessionView
+from bot.conversation.views import ResidentView, SessionView, Turn
+from bot.engagement.compensation import ledger
+from bot.engagement.compensation.ledger import Owed
 from bot.engagement.feedback.items import allocate_ref
 from bot.engagement.residents import about_me
 from bot.engagement.residents.privacy import erase
-from bot.i18n.negotiation import negotiate
+from bot.i18n.negotiation import negotiate, pick_text
 from bot.messages import Address, Channel, Inbound, Outbound
 from bot.pipeline.effects import Situation, apply_effects, wants_erasure
 from bot.pipeline.replies import queue_replies
@@ -235,8 +241,12 @@ class Pipeline:
             program,
             now,
         )
-        if more := apply_effects(session, turn, situation, self.rng):
+        more, owed = apply_effects(session, turn, situation, self.rng)
+        if more:
             turn = replace(turn, replies=(*turn.replies, *more))
+        if owed and check_in.can_ask_payout(turn, current):  # else the payout sweep asks, when they are free
+            turn = _ask_payout(turn, owed[0], flows, replace(ctx, locale=resident.locale_or(program.default_locale)))
+            ledger.mark_asked(session, [o.entry_id for o in owed], now)
         erasing = wants_erasure(turn, situation)
         if erasing:  # DELETE MY DATA, confirmed: as the staff erase; the reply saying so is the last trace
             counts = erase(session, resident)
@@ -250,6 +260,12 @@ class Pipeline:
         queued = 0 if reply_inline else len(turn.replies)
         opted_out = turn.consent == Consent.REVOKED
         return Handled(message_id, immediate=immediate, queued=queued, resident_id=resident_id, opted_out=opted_out)
+
+
+def _ask_payout(turn: Turn, owed: Owed, flows: Mapping[str, Flow], ctx: FlowContext) -> Turn:
+    """The turn, then how the resident wants to be paid what they are owed (in their language)."""
+    amount, what = owed.terms.text(ctx.locale), pick_text(owed.what, ctx.locale)
+    return check_in.ask_payout(turn, flows, ctx, amount, what)
 
 
 def resident_view(session: Session, resident: Resident, locale: str, current: SessionView | None) -> ResidentView:

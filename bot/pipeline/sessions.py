@@ -54,7 +54,9 @@ def save_session(
             db.execute(update(SESSIONS).where(SESSIONS.c.id == row.id).values(**resumed, updated_at=now))
         elif row is not None:
             db.execute(delete(SESSIONS).where(SESSIONS.c.id == row.id))
-        return
+        if turn.start_flow is None or turn.resume:
+            return
+        row, paused = None, None  # one conversation ended and the next begins (a poll's end, then the payout)
     if turn.start_flow is not None and turn.session_node is not None:
         version_id = flows.latest[turn.start_flow]
         if row is not None and not isinstance(paused, dict):

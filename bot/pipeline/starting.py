@@ -15,7 +15,7 @@ from bot.program import Program
 from bot.store.flow_registry import FlowRegistry
 from bot.store.models import Address as AddressRow
 from bot.store.models import Resident
-from bot.store.outbox import notice_row, queue_once
+from bot.store.outbox import queue_once, reply_row
 
 
 def flow_context(resident: Resident, program: Program, params: dict[str, str], now: datetime) -> FlowContext:
@@ -52,7 +52,7 @@ def start_conversation(
     step = start(flows.get(session, version_id), ctx, state=state)
     if step.node is None or not step.replies:
         return False
-    row = notice_row(key, purpose, resident.id, address, step.replies[0].text, ctx.locale, now)
+    row = reply_row(key, purpose, resident.id, address, step.replies[0], now)
     if not queue_once(session, [row]):
         return False
     start_session(session, resident.id, version_id, step.node, step.state, now)

@@ -8,15 +8,17 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.conversation.keywords import Keyword, is_status_request, match_keyword, match_status
+from bot.conversation.keywords import Keyword, is_status_request, match_check_in, match_keyword, match_status
 from bot.conversation.text import fold
-from bot.conversation.views import EventView, PollView, World
+from bot.conversation.views import CheckInView, EventView, PollView, World
+from bot.engagement.compensation import ledger
+from bot.engagement.compensation.offers import check_in_open
 from bot.engagement.events.calendar import upcoming
 from bot.engagement.feedback.items import item_decision, item_status, recent_items
 from bot.engagement.polls.answers import POLL_FLOW_PREFIX
 from bot.engagement.residents import about_me
-from bot.states import PollStatus
-from bot.store.engagement import Poll
+from bot.states import EventStatus, PollStatus
+from bot.store.engagement import Event, Poll
 from bot.store.models import Resident
 
 
@@ -50,4 +52,17 @@ def read_world(
     )
     recent = recent_items(session, resident_id) if is_status_request(text) else None
     opened = tuple(v for _, v in views if v.status == PollStatus.OPEN)
-    return World(opened, keywords, status, events, recent, decision, held)
+    code = match_check_in(text)
+    arrived = _check_in(session, resident_id, code, now) if code is not None else None
+    return World(opened, keywords, status, events, recent, decision, held, arrived)
+
+
+def _check_in(session: Session, resident_id: int, code: str, now: datetime) -> CheckInView:
+    """The published event a check-in code names, and whether this resident can check in to it now."""
+    event = session.scalars(
+        select(Event).where(Event.checkin_code == code, Event.status == EventStatus.PUBLISHED)
+    ).first()
+    if event is None:
+        return CheckInView(code)
+    already = ledger.checked_in(session, event.id, resident_id)
+    return CheckInView(code, event.id, event.title, check_in_open(event, now), already)

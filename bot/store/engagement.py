@@ -104,6 +104,7 @@ class Event(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     capacity: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default=EventStatus.PUBLISHED)
+    checkin_code: Mapped[str | None] = mapped_column(String(8), unique=True)  # what attendees text: HERE 4821
     created_at: Mapped[datetime]
 
 

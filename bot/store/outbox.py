@@ -73,7 +73,13 @@ def notice_row(
     key: str, purpose: str, resident_id: int, address: AddressRow, text: str, locale: str, now: datetime
 ) -> dict[str, Any]:
     """The outbox row for a message the program starts (not a reply) in a language, rendered for the channel."""
-    reply = Reply(text, (), text_direction(locale))
+    return reply_row(key, purpose, resident_id, address, Reply(text, (), text_direction(locale)), now)
+
+
+def reply_row(
+    key: str, purpose: str, resident_id: int, address: AddressRow, reply: Reply, now: datetime
+) -> dict[str, Any]:
+    """The outbox row for a message the program starts, with its choices (a conversation's first question)."""
     return outbox_row(key, purpose, resident_id, render(reply, Address(Channel(address.channel), address.value)), now)
 
 

@@ -63,7 +63,14 @@ class ForgetAboutMe:
     """An effect: delete what the resident said about themselves, and withdraw that consent (DELETE MY DATA)."""
 
 
-Effect = SetField | RecordAnswer | SubmitFeedback | Rsvp | ForgetAboutMe
+@dataclass(frozen=True, slots=True)
+class CheckIn:
+    """An effect: the resident texted the code shown at an event (HERE 4821): they came."""
+
+    event_id: int
+
+
+Effect = SetField | RecordAnswer | SubmitFeedback | Rsvp | ForgetAboutMe | CheckIn
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,9 +48,9 @@ def record_answer(session: Session, resident_id: int, question: str, value: Any,
         session.add(AboutMeAnswer(resident_id=resident_id, question=question, value=stored, updated_at=now))
 
 
-def redact_message(session: Session, message_id: int) -> None:
+def redact_message(session: Session, message_id: int, kept_as: str = REDACTED) -> None:
     """The message that answered is kept (every message is), but its words live only with the answers, apart."""
-    session.execute(update(Message).where(Message.id == message_id).values(text=REDACTED))
+    session.execute(update(Message).where(Message.id == message_id).values(text=kept_as))
 
 
 def forget(session: Session, resident_id: int, channel: str | None, now: datetime) -> int:

@@ -8,6 +8,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Result, delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from bot.engagement.compensation import ledger
 from bot.engagement.residents import about_me
 from bot.store.about_me import AboutMeAnswer, AboutMeConsent
 from bot.store.engagement import Answer, InputItem, Rsvp
@@ -83,13 +84,14 @@ def export(session: Session, resident: Resident) -> dict[str, Any]:
             for r in session.scalars(select(Rsvp).where(Rsvp.resident_id == resident.id))
         ],
         "about_me": about_me.exported(session, resident.id),
+        "compensation": ledger.exported(session, resident.id),
     }
 
 
 def erase(session: Session, resident: Resident) -> dict[str, int]:
     """Delete the resident, their addresses, messages, answers, what they said about themselves, RSVPs and queued
-    messages; their input items stay (decisions count them) with the text erased and no link to them. Counts of
-    what went."""
+    messages; their input items stay (decisions count them) with the text erased and no link to them, and so do the
+    lines of the compensation ledger (finance must balance), without where to send a payment. Counts of what went."""
     values = list(session.scalars(select(Address.value).where(Address.resident_id == resident.id)))
     messages = _count(
         session.execute(delete(Message).where(or_(Message.resident_id == resident.id, Message.address.in_(values))))
@@ -102,13 +104,20 @@ def erase(session: Session, resident: Resident) -> dict[str, int]:
         )
     )
     session.execute(delete(OutboxItem).where(OutboxItem.resident_id == resident.id))
+    paid_lines = ledger.unlink(session, resident.id)
     answers = _count(session.execute(delete(Answer).where(Answer.resident_id == resident.id)))
     about = _count(session.execute(delete(AboutMeAnswer).where(AboutMeAnswer.resident_id == resident.id)))
     session.execute(delete(AboutMeConsent).where(AboutMeConsent.resident_id == resident.id))
     session.execute(delete(Address).where(Address.resident_id == resident.id))
     session.execute(delete(Resident).where(Resident.id == resident.id))
     session.expunge(resident)
-    return {"messages": messages, "input_items_anonymised": items, "answers": answers, "about_me_answers": about}
+    return {
+        "messages": messages,
+        "input_items_anonymised": items,
+        "answers": answers,
+        "about_me_answers": about,
+        "compensation_lines_anonymised": paid_lines,
+    }
 
 
 def _count(result: Result[Any]) -> int:
