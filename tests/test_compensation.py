@@ -191,7 +191,7 @@ def test_ticked_by_staff_asked_by_the_sweep_then_paid_and_told(runtime: Runtime,
     with runtime.db.transaction() as session:
         assert payout_asks(session, runtime.clock.now(), Schedule(program=program), runtime.flows) == 0  # once
         asked = session.scalars(select(OutboxItem).where(OutboxItem.purpose == "compensation")).one()
-        assert "25,00 US$" in asked.text and "1 Gift card" in asked.text  # translated below
+        assert "25,00 US$" in asked.text and "1 Tarjeta de regalo" in asked.text
     _said(resident, "1")
     [entry] = _entries(runtime)
     assert entry.payout == "gift_card"

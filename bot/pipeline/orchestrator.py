@@ -24,7 +24,6 @@ from bot.conversation.router import FEEDBACK_FLOW, FOLLOWUP_FLOW, ONBOARDING, ro
 from bot.conversation.text import storable
 from bot.conversation.views import ResidentView, SessionView, Turn
 from bot.engagement.compensation import ledger
-from bot.engagement.compensation.ledger import Owed
 from bot.engagement.feedback.items import allocate_ref
 from bot.engagement.residents import about_me
 from bot.engagement.residents.privacy import erase
@@ -241,12 +240,7 @@ class Pipeline:
             program,
             now,
         )
-        more, owed = apply_effects(session, turn, situation, self.rng)
-        if more:
-            turn = replace(turn, replies=(*turn.replies, *more))
-        if owed and check_in.can_ask_payout(turn, current):  # else the payout sweep asks, when they are free
-            turn = _ask_payout(turn, owed[0], flows, replace(ctx, locale=resident.locale_or(program.default_locale)))
-            ledger.mark_asked(session, [o.entry_id for o in owed], now)
+        turn = _carry_out(session, turn, situation, current, flows, ctx, self.rng)
         erasing = wants_erasure(turn, situation)
         if erasing:  # DELETE MY DATA, confirmed: as the staff erase; the reply saying so is the last trace
             counts = erase(session, resident)
@@ -262,9 +256,25 @@ class Pipeline:
         return Handled(message_id, immediate=immediate, queued=queued, resident_id=resident_id, opted_out=opted_out)
 
 
-def _ask_payout(turn: Turn, owed: Owed, flows: Mapping[str, Flow], ctx: FlowContext) -> Turn:
-    """The turn, then how the resident wants to be paid what they are owed (in their language)."""
-    amount, what = owed.terms.text(ctx.locale), pick_text(owed.what, ctx.locale)
+def _carry_out(
+    session: Session,
+    turn: Turn,
+    where: Situation,
+    current: SessionView | None,
+    flows: Mapping[str, Flow],
+    ctx: FlowContext,
+    rng: random.Random,
+) -> Turn:
+    """Store the turn's effects; the turn with the replies they call for, then, for someone who just qualified for
+    payment, how they want it (else the payout sweep asks, when they are in no other conversation)."""
+    more, owed = apply_effects(session, turn, where, rng)
+    if more:
+        turn = replace(turn, replies=(*turn.replies, *more))
+    if not owed or not check_in.can_ask_payout(turn, current):
+        return turn
+    ctx = replace(ctx, locale=where.resident.locale_or(where.program.default_locale))
+    amount, what = owed[0].terms.text(ctx.locale), pick_text(owed[0].what, ctx.locale)
+    ledger.mark_asked(session, [o.entry_id for o in owed], where.now)
     return check_in.ask_payout(turn, flows, ctx, amount, what)
 
 

@@ -66,6 +66,9 @@ TYPICAL = {
     "answers": "12",
     "items": "3",
     "about_me": "8",
+    "code": "4821",
+    "amount": "$25.00",
+    "what": "Eastside community health fair",
 }
 
 
