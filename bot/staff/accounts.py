@@ -29,9 +29,9 @@ TOKEN_PREFIX = "ll_"  # noqa: S105 - marks Loopline tokens, not a secret
 # What each role may do. Partners act only on what is shared with their organization (see Staff.scoped).
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(
-        {"view", "view_numbers", "content", "broadcast", "triage", "reply", "decide", "export", "users", "audit"}
+        {"view", "view_numbers", "content", "broadcast", "triage", "reply", "decide", "export", "users", "audit", "pay"}
     ),
-    "staff": frozenset({"view", "view_numbers", "content", "broadcast", "triage", "reply", "decide", "export"}),
+    "staff": frozenset({"view", "view_numbers", "content", "broadcast", "triage", "reply", "decide", "export", "pay"}),
     "partner": frozenset({"view", "triage", "reply", "broadcast", "export"}),
     "viewer": frozenset({"view", "export"}),
 }

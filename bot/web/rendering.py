@@ -44,6 +44,7 @@ NAV = (
     ("/dashboard/inbox", "Inbox", "view"),
     ("/dashboard/decisions", "Decisions", "view"),
     ("/dashboard/areas", "Areas", "content"),
+    ("/dashboard/compensation", "Compensation", "pay"),
     ("/dashboard/users", "Users", "users"),
     ("/dashboard/audit", "Audit log", "audit"),
 )

@@ -23,6 +23,7 @@ from bot.conversation.flows.loader import read_document
 from bot.engagement.events import calendar as events
 from bot.engagement.polls import definition as polls
 from bot.runtime import Runtime
+from bot.store.compensation import CompensationEntry, CompensationOffer
 from bot.store.engagement import Answer, AuditEvent, Broadcast, Decision, InputItem
 from bot.store.models import Address, Resident
 from bot.store.staff import Organization, User
@@ -55,6 +56,7 @@ DASHBOARD_EXPORTS = {
     "/dashboard/polls/{slug}/results.csv": ("group", "option"),
     "/dashboard/inbox.csv": ("text", "area", "topic", "tags"),
     "/dashboard/audit.csv": ("actor", "subject"),
+    "/dashboard/compensation.csv": ("area", "payout", "payout_handle"),
 }
 API_EXPORTS = {
     "/api/v1/polls/{slug}/results": ("group", "option"),
@@ -76,7 +78,8 @@ class Seeded:
 
 def seed(runtime: Runtime) -> Seeded:
     """A resident per value (area, name), their poll answers (area, open answer), their items (text, area, topic,
-    tags), audit events, an organization, an event and a decision, a broadcast."""
+    tags), their compensation lines (area, payout, handle), audit events, an organization, an event and a decision,
+    a broadcast."""
     clock = runtime.clock
     values = HOSTILE + BENIGN
     with runtime.db.transaction() as session:
@@ -84,7 +87,18 @@ def seed(runtime: Runtime) -> Seeded:
         poll, _ = polls.load_poll(session, read_document(DEMO / f"{SLUG}.yaml"), runtime.flows, clock)
         polls.set_status(session, poll.slug, "open", now)
         document = {**read_document(DEMO / "health-fair.yaml"), "slug": SLUG}
-        events.load_event(session, events.moved_to_offset(document, now), now)
+        event = events.load_event(session, events.moved_to_offset(document, now), now)
+        offer = CompensationOffer(
+            event_id=event.id,
+            amount_minor=2500,
+            currency="USD",
+            active=True,
+            created_by="x",
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(offer)
+        session.flush()
         residents = []
         for n, value in enumerate(values):
             resident = Resident(
@@ -137,6 +151,21 @@ def seed(runtime: Runtime) -> Seeded:
                 )
             )
             session.add(AuditEvent(actor=value, action="seed.hostile", subject=value, details={"text": value}, at=now))
+            session.add(
+                CompensationEntry(
+                    offer_id=offer.id,
+                    resident_id=resident.id,
+                    amount_minor=2500,
+                    currency="USD",
+                    status="owed",
+                    payout=value,
+                    payout_handle=value,
+                    channel="sms",
+                    locale="es",
+                    area=value,
+                    created_at=now,
+                )
+            )
             session.add(Organization(slug=f"org-{n}", name=value, created_at=now))
         session.add(
             Decision(

@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from babel.numbers import get_currency_precision, is_currency
 from sqlalchemy import select
@@ -32,6 +33,11 @@ class Terms:
 
     amount_minor: int
     currency: str
+
+    @property
+    def units(self) -> Decimal:
+        """The amount in the currency's units (25.00)."""
+        return Decimal(self.amount_minor).scaleb(-get_currency_precision(self.currency))
 
     def text(self, locale: str, *, sms: bool = True) -> str:
         """The amount as a resident reads it in their language ("$25.00", "25,00 US$")."""
@@ -83,6 +89,15 @@ def set_offer(
     offer.amount_minor, offer.currency, offer.active, offer.updated_at = terms.amount_minor, terms.currency, True, now
     session.flush()
     return offer
+
+
+def describe(offer: CompensationOffer | None) -> dict[str, Any] | None:
+    """An offer as a staff page shows it: the amount written out, and as typed (units, currency); None when there is
+    none or it ended."""
+    if offer is None or not offer.active:
+        return None
+    terms = Terms(offer.amount_minor, offer.currency)
+    return {"amount": terms.text("en", sms=False), "units": str(terms.units), "currency": offer.currency}
 
 
 def check_in_code(session: Session, event: Event, rng: random.Random) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import FlowError, Problems, content_slug
+from bot.engagement.compensation.offers import check_in_code
 from bot.engagement.polls.definition import texts_in_every_language
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.formatting import format_event_time
@@ -107,6 +109,8 @@ def load_event(session: Session, document: dict[str, Any], now: datetime) -> Eve
     if event is None:
         event = Event(status=EventStatus.PUBLISHED, created_at=now, **fields)
         session.add(event)
+        session.flush()
+        check_in_code(session, event, random.SystemRandom())  # what attendees text: HERE 4821
     else:
         for name, value in fields.items():
             setattr(event, name, value)

@@ -8,6 +8,7 @@ from bot.web import api, public
 from bot.web.dashboard import (
     areas,
     broadcasts,
+    compensation,
     decisions,
     events,
     inbox,
@@ -32,6 +33,7 @@ def routes() -> list[BaseRoute]:
         *weighting_view.ROUTES,
         *areas.ROUTES,
         *events.ROUTES,
+        *compensation.ROUTES,
         *broadcasts.ROUTES,
         *inbox.ROUTES,
         *decisions.ROUTES,

@@ -23,6 +23,7 @@ from bot.program import Program
 from bot.staff import audit
 from bot.states import EventStatus
 from bot.store.engagement import Event, Rsvp
+from bot.web.dashboard import compensation
 from bot.web.dashboard.polls import with_notice
 from bot.web.guard import page, read_form, runtime_of, staff_of
 from bot.web.rendering import error_page, render
@@ -198,6 +199,7 @@ async def event_page(request: Request) -> Response:
             "places_left": None if event.capacity is None else max(event.capacity - counts.yes, 0),
             "missing": event_editor.missing_translations(event.title, event.place, event.description or {}),
             "fallback": draft.fallback or locale,
+            "check_in": compensation.event_panel(session, event),
         }
 
     context = await runtime.db.in_transaction(load)

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.engagement.compensation import offers
 from bot.engagement.forms import LANGUAGE_NAMES, LANGUAGES
 from bot.engagement.polls import checks as poll_checks
 from bot.engagement.polls import definition as poll_store
@@ -248,6 +249,7 @@ async def poll_page(request: Request) -> Response:
             "fallback": (poll.document or {}).get("fallback_language") or locale,
             "representation": representation_panel(session, poll),
             "weighting_available": bool(weightable(session, poll)),
+            "compensation": offers.describe(offers.offer_of(session, poll_id=poll.id)),
         }
         if staff.can("content"):
             shared_ids = set(

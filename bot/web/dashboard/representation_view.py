@@ -17,10 +17,12 @@ from bot.store.staff import Organization, Share
 from bot.web.dashboard.charts import bar_chart
 
 
-def representation_panel(session: Session, poll: Poll | None) -> dict[str, Any]:
-    """The report for a poll's respondents (or everyone taking part), ready for a page: groups named in plain words,
-    a chart each."""
-    found = representation.report(session, poll)
+def representation_panel(
+    session: Session, poll: Poll | None, who: dict[int, dict[str, str]] | None = None
+) -> dict[str, Any]:
+    """The report for a poll's respondents (or everyone taking part, or the people given: who), ready for a page:
+    groups named in plain words, a chart each."""
+    found = representation.report(session, poll, who=who)
     dimensions = []
     for dimension in found.dimensions:
         named = [
