@@ -11,7 +11,7 @@ import os
 import random
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import yaml
 
 from bot.clock import FixedClock
 from bot.conversation.flows.loader import read_document
+from bot.engagement.compensation import offers
 from bot.engagement.events.calendar import load_event, moved_to_offset
 from bot.engagement.polls.definition import load_poll, set_status
 from bot.messages import Channel
@@ -152,6 +153,23 @@ SCENARIOS: dict[str, tuple[Channel, str | None, list[str]]] = {
     # About me (issue 14): offered once after joining, its own consent, "prefer not to say" and own words, MY DATA
     # (counts, never words), DELETE MY DATA (about me at once, the rest after a yes); something else said instead
     # of answering the offer is kept as input and the offer ends.
+    # Compensation (issue 14): HERE and the code shown at an event, in each language (alone it asks for the code; a
+    # wrong one is named; twice is once), then how they want to be paid, and where to send a mobile payment.
+    "check_in_sms_en": (
+        Channel.SMS,
+        None,
+        [*JOIN_EN, "HERE", "HERE 1234", "HERE 4821", "3", "@maria.l", "here 4821"],
+    ),
+    "check_in_sms_es": (Channel.SMS, None, [*JOIN_ES, "no", "AQUÍ 4821", "1", "Aquí 4821"]),
+    "check_in_sms_zh": (Channel.SMS, None, ["你好", "3", "是", "跳过", "否", "签到", "签到 4821", "2"]),
+    "check_in_sms_vi": (
+        Channel.SMS,
+        None,
+        ["Xin chào", "4", "có", "bỏ qua", "không", "CÓ MẶT 4821", "3", "0903 123 456"],
+    ),
+    "check_in_sms_ar": (Channel.SMS, None, [*JOIN_AR, "لا", "حاضر ٤٨٢١", "1"]),
+    "check_in_sms_fr": (Channel.SMS, None, ["Bonjour", "6", "oui", "passer", "non", "ICI 9999", "ICI 4821", "passer"]),
+    "check_in_telegram_es": (Channel.TELEGRAM, "es", [*JOIN_TG_ES, "button:no", "AQUÍ 4821", "button:cash"]),
     "about_me_sms_en": (
         Channel.SMS,
         None,
@@ -462,6 +480,21 @@ def _world(runtime: Runtime) -> None:
             load_event(session, moved_to_offset(read_document(DEMO / name), clock.now(), days), clock.now())
 
 
+def _listening_session(runtime: Runtime) -> None:
+    """An event starting within the hour that pays $25 for coming, with the check-in code 4821."""
+    now = runtime.clock.now()
+    document = {
+        **read_document(DEMO / "health-fair.yaml"),
+        "slug": "listening-session",
+        "starts_at": (now + timedelta(hours=1)).isoformat(),
+        "ends_at": (now + timedelta(hours=3)).isoformat(),
+    }
+    with runtime.db.transaction() as session:
+        event = load_event(session, document, now)
+        event.checkin_code = "4821"
+        offers.set_offer(session, offers.parse_terms("25", "USD"), "staff@x", now, event_id=event.id)
+
+
 def _play(chat: Callable[..., Chat], name: str) -> list[dict[str, Any]]:
     channel, hint, inputs = SCENARIOS[name]
     resident = chat(channel, "+14155550123" if channel is Channel.SMS else "5550123", language_hint=hint)
@@ -480,6 +513,8 @@ def _play(chat: Callable[..., Chat], name: str) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_golden_transcript(name: str, chat: Callable[..., Chat], runtime: Runtime, database_url: str) -> None:
     _world(runtime)
+    if name.startswith("check_in"):
+        _listening_session(runtime)
     path = GOLDEN / f"{name}.yaml"
     transcript = _play(chat, name)
     if UPDATE and database_url.startswith("sqlite"):
