@@ -185,7 +185,8 @@ def results(slug: str, fmt: str, weighted: bool) -> None:
 
 
 # Demo residents (with --residents): simulator handle, language menu number, area, the poll's answers (top need,
-# ranking, idea) and a piece of feedback. They speak through the real pipeline, like anyone in the simulator.
+# ranking, idea), a piece of feedback and a yes to the health fair. They speak through the real pipeline, like anyone
+# in the simulator.
 DEMO_VOICES = (
     ("demo-en-1", "1", "94110", "2", "2 1 3", "More counselors at the high school", "The clinic closes too early."),
     ("demo-en-2", "1", "94124", "4", "4 5 1", "", "Trucks idle next to the playground all day."),
@@ -207,12 +208,14 @@ DEMO_VOICES = (
 
 
 def seed_demo_residents(runtime: Any) -> int:
-    """Demo residents who join, answer the demo poll and give feedback through the real pipeline (once)."""
+    """Demo residents who join, answer the demo poll, give feedback and say they will come to the health fair,
+    through the real pipeline (once)."""
     with runtime.db.transaction() as session:
         if session.scalars(select(Address.id).where(Address.value.like("demo-%"))).first() is not None:
             return 0
     for serial, (handle, menu, area, need, ranking, idea, feedback) in enumerate(DEMO_VOICES):
         script = ["hi", menu, "1", area, "POLL", need, ranking, idea or "SKIP", "FEEDBACK", feedback, "1", "1"]
+        script += ["EVENTS", "1", "1"]  # yes to the soonest event, the health fair (staff can tick them there)
         for step, text in enumerate(script):
             inbound = simulator.parse(handle, text, f"demo-{serial}-{step}", runtime.clock.now())
             runtime.pipeline.handle(inbound, reply_inline=True)

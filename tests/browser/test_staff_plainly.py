@@ -52,6 +52,7 @@ def test_an_organizer_reads_plain_words_and_local_times(tmp_path: Path, browser:
             _who_answered_against_the_population(page, shots)
             _weighted_results(page, shots)
             _events_soonest_first(page, shots)
+            _paying_for_time(page, shots)
             _a_broadcast_says_what_it_matches_and_asks_first(page, shots)
             _a_form_error_stays_beside_its_field(page, shots)
             _the_audit_log_in_local_time(page, shots)
@@ -63,6 +64,7 @@ def test_an_organizer_reads_plain_words_and_local_times(tmp_path: Path, browser:
         "representation",
         "weighted",
         "events",
+        "compensation",
         "audience-error",
         "broadcast-confirm",
         "decision-link-error",
@@ -124,6 +126,29 @@ def _weighted_results(page: Page, shots: Screenshots) -> None:
     # Eight demo respondents: no group has the 5 it takes to be weighted, and the page says so rather than guess.
     expect(page.locator("section#weighted")).to_contain_text("too few to weight")
     shots.take(page, "weighted")
+
+
+def _paying_for_time(page: Page, shots: Screenshots) -> None:
+    """Issue 14, item 7: $25 for coming to the health fair; its check-in code shown; two of the residents who said
+    yes ticked; the ledger owes them $50, one is marked paid, and the totals say so."""
+    page.goto("/dashboard/events/health-fair")
+    page.get_by_label("Amount").fill("25")
+    page.get_by_label("Currency").fill("USD")
+    page.get_by_role("button", name="Pay for time").click()
+    expect(page.locator("#offer-now")).to_contain_text("$25.00")
+    expect(page.locator("#check-in-code")).to_have_text(re.compile(r"^HERE \d{4}$"))
+    came = page.get_by_role("group", name="Tick those who came (residents who said yes)").get_by_role("checkbox")
+    came.nth(0).check()
+    came.nth(1).check()
+    page.get_by_role("button", name="Check in", exact=True).click()
+    expect(page.locator("#checked-in")).to_have_text("2")
+    page.get_by_role("link", name="Compensation").first.click()
+    expect(page.locator("#owed-total")).to_have_text("$50.00")
+    page.locator("table#ledger").get_by_role("button", name=re.compile(r"^Mark line \d+ paid$")).first.click()
+    expect(page.locator("#paid-total")).to_have_text("$25.00")
+    expect(page.locator("#owed-total")).to_have_text("$25.00")
+    expect(page.locator("table#totals-language tbody tr")).to_have_count(2)
+    shots.take(page, "compensation")
 
 
 def _events_soonest_first(page: Page, shots: Screenshots) -> None:
