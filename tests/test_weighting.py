@@ -128,14 +128,18 @@ def test_a_scripted_community_is_weighted_back_to_the_population(runtime: Runtim
             _answer(resident, locale, "1" if locale == "en" else "3")
 
     def measured() -> tuple[representation.Report, weighting.Weighting, int]:
+        """As the pages read them: computed again only when what they come from changed."""
         with runtime.db.transaction() as session:
             poll = session.scalars(select(Poll)).one()
             audience = broadcasts.preview(
                 session, NOTICE, parse_audience("underrepresented=health-priorities"), "en", 0.0
             )
-            return representation.report(session, poll), weighting.weigh(session, poll), audience.total
+            found, _questions = weighting.weighted(session, poll, latest_flow(session, runtime.flows, poll.slug))
+            return representation.kept_report(session, poll), found, audience.total
 
     report, found, invited = measured()
+    again, found_again, _invited = measured()
+    assert again is report and found_again is found  # read again from what was computed: nothing changed
     flagged = [(d.dimension, g.group) for d in report.dimensions for g in d.groups if g.flagged]
     assert report.respondents == 285 and flagged == [("language", "vi")]
     assert invited == 15  # exactly the Vietnamese speakers who have not answered
@@ -156,8 +160,13 @@ def test_a_scripted_community_is_weighted_back_to_the_population(runtime: Runtim
     score = next(d.score for d in report.dimensions if d.dimension == "language")
     for resident in waiting:
         _answer(resident, "vi", "3")
-    report, _found, invited = measured()
+    report, moved, invited = measured()
     assert invited == 0 and next(d.score for d in report.dimensions if d.dimension == "language") > (score or 0)
+    assert moved is not found and len(moved.weights) == 300  # their answers are counted at once
+    with runtime.db.transaction() as session:  # a new baseline is a new computation too
+        representation.load_baseline(session, BASELINE.replace("20000", "30000"), "en", "cli:test", runtime.clock.now())
+    reloaded, _found, _invited = measured()
+    assert reloaded is not report
 
 
 def test_staff_choose_the_dimensions_on_the_poll_page(runtime: Runtime, chat: Callable[..., Chat]) -> None:

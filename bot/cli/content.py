@@ -176,8 +176,7 @@ def results(slug: str, fmt: str, weighted: bool) -> None:
         flow = runtime.flows.get(session, runtime.flows.latest[POLL_FLOW_PREFIX + slug])
         found = poll_results.poll_results(session, poll, flow)
         if weighted:
-            weights = weighting.weigh(session, poll)
-            adjusted = weighting.weighted_results(session, poll, flow, weights) if weights.dimensions else []
+            weights, adjusted = weighting.weighted(session, poll, flow)
             click.echo(weighting.as_text(weights, adjusted, fmt))
             return
     render = {"table": poll_results.as_table, "csv": poll_results.as_csv, "json": poll_results.as_json}[fmt]

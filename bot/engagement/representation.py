@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot.engagement.areas import AreaBook, display_name
 from bot.engagement.polls.public_results import SMALLEST_GROUP
+from bot.engagement.remembered import inputs, remembered
 from bot.engagement.residents import about_me
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.ids import plain_number
@@ -171,6 +172,14 @@ def report(
     described = {dimension for groups in who.values() for dimension in groups}
     dimensions = [*DIMENSIONS, *sorted((set(baseline) | described) - set(DIMENSIONS))]
     return Report(len(who), [_dimension(d, who, baseline.get(d), threshold) for d in dimensions], sources)
+
+
+def kept_report(session: Session, poll: Poll | None = None) -> Report:
+    """The report of a poll's respondents (or of everyone taking part), computed again only when what it comes from
+    changed (bot.engagement.remembered)."""
+    key = ("representation", poll.id if poll is not None else None)
+    found = inputs(session, poll.id if poll is not None else None)
+    return remembered(session, key, found, lambda: report(session, poll))
 
 
 def _dimension(

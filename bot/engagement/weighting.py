@@ -9,7 +9,7 @@ import io
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from bot.conversation.flows.schema import Flow
 from bot.engagement.polls import tally
 from bot.engagement.polls.public_results import SMALLEST_GROUP
+from bot.engagement.remembered import inputs, remembered
 from bot.engagement.representation import DIMENSIONS, baseline_margins, respondent_groups
 from bot.staff.spreadsheet import csv_text
 from bot.store.engagement import Answer, Poll
@@ -242,10 +243,28 @@ def weighted_results(session: Session, poll: Poll, flow: Flow, weighting: Weight
     return found
 
 
+def weighted(session: Session, poll: Poll, flow: Flow | None) -> tuple[Weighting, list[WeightedQuestion]]:
+    """A poll's weights and its counted questions raw and weighted, computed again only when what they come from
+    changed (bot.engagement.remembered)."""
+
+    def compute() -> tuple[Weighting, list[WeightedQuestion]]:
+        found = weigh(session, poll)
+        return found, weighted_results(session, poll, flow, found) if found.dimensions and flow is not None else []
+
+    flow_slug = flow.slug if flow is not None else None
+    key = ("weighted", poll.id, flow_slug, json.dumps(poll.weight_by, sort_keys=True))
+    return remembered(session, key, inputs(session, poll.id, flow_slug), compute)
+
+
+def summary_of(found: Weighting) -> dict[str, Any]:
+    """Everything about the weights but the weights: never a row per person."""
+    return {f.name: getattr(found, f.name) for f in fields(found) if f.name != "weights"}
+
+
 def as_text(found: Weighting, questions: list[WeightedQuestion], fmt: str) -> str:
     """Weighted results as a table, CSV (one row per option) or JSON (never a weight per person)."""
     if fmt == "json":
-        summary = {k: v for k, v in asdict(found).items() if k != "weights"}
+        summary = {**summary_of(found), "margins": [asdict(m) for m in found.margins]}
         return json.dumps({**summary, "questions": [asdict(q) for q in questions]}, indent=2, ensure_ascii=False)
     if fmt == "csv":
         rows = [[q.question, o.value, o.label, o.percent, o.weighted] for q in questions for o in q.options]

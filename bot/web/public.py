@@ -199,7 +199,7 @@ def _render(request: Request, template: str, locale: str, status_code: int = 200
 
 def _who_takes_part(session: Session, locale: str) -> list[dict[str, Any]]:
     """Who takes part, by language and area, against the population: shares only, a group under 5 not shown."""
-    found = representation.report(session)
+    found = representation.kept_report(session)
     if found.respondents < SMALLEST_GROUP:
         return []
     translator, names = Translator(locale), area_names(session)

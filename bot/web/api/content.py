@@ -122,7 +122,7 @@ async def get_poll_representation(request: Request, args: dict[str, Any]) -> Res
     runtime, staff = runtime_of(request), staff_of(request)
 
     def load(session: Session) -> dict[str, Any]:
-        found = representation.report(session, find_poll(session, staff, args["slug"]))
+        found = representation.kept_report(session, find_poll(session, staff, args["slug"]))
         return {"poll": args["slug"], **asdict(found)}
 
     return data(await runtime.db.in_transaction(load))
@@ -145,9 +145,8 @@ async def get_poll_weighted(request: Request, args: dict[str, Any]) -> Response:
     def load(session: Session) -> dict[str, Any]:
         poll = find_poll(session, staff, args["slug"])
         flow = poll_flow(runtime, session, poll.slug)
-        found = weighting.weigh(session, poll)
-        questions = weighting.weighted_results(session, poll, flow, found) if found.dimensions and flow else []
-        summary = {k: v for k, v in asdict(found).items() if k != "weights"}  # never a row per person
+        found, questions = weighting.weighted(session, poll, flow)
+        summary = {**weighting.summary_of(found), "margins": [asdict(m) for m in found.margins]}
         return {"poll": poll.slug, **summary, "questions": [asdict(q) for q in questions]}
 
     return data(await runtime.db.in_transaction(load))
@@ -168,7 +167,7 @@ async def get_representation(request: Request, args: dict[str, Any]) -> Response
     runtime = runtime_of(request)
 
     def load(session: Session) -> dict[str, Any]:
-        return {"poll": None, **asdict(representation.report(session))}
+        return {"poll": None, **asdict(representation.kept_report(session))}
 
     return data(await runtime.db.in_transaction(load))
 

@@ -22,7 +22,7 @@ def representation_panel(
 ) -> dict[str, Any]:
     """The report for a poll's respondents (or everyone taking part, or the people given: who), ready for a page:
     groups named in plain words, a chart each."""
-    found = representation.report(session, poll, who=who)
+    found = representation.kept_report(session, poll) if who is None else representation.report(session, who=who)
     dimensions = []
     for dimension in found.dimensions:
         named = [

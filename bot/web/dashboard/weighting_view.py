@@ -30,7 +30,7 @@ def weighting_panel(session: Session, flows: FlowRegistry, poll: Poll) -> dict[s
     flow = latest_flow(session, flows, poll.slug)
     if not available or flow is None:
         return None
-    found = weighting.weigh(session, poll)
+    found, questions = weighting.weighted(session, poll, flow)
     return {
         "available": available,
         "chosen": weighting.chosen_dimensions(session, poll),
@@ -41,7 +41,7 @@ def weighting_panel(session: Session, flows: FlowRegistry, poll: Poll) -> dict[s
         "cap": weighting.CAP,
         "margins": found.margins,
         "notes": found.notes,
-        "questions": weighting.weighted_results(session, poll, flow, found) if found.dimensions else [],
+        "questions": questions,
     }
 
 
