@@ -139,7 +139,7 @@ def _paying_for_time(page: Page, shots: Screenshots) -> None:
     expect(page.locator("#check-in-code")).to_have_text(re.compile(r"^HERE \d{4}$"))
     came = page.get_by_role("group", name="Tick those who came (residents who said yes)").get_by_role("checkbox")
     came.nth(0).check()
-    came.nth(1).check()
+    came.nth(2).check()  # an English and a Spanish speaker
     page.get_by_role("button", name="Check in", exact=True).click()
     expect(page.locator("#checked-in")).to_have_text("2")
     page.get_by_role("link", name="Compensation").first.click()
@@ -147,7 +147,8 @@ def _paying_for_time(page: Page, shots: Screenshots) -> None:
     page.locator("table#ledger").get_by_role("button", name=re.compile(r"^Mark line \d+ paid$")).first.click()
     expect(page.locator("#paid-total")).to_have_text("$25.00")
     expect(page.locator("#owed-total")).to_have_text("$25.00")
-    expect(page.locator("table#totals-language tbody tr")).to_have_count(2)
+    expect(page.locator("table#totals-language tbody tr")).to_have_count(2)  # English, Español
+    expect(page.locator("table#totals-language")).to_contain_text("Español")
     shots.take(page, "compensation")
 
 
