@@ -55,3 +55,12 @@ class DecisionStatus(enum.StrEnum):
 
     DRAFT = "draft"
     PUBLISHED = "published"
+
+
+class ProposalState(enum.StrEnum):
+    """A resident's proposal: waiting for staff, published (others can support it), merged into another, declined."""
+
+    PENDING = "pending"
+    PUBLISHED = "published"
+    MERGED = "merged"
+    DECLINED = "declined"

@@ -22,6 +22,7 @@ class Keyword(enum.StrEnum):
     MENU = "menu"
     POLL = "poll"
     FEEDBACK = "feedback"
+    PROPOSE = "propose"
     EVENTS = "events"
     ABOUT_ME = "about_me"
     MY_DATA = "my_data"
@@ -73,11 +74,18 @@ _WORDS: dict[Keyword, tuple[str, ...]] = {
         "استطلاع", "استبيان",  # ar
     ),
     Keyword.FEEDBACK: (
-        "feedback", "comment", "idea", "suggestion",
+        "feedback", "comment", "suggestion",
         "comentario", "comentarios", "opinion", "sugerencia",  # es
-        "avis", "commentaire", "idee",  # fr
+        "avis", "commentaire", "suggestion",  # fr
         "反馈", "意见", "建议", "意見",  # zh
-        "راي", "رأي", "ملاحظات", "اقتراح",  # ar
+        "راي", "رأي", "ملاحظات",  # ar
+    ),
+    Keyword.PROPOSE: (
+        "propose", "proposal", "idea", "ideas",
+        "propuesta", "proponer", "propongo",  # es
+        "proposer", "proposition", "idee", "je propose",  # fr
+        "提议", "提案", "倡议", "点子",  # zh
+        "اقتراح", "اقترح", "مقترح",  # ar
     ),
     Keyword.EVENTS: (
         "events", "event", "calendar",
@@ -117,6 +125,7 @@ VIETNAMESE: dict[Keyword, tuple[str, ...]] = {
     Keyword.MENU: ("danh mục", "thực đơn"),
     Keyword.POLL: ("khảo sát", "bình chọn"),
     Keyword.FEEDBACK: ("góp ý", "ý kiến", "phản hồi"),
+    Keyword.PROPOSE: ("đề xuất", "ý tưởng"),
     Keyword.EVENTS: ("sự kiện", "lịch"),
     Keyword.ABOUT_ME: ("về tôi", "về bản thân"),
     Keyword.MY_DATA: ("dữ liệu của tôi", "thông tin của tôi"),
@@ -129,6 +138,7 @@ _VIETNAMESE_BARE: dict[Keyword, tuple[str, ...]] = {
     Keyword.HELP: ("giup do", "tro giup"),
     Keyword.POLL: ("khao sat", "binh chon"),
     Keyword.FEEDBACK: ("gop y", "phan hoi"),
+    Keyword.PROPOSE: ("de xuat", "y tuong"),
     Keyword.EVENTS: ("su kien",),
     Keyword.MY_DATA: ("du lieu cua toi",),
     Keyword.DELETE_MY_DATA: ("xoa du lieu", "xoa du lieu cua toi"),
@@ -153,6 +163,23 @@ _CHECK_IN_WORDS = (
 )
 _CHECK_IN_VIETNAMESE = ("có mặt", "điểm danh")
 _CHECK_IN_VIETNAMESE_BARE = ("co mat", "diem danh")
+# SUPPORT and a published proposal's number (SUPPORT 4821): the resident supports it.
+_SUPPORT_WORDS = (
+    "support",
+    "apoyo",
+    "apoyar",
+    "apoyo a",
+    "soutien",
+    "soutenir",
+    "je soutiens",
+    "支持",
+    "ادعم",
+    "دعم",
+    "أؤيد",
+    "اؤيد",
+)
+_SUPPORT_VIETNAMESE = ("ủng hộ",)
+_SUPPORT_VIETNAMESE_BARE = ("ung ho",)
 _STATUS_WORDS = ("status", "estado", "statut", "trang thai", "tinh trang", "状态", "狀態", "进度", "الحالة", "حالة")
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹０１２３４５６７８９", "0123456789" * 3)
 # Letters only Vietnamese writes (ă đ ơ ư, and tones under or over a vowel that other languages leave bare): a text
@@ -175,6 +202,8 @@ _STATUS_FOLDED = frozenset(fold(word) for word in _STATUS_WORDS)
 # Longest first, so that "check in 4821" is not read as "check" and "in 4821".
 _CHECK_IN_FOLDED = sorted({fold(w) for w in (*_CHECK_IN_WORDS, *_CHECK_IN_VIETNAMESE_BARE)}, key=len, reverse=True)
 _CHECK_IN_PLAIN = sorted({plain(w) for w in _CHECK_IN_VIETNAMESE}, key=len, reverse=True)
+_SUPPORT_FOLDED = sorted({fold(w) for w in (*_SUPPORT_WORDS, *_SUPPORT_VIETNAMESE_BARE)}, key=len, reverse=True)
+_SUPPORT_PLAIN = sorted({plain(w) for w in _SUPPORT_VIETNAMESE}, key=len, reverse=True)
 
 
 def is_vietnamese(text: str) -> bool:
@@ -241,3 +270,12 @@ def is_check_in_word(text: str) -> bool:
     if exact in _CHECK_IN_PLAIN:
         return True
     return not is_vietnamese(exact) and fold(text) in _CHECK_IN_FOLDED
+
+
+def match_support(text: str) -> int | None:
+    """The proposal's number in "SUPPORT 4821" (any supported language, with or without #), else None."""
+    exact = plain(text).translate(_DIGITS)
+    code = _code_after(exact, _SUPPORT_PLAIN)
+    if code is None and not is_vietnamese(exact):
+        code = _code_after(fold(text).translate(_DIGITS), _SUPPORT_FOLDED)
+    return int(code) if code is not None else None

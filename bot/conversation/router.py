@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from bot.conversation import check_in, my_data
+from bot.conversation import agenda, check_in, my_data
 from bot.conversation.flows import engine
 from bot.conversation.flows.context import FlowContext, render_text
 from bot.conversation.flows.schema import Flow
@@ -189,7 +189,9 @@ def _route(  # noqa: PLR0911  # one return per rule of precedence
         # The poll closed while this resident was in it: say so once and let the conversation go.
         return replace(_poll_turn(_closed(session.flow.slug, world), None, flows, ctx), end_session=True)
     if resident.consent == Consent.GRANTED and not is_button:
-        asked = check_in.request(text, session, world.check_in, ctx)
+        asked = check_in.request(text, session, world.check_in, ctx) or agenda.request(
+            keyword, world.support, flows, ctx
+        )
         asked = asked or _request(text, keyword, session, flows, ctx, world)
         if asked is not None:
             return asked

@@ -99,6 +99,17 @@ class CheckInView:
 
 
 @dataclass(frozen=True, slots=True)
+class ProposalView:
+    """The proposal a SUPPORT <number> message names: whether it can be supported, what it says, its supporters."""
+
+    ref: int
+    proposal_id: int | None = None  # None: no published proposal has this number
+    text: str = ""
+    supporters: int = 0
+    already: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class World:
     """What exists beyond this resident, read by the pipeline before routing (the router does no I/O)."""
 
@@ -110,6 +121,7 @@ class World:
     decision: tuple[Mapping[str, str], str | None] | None = None  # what decided the item STATUS asks about: title, page
     my_data: DataSummary | None = None  # what is held about the resident, when MY DATA asks
     check_in: CheckInView | None = None  # the event a HERE <code> message names
+    support: ProposalView | None = None  # the proposal a SUPPORT <number> message names
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,18 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from bot.conversation.check_in import PAYOUT_FLOW
-from bot.conversation.flows.engine import CheckIn, ForgetAboutMe, RecordAnswer, Rsvp, SetField, SubmitFeedback
+from bot.conversation.flows.engine import (
+    CheckIn,
+    ForgetAboutMe,
+    RecordAnswer,
+    Rsvp,
+    SetField,
+    SubmitFeedback,
+    Support,
+)
 from bot.conversation.my_data import ABOUT_ME_FLOW, DELETE_FLOW
 from bot.conversation.views import Turn
+from bot.engagement import proposals
 from bot.engagement.areas import assign_area
 from bot.engagement.compensation import ledger
 from bot.engagement.compensation.ledger import Owed
@@ -53,37 +62,54 @@ def apply_effects(session: Session, turn: Turn, where: Situation, rng: random.Ra
     resident, now = where.resident, where.now
     locale = resident.locale_or(where.program.default_locale)  # after the turn set it, if it did
     for effect in turn.effects:
-        if isinstance(effect, RecordAnswer) and where.flow_slug == ABOUT_ME_FLOW:
-            about_me.record_answer(session, resident.id, effect.question, effect.value, effect.kind, now)
-            about_me.redact_message(session, where.message_id)
-        elif isinstance(effect, RecordAnswer) and where.flow_slug == PAYOUT_FLOW:
-            ledger.record_payout(session, resident.id, effect.question, effect.value)
-            if effect.question == ledger.HANDLE_QUESTION:  # where to send money: on the ledger, not in the messages
-                about_me.redact_message(session, where.message_id, ledger.REDACTED_HANDLE)
+        if isinstance(effect, RecordAnswer):
+            _record(session, effect, where, locale, rng)
         elif isinstance(effect, CheckIn):
             event = session.get(Event, effect.event_id)
             _new, due = ledger.check_in(session, event, resident, where.channel, now) if event else (False, None)
             owed.extend([due] if due else [])
         elif isinstance(effect, ForgetAboutMe):
             about_me.forget(session, resident.id, where.channel, now)
-        elif isinstance(effect, RecordAnswer) and where.flow_slug:
-            poll = poll_for_flow(session, where.flow_slug)
-            if poll is not None and poll.status == "open":
-                answer = (effect.question, effect.value, effect.kind)
-                record_answer(session, poll, resident, answer, locale, where.channel, now, rng)
         elif isinstance(effect, SubmitFeedback) and where.ref is not None:
-            submit_feedback(session, resident, where.ref, effect, locale, where.channel, now)
+            item = submit_feedback(session, resident, where.ref, effect, locale, where.channel, now)
+            if item.kind == proposals.KIND:
+                session.flush()
+                proposals.received(session, item, now)
+        elif isinstance(effect, Support):
+            proposals.support(session, effect.proposal_id, resident, where.channel, locale, now)
         elif isinstance(effect, Rsvp):
-            event = session.get(Event, effect.event_id)
-            if event is None:
-                continue
-            outcome = events.rsvp(session, event, resident.id, effect.response, now)
-            confirmed = events.confirmation(outcome, event, locale, resident.timezone)
-            replies.append(Reply(confirmed, (), text_direction(locale)))
-            if outcome.promoted_resident_id is not None:
-                _tell_promoted(session, event, outcome.promoted_resident_id, where)
+            replies.extend(_rsvp(session, effect, where, locale))
     completed = _completed_poll(session, turn, where)
     return replies, [*owed, *([completed] if completed else [])]
+
+
+def _record(session: Session, effect: RecordAnswer, where: Situation, locale: str, rng: random.Random) -> None:
+    """An answer, where its conversation keeps it: about oneself (apart), the payout (the ledger), or a poll."""
+    resident, now = where.resident, where.now
+    if where.flow_slug == ABOUT_ME_FLOW:
+        about_me.record_answer(session, resident.id, effect.question, effect.value, effect.kind, now)
+        about_me.redact_message(session, where.message_id)
+    elif where.flow_slug == PAYOUT_FLOW:
+        ledger.record_payout(session, resident.id, effect.question, effect.value)
+        if effect.question == ledger.HANDLE_QUESTION:  # where to send money: on the ledger, not in the messages
+            about_me.redact_message(session, where.message_id, ledger.REDACTED_HANDLE)
+    elif where.flow_slug:
+        poll = poll_for_flow(session, where.flow_slug)
+        if poll is not None and poll.status == "open":
+            answer = (effect.question, effect.value, effect.kind)
+            record_answer(session, poll, resident, answer, locale, where.channel, now, rng)
+
+
+def _rsvp(session: Session, effect: Rsvp, where: Situation, locale: str) -> list[Reply]:
+    """An answer to an event, confirmed; the first on the waitlist told when a place opens."""
+    event = session.get(Event, effect.event_id)
+    if event is None:
+        return []
+    outcome = events.rsvp(session, event, where.resident.id, effect.response, where.now)
+    confirmed = events.confirmation(outcome, event, locale, where.resident.timezone)
+    if outcome.promoted_resident_id is not None:
+        _tell_promoted(session, event, outcome.promoted_resident_id, where)
+    return [Reply(confirmed, (), text_direction(locale))]
 
 
 def _completed_poll(session: Session, turn: Turn, where: Situation) -> Owed | None:

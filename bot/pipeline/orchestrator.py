@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.conversation import check_in
+from bot.conversation.agenda import PROPOSE_FLOW
 from bot.conversation.flows.context import FlowContext
 from bot.conversation.flows.schema import Flow
 from bot.conversation.my_data import ABOUT_ME_FLOW
@@ -47,7 +48,7 @@ log = logging.getLogger("loopline.pipeline")
 ATTEMPTS = 4
 # Conversations that end in an input item, told its reference; and the offer of the questions about oneself, which
 # something else said instead passes over (what was said is kept as input).
-REF_FLOWS = (FEEDBACK_FLOW, FOLLOWUP_FLOW, ABOUT_ME_FLOW)
+REF_FLOWS = (FEEDBACK_FLOW, FOLLOWUP_FLOW, ABOUT_ME_FLOW, PROPOSE_FLOW)
 MESSAGES = cast(Table, Message.__table__)
 RESIDENTS = cast(Table, Resident.__table__)
 ADDRESSES = cast(Table, AddressRow.__table__)

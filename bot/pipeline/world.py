@@ -8,9 +8,17 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.conversation.keywords import Keyword, is_status_request, match_check_in, match_keyword, match_status
+from bot.conversation.keywords import (
+    Keyword,
+    is_status_request,
+    match_check_in,
+    match_keyword,
+    match_status,
+    match_support,
+)
 from bot.conversation.text import fold
 from bot.conversation.views import CheckInView, EventView, PollView, World
+from bot.engagement import proposals
 from bot.engagement.compensation import ledger
 from bot.engagement.compensation.offers import check_in_open
 from bot.engagement.events.calendar import upcoming
@@ -54,7 +62,9 @@ def read_world(
     opened = tuple(v for _, v in views if v.status == PollStatus.OPEN)
     code = match_check_in(text)
     arrived = _check_in(session, resident_id, code, now) if code is not None else None
-    return World(opened, keywords, status, events, recent, decision, held, arrived)
+    supported = match_support(text)
+    backing = proposals.support_view(session, resident_id, supported) if supported is not None else None
+    return World(opened, keywords, status, events, recent, decision, held, arrived, backing)
 
 
 def _check_in(session: Session, resident_id: int, code: str, now: datetime) -> CheckInView:

@@ -16,7 +16,7 @@ from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 
 from bot.conversation.flows.engine import SKIP_WORDS
-from bot.conversation.keywords import match_check_in, match_keyword, match_status
+from bot.conversation.keywords import match_check_in, match_keyword, match_status, match_support
 from bot.conversation.router import FALLBACK, HELP
 from bot.conversation.text import fold
 from bot.i18n.catalogs import Translator
@@ -142,6 +142,7 @@ def _recognised(word: str) -> bool:
         or fold(word) in SKIP_WORDS
         or match_status(f"{word} 1234") is not None
         or match_check_in(f"{word} 1234") is not None
+        or match_support(f"{word} 1234") is not None
     )
 
 

@@ -69,6 +69,9 @@ TYPICAL = {
     "code": "4821",
     "amount": "$25.00",
     "what": "Eastside community health fair",
+    "text": "A free clinic on Saturdays at the Eastside library, with interpreters for every language spoken h…",
+    "into": "4822",
+    "reason": "The city does not own land there; we will raise it with the parks department.",
 }
 
 

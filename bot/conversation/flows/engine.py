@@ -70,7 +70,14 @@ class CheckIn:
     event_id: int
 
 
-Effect = SetField | RecordAnswer | SubmitFeedback | Rsvp | ForgetAboutMe | CheckIn
+@dataclass(frozen=True, slots=True)
+class Support:
+    """An effect: the resident supports a published proposal (SUPPORT 4821)."""
+
+    proposal_id: int
+
+
+Effect = SetField | RecordAnswer | SubmitFeedback | Rsvp | ForgetAboutMe | CheckIn | Support
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.conversation.agenda import PROPOSAL_TOPIC
 from bot.conversation.flows.engine import SubmitFeedback
 from bot.states import DecisionStatus, ItemStatus
 from bot.store.engagement import Decision, DecisionLink, InputItem
@@ -55,7 +56,10 @@ def submit_feedback(
     session: Session, resident: Resident, ref: int, feedback: SubmitFeedback, locale: str, channel: str, now: datetime
 ) -> InputItem:
     """Store a piece of feedback as an input item with the reference already told to the resident."""
-    kind = "event" if (feedback.topic or "").startswith("event:") else "feedback"
+    topic = feedback.topic
+    kind = "event" if (topic or "").startswith("event:") else "feedback"
+    if topic == PROPOSAL_TOPIC:  # the proposal conversation's: a proposal, waiting for staff (bot.engagement.proposals)
+        kind, topic = "proposal", None
     return new_item(
         session,
         resident,
@@ -65,7 +69,7 @@ def submit_feedback(
         rating=feedback.rating,
         poll_id=None,
         text=feedback.text,
-        topic=feedback.topic,
+        topic=topic,
         may_contact=feedback.may_contact,
     )
 
