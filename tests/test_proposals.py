@@ -152,3 +152,45 @@ def test_a_proposal_is_not_a_support_after_stop(runtime: Runtime, chat: Callable
     assert other.send(f"SUPPORT {ref}") == []
     with runtime.db.transaction() as session:
         assert session.scalars(select(ProposalSupport)).first() is None
+
+
+def test_staff_moderate_on_the_dashboard_and_the_public_page_lists_them(
+    runtime: Runtime, chat: Callable[..., Chat]
+) -> None:
+    from starlette.testclient import TestClient
+
+    from bot.web.app import create_app
+    from tests.support.staff import make_user, sign_in
+
+    author = _joined(chat, "+14155550431", "es")
+    ref = _proposed(runtime, author, "PROPUESTA", "Una clínica abierta los sábados")
+    other = _proposed(runtime, _joined(chat, "+14155550432", "en"), "IDEA", "Saturday clinic hours")
+    with TestClient(create_app(runtime, deliver=False), base_url="http://testserver") as client:
+        csrf = sign_in(client, make_user(runtime, "staff"))
+        listed = client.get("/dashboard/proposals?state=pending").text
+        assert f"#{ref}" in listed and "Una clínica abierta los sábados" in listed
+        published = client.post(f"/dashboard/proposals/{ref}/moderate", data={"csrf_token": csrf, "action": "publish"})
+        assert "Published: residents can support it" in published.text
+        again = client.post(f"/dashboard/proposals/{ref}/moderate", data={"csrf_token": csrf, "action": "publish"})
+        assert again.status_code == 400 and "published already" in again.text
+        bad = client.post(
+            f"/dashboard/proposals/{other}/moderate", data={"csrf_token": csrf, "action": "merge", "into": "x"}
+        )
+        assert bad.status_code == 400
+        merged = client.post(
+            f"/dashboard/proposals/{other}/moderate", data={"csrf_token": csrf, "action": "merge", "into": f"#{ref}"}
+        )
+        assert f"Merged into #{ref}" in merged.text
+        for text in ("hi", "1", "yes", "skip", "no", f"SUPPORT {other}"):  # the merged number supports the kept one
+            chat(Channel.TELEGRAM, "777001").send(text)
+        page = client.get(f"/dashboard/proposals/{ref}").text
+        assert 'id="supporters">1<' in page and 'id="supporters-language"' in page
+        public = client.get("/public?lang=es").text
+        assert (
+            "Una clínica abierta los sábados" in public and f"APOYO {ref}" in public and "1 persona la apoya." in public
+        )
+        assert "Saturday clinic hours" not in public  # merged: only the kept one is shown
+        for role in ("partner", "viewer"):
+            with TestClient(client.app, base_url="http://testserver") as someone:
+                sign_in(someone, make_user(runtime, role))
+                assert someone.get("/dashboard/proposals").status_code == 403

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.engagement import representation
+from bot.engagement import proposals, representation
 from bot.engagement.areas import area_names
 from bot.engagement.decisions import publishing as decisions
 from bot.engagement.events.calendar import upcoming
@@ -33,7 +33,7 @@ from bot.i18n.catalogs import Translator, _
 from bot.i18n.formatting import babel_locale, format_event_time
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, negotiate, pick_text, text_direction
 from bot.runtime import Runtime
-from bot.states import DecisionStatus, PollStatus
+from bot.states import DecisionStatus, PollStatus, ProposalState
 from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
 from bot.web.guard import runtime_of
 from bot.web.rendering import CONTENT_SECURITY_POLICY, templates
@@ -46,6 +46,7 @@ PUBLIC_HEADERS = {
 }
 MAX_DECISIONS = 50
 MAX_EVENTS = 10
+MAX_PROPOSALS = 20
 
 
 def chosen_locale(request: Request, default: str) -> str:
@@ -178,6 +179,15 @@ def _events(session: Session, now: datetime, locale: str, default: str) -> list[
     ]
 
 
+def _proposals(session: Session, locale: str) -> list[dict[str, Any]]:
+    """Published proposals, the most supported first: their words as written, in their own language."""
+    published = proposals.listed(session, ProposalState.PUBLISHED)[:MAX_PROPOSALS]
+    return [
+        {"ref": p.ref, "text": p.text, "lang": html_lang(p.locale or locale), "supporters": p.supporters}
+        for p in published
+    ]
+
+
 def _render(request: Request, template: str, locale: str, status_code: int = 200, **context: Any) -> Response:
     runtime = runtime_of(request)
     translator = Translator(locale)
@@ -246,6 +256,7 @@ async def public_page(request: Request) -> Response:
             "events": _events(session, runtime.clock.now(), locale, settings.default_locale),
             "decisions": [pages.decision(d, locale) for d in published],
             "who": _who_takes_part(session, locale),
+            "proposals": _proposals(session, locale),
         }
 
     return _render(request, "public.html", locale, **await runtime.db.in_transaction(load))

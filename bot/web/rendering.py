@@ -42,6 +42,7 @@ NAV = (
     ("/dashboard/events", "Events", "view"),
     ("/dashboard/broadcasts", "Broadcasts", "broadcast"),
     ("/dashboard/inbox", "Inbox", "view"),
+    ("/dashboard/proposals", "Proposals", "content"),
     ("/dashboard/decisions", "Decisions", "view"),
     ("/dashboard/areas", "Areas", "content"),
     ("/dashboard/compensation", "Compensation", "pay"),
