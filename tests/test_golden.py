@@ -20,11 +20,14 @@ import yaml
 
 from bot.clock import FixedClock
 from bot.conversation.flows.loader import read_document
+from bot.engagement import proposals
 from bot.engagement.compensation import offers
 from bot.engagement.events.calendar import load_event, moved_to_offset
+from bot.engagement.feedback.items import Said, new_item
 from bot.engagement.polls.definition import load_poll, set_status
 from bot.messages import Channel
 from bot.runtime import Runtime
+from bot.store.models import Resident
 from tests.support.chat import Chat
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -170,6 +173,31 @@ SCENARIOS: dict[str, tuple[Channel, str | None, list[str]]] = {
     "check_in_sms_ar": (Channel.SMS, None, [*JOIN_AR, "لا", "حاضر ٤٨٢١", "1"]),
     "check_in_sms_fr": (Channel.SMS, None, ["Bonjour", "6", "oui", "passer", "non", "ICI 9999", "ICI 4821", "passer"]),
     "check_in_telegram_es": (Channel.TELEGRAM, "es", [*JOIN_TG_ES, "button:no", "AQUÍ 4821", "button:cash"]),
+    # Proposals (issue 15): PROPOSE in each language, told its reference; SUPPORT and a published proposal's number,
+    # once (twice is once), told how many support it; a number that is no published proposal is named.
+    "propose_sms_en": (
+        Channel.SMS,
+        None,
+        [*JOIN_EN, "no", "PROPOSE", "Free clinic hours on Saturdays", "SUPPORT 4821", "support 4821", "SUPPORT 1111"],
+    ),
+    "propose_sms_es": (Channel.SMS, None, [*JOIN_ES, "no", "IDEA", "Más sombra en las paradas", "APOYO 4821"]),
+    "propose_sms_zh": (Channel.SMS, None, ["你好", "3", "是", "跳过", "否", "提议", "公园需要更多路灯", "支持 4821"]),
+    "propose_sms_vi": (
+        Channel.SMS,
+        None,
+        ["Xin chào", "4", "có", "bỏ qua", "không", "ĐỀ XUẤT", "Thêm phiên dịch ở phòng khám", "ỦNG HỘ 4821"],
+    ),
+    "propose_sms_ar": (Channel.SMS, None, [*JOIN_AR, "لا", "اقتراح", "عيادة مسائية في الحي", "ادعم ٤٨٢١"]),
+    "propose_sms_fr": (
+        Channel.SMS,
+        None,
+        ["Bonjour", "6", "oui", "passer", "non", "PROPOSER", "Des bancs au parc", "SOUTENIR 4821", "soutenir 4821"],
+    ),
+    "propose_telegram_es": (
+        Channel.TELEGRAM,
+        "es",
+        [*JOIN_TG_ES, "button:no", "PROPUESTA", "Fuentes de agua", "APOYO 4821"],
+    ),
     "about_me_sms_en": (
         Channel.SMS,
         None,
@@ -495,6 +523,22 @@ def _listening_session(runtime: Runtime) -> None:
         offers.set_offer(session, offers.parse_terms("25", "USD"), "staff@x", now, event_id=event.id)
 
 
+def _published_proposal(runtime: Runtime) -> None:
+    """A proposal #4821 someone made in Spanish, published, with one supporter already."""
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        author = Resident(locale="es", consent="granted", fields={}, created_at=now, updated_at=now)
+        session.add(author)
+        session.flush()
+        said = Said("sms", "es", now)
+        item = new_item(session, author, said, ref=4821, kind="proposal", text="Una clínica abierta los sábados")
+        session.flush()
+        proposal = proposals.received(session, item, now)
+        proposal.state, proposal.published_at = "published", now
+        session.flush()
+        proposals.support(session, proposal.id, author, "sms", "es", now)
+
+
 def _play(chat: Callable[..., Chat], name: str) -> list[dict[str, Any]]:
     channel, hint, inputs = SCENARIOS[name]
     resident = chat(channel, "+14155550123" if channel is Channel.SMS else "5550123", language_hint=hint)
@@ -515,6 +559,8 @@ def test_golden_transcript(name: str, chat: Callable[..., Chat], runtime: Runtim
     _world(runtime)
     if name.startswith("check_in"):
         _listening_session(runtime)
+    if name.startswith("propose"):
+        _published_proposal(runtime)
     path = GOLDEN / f"{name}.yaml"
     transcript = _play(chat, name)
     if UPDATE and database_url.startswith("sqlite"):
