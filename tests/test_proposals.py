@@ -8,17 +8,21 @@ from collections.abc import Callable
 
 import pytest
 from sqlalchemy import select
+from starlette.testclient import TestClient
 
 from bot.conversation.keywords import Keyword, match_keyword, match_support
-from bot.engagement import proposals
+from bot.engagement import agenda_poll, proposals
+from bot.engagement.polls.report import latest_flow
 from bot.messages import Channel
 from bot.program import Program
 from bot.runtime import Runtime
 from bot.states import ProposalState
-from bot.store.engagement import AuditEvent, InputItem
+from bot.store.engagement import AuditEvent, InputItem, Poll
 from bot.store.models import OutboxItem
 from bot.store.proposals import Proposal, ProposalSupport
+from bot.web.app import create_app
 from tests.support.chat import Chat
+from tests.support.staff import make_user, sign_in
 
 JOIN = {
     "en": ["hi", "1", "yes", "94110", "no"],
@@ -157,11 +161,6 @@ def test_a_proposal_is_not_a_support_after_stop(runtime: Runtime, chat: Callable
 def test_staff_moderate_on_the_dashboard_and_the_public_page_lists_them(
     runtime: Runtime, chat: Callable[..., Chat]
 ) -> None:
-    from starlette.testclient import TestClient
-
-    from bot.web.app import create_app
-    from tests.support.staff import make_user, sign_in
-
     author = _joined(chat, "+14155550431", "es")
     ref = _proposed(runtime, author, "PROPUESTA", "Una clínica abierta los sábados")
     other = _proposed(runtime, _joined(chat, "+14155550432", "en"), "IDEA", "Saturday clinic hours")
@@ -194,3 +193,31 @@ def test_staff_moderate_on_the_dashboard_and_the_public_page_lists_them(
             with TestClient(client.app, base_url="http://testserver") as someone:
                 sign_in(someone, make_user(runtime, role))
                 assert someone.get("/dashboard/proposals").status_code == 403
+
+
+def test_an_agenda_poll_ranks_the_most_supported(runtime: Runtime, chat: Callable[..., Chat]) -> None:
+
+    refs = []
+    for n, (locale, word, text) in enumerate(
+        [
+            ("en", "IDEA", "Saturday clinic hours"),
+            ("es", "PROPUESTA", "Sombra en las paradas"),
+            ("vi", "ĐỀ XUẤT", "Thêm phiên dịch"),
+        ]
+    ):
+        refs.append(_proposed(runtime, _joined(chat, f"+1415555044{n}", locale), word, text))
+    with runtime.db.transaction() as session, pytest.raises(agenda_poll.AgendaError, match="at least two"):
+        agenda_poll.draft(session, runtime.flows, runtime.clock, "en", runtime.clock.now())
+    for ref in refs:
+        _moderate(runtime, ref, "publish")
+    _said(_joined(chat, "+14155550449", "en"), f"SUPPORT {refs[1]}")
+    with runtime.db.transaction() as session:
+        poll = agenda_poll.draft(session, runtime.flows, runtime.clock, "en", runtime.clock.now())
+        assert poll.status == "draft" and poll.keywords["es"] == "PRIORIDADES"
+        flow = latest_flow(session, runtime.flows, poll.slug)
+        assert flow is not None
+        options = [choice.value for choice in flow.nodes["agenda"].choices]
+        assert options[0] == f"proposal_{refs[1]}" and len(options) == 3  # the most supported first
+        second = agenda_poll.draft(session, runtime.flows, runtime.clock, "en", runtime.clock.now())
+        assert second.slug == f"{poll.slug}-2"
+        assert len(session.scalars(select(Poll)).all()) == 2

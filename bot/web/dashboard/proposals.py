@@ -11,11 +11,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from bot.engagement import agenda_poll as agenda
 from bot.engagement import proposals, representation
 from bot.engagement.feedback.triage import TriageError
 from bot.engagement.forms import LANGUAGE_NAMES
 from bot.ids import MAX_RECORD_ID, plain_number
 from bot.program import Program
+from bot.staff import audit
 from bot.states import ProposalState
 from bot.web.dashboard.polls import with_notice
 from bot.web.dashboard.representation_view import representation_panel
@@ -108,7 +110,27 @@ async def moderate(request: Request) -> Response:
     return with_notice(f"/dashboard/proposals/{ref}", done)
 
 
+@page("content")
+async def agenda_poll(request: Request) -> Response:
+    """POST /dashboard/proposals/agenda-poll: a draft poll ranking the most supported proposals (audited), opened in
+    the poll editor to translate."""
+    runtime, staff = runtime_of(request), staff_of(request)
+
+    def make(session: Session) -> str:
+        now = runtime.clock.now()
+        poll = agenda.draft(session, runtime.flows, runtime.clock, runtime.settings.default_locale, now)
+        audit.record(session, staff.actor, "poll.agenda", f"poll:{poll.slug}", now)
+        return poll.slug
+
+    try:
+        slug = await runtime.db.in_transaction(make)
+    except agenda.AgendaError as exc:
+        return error_page(request, 400, str(exc), title="Cannot do that")
+    return with_notice(f"/dashboard/polls/{slug}/edit", "Agenda poll drafted: translate its choices, then open it.")
+
+
 ROUTES: list[BaseRoute] = [
+    Route("/dashboard/proposals/agenda-poll", agenda_poll, methods=["POST"]),
     Route("/dashboard/proposals", proposal_list, methods=["GET"]),
     Route("/dashboard/proposals/{ref:id}", proposal_page, methods=["GET"]),
     Route("/dashboard/proposals/{ref:id}/moderate", moderate, methods=["POST"]),
