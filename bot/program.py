@@ -21,6 +21,8 @@ class Program:
     contact: str | None = None  # None: the catalog's "the program team", in the resident's language
     messages_per_month: int = 4
     about: tuple[tuple[str, str], ...] = ()  # (locale, one-line description); others hear the catalog's default
+    response_days: int = 60  # every input item is answered within this many days of arriving
+    proposal_threshold: int = 25  # supporters at which a proposal gets a committed response date
 
     @classmethod
     def of(cls, settings: Settings) -> Program:
@@ -33,6 +35,8 @@ class Program:
             settings.help_contact,
             settings.messages_per_month,
             settings.program_about,
+            settings.response_days,
+            settings.proposal_threshold,
         )
 
     def params(self) -> dict[str, str]:

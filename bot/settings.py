@@ -81,6 +81,8 @@ class Settings:
     claim_seconds: float = 120.0
     event_reminders: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=2))
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
+    response_days: int = 60
+    proposal_threshold: int = 25
 
     @property
     def live_channels(self) -> list[str]:
@@ -222,10 +224,14 @@ def _claim(env: Mapping[str, str]) -> float:
 
 
 def _per_month(env: Mapping[str, str]) -> int:
-    raw = env.get("LOOPLINE_MESSAGES_PER_MONTH", "").strip() or "4"
-    count = plain_number(raw, 100)
+    return _whole(env, "LOOPLINE_MESSAGES_PER_MONTH", "4", 100)
+
+
+def _whole(env: Mapping[str, str], name: str, default: str, most: int) -> int:
+    """A whole-number setting from 1 to most."""
+    count = plain_number(env.get(name, "").strip() or default, most)
     if not count:
-        raise SettingsError("LOOPLINE_MESSAGES_PER_MONTH", "must be a whole number from 1 to 100")
+        raise SettingsError(name, f"must be a whole number from 1 to {most:,}")
     return count
 
 
@@ -318,4 +324,6 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         claim_seconds=_claim(env),
         event_reminders=_parsed(env, "LOOPLINE_EVENT_REMINDERS", "24h,2h", parse_leads),
         trusted_proxies=_trusted_proxies(env),
+        response_days=_whole(env, "LOOPLINE_RESPONSE_DAYS", "60", 730),
+        proposal_threshold=_whole(env, "LOOPLINE_PROPOSAL_THRESHOLD", "25", 1_000_000),
     )

@@ -536,7 +536,7 @@ def _published_proposal(runtime: Runtime) -> None:
         proposal = proposals.received(session, item, now)
         proposal.state, proposal.published_at = "published", now
         session.flush()
-        proposals.support(session, proposal.id, author, "sms", "es", now)
+        proposals.support(session, proposal.id, author, ("sms", "es"), now)
 
 
 def _play(chat: Callable[..., Chat], name: str) -> list[dict[str, Any]]:

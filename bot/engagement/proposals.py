@@ -5,8 +5,10 @@ counted by language, area, channel and (in groups of 5 or more) what supporters 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -15,6 +17,7 @@ from bot.engagement.feedback.triage import check_reason, record_status
 from bot.engagement.residents import about_me
 from bot.i18n.bidi import isolate
 from bot.i18n.catalogs import Translator, _
+from bot.i18n.formatting import babel_locale, format_number_for
 from bot.i18n.negotiation import text_direction
 from bot.program import Program
 from bot.staff import audit
@@ -27,6 +30,7 @@ from bot.store.proposals import Proposal, ProposalSupport
 KIND = "proposal"
 PUBLISHED = _("Your proposal #{ref} is published: others can support it by replying SUPPORT {ref}.")
 DECLINED = _("Your proposal #{ref} was not published this time. Why: {reason}")
+COMMITTED = _("#{ref} now has {n} supporters. We commit to answering it by {date}, and will tell you here.")
 MERGED = _("Your proposal #{ref} was joined with a similar one, #{into}; its supporters count there too.")
 
 
@@ -100,8 +104,17 @@ def supporters(session: Session, proposal_id: int) -> int:
     return int(session.scalar(query) or 0)
 
 
-def support(session: Session, proposal_id: int, resident: Resident, channel: str, locale: str, now: datetime) -> bool:
-    """A resident supports a published proposal, once; whether this is new."""
+def support(
+    session: Session,
+    proposal_id: int,
+    resident: Resident,
+    said: tuple[str, str],
+    now: datetime,
+    program: Program | None = None,
+) -> bool:
+    """A resident supports a published proposal, once (said: the channel and language they said it in); whether
+    this is new. The support that reaches the program's threshold commits a response date, announced to all."""
+    channel, locale = said
     known = select(ProposalSupport.id).where(
         ProposalSupport.proposal_id == proposal_id, ProposalSupport.resident_id == resident.id
     )
@@ -117,7 +130,37 @@ def support(session: Session, proposal_id: int, resident: Resident, channel: str
             created_at=now,
         )
     )
+    if program is not None:
+        session.flush()
+        if supporters(session, proposal_id) == program.proposal_threshold:
+            _commit(session, proposal_id, now, program)
     return True
+
+
+def _commit(session: Session, proposal_id: int, now: datetime, program: Program) -> None:
+    """A response date for a proposal that reached its threshold of supporters (unless it has one), told to its author
+    and every supporter, once each, in their language."""
+    proposal = session.get(Proposal, proposal_id)
+    item = session.get(InputItem, proposal.item_id) if proposal is not None else None
+    if item is None or item.respond_by is not None or item.responded_at is not None:
+        return
+    item.respond_by = now + timedelta(days=program.response_days)
+    backing = select(ProposalSupport.resident_id).where(ProposalSupport.proposal_id == proposal_id)
+    backers = set(session.scalars(backing))
+    zone = ZoneInfo(program.timezone)
+    rows = []
+    for resident in session.scalars(select(Resident).where(Resident.id.in_(backers | {item.resident_id or 0}))):
+        address = reachable_address(session, resident.id)
+        if address is None or resident.consent != Consent.GRANTED:
+            continue
+        locale = resident.locale_or(program.default_locale)
+        when = format_date(item.respond_by.astimezone(zone), format="long", locale=babel_locale(locale))
+        count = format_number_for(program.proposal_threshold, locale, sms=True)
+        words = {"n": count, "date": isolate(when, text_direction(locale))}
+        text = Translator(locale).gettext(COMMITTED, ref=str(item.ref), **words)
+        key = f"proposal-committed:{item.ref}:{resident.id}"
+        rows.append(notice_row(key, "proposal", resident.id, address, text, locale, now))
+    queue_once(session, rows)
 
 
 def publish(session: Session, proposal: Proposal, item: InputItem, actor: str, now: datetime, program: Program) -> None:

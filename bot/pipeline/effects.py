@@ -76,7 +76,7 @@ def apply_effects(session: Session, turn: Turn, where: Situation, rng: random.Ra
                 session.flush()
                 proposals.received(session, item, now)
         elif isinstance(effect, Support):
-            proposals.support(session, effect.proposal_id, resident, where.channel, locale, now)
+            proposals.support(session, effect.proposal_id, resident, (where.channel, locale), now, where.program)
         elif isinstance(effect, Rsvp):
             replies.extend(_rsvp(session, effect, where, locale))
     completed = _completed_poll(session, turn, where)

@@ -71,6 +71,8 @@ class InputItem(Base):
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     publishable: Mapped[bool] = mapped_column(Boolean, default=False)
+    respond_by: Mapped[datetime | None]  # a committed date; else created_at + the program's response days
+    responded_at: Mapped[datetime | None] = mapped_column(index=True)  # first moved to an outcome
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

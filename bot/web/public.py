@@ -20,6 +20,7 @@ from bot.engagement import proposals, representation
 from bot.engagement.areas import area_names
 from bot.engagement.decisions import publishing as decisions
 from bot.engagement.events.calendar import upcoming
+from bot.engagement.feedback import response_times
 from bot.engagement.polls.answers import POLL_FLOW_PREFIX
 from bot.engagement.polls.public_results import (
     SMALLEST_GROUP,
@@ -30,7 +31,7 @@ from bot.engagement.polls.public_results import (
     tally_poll,
 )
 from bot.i18n.catalogs import Translator, _
-from bot.i18n.formatting import babel_locale, format_event_time
+from bot.i18n.formatting import babel_locale, format_event_time, format_number_for
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, negotiate, pick_text, text_direction
 from bot.runtime import Runtime
 from bot.states import DecisionStatus, PollStatus, ProposalState
@@ -232,7 +233,42 @@ def _who_takes_part(session: Session, locale: str) -> list[dict[str, Any]]:
     return tables
 
 
+def _how_fast(session: Session, locale: str, days: int) -> dict[str, Any] | None:
+    """How fast input is answered, overall and by language and area (the median, the share on time); a group of
+    fewer than 5 answered is not told apart. None until 5 items are answered."""
+    found = response_times.speeds(session, days)
+    if found.overall.median_days is None:
+        return None
+    translator, names = Translator(locale), area_names(session)
+
+    def row(speed: response_times.Speed, label: str) -> dict[str, str]:
+        typical, on_time = speed.median_days, speed.on_time
+        return {
+            "group": label,
+            "answered": format_number_for(speed.answered, locale),
+            "typical": translator.ngettext("{n} day", "{n} days", round(typical)) if typical is not None else "",
+            "on_time": percent(on_time, locale) if on_time is not None else translator.gettext(FEW),
+        }
+
+    def label(group: str, dimension: str) -> str:
+        if not group:
+            return translator.gettext(FEWER_EACH)
+        if dimension == "language":
+            return NATIVE_NAMES.get(group, group)
+        return pick_text(names.get(group) or {}, locale) or group
+
+    tables = [
+        {"heading": translator.gettext(heading), "rows": [row(s, label(s.group, dimension)) for s in speeds]}
+        for heading, dimension, speeds in (
+            (BY_LANGUAGE, "language", found.by_language),
+            (BY_AREA, "area", found.by_area),
+        )
+    ]
+    return {"days": days, "overall": row(found.overall, ""), "tables": tables}
+
+
 FEW = _("fewer than 5")
+FEWER_EACH = _("groups of fewer than 5, together")
 BY_LANGUAGE = _("By language")
 BY_AREA = _("By area")
 
@@ -257,6 +293,7 @@ async def public_page(request: Request) -> Response:
             "decisions": [pages.decision(d, locale) for d in published],
             "who": _who_takes_part(session, locale),
             "proposals": _proposals(session, locale),
+            "how_fast": _how_fast(session, locale, settings.response_days),
         }
 
     return _render(request, "public.html", locale, **await runtime.db.in_transaction(load))

@@ -36,7 +36,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     ItemStatus.NOT_ADOPTED: frozenset({ItemStatus.UNDER_REVIEW}),
 }
 OUTCOMES = (ItemStatus.ACTED_ON, ItemStatus.NOT_ADOPTED)
-KINDS = ("feedback", "event", "poll")
+KINDS = ("feedback", "event", "poll", "proposal")
 MAX_TAGS = 12
 MAX_TAG_LENGTH = 40
 MAX_REASON = 1000
@@ -85,6 +85,8 @@ def record_status(
     )
     session.add(change)
     item.status, item.updated_at = to_status, now
+    if to_status in OUTCOMES and item.responded_at is None:  # answered: the first outcome counts, a reopening not
+        item.responded_at = now
     return change
 
 

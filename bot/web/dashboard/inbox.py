@@ -65,12 +65,13 @@ async def _show_inbox(
     except FilterError as exc:
         return error_page(request, 400, str(exc))
     timezone = runtime.settings.timezone
+    due = (runtime.clock.now(), runtime.settings.response_days)
 
     def load(session: Session) -> dict[str, Any]:
-        items = inbox_query.page_of(session, staff, chosen, timezone)
+        items = inbox_query.page_of(session, staff, chosen, timezone, due)
         return {
             "items": items,
-            "total": inbox_query.count(session, staff, chosen, timezone),
+            "total": inbox_query.count(session, staff, chosen, timezone, due),
             "menus": inbox_query.choices(session, staff),
             **_lookups(session, items),
         }
@@ -103,9 +104,10 @@ async def inbox_csv(request: Request) -> Response:
     except FilterError as exc:
         return error_page(request, 400, str(exc))
     timezone = runtime.settings.timezone
+    due = (runtime.clock.now(), runtime.settings.response_days)
 
     def load(session: Session) -> str:
-        return items_csv(session, inbox_query.items_query(session, staff, chosen, timezone), timezone)
+        return items_csv(session, inbox_query.items_query(session, staff, chosen, timezone, due), timezone)
 
     return csv_download(await runtime.db.in_transaction(load), "inbox.csv", PRIVATE_HEADERS)
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Select, String, cast, func, select
 from sqlalchemy.orm import Session
 
+from bot.engagement.feedback import response_times
 from bot.engagement.feedback.triage import KINDS, STATUSES
 from bot.engagement.forms import one_line
 from bot.i18n.negotiation import SUPPORTED_LOCALES
@@ -22,6 +23,7 @@ from bot.staff.accounts import Staff
 from bot.store.engagement import InputItem, Poll
 
 PAGE_SIZE = 50
+Due = tuple[datetime, int]  # now, and the program's response days: what "overdue" is measured against
 
 
 class FilterError(ValueError):
@@ -49,6 +51,7 @@ class InboxFilter:
     poll: str = ""
     kind: str = ""
     mine: bool = False
+    overdue: bool = False
     date_from: date | None = None
     date_to: date | None = None
     q: str = ""
@@ -80,6 +83,7 @@ class InboxFilter:
             poll=text("poll", 64),
             kind=kind,
             mine=params.get("mine") in ("1", "on", "true"),
+            overdue=params.get("overdue") in ("1", "on", "true"),
             date_from=_date("from", text("from")),
             date_to=_date("to", text("to")),
             q=text("q", 200),
@@ -112,20 +116,17 @@ def _bound(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), zone).astimezone(UTC)
 
 
-def conditions(session: Session, staff: Staff, chosen: InboxFilter, timezone: str) -> list[ColumnElement[bool]]:
-    """The WHERE clauses of the filters (dates are days in the program's time zone, both ends included)."""
+def conditions(
+    session: Session, staff: Staff, chosen: InboxFilter, timezone: str, due: Due | None = None
+) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of the filters (dates are days in the program's time zone, both ends included; overdue as
+    of due's time, with its response days)."""
     zone = ZoneInfo(timezone)
     where: list[ColumnElement[bool]] = [sharing.visible_to(session, staff, "item")]
-    if chosen.topic:
-        where.append(InputItem.topic == chosen.topic)
+    equal = ((InputItem.topic, chosen.topic), (InputItem.locale, chosen.language), (InputItem.status, chosen.status))
+    where += [column == value for column, value in (*equal, (InputItem.kind, chosen.kind)) if value]
     if chosen.area:
         where.append(func.lower(InputItem.area) == chosen.area.lower())
-    if chosen.language:
-        where.append(InputItem.locale == chosen.language)
-    if chosen.status:
-        where.append(InputItem.status == chosen.status)
-    if chosen.kind:
-        where.append(InputItem.kind == chosen.kind)
     if chosen.tag:
         # Tags are a JSON list of normalised words: look for the quoted word in its text.
         where.append(cast(InputItem.tags, String).contains(json.dumps(chosen.tag), autoescape=True))
@@ -133,6 +134,8 @@ def conditions(session: Session, staff: Staff, chosen: InboxFilter, timezone: st
         where.append(InputItem.poll_id.in_(select(Poll.id).where(Poll.slug == chosen.poll)))
     if chosen.mine:
         where.append(InputItem.assigned_to_id == staff.user_id)
+    if chosen.overdue and due is not None:
+        where.append(response_times.overdue(*due))
     if chosen.date_from:
         where.append(InputItem.created_at >= _bound(chosen.date_from, zone))
     if chosen.date_to:
@@ -145,24 +148,28 @@ def conditions(session: Session, staff: Staff, chosen: InboxFilter, timezone: st
     return where
 
 
-def items_query(session: Session, staff: Staff, chosen: InboxFilter, timezone: str) -> Select[InputItem]:
+def items_query(
+    session: Session, staff: Staff, chosen: InboxFilter, timezone: str, due: Due | None = None
+) -> Select[InputItem]:
     """The matching items, newest first."""
     return (
         select(InputItem)
-        .where(*conditions(session, staff, chosen, timezone))
+        .where(*conditions(session, staff, chosen, timezone, due))
         .order_by(InputItem.created_at.desc(), InputItem.id.desc())
     )
 
 
-def count(session: Session, staff: Staff, chosen: InboxFilter, timezone: str) -> int:
+def count(session: Session, staff: Staff, chosen: InboxFilter, timezone: str, due: Due | None = None) -> int:
     """How many items match."""
-    where = conditions(session, staff, chosen, timezone)
+    where = conditions(session, staff, chosen, timezone, due)
     return int(session.scalar(select(func.count()).select_from(InputItem).where(*where)) or 0)
 
 
-def page_of(session: Session, staff: Staff, chosen: InboxFilter, timezone: str) -> list[InputItem]:
+def page_of(
+    session: Session, staff: Staff, chosen: InboxFilter, timezone: str, due: Due | None = None
+) -> list[InputItem]:
     """One page of matching items."""
-    query = items_query(session, staff, chosen, timezone)
+    query = items_query(session, staff, chosen, timezone, due)
     return list(session.scalars(query.limit(PAGE_SIZE).offset((chosen.page - 1) * PAGE_SIZE)))
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bot.engagement.feedback import response_times
 from bot.i18n.negotiation import NATIVE_NAMES
 from bot.states import Consent, OutboxStatus
 from bot.store.engagement import InputItem
@@ -49,8 +50,10 @@ def _residents(session: Session) -> tuple[Counter[str], Counter[str], Counter[st
     return consent, languages, areas
 
 
-def overview_numbers(session: Session, now: datetime, timezone_start: datetime) -> dict[str, Any]:
-    """Everything the overview shows, computed in a few grouped queries."""
+def overview_numbers(
+    session: Session, now: datetime, timezone_start: datetime, response_days: int = 60
+) -> dict[str, Any]:
+    """Everything the overview shows, computed in a few grouped queries (overdue: input past its response date)."""
     consent, languages, areas = _residents(session)
     channels = [
         (_label(channel), int(count))
@@ -83,6 +86,7 @@ def overview_numbers(session: Session, now: datetime, timezone_start: datetime) 
         "outbox": outbox,
         "failures": sorted(failed_recent.items(), key=lambda kv: -kv[1])[:10],
         "inbox": inbox,
+        "overdue": response_times.overdue_count(session, now, response_days),
     }
 
 
@@ -96,7 +100,7 @@ async def overview(request: Request) -> Response:
         local = now.astimezone(ZoneInfo(runtime.settings.timezone))
         midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
         with runtime.db.transaction() as session:
-            return overview_numbers(session, now, midnight)
+            return overview_numbers(session, now, midnight, runtime.settings.response_days)
 
     numbers = await runtime.db.run(load)
     return render(request, "dashboard/overview.html", title="Overview", **numbers)
