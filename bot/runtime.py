@@ -8,6 +8,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -113,7 +114,11 @@ class Runtime:
 
     def sweep(self) -> dict[str, int]:
         """Queue what is due (event and poll reminders); safe to run in every process at once."""
-        schedule = Schedule(self.settings.event_reminders, program=Program.of(self.settings))
+        schedule = Schedule(
+            self.settings.event_reminders,
+            program=Program.of(self.settings),
+            check_back_after=timedelta(days=self.settings.check_back_days),
+        )
         with self.db.transaction() as session:
             queued = run_sweeps(session, self.clock.now(), schedule, self.flows)
         if any(queued.values()):

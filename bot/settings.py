@@ -83,6 +83,7 @@ class Settings:
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
     response_days: int = 60
     proposal_threshold: int = 25
+    check_back_days: int = 30
 
     @property
     def live_channels(self) -> list[str]:
@@ -326,4 +327,5 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         trusted_proxies=_trusted_proxies(env),
         response_days=_whole(env, "LOOPLINE_RESPONSE_DAYS", "60", 730),
         proposal_threshold=_whole(env, "LOOPLINE_PROPOSAL_THRESHOLD", "25", 1_000_000),
+        check_back_days=_whole(env, "LOOPLINE_CHECK_BACK_DAYS", "30", 730),
     )

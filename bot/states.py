@@ -64,3 +64,12 @@ class ProposalState(enum.StrEnum):
     PUBLISHED = "published"
     MERGED = "merged"
     DECLINED = "declined"
+
+
+class DecisionStage(enum.StrEnum):
+    """Where a published decision stands: published, work in progress, implemented, or changed (with why)."""
+
+    PUBLISHED = "published"
+    IN_PROGRESS = "in_progress"
+    IMPLEMENTED = "implemented"
+    CHANGED = "changed"

@@ -122,7 +122,13 @@ def test_the_scheduler_wakes_the_sweeps(runtime: Runtime) -> None:
 
     assert asyncio.run(started()) == ["outbox", "reminders"]
     runtime.clock = FixedClock(at=NOW)
-    assert runtime.sweep() == {"event_reminders": 0, "poll_reminders": 0, "event_followups": 0, "payout_asks": 0}
+    assert runtime.sweep() == {
+        "event_reminders": 0,
+        "poll_reminders": 0,
+        "event_followups": 0,
+        "payout_asks": 0,
+        "check_backs": 0,
+    }
 
 
 def test_after_an_event_those_who_came_are_asked_how_it_was(runtime: Runtime, chat: Callable[..., Chat]) -> None:

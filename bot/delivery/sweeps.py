@@ -16,6 +16,9 @@ from bot.conversation.check_in import PAYOUT_FLOW
 from bot.conversation.router import FOLLOWUP_FLOW
 from bot.engagement.compensation import ledger
 from bot.engagement.compensation.offers import Terms
+from bot.engagement.decisions import progress
+from bot.engagement.decisions.notices import recipients
+from bot.engagement.decisions.progress import CHECK_BACK_FLOW
 from bot.engagement.events.calendar import describe
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.negotiation import pick_text
@@ -42,6 +45,8 @@ class Schedule:
     poll_reminder_after: timedelta = timedelta(hours=48)
     followup_window: timedelta = timedelta(hours=48)
     payout_window: timedelta = timedelta(days=30)  # a line older than this is left to staff to settle
+    check_back_after: timedelta = timedelta(days=30)  # after a decision is implemented: "Did this happen?"
+    check_back_window: timedelta = timedelta(days=7)  # those busy in another conversation are asked within it
     program: Program = DEFAULT_PROGRAM
 
 
@@ -190,6 +195,28 @@ def payout_asks(session: Session, now: datetime, schedule: Schedule, flows: Flow
     return len(asked)
 
 
+def check_backs(session: Session, now: datetime, schedule: Schedule, flows: FlowRegistry) -> int:
+    """Some days after a decision was implemented, ask each contributor (once, when in no other conversation) whether
+    it happened; how many were asked."""
+    flows.refresh(session)
+    asked = 0
+    busy = set(session.scalars(select(ConversationSession.resident_id)))
+    program = schedule.program
+    for decision in progress.due_for_check_back(session, now, schedule.check_back_after, schedule.check_back_window):
+        for recipient in recipients(session, decision, program.default_locale):
+            resident = recipient.resident
+            if resident.id in busy:
+                continue
+            title = pick_text(decision.title, recipient.locale, program.default_locale)
+            state = {"answers": {"topic": f"decision:{decision.slug}"}, "vars": {"decision": title}}
+            opening = (CHECK_BACK_FLOW, f"check-back:{decision.id}:{resident.id}", f"decision:{decision.id}")
+            if start_conversation(session, flows, program, opening, (resident, recipient.address), state, now):
+                asked += 1
+                busy.add(resident.id)
+        decision.checked_back_at = decision.checked_back_at or now
+    return asked
+
+
 def run_sweeps(
     session: Session, now: datetime, schedule: Schedule, flows: FlowRegistry | None = None
 ) -> dict[str, int]:
@@ -201,4 +228,5 @@ def run_sweeps(
     if flows is not None:
         found["event_followups"] = event_followups(session, now, schedule, flows)
         found["payout_asks"] = payout_asks(session, now, schedule, flows)
+        found["check_backs"] = check_backs(session, now, schedule, flows)
     return found

@@ -25,6 +25,8 @@ from bot.engagement import proposals
 from bot.engagement.areas import assign_area
 from bot.engagement.compensation import ledger
 from bot.engagement.compensation.ledger import Owed
+from bot.engagement.decisions import progress
+from bot.engagement.decisions.progress import CHECK_BACK_FLOW
 from bot.engagement.events import calendar as events
 from bot.engagement.feedback.items import submit_feedback
 from bot.engagement.polls.answers import poll_for_flow, record_answer
@@ -51,6 +53,7 @@ class Situation:
     ref: int | None
     program: Program
     now: datetime
+    topic: str | None = None  # what the conversation is about (its answers' topic), e.g. decision:<slug>
 
 
 def apply_effects(session: Session, turn: Turn, where: Situation, rng: random.Random) -> tuple[list[Reply], list[Owed]]:
@@ -89,6 +92,9 @@ def _record(session: Session, effect: RecordAnswer, where: Situation, locale: st
     if where.flow_slug == ABOUT_ME_FLOW:
         about_me.record_answer(session, resident.id, effect.question, effect.value, effect.kind, now)
         about_me.redact_message(session, where.message_id)
+    elif where.flow_slug == CHECK_BACK_FLOW and where.topic and effect.question == "happened":
+        slug = where.topic.removeprefix("decision:")
+        progress.record_check_back(session, slug, resident, effect.value, locale, now)
     elif where.flow_slug == PAYOUT_FLOW:
         ledger.record_payout(session, resident.id, effect.question, effect.value)
         if effect.question == ledger.HANDLE_QUESTION:  # where to send money: on the ledger, not in the messages

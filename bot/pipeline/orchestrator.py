@@ -25,6 +25,7 @@ from bot.conversation.router import FEEDBACK_FLOW, FOLLOWUP_FLOW, ONBOARDING, ro
 from bot.conversation.text import storable
 from bot.conversation.views import ResidentView, SessionView, Turn
 from bot.engagement.compensation import ledger
+from bot.engagement.decisions.progress import CHECK_BACK_FLOW
 from bot.engagement.feedback.items import allocate_ref
 from bot.engagement.residents import about_me
 from bot.engagement.residents.privacy import erase
@@ -48,7 +49,7 @@ log = logging.getLogger("loopline.pipeline")
 ATTEMPTS = 4
 # Conversations that end in an input item, told its reference; and the offer of the questions about oneself, which
 # something else said instead passes over (what was said is kept as input).
-REF_FLOWS = (FEEDBACK_FLOW, FOLLOWUP_FLOW, ABOUT_ME_FLOW, PROPOSE_FLOW)
+REF_FLOWS = (FEEDBACK_FLOW, FOLLOWUP_FLOW, ABOUT_ME_FLOW, PROPOSE_FLOW, CHECK_BACK_FLOW)
 MESSAGES = cast(Table, Message.__table__)
 RESIDENTS = cast(Table, Resident.__table__)
 ADDRESSES = cast(Table, AddressRow.__table__)
@@ -240,6 +241,7 @@ class Pipeline:
             int(extra["ref"]) if extra else None,
             program,
             now,
+            _topic(current),
         )
         turn = _carry_out(session, turn, situation, current, flows, ctx, self.rng)
         erasing = wants_erasure(turn, situation)
@@ -255,6 +257,12 @@ class Pipeline:
         queued = 0 if reply_inline else len(turn.replies)
         opted_out = turn.consent == Consent.REVOKED
         return Handled(message_id, immediate=immediate, queued=queued, resident_id=resident_id, opted_out=opted_out)
+
+
+def _topic(current: SessionView | None) -> str | None:
+    """What the conversation is about, as its answers carry it (decision:<slug> for a check-back)."""
+    topic = (current.state.get("answers") or {}).get("topic") if current is not None else None
+    return str(topic) if topic else None
 
 
 def _carry_out(

@@ -173,6 +173,38 @@ class Decision(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     published_at: Mapped[datetime | None]
+    stage: Mapped[str | None] = mapped_column(
+        String(16)
+    )  # once published: published, in_progress, implemented, changed
+    implemented_at: Mapped[datetime | None]
+    checked_back_at: Mapped[datetime | None]  # when contributors were asked whether it happened
+
+
+class DecisionStageChange(Base):
+    """One move of a published decision (in progress, implemented, changed and why): its visible timeline."""
+
+    __tablename__ = "decision_stage_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"), index=True)
+    stage: Mapped[str] = mapped_column(String(16))
+    why: Mapped[dict[str, Any]] = mapped_column(default=dict)  # per language; for "changed"
+    actor: Mapped[str] = mapped_column(String(254))
+    at: Mapped[datetime]
+
+
+class DecisionCheckBack(Base):
+    """A contributor's answer, some days after a decision was implemented, to "Did this happen?"."""
+
+    __tablename__ = "decision_check_backs"
+    __table_args__ = (UniqueConstraint("decision_id", "resident_id", name="uq_decision_check_backs_decision_resident"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"), index=True)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id", ondelete="SET NULL"), index=True)
+    answer: Mapped[str] = mapped_column(String(8))  # yes, partly, no
+    locale: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]
 
 
 class DecisionLink(Base):

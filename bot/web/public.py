@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.engagement import proposals, representation
 from bot.engagement.areas import area_names
+from bot.engagement.decisions import progress
 from bot.engagement.decisions import publishing as decisions
 from bot.engagement.events.calendar import upcoming
 from bot.engagement.feedback import response_times
@@ -34,8 +35,8 @@ from bot.i18n.catalogs import Translator, _
 from bot.i18n.formatting import babel_locale, format_event_time, format_number_for
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, negotiate, pick_text, text_direction
 from bot.runtime import Runtime
-from bot.states import DecisionStatus, PollStatus, ProposalState
-from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
+from bot.states import DecisionStage, DecisionStatus, PollStatus, ProposalState
+from bot.store.engagement import Decision, DecisionLink, DecisionStageChange, InputItem, Poll
 from bot.web.guard import runtime_of
 from bot.web.rendering import CONTENT_SECURITY_POLICY, templates
 
@@ -91,6 +92,9 @@ class PublicDecision:
     contributions: int
     polls: list[tuple[str, list[PublicQuestion]]]
     quotes: list[tuple[str, str]]  # (locale, text) of linked items staff marked publishable
+    stage: str = ""  # where it stands, in the reader's language
+    timeline: list[tuple[str, str, str]] = field(default_factory=list)  # (date, stage, why)
+    happened: list[tuple[str, int]] = field(default_factory=list)  # "Did it happen?" answers, 5 or more in all
 
 
 class _Pages:
@@ -118,6 +122,12 @@ class _Pages:
         ):
             self.quotes[decision_id].append((item_locale, text))
         self.tallies: dict[int, PollAnswers | None] = {}
+        self.timelines: dict[int, list[DecisionStageChange]] = defaultdict(list)
+        for change in session.scalars(
+            select(DecisionStageChange).where(DecisionStageChange.decision_id.in_(ids)).order_by(DecisionStageChange.id)
+        ):
+            self.timelines[change.decision_id].append(change)
+        self.check_backs = progress.check_backs(session, ids)
         runtime.flows.refresh(session, at_most_every=30)
 
     def tally(self, poll: Poll) -> PollAnswers | None:
@@ -149,7 +159,29 @@ class _Pages:
             contributions=self.contributions[decision.id],
             polls=polls,
             quotes=self.quotes[decision.id],
+            **self._progress(decision, locale),
         )
+
+    def _progress(self, decision: Decision, locale: str) -> dict[str, Any]:
+        """Where a decision stands, its moves, and what contributors said about whether it happened (5 or more)."""
+        default, translator = self.runtime.settings.default_locale, Translator(locale)
+        zone, where = ZoneInfo(self.runtime.settings.timezone), babel_locale(locale)
+
+        def stage_name(stage: str | None) -> str:
+            return translator.gettext(progress.STAGE_NAMES.get(DecisionStage(stage or "published"), ""))
+
+        moves = [
+            (
+                format_date(c.at.astimezone(zone), format="long", locale=where),
+                stage_name(c.stage),
+                pick_text(c.why, locale, default),
+            )
+            for c in self.timelines[decision.id]
+        ]
+        said = self.check_backs.get(decision.id)
+        names = {"yes": translator.gettext(YES), "partly": translator.gettext(PARTLY), "no": translator.gettext(NO)}
+        happened = [(names[a], said[a]) for a in progress.ANSWERS] if said and said.total() >= SMALLEST_GROUP else []
+        return {"stage": stage_name(decision.stage), "timeline": moves, "happened": happened}
 
 
 def _open_polls(session: Session, locale: str, default: str) -> list[dict[str, str]]:
@@ -268,6 +300,7 @@ def _how_fast(session: Session, locale: str, days: int) -> dict[str, Any] | None
 
 
 FEW = _("fewer than 5")
+YES, PARTLY, NO = _("Yes"), _("Partly"), _("No")
 FEWER_EACH = _("groups of fewer than 5, together")
 BY_LANGUAGE = _("By language")
 BY_AREA = _("By area")

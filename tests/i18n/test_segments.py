@@ -72,6 +72,8 @@ TYPICAL = {
     "text": "A free clinic on Saturdays at the Eastside library, with interpreters for every language spoken h…",
     "into": "4822",
     "typical": "12 days",
+    "title": "The clinic opens on Saturdays",
+    "why": "The library is closed on Saturdays until June; the clinic opens on Sundays instead.",
     "on_time": "85%",
     "reason": "The city does not own land there; we will raise it with the parks department.",
 }

@@ -20,7 +20,7 @@ from bot.engagement.polls.public_results import PollAnswers, results_line, tally
 from bot.i18n.negotiation import SUPPORTED_LOCALES, pick_text
 from bot.program import Program
 from bot.staff import audit
-from bot.states import DecisionStatus, ItemStatus
+from bot.states import DecisionStage, DecisionStatus, ItemStatus
 from bot.store.engagement import Answer, Decision, DecisionLink, InputItem, Poll
 from bot.store.flow_registry import FlowRegistry
 from bot.store.outbox import notice_row, queue_once
@@ -287,7 +287,7 @@ def publish(
     claimed = session.execute(
         update(Decision)
         .where(Decision.id == decision.id, Decision.status == DecisionStatus.DRAFT)
-        .values(status=DecisionStatus.PUBLISHED, published_at=now, updated_at=now)
+        .values(status=DecisionStatus.PUBLISHED, stage=DecisionStage.PUBLISHED, published_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     if getattr(claimed, "rowcount", 0) != 1:  # published already, here or by another process

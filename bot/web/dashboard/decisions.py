@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.channels.segments import analyse
-from bot.engagement.decisions import notices
+from bot.engagement.decisions import notices, progress
 from bot.engagement.decisions import publishing as decisions
 from bot.engagement.decisions.publishing import DecisionError, DecisionFields
 from bot.engagement.feedback.triage import STATUS_LABELS, TriageError
@@ -159,6 +159,9 @@ def _details(session: Session, staff: Staff, decision: Decision, program: Progra
         "contributions": decisions.contributions(session, decision),
         "missing": decisions.missing_languages(decision),
         "preview": _preview(decision, program),
+        "timeline": progress.timeline(session, decision),
+        "moves": sorted(progress.MOVES.get(decision.stage or "", ())),
+        "check_backs": progress.check_backs(session, [decision.id]).get(decision.id),
     }
 
 
