@@ -17,17 +17,24 @@ from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy import select
 
 from bot.clock import FixedClock
 from bot.conversation.flows.loader import read_document
+from bot.delivery.sweeps import Schedule, check_backs
 from bot.engagement import proposals
 from bot.engagement.compensation import offers
+from bot.engagement.decisions import progress
+from bot.engagement.decisions import publishing as decisions
+from bot.engagement.decisions.publishing import DecisionFields
 from bot.engagement.events.calendar import load_event, moved_to_offset
 from bot.engagement.feedback.items import Said, new_item
 from bot.engagement.polls.definition import load_poll, set_status
 from bot.messages import Channel
+from bot.program import Program
 from bot.runtime import Runtime
-from bot.store.models import Resident
+from bot.store.engagement import InputItem
+from bot.store.models import OutboxItem, Resident
 from tests.support.chat import Chat
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -197,6 +204,67 @@ SCENARIOS: dict[str, tuple[Channel, str | None, list[str]]] = {
         Channel.TELEGRAM,
         "es",
         [*JOIN_TG_ES, "button:no", "PROPUESTA", "Fuentes de agua", "APOYO 4821"],
+    ),
+    # Decisions that keep going (issue 15): feedback, then a decision linked to it is published and implemented;
+    # 31 days later the check-back sweep asks "Did it happen?" (do:check-back shows what it sent); an answer and a
+    # comment (kept as input).
+    "check_back_sms_en": (
+        Channel.SMS,
+        None,
+        [*JOIN_EN, "no", "FEEDBACK", "We need interpreters", "1", "1", "do:check-back", "2", "Only on Saturdays"],
+    ),
+    "check_back_sms_es": (
+        Channel.SMS,
+        None,
+        [*JOIN_ES, "no", "COMENTARIO", "Faltan intérpretes", "1", "1", "do:check-back", "1", "omitir"],
+    ),
+    "check_back_sms_zh": (
+        Channel.SMS,
+        None,
+        ["你好", "3", "是", "跳过", "否", "反馈", "需要翻译", "1", "1", "do:check-back", "3", "还没有"],
+    ),
+    "check_back_sms_vi": (
+        Channel.SMS,
+        None,
+        ["Xin chào", "4", "có", "bỏ qua", "không", "GÓP Ý", "Cần phiên dịch", "1", "1", "do:check-back", "2", "bỏ qua"],
+    ),
+    "check_back_sms_ar": (
+        Channel.SMS,
+        None,
+        [*JOIN_AR, "لا", "رأي", "نحتاج مترجمين", "1", "1", "do:check-back", "1", "شكراً"],
+    ),
+    "check_back_sms_fr": (
+        Channel.SMS,
+        None,
+        [
+            "Bonjour",
+            "6",
+            "oui",
+            "passer",
+            "non",
+            "AVIS",
+            "Il faut des interprètes",
+            "1",
+            "1",
+            "do:check-back",
+            "2",
+            "passer",
+        ],
+    ),
+    "check_back_telegram_es": (
+        Channel.TELEGRAM,
+        "es",
+        [
+            *JOIN_TG_ES,
+            "button:no",
+            "COMENTARIO",
+            "Faltan intérpretes",
+            "button:health_services",
+            "button:yes",
+            "do:check-back",
+            "button:partly",
+            "omitir",
+        ],
     ),
     "about_me_sms_en": (
         Channel.SMS,
@@ -539,11 +607,39 @@ def _published_proposal(runtime: Runtime) -> None:
         proposals.support(session, proposal.id, author, ("sms", "es"), now)
 
 
-def _play(chat: Callable[..., Chat], name: str) -> list[dict[str, Any]]:
+def _check_back(runtime: Runtime, resident: Chat) -> list[Any]:
+    """A decision linked to every input item is published and implemented; 31 days later the check-back sweep runs:
+    what it sent this resident."""
+    now, program = runtime.clock.now(), Program.of(runtime.pipeline.settings)
+    texts = {
+        "title": {"en": "Interpreters at every clinic", "es": "Intérpretes en cada clínica"},
+        "summary": {"en": "Yes."},
+    }
+    with runtime.db.transaction() as session:
+        decision = decisions.create(session, DecisionFields(texts=texts, slug="interpreters"), "en", "staff", now)
+        for ref in session.scalars(select(InputItem.ref)):
+            decisions.link_item(session, decision, ref, "acted_on", "staff", now)
+        decisions.publish(session, decision, program, runtime.flows, "staff", now)
+        progress.move(session, decision, "implemented", {}, "staff", now, program)
+        check_backs(session, now + timedelta(days=31), Schedule(program=program), runtime.flows)
+        asked = session.scalars(select(OutboxItem).where(OutboxItem.idempotency_key.startswith("check-back:"))).all()
+        return [_said_by_program(row) for row in asked if row.address == resident.address]
+
+
+def _said_by_program(row: OutboxItem) -> Any:
+    """A message the program sent, as a transcript shows it (with its buttons, on a channel that has them)."""
+    choices = (row.choices or {}).get("choices") or []
+    return {"text": row.text, "buttons": [f"{value} | {label}" for value, label in choices]} if choices else row.text
+
+
+def _play(chat: Callable[..., Chat], name: str, runtime: Runtime) -> list[dict[str, Any]]:
     channel, hint, inputs = SCENARIOS[name]
     resident = chat(channel, "+14155550123" if channel is Channel.SMS else "5550123", language_hint=hint)
     transcript: list[dict[str, Any]] = []
     for text in inputs:
+        if text == "do:check-back":
+            transcript.append({"resident": text, "bot": _check_back(runtime, resident)})
+            continue
         button = text.startswith("button:")
         said = resident.send(text.removeprefix("button:"), button=button)
         bot: list[Any] = [
@@ -562,7 +658,7 @@ def test_golden_transcript(name: str, chat: Callable[..., Chat], runtime: Runtim
     if name.startswith("propose"):
         _published_proposal(runtime)
     path = GOLDEN / f"{name}.yaml"
-    transcript = _play(chat, name)
+    transcript = _play(chat, name, runtime)
     if UPDATE and database_url.startswith("sqlite"):
         path.write_text(
             yaml.dump(transcript, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=10_000), encoding="utf-8"
