@@ -128,6 +128,7 @@ def test_the_scheduler_wakes_the_sweeps(runtime: Runtime) -> None:
         "event_followups": 0,
         "payout_asks": 0,
         "check_backs": 0,
+        "trust_pulses": 0,
     }
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot.conversation.check_in import PAYOUT_FLOW
 from bot.conversation.router import FOLLOWUP_FLOW
+from bot.engagement import trust
 from bot.engagement.compensation import ledger
 from bot.engagement.compensation.offers import Terms
 from bot.engagement.decisions import progress
@@ -217,6 +218,22 @@ def check_backs(session: Session, now: datetime, schedule: Schedule, flows: Flow
     return asked
 
 
+def trust_pulses(session: Session, now: datetime, schedule: Schedule, flows: FlowRegistry) -> int:
+    """Ask residents who have taken part for a while the standing question, once a quarter each (a batch a sweep; a
+    broadcast, so the frequency cap and quiet hours hold it); how many were asked."""
+    flows.refresh(session)
+    program, asked = schedule.program, 0
+    quarter = trust.quarter_of(now, program.timezone)
+    for resident in trust.to_ask(session, now, program.timezone):
+        address = reachable_address(session, resident.id)
+        if address is None:
+            continue
+        opening = (trust.TRUST_FLOW, trust.asking_key(quarter, resident.id), "broadcast:trust-pulse")
+        if start_conversation(session, flows, program, opening, (resident, address), {}, now):
+            asked += 1
+    return asked
+
+
 def run_sweeps(
     session: Session, now: datetime, schedule: Schedule, flows: FlowRegistry | None = None
 ) -> dict[str, int]:
@@ -229,4 +246,5 @@ def run_sweeps(
         found["event_followups"] = event_followups(session, now, schedule, flows)
         found["payout_asks"] = payout_asks(session, now, schedule, flows)
         found["check_backs"] = check_backs(session, now, schedule, flows)
+        found["trust_pulses"] = trust_pulses(session, now, schedule, flows)
     return found

@@ -21,7 +21,7 @@ from bot.conversation.flows.engine import (
 )
 from bot.conversation.my_data import ABOUT_ME_FLOW, DELETE_FLOW
 from bot.conversation.views import Turn
-from bot.engagement import proposals
+from bot.engagement import proposals, trust
 from bot.engagement.areas import assign_area
 from bot.engagement.compensation import ledger
 from bot.engagement.compensation.ledger import Owed
@@ -95,6 +95,8 @@ def _record(session: Session, effect: RecordAnswer, where: Situation, locale: st
     elif where.flow_slug == CHECK_BACK_FLOW and where.topic and effect.question == "happened":
         slug = where.topic.removeprefix("decision:")
         progress.record_check_back(session, slug, resident, effect.value, locale, now)
+    elif where.flow_slug == trust.TRUST_FLOW and effect.question == trust.QUESTION:
+        trust.record(session, resident, effect.value, (where.channel, locale), now, where.program.timezone)
     elif where.flow_slug == PAYOUT_FLOW:
         ledger.record_payout(session, resident.id, effect.question, effect.value)
         if effect.question == ledger.HANDLE_QUESTION:  # where to send money: on the ledger, not in the messages

@@ -44,6 +44,7 @@ NAV = (
     ("/dashboard/inbox", "Inbox", "view"),
     ("/dashboard/proposals", "Proposals", "content"),
     ("/dashboard/decisions", "Decisions", "view"),
+    ("/dashboard/trust", "Trust", "view"),
     ("/dashboard/areas", "Areas", "content"),
     ("/dashboard/compensation", "Compensation", "pay"),
     ("/dashboard/users", "Users", "users"),

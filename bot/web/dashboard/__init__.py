@@ -19,6 +19,7 @@ from bot.web.dashboard import (
     proposals,
     residents,
     sign_in,
+    trust_view,
     users,
     weighting_view,
 )
@@ -41,6 +42,7 @@ def routes() -> list[BaseRoute]:
         *proposals.ROUTES,
         *decisions.ROUTES,
         *decision_progress.ROUTES,
+        *trust_view.ROUTES,
         *users.ROUTES,
         *organizations.ROUTES,
         *residents.ROUTES,
