@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from bot.clock import FixedClock
 from bot.conversation.flows.loader import read_document
-from bot.delivery.sweeps import Schedule, check_backs
+from bot.delivery.sweeps import Schedule, check_backs, trust_pulses
 from bot.engagement import proposals
 from bot.engagement.compensation import offers
 from bot.engagement.decisions import progress
@@ -266,6 +266,15 @@ SCENARIOS: dict[str, tuple[Channel, str | None, list[str]]] = {
             "omitir",
         ],
     ),
+    # The trust pulse (issue 15): a month after joining, the sweep asks the standing question (do:trust-pulse shows
+    # what it sent); an answer, in each language.
+    "trust_pulse_sms_en": (Channel.SMS, None, [*JOIN_EN, "no", "do:trust-pulse", "4"]),
+    "trust_pulse_sms_es": (Channel.SMS, None, [*JOIN_ES, "no", "do:trust-pulse", "2"]),
+    "trust_pulse_sms_zh": (Channel.SMS, None, ["你好", "3", "是", "跳过", "否", "do:trust-pulse", "5"]),
+    "trust_pulse_sms_vi": (Channel.SMS, None, ["Xin chào", "4", "có", "bỏ qua", "không", "do:trust-pulse", "9", "3"]),
+    "trust_pulse_sms_ar": (Channel.SMS, None, [*JOIN_AR, "لا", "do:trust-pulse", "٤"]),
+    "trust_pulse_sms_fr": (Channel.SMS, None, ["Bonjour", "6", "oui", "passer", "non", "do:trust-pulse", "passer"]),
+    "trust_pulse_telegram_es": (Channel.TELEGRAM, "es", [*JOIN_TG_ES, "button:no", "do:trust-pulse", "button:1"]),
     "about_me_sms_en": (
         Channel.SMS,
         None,
@@ -632,13 +641,22 @@ def _said_by_program(row: OutboxItem) -> Any:
     return {"text": row.text, "buttons": [f"{value} | {label}" for value, label in choices]} if choices else row.text
 
 
+def _trust_pulse(runtime: Runtime, resident: Chat) -> list[Any]:
+    """40 days later, the trust pulse sweep runs: what it sent this resident."""
+    program = Program.of(runtime.pipeline.settings)
+    with runtime.db.transaction() as session:
+        trust_pulses(session, runtime.clock.now() + timedelta(days=40), Schedule(program=program), runtime.flows)
+        asked = session.scalars(select(OutboxItem).where(OutboxItem.idempotency_key.startswith("trust:"))).all()
+        return [_said_by_program(row) for row in asked if row.address == resident.address]
+
+
 def _play(chat: Callable[..., Chat], name: str, runtime: Runtime) -> list[dict[str, Any]]:
     channel, hint, inputs = SCENARIOS[name]
     resident = chat(channel, "+14155550123" if channel is Channel.SMS else "5550123", language_hint=hint)
     transcript: list[dict[str, Any]] = []
     for text in inputs:
-        if text == "do:check-back":
-            transcript.append({"resident": text, "bot": _check_back(runtime, resident)})
+        if text in SWEEPS:
+            transcript.append({"resident": text, "bot": SWEEPS[text](runtime, resident)})
             continue
         button = text.startswith("button:")
         said = resident.send(text.removeprefix("button:"), button=button)
@@ -648,6 +666,9 @@ def _play(chat: Callable[..., Chat], name: str, runtime: Runtime) -> list[dict[s
         ]
         transcript.append({"resident": text, "bot": bot})
     return transcript
+
+
+SWEEPS: dict[str, Callable[[Runtime, Chat], list[Any]]] = {"do:check-back": _check_back, "do:trust-pulse": _trust_pulse}
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
