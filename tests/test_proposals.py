@@ -16,10 +16,12 @@ from bot.engagement.polls.report import latest_flow
 from bot.messages import Channel
 from bot.program import Program
 from bot.runtime import Runtime
+from bot.staff import sharing
 from bot.states import ProposalState
 from bot.store.engagement import AuditEvent, InputItem, Poll
 from bot.store.models import OutboxItem
 from bot.store.proposals import Proposal, ProposalSupport
+from bot.store.staff import Organization
 from bot.web.app import create_app
 from tests.support.chat import Chat
 from tests.support.staff import make_user, sign_in
@@ -189,10 +191,23 @@ def test_staff_moderate_on_the_dashboard_and_the_public_page_lists_them(
             "Una clínica abierta los sábados" in public and f"APOYO {ref}" in public and "1 persona la apoya." in public
         )
         assert "Saturday clinic hours" not in public  # merged: only the kept one is shown
-        for role in ("partner", "viewer"):
-            with TestClient(client.app, base_url="http://testserver") as someone:
-                sign_in(someone, make_user(runtime, role))
-                assert someone.get("/dashboard/proposals").status_code == 403
+        with TestClient(client.app, base_url="http://testserver") as viewer:
+            sign_in(viewer, make_user(runtime, "viewer"))
+            assert viewer.get("/dashboard/proposals").status_code == 403
+        with TestClient(client.app, base_url="http://testserver") as partner:  # partners moderate what is shared
+            email = make_user(runtime, "partner", "ana@promotoras.example", organization="Eastside Promotoras")
+            token = sign_in(partner, email)
+            assert f"#{ref}" not in partner.get("/dashboard/proposals").text
+            assert partner.get(f"/dashboard/proposals/{ref}").status_code == 404
+            with runtime.db.transaction() as session:
+                org = session.scalars(select(Organization.id).where(Organization.name == "Eastside Promotoras")).one()
+                sharing.share(session, org, "item", str(ref), runtime.clock.now())
+            assert f"#{ref}" in partner.get("/dashboard/proposals").text
+            declined = partner.post(
+                f"/dashboard/proposals/{ref}/moderate",
+                data={"csrf_token": token, "action": "decline", "reason": "Already planned for March."},
+            )
+            assert "Declined" in declined.text
 
 
 def test_an_agenda_poll_ranks_the_most_supported(runtime: Runtime, chat: Callable[..., Chat]) -> None:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from bot.conversation.views import ProposalView
@@ -243,8 +243,9 @@ def _tell(
     queue_once(session, [notice_row(key, "proposal", resident.id, address, text, locale, now)])
 
 
-def listed(session: Session, state: str | None = None) -> list[Listed]:
-    """Every proposal (of one state, when asked), the most supported first, then the newest."""
+def listed(session: Session, state: str | None = None, visible: ColumnElement[bool] | None = None) -> list[Listed]:
+    """Every proposal (of one state, and only those visible, when asked), the most supported first, then the
+    newest."""
     counts = (
         select(ProposalSupport.proposal_id, func.count().label("n")).group_by(ProposalSupport.proposal_id).subquery()
     )
@@ -257,6 +258,8 @@ def listed(session: Session, state: str | None = None) -> list[Listed]:
     )
     if state in tuple(ProposalState):
         query = query.where(Proposal.state == state)
+    if visible is not None:
+        query = query.where(visible)
     found = []
     for proposal, item, n in session.execute(query):
         merged_into = (

@@ -178,6 +178,22 @@ class Decision(Base):
     )  # once published: published, in_progress, implemented, changed
     implemented_at: Mapped[datetime | None]
     checked_back_at: Mapped[datetime | None]  # when contributors were asked whether it happened
+    co_decided: Mapped[bool] = mapped_column(Boolean, default=False)  # published only once every co-owner signed off
+
+
+class DecisionSignOff(Base):
+    """A co-owning partner organization's sign-off on a co-decided decision (cleared when the draft changes)."""
+
+    __tablename__ = "decision_sign_offs"
+    __table_args__ = (
+        UniqueConstraint("decision_id", "organization_id", name="uq_decision_sign_offs_decision_organization"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    actor: Mapped[str] = mapped_column(String(254))
+    at: Mapped[datetime]
 
 
 class DecisionStageChange(Base):

@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.engagement import proposals, representation
 from bot.engagement.areas import area_names
-from bot.engagement.decisions import progress
+from bot.engagement.decisions import co_decision, progress
 from bot.engagement.decisions import publishing as decisions
 from bot.engagement.events.calendar import upcoming
 from bot.engagement.feedback import response_times
@@ -154,7 +154,7 @@ class _Pages:
             changed=pick_text(decision.changed, locale, default),
             not_adopted=pick_text(decision.not_adopted, locale, default),
             decided_by=decision.decided_by,
-            partners=list(decision.partners or []),
+            partners=co_decision.names(self.session, decision),
             published=format_date(published.astimezone(zone), format="long", locale=babel_locale(locale)),
             contributions=self.contributions[decision.id],
             polls=polls,

@@ -42,7 +42,7 @@ NAV = (
     ("/dashboard/events", "Events", "view"),
     ("/dashboard/broadcasts", "Broadcasts", "broadcast"),
     ("/dashboard/inbox", "Inbox", "view"),
-    ("/dashboard/proposals", "Proposals", "content"),
+    ("/dashboard/proposals", "Proposals", "triage"),
     ("/dashboard/decisions", "Decisions", "view"),
     ("/dashboard/trust", "Trust", "view"),
     ("/dashboard/areas", "Areas", "content"),

@@ -72,6 +72,7 @@ TYPICAL = {
     "text": "A free clinic on Saturdays at the Eastside library, with interpreters for every language spoken h…",
     "into": "4822",
     "typical": "12 days",
+    "partners": "Eastside Promotoras, Mission Tenants Union",
     "title": "The clinic opens on Saturdays",
     "why": "The library is closed on Saturdays until June; the clinic opens on Sundays instead.",
     "on_time": "85%",

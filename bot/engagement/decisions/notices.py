@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from sqlalchemy import Select, select, union
 from sqlalchemy.orm import Session
 
+from bot.i18n.bidi import isolate
 from bot.i18n.catalogs import Translator, _
-from bot.i18n.negotiation import pick_text
+from bot.i18n.negotiation import pick_text, text_direction
 from bot.program import Program
 from bot.states import Consent
 from bot.store.engagement import Answer, Decision, DecisionLink, InputItem
@@ -19,6 +20,7 @@ from bot.store.models import Address, Resident
 NOTICE = _("{program} - you said, we did: {summary} More: {url}")
 NOTICE_WITHOUT_LINK = _("{program} - you said, we did: {summary}")
 NOTICE_REF = _("{program} - you said (#{ref}), we did: {summary} More: {url}")
+WITH_PARTNERS = _("Decided together with {partners}.")
 NOTICE_REF_WITHOUT_LINK = _("{program} - you said (#{ref}), we did: {summary}")
 
 
@@ -87,10 +89,16 @@ def contributor_refs(session: Session, decision: Decision) -> dict[int, int]:
 
 
 def notice_text(
-    decision: Decision, locale: str, program: Program, results: tuple[str, ...] = (), ref: int | None = None
+    decision: Decision,
+    locale: str,
+    program: Program,
+    results: tuple[str, ...] = (),
+    ref: int | None = None,
+    partners: tuple[str, ...] = (),
 ) -> str:
     """What a resident is told: the decision's short text in their language, their own reference when they sent
-    one, the public page (when the program has a public address), and poll results."""
+    one, the public page (when the program has a public address), the partner organizations it was decided with,
+    and poll results."""
     summary = pick_text(decision.summary, locale, program.default_locale)
     url = program.page_url(decision.slug, locale)
     words: dict[str, object] = {"program": program.name, "summary": summary}
@@ -104,5 +112,11 @@ def notice_text(
         (False, True): NOTICE,
         (False, False): NOTICE_WITHOUT_LINK,
     }[(ref is not None, bool(url))]
-    text = Translator(locale).gettext(message, **words)
-    return "\n".join([text, *(line for line in results if line)])
+    translator = Translator(locale)
+    text = translator.gettext(message, **words)
+    together = (
+        translator.gettext(WITH_PARTNERS, partners=isolate(", ".join(partners), text_direction(locale)))
+        if partners
+        else ""
+    )
+    return "\n".join([text, *(line for line in (together, *results) if line)])

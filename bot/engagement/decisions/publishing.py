@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from bot.engagement.decisions import co_decision
 from bot.engagement.decisions.notices import contributor_refs, notice_text, recipients
 from bot.engagement.feedback.triage import OUTCOMES, find_item, record_status
 from bot.engagement.forms import one_line
@@ -33,6 +34,10 @@ RESERVED_SLUGS = frozenset({"new"})  # /dashboard/decisions/new is the form
 
 class DecisionError(ValueError):
     """A decision that cannot be saved, linked or published as asked, with a message fit to show to staff."""
+
+
+class NotSignedOff(DecisionError):
+    """A co-decided decision cannot be published yet: a co-owner has not signed off."""
 
 
 @dataclass
@@ -135,6 +140,7 @@ def edit(
     decision.title, decision.summary = clean.texts["title"], clean.texts["summary"]
     decision.changed, decision.not_adopted = clean.texts["changed"], clean.texts["not_adopted"]
     decision.decided_by, decision.partners, decision.updated_at = clean.decided_by, clean.partners, now
+    co_decision.clear_sign_offs(session, decision)  # what partners signed off is not what would be published now
     audit.record(session, actor, "decision.edit", f"decision:{decision.slug}", now)
 
 
@@ -283,7 +289,10 @@ def publish(
     session: Session, decision: Decision, program: Program, flows: FlowRegistry, actor: str, now: datetime
 ) -> Published:
     """Publish once, in the caller's transaction: move the linked items to their outcome (with the reason), and queue
-    one notification per contributor, in their language, with the results of linked polls for their area."""
+    one notification per contributor, in their language, with the results of linked polls for their area. A
+    co-decided decision waits for every co-owner's sign-off (DecisionError naming who)."""
+    if waiting := co_decision.waiting_for(session, decision):
+        raise NotSignedOff(f"Co-decided: waiting for the sign-off of {', '.join(waiting)}.")
     claimed = session.execute(
         update(Decision)
         .where(Decision.id == decision.id, Decision.status == DecisionStatus.DRAFT)
@@ -302,12 +311,13 @@ def publish(
     polls = _poll_answers(session, decision, flows)
     rows: list[dict[str, Any]] = []
     refs = contributor_refs(session, decision)
+    together = tuple(o.name for o in co_decision.co_owners(session, decision))
     for recipient in recipients(session, decision, program.default_locale):
         resident, locale = recipient.resident, recipient.locale
         results = tuple(
             results_line(answers, resident.id, locale) for answers in polls if resident.id in answers.area_of
         )
-        text = notice_text(decision, locale, program, results, ref=refs.get(resident.id))
+        text = notice_text(decision, locale, program, results, ref=refs.get(resident.id), partners=together)
         key = f"decision:{decision.id}:{resident.id}"
         rows.append(notice_row(key, f"decision:{decision.id}", resident.id, recipient.address, text, locale, now))
     notified = queue_once(session, rows)

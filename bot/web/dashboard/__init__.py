@@ -8,6 +8,7 @@ from bot.web import api, public
 from bot.web.dashboard import (
     areas,
     broadcasts,
+    co_decision_view,
     compensation,
     decision_progress,
     decisions,
@@ -42,6 +43,7 @@ def routes() -> list[BaseRoute]:
         *proposals.ROUTES,
         *decisions.ROUTES,
         *decision_progress.ROUTES,
+        *co_decision_view.ROUTES,
         *trust_view.ROUTES,
         *users.ROUTES,
         *organizations.ROUTES,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -15,9 +15,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.channels.segments import analyse
-from bot.engagement.decisions import notices, progress
+from bot.engagement.decisions import co_decision, notices, progress
 from bot.engagement.decisions import publishing as decisions
-from bot.engagement.decisions.publishing import DecisionError, DecisionFields
+from bot.engagement.decisions.publishing import DecisionError, DecisionFields, NotSignedOff
 from bot.engagement.feedback.triage import STATUS_LABELS, TriageError
 from bot.engagement.forms import LANGUAGE_NAMES
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, pick_text, text_direction
@@ -28,6 +28,8 @@ from bot.staff import sharing
 from bot.staff.accounts import Staff
 from bot.states import DecisionStatus, ItemStatus
 from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
+from bot.store.staff import Share
+from bot.web.dashboard import co_decision_view
 from bot.web.dashboard.inbox_query import find_visible
 from bot.web.guard import Endpoint, page, read_form, runtime_of, staff_of
 from bot.web.rendering import FormError, error_page, render
@@ -42,8 +44,14 @@ def program_of(runtime: Runtime) -> Program:
 
 
 def _visible(staff: Staff) -> ColumnElement[bool]:
-    """Drafts are for the people who decide; everyone who may view sees published decisions."""
-    return true() if staff.can("decide") else Decision.status == DecisionStatus.PUBLISHED
+    """Drafts are for the people who decide, and for the partners who co-own them (to sign them off); everyone who
+    may view sees published decisions."""
+    if staff.can("decide"):
+        return true()
+    mine = Share.organization_id == staff.organization_id
+    co_owned = select(Share.subject).where(Share.kind == co_decision.KIND, mine)
+    published = Decision.status == DecisionStatus.PUBLISHED
+    return or_(published, Decision.slug.in_(co_owned)) if staff.scoped else published
 
 
 def _fields(form: FormData) -> DecisionFields:
@@ -162,6 +170,7 @@ def _details(session: Session, staff: Staff, decision: Decision, program: Progra
         "timeline": progress.timeline(session, decision),
         "moves": sorted(progress.MOVES.get(decision.stage or "", ())),
         "check_backs": progress.check_backs(session, [decision.id]).get(decision.id),
+        **co_decision_view.panel(session, decision),
     }
 
 
@@ -332,6 +341,8 @@ async def publish(request: Request) -> Response:
 
     try:
         done = await runtime.db.in_transaction(act)
+    except NotSignedOff as exc:
+        return error_page(request, 409, str(exc), title="Not yet")
     except DecisionError as exc:
         return error_page(request, 404, str(exc))
     if done.already:

@@ -17,8 +17,9 @@ from bot.engagement.feedback.triage import TriageError
 from bot.engagement.forms import LANGUAGE_NAMES
 from bot.ids import MAX_RECORD_ID, plain_number
 from bot.program import Program
-from bot.staff import audit
+from bot.staff import audit, sharing
 from bot.states import ProposalState
+from bot.store.engagement import InputItem
 from bot.web.dashboard.polls import with_notice
 from bot.web.dashboard.representation_view import representation_panel
 from bot.web.guard import page, read_form, runtime_of, staff_of
@@ -27,15 +28,17 @@ from bot.web.rendering import error_page, render
 ACTIONS = ("publish", "merge", "decline")
 
 
-@page("content")
+@page("triage")
 async def proposal_list(request: Request) -> Response:
     """GET /dashboard/proposals[?state=pending|published|merged|declined]."""
     runtime = runtime_of(request)
     state = request.query_params.get("state")
     state = state if state in tuple(ProposalState) else None
 
+    staff = staff_of(request)
+
     def load(session: Session) -> list[proposals.Listed]:
-        return proposals.listed(session, state)
+        return proposals.listed(session, state, sharing.visible_to(session, staff, "item"))
 
     rows = await runtime.db.in_transaction(load)
     states = [str(s) for s in ProposalState]
@@ -45,18 +48,20 @@ async def proposal_list(request: Request) -> Response:
     )  # fmt: skip
 
 
-@page("content")
+@page("triage")
 async def proposal_page(request: Request) -> Response:
     """GET /dashboard/proposals/{ref}: the proposal, what was done with it, and who supports it."""
     runtime = runtime_of(request)
     ref = int(request.path_params["ref"])
 
+    staff = staff_of(request)
+
     def load(session: Session) -> dict[str, Any] | None:
         found = proposals.by_ref(session, ref)
-        if found is None:
+        if found is None or not sharing.may_see(session, staff, "item", str(ref)):
             return None
         proposal, item = found
-        listed = next((p for p in proposals.listed(session) if p.id == proposal.id), None)
+        listed = next((p for p in proposals.listed(session, None, InputItem.id == item.id)), None)
         who = proposals.supporter_groups(session, proposal.id)
         return {
             "proposal": listed,
@@ -73,9 +78,10 @@ async def proposal_page(request: Request) -> Response:
     return render(request, "dashboard/proposal.html", title=f"Proposal #{ref}", language_names=names, **context)
 
 
-@page("content")
+@page("triage")
 async def moderate(request: Request) -> Response:
-    """POST /dashboard/proposals/{ref}/moderate: action=publish | merge (into=REF) | decline (reason=...)."""
+    """POST /dashboard/proposals/{ref}/moderate: action=publish | merge (into=REF) | decline (reason=...); partners
+    moderate the proposals shared with their organization."""
     runtime, staff = runtime_of(request), staff_of(request)
     ref = int(request.path_params["ref"])
     form = await read_form(request)
@@ -85,7 +91,7 @@ async def moderate(request: Request) -> Response:
 
     def change(session: Session) -> str | None:
         found = proposals.by_ref(session, ref)
-        if found is None:
+        if found is None or not sharing.may_see(session, staff, "item", str(ref)):
             return None
         proposal, item = found
         now, program = runtime.clock.now(), Program.of(runtime.settings)
