@@ -1,0 +1,1 @@
+"""Themes in what residents say, found offline: language-aware tokens, vectors and clustering."""
