@@ -43,6 +43,7 @@ NAV = (
     ("/dashboard/broadcasts", "Broadcasts", "broadcast"),
     ("/dashboard/inbox", "Inbox", "view"),
     ("/dashboard/proposals", "Proposals", "triage"),
+    ("/dashboard/themes", "Themes", "triage"),
     ("/dashboard/decisions", "Decisions", "view"),
     ("/dashboard/trust", "Trust", "view"),
     ("/dashboard/areas", "Areas", "content"),
