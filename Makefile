@@ -62,7 +62,7 @@ lint: $(STAMP)
 
 ## bench: webhook throughput/latency against a bare ASGI app, broadcast enqueue and drain pace, staff pages at city scale (see tests/perf/README.md)
 bench: $(STAMP)
-	$(BIN)/python -m tests.perf.bench_webhook && $(BIN)/python -m tests.perf.bench_broadcast && $(BIN)/python -m tests.perf.bench_dashboard
+	$(BIN)/python -m tests.perf.bench_webhook && $(BIN)/python -m tests.perf.bench_broadcast && $(BIN)/python -m tests.perf.bench_dashboard && $(BIN)/python -m tests.perf.bench_themes
 
 ## i18n: extract the bot's messages (code, flow files, public templates) and update every catalog; writes only what changed
 i18n: $(STAMP)
