@@ -4,6 +4,7 @@ counted by language, area, channel and (in groups of 5 or more) what supporters 
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -13,6 +14,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from bot.conversation.views import ProposalView
+from bot.engagement.feedback.items import allocate_ref
 from bot.engagement.feedback.triage import check_reason, record_status
 from bot.engagement.residents import about_me
 from bot.i18n.bidi import isolate
@@ -298,3 +300,19 @@ def supporter_groups(session: Session, proposal_id: int) -> dict[int, dict[str, 
         if resident_id in who:
             who[resident_id].update(groups)
     return who
+
+
+def from_staff(session: Session, text: str, locale: str, actor: str, now: datetime, rng: random.Random) -> int:
+    """A proposal staff publish in residents' name (a theme many raised): no author, published at once; its
+    reference (audited)."""
+    ref = allocate_ref(session, rng)
+    item = InputItem(
+        ref=ref, kind=KIND, resident_id=None, text=text[:1000], status=ItemStatus.UNDER_REVIEW, channel="dashboard",
+        locale=locale, created_at=now, updated_at=now,
+    )  # fmt: skip
+    session.add(item)
+    session.flush()
+    proposal = received(session, item, now)
+    proposal.state, proposal.published_at, proposal.moderated_by = ProposalState.PUBLISHED, now, actor
+    audit.record(session, actor, "proposal.publish", f"item:{ref}", now, from_theme=True)
+    return ref

@@ -160,3 +160,11 @@ def _theme(session: Session, theme_id: int) -> Theme:
     if theme is None:
         raise ThemeError("There is no such theme (the themes may have been computed again).")
     return theme
+
+
+def item_refs(session: Session, theme_id: int) -> list[int]:
+    """The references of every item in a theme."""
+    query = (
+        select(InputItem.ref).join(ThemeItem, ThemeItem.item_id == InputItem.id).where(ThemeItem.theme_id == theme_id)
+    )
+    return [int(ref) for ref in session.scalars(query.order_by(InputItem.ref))]
