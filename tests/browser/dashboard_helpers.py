@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import subprocess
 import sys
@@ -113,3 +114,12 @@ class TelegramResident:
     def receives(self, count: int) -> list[dict[str, Any]]:
         """Exactly `count` new messages from the bot (waiting for them)."""
         return bot_replies(self.emulator, self.token, self.chat_id, count)
+
+
+def sign_in_page(page: Page, email: str, password: str) -> None:
+    """Sign in through the form, as a person would; on the overview after."""
+    page.goto("/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/dashboard$"))

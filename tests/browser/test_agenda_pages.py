@@ -5,18 +5,16 @@ moved on after it was published. Screenshots: test-artifacts/agenda/NN-name.png.
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from bot.engagement.decisions import publishing as decisions
 from bot.engagement.decisions.publishing import DecisionFields
 from bot.messages import Channel
 from bot.runtime import Runtime
-from tests.browser.dashboard_helpers import CHROMIUM_FLAGS, Screenshots, cli
+from tests.browser.dashboard_helpers import Screenshots, cli, sign_in_page
 from tests.conftest import make_settings
 from tests.e2e import base_env
 from tests.support.chat import Chat
@@ -33,16 +31,6 @@ SAID = [
     ("es", ["hola", "2", "sí", "94124", "no", "COMENTARIO", "El alquiler es muy alto", "1", "1"]),
     ("en", ["hi", "1", "yes", "94110", "no", "FEEDBACK", "The landlord raised the rent", "1", "1"]),
 ]
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    executable = shutil.which("chromium")
-    assert executable, "Debian's chromium is required (make test installs it via .ci/install-browser)"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        yield launched
-        launched.close()
 
 
 def _seed(database: Path) -> None:
@@ -73,21 +61,13 @@ def test_proposals_themes_and_a_decision_that_keeps_going(tmp_path: Path, browse
     with loopline_server(base_env(database), port=port, log_dir=tmp_path):
         page = browser.new_page(base_url=f"http://127.0.0.1:{port}")
         try:
-            _sign_in(page)
+            sign_in_page(page, ADMIN, PASSWORD)
             _proposals(page, shots)
             _themes(page, shots)
             _decision(page, shots)
         finally:
             page.close()
     assert [path.stem[3:] for path in shots.taken] == ["proposals", "proposal", "themes", "decision"]
-
-
-def _sign_in(page: Page) -> None:
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(ADMIN)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/dashboard$"))
 
 
 def _proposals(page: Page, shots: Screenshots) -> None:

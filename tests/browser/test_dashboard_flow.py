@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import re
 import secrets
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from bot.conversation.router import DECIDED_TEXTS
 from bot.engagement.decisions.notices import NOTICE_REF
 from tests.browser.dashboard_helpers import (
-    CHROMIUM_FLAGS,
     Screenshots,
     TelegramResident,
     bot_token,
@@ -88,16 +85,6 @@ TAG = "shade"
 WHEN = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d [A-Z+0-9-]+$")  # how the dashboard shows a time: with its zone
 BY_ADMIN = re.compile(re.escape(ADMIN))  # the actor recorded with a change
 REVIEW_REASON = "Parks team is costing shaded benches"
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    executable = shutil.which("chromium")
-    assert executable, "Debian's chromium is required (make test installs it via .ci/install-browser)"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        yield launched
-        launched.close()
 
 
 def cells(table: Locator, row_text: str) -> Locator:

@@ -6,14 +6,12 @@ Screenshots: test-artifacts/staff/NN-name.png."""
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.dashboard_helpers import CHROMIUM_FLAGS, Screenshots, cli
+from tests.browser.dashboard_helpers import Screenshots, cli
 from tests.e2e import base_env
 from tests.support.peers import REPO_ROOT, free_port, loopline_server
 
@@ -21,16 +19,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 ADMIN, PASSWORD = "planner@eastside.example", "a long planner password"
 LOCAL_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d P[SD]T$")  # Los Angeles, named
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    executable = shutil.which("chromium")
-    assert executable, "Debian's chromium is required (make test installs it via .ci/install-browser)"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        yield launched
-        launched.close()
 
 
 def test_an_organizer_reads_plain_words_and_local_times(tmp_path: Path, browser: Browser) -> None:
