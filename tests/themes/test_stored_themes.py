@@ -64,6 +64,10 @@ def test_compute_name_keep_and_merge(runtime: Runtime) -> None:
             kept = session.scalars(select(Theme).where(Theme.label == "Bus stops")).one()
             assert kept.confirmed
             other = session.scalars(select(Theme.id).where(Theme.id != kept.id)).first()
+        split = client.post(f"/dashboard/themes/{other}/change", data={"csrf_token": csrf, "action": "split"})
+        assert "Split in two" in split.text
+        with runtime.db.transaction() as session:
+            assert len(session.scalars(select(Theme)).all()) == len(shown) + 1
         merged = client.post(
             f"/dashboard/themes/{other}/change", data={"csrf_token": csrf, "action": "merge", "into": str(kept.id)}
         )
@@ -77,6 +81,7 @@ def test_compute_name_keep_and_merge(runtime: Runtime) -> None:
     with runtime.db.transaction() as session:
         actions = [a.action for a in session.scalars(select(AuditEvent))]
     assert actions.count("themes.compute") == 2 and "theme.rename" in actions and "theme.merge" in actions
+    assert "theme.split" in actions
 
 
 def test_partners_see_themes_of_what_is_shared(runtime: Runtime) -> None:

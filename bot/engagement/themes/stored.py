@@ -138,6 +138,28 @@ def merge(session: Session, theme_id: int, into_id: int, now: datetime) -> Theme
     return into
 
 
+def split(session: Session, theme_id: int, now: datetime, seed: int = 0) -> Theme:
+    """Split a theme in two by what its items say (its smaller part becomes a new theme, unnamed); the new theme."""
+    theme = _theme(session, theme_id)
+    rows = session.execute(
+        select(InputItem.id, InputItem.text, InputItem.locale)
+        .join(ThemeItem, ThemeItem.item_id == InputItem.id)
+        .where(ThemeItem.theme_id == theme.id)
+        .order_by(InputItem.id)
+    ).all()
+    parts = find_themes([(text, locale) for _id, text, locale in rows], seed=seed, most=2)
+    if len(parts) < 2:
+        raise ThemeError("Its items are too few or too alike to split.")
+    smaller = parts[-1]
+    new = Theme(label="", keywords=smaller.keywords, confirmed=False, computed_at=now, updated_at=now)
+    session.add(new)
+    session.flush()
+    moving = [int(rows[i][0]) for i in smaller.members]
+    session.execute(update(ThemeItem).where(ThemeItem.item_id.in_(moving)).values(theme_id=new.id))
+    theme.keywords, theme.updated_at = parts[0].keywords, now
+    return new
+
+
 def items_of(session: Session, theme_id: int, visible: ColumnElement[bool], limit: int = 200) -> list[InputItem]:
     """A theme's items the viewer may see, the newest first."""
     query = (

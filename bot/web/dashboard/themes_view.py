@@ -82,7 +82,7 @@ async def recompute(request: Request) -> Response:
 
 @page("content")
 async def change(request: Request) -> Response:
-    """POST /dashboard/themes/{id}/change: action=rename (label) | confirm | merge (into=id); audited."""
+    """POST /dashboard/themes/{id}/change: action=rename (label) | confirm | split | merge (into=id); audited."""
     runtime, staff = runtime_of(request), staff_of(request)
     theme_id = int(request.path_params["id"])
     form = await read_form(request)
@@ -96,6 +96,9 @@ async def change(request: Request) -> Response:
         elif action == "confirm":
             stored.confirm(session, theme_id, now)
             said = "Confirmed."
+        elif action == "split":
+            stored.split(session, theme_id, now)
+            said = "Split in two: the new theme is unnamed."
         elif action == "merge":
             into = plain_number(str(form.get("into") or ""), MAX_RECORD_ID)
             if into is None:
@@ -103,7 +106,7 @@ async def change(request: Request) -> Response:
             stored.merge(session, theme_id, into, now)
             said = "Merged."
         else:
-            raise stored.ThemeError("Choose rename, confirm or merge.")
+            raise stored.ThemeError("Choose rename, confirm, split or merge.")
         audit.record(session, staff.actor, f"theme.{action}", f"theme:{theme_id}", now)
         return said
 
