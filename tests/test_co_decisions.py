@@ -5,13 +5,18 @@ change to the draft asks them again); the notices and the public page name the p
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
+from bot.conversation.flows.loader import read_document
+from bot.engagement import proposals
 from bot.engagement.decisions import publishing as decisions
 from bot.engagement.decisions.publishing import DecisionFields
+from bot.engagement.polls import definition as polls
 from bot.messages import Channel
+from bot.program import Program
 from bot.runtime import Runtime
 from bot.store.engagement import AuditEvent, InputItem
 from bot.store.models import OutboxItem
@@ -94,3 +99,34 @@ def test_co_decided_waits_for_every_sign_off(runtime: Runtime, chat: Callable[..
         actions = [a.action for a in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
     assert told and "Decidido junto con Eastside Promotoras, Mission Tenants Union." in told[0]
     assert actions.count("decision.sign_off") == 3 and "decision.co_owners" in actions
+
+
+def test_polls_and_proposals_co_owned_are_shared_and_named(runtime: Runtime, chat: Callable[..., Chat]) -> None:
+    demo = Path(__file__).resolve().parents[1] / "bot" / "engagement" / "demo"
+    with runtime.db.transaction() as session:
+        poll, _ = polls.load_poll(session, read_document(demo / "health-priorities.yaml"), runtime.flows, runtime.clock)
+        polls.set_status(session, poll.slug, "open", runtime.clock.now())
+    resident = chat(Channel.SMS, "+14155550811")
+    for text in ["hola", "2", "sí", "omitir", "no", "PROPUESTA", "Bancos en el parque"]:
+        resident.send(text)
+    with runtime.db.transaction() as session:
+        item = session.scalars(select(InputItem).where(InputItem.kind == "proposal")).one()
+        found = proposals.by_ref(session, item.ref)
+        assert found is not None
+        proposals.publish(session, found[0], item, "x", runtime.clock.now(), Program.of(runtime.settings))
+        ref = item.ref
+    partner = make_user(runtime, "partner", "ana@promotoras.example", organization="Eastside Promotoras")
+    org = _org_id(runtime, "Eastside Promotoras")
+    with TestClient(create_app(runtime, deliver=False), base_url="http://testserver") as staff:
+        csrf = sign_in(staff, make_user(runtime, "staff"))
+        for path in ("/dashboard/polls/health-priorities/co-owners", f"/dashboard/proposals/{ref}/co-owners"):
+            saved = staff.post(path, data={"csrf_token": csrf, "organization_id": str(org)})
+            assert "Co-owned with Eastside Promotoras." in saved.text
+        public = staff.get("/public?lang=es").text
+        assert public.count("Junto con Eastside Promotoras.") == 2
+        with TestClient(staff.app, base_url="http://testserver") as theirs:
+            sign_in(theirs, partner)
+            assert theirs.get("/dashboard/polls/health-priorities").status_code == 200  # shared with the co-owner
+            assert f"#{ref}" in theirs.get("/dashboard/proposals").text
+        cleared = staff.post("/dashboard/polls/health-priorities/co-owners", data={"csrf_token": csrf})
+        assert "No co-owning organization." in cleared.text

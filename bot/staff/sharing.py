@@ -15,7 +15,7 @@ from bot.ids import record_id
 from bot.store.engagement import Broadcast, InputItem, Poll
 from bot.store.staff import Share
 
-KINDS = ("poll", "item", "topic", "audience", "decision")
+KINDS = ("poll", "item", "topic", "audience", "decision", "owner:poll", "owner:item")
 
 
 class Viewer(Protocol):

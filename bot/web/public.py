@@ -35,6 +35,7 @@ from bot.i18n.catalogs import Translator, _
 from bot.i18n.formatting import babel_locale, format_event_time, format_number_for
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, negotiate, pick_text, text_direction
 from bot.runtime import Runtime
+from bot.staff import co_owners
 from bot.states import DecisionStage, DecisionStatus, PollStatus, ProposalState
 from bot.store.engagement import Decision, DecisionLink, DecisionStageChange, InputItem, Poll
 from bot.web.guard import runtime_of
@@ -188,12 +189,15 @@ def _open_polls(session: Session, locale: str, default: str) -> list[dict[str, s
     rows = session.scalars(
         select(Poll).where(Poll.status == PollStatus.OPEN).order_by(Poll.opened_at.desc(), Poll.id.desc())
     )
+    polls = list(rows)
+    owned = co_owners.names_of(session, "poll", [poll.slug for poll in polls])
     return [
         {
             "title": pick_text(poll.title, locale, default),
             "keyword": pick_text(poll.keywords, locale, default) or "POLL",
+            "partners": ", ".join(owned.get(poll.slug, [])),
         }
-        for poll in rows
+        for poll in polls
     ]
 
 
@@ -215,8 +219,15 @@ def _events(session: Session, now: datetime, locale: str, default: str) -> list[
 def _proposals(session: Session, locale: str) -> list[dict[str, Any]]:
     """Published proposals, the most supported first: their words as written, in their own language."""
     published = proposals.listed(session, ProposalState.PUBLISHED)[:MAX_PROPOSALS]
+    owned = co_owners.names_of(session, "proposal", [str(p.ref) for p in published])
     return [
-        {"ref": p.ref, "text": p.text, "lang": html_lang(p.locale or locale), "supporters": p.supporters}
+        {
+            "ref": p.ref,
+            "text": p.text,
+            "lang": html_lang(p.locale or locale),
+            "supporters": p.supporters,
+            "partners": ", ".join(owned.get(str(p.ref), [])),
+        }
         for p in published
     ]
 

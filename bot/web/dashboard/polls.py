@@ -27,6 +27,7 @@ from bot.staff import audit, sharing
 from bot.staff.accounts import Staff
 from bot.store.engagement import Poll
 from bot.store.staff import Organization, Share
+from bot.web.dashboard import co_owners_view
 from bot.web.dashboard.charts import bar_chart
 from bot.web.dashboard.representation_view import representation_panel
 from bot.web.downloads import csv_download
@@ -250,6 +251,7 @@ async def poll_page(request: Request) -> Response:
             "representation": representation_panel(session, poll),
             "weighting_available": bool(weightable(session, poll)),
             "compensation": offers.describe(offers.offer_of(session, poll_id=poll.id)),
+            **co_owners_view.panel(session, "poll", poll.slug),
         }
         if staff.can("content"):
             shared_ids = set(

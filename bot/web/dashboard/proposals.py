@@ -20,6 +20,7 @@ from bot.program import Program
 from bot.staff import audit, sharing
 from bot.states import ProposalState
 from bot.store.engagement import InputItem
+from bot.web.dashboard import co_owners_view
 from bot.web.dashboard.polls import with_notice
 from bot.web.dashboard.representation_view import representation_panel
 from bot.web.guard import page, read_form, runtime_of, staff_of
@@ -69,6 +70,7 @@ async def proposal_page(request: Request) -> Response:
             "reason": proposal.reason,
             "supporters": representation_panel(session, None, who) if who else None,
             "dimensions": representation.DIMENSIONS,
+            **co_owners_view.panel(session, "proposal", str(ref)),
         }
 
     context = await runtime.db.in_transaction(load)
