@@ -236,3 +236,21 @@ def test_an_agenda_poll_ranks_the_most_supported(runtime: Runtime, chat: Callabl
         second = agenda_poll.draft(session, runtime.flows, runtime.clock, "en", runtime.clock.now())
         assert second.slug == f"{poll.slug}-2"
         assert len(session.scalars(select(Poll)).all()) == 2
+
+
+def test_an_agenda_poll_from_proposals_without_words_is_refused_plainly(runtime: Runtime) -> None:
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        for n, (text, locale) in enumerate([("   ", "en"), ("Sombra", "es"), ("Bancs", "xx")]):
+            item = InputItem(
+                ref=7100 + n, kind="proposal", text=text, status="received", channel="sms", locale=locale,
+                created_at=now, updated_at=now,
+            )  # fmt: skip
+            session.add(item)
+            session.flush()
+            proposal = proposals.received(session, item, now)
+            proposal.state = ProposalState.PUBLISHED
+    with TestClient(create_app(runtime, deliver=False), base_url="http://testserver") as client:
+        csrf = sign_in(client, make_user(runtime, "staff"))
+        response = client.post("/dashboard/proposals/agenda-poll", data={"csrf_token": csrf}, follow_redirects=False)
+    assert response.status_code == 400 and "cannot make a poll" in response.text

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
+from bot.conversation.flows.schema import FlowError
 from bot.engagement import proposals
 from bot.engagement.polls.definition import load_poll
 from bot.i18n.catalogs import Translator, _
@@ -38,7 +39,7 @@ def _each_language(message: str) -> dict[str, str]:
 
 def draft(session: Session, flows: FlowRegistry, clock: Clock, fallback: str, now: datetime) -> Poll:
     """A draft agenda poll from the most supported published proposals (at least two); its slug names the day."""
-    top = proposals.listed(session, ProposalState.PUBLISHED)[:MOST]
+    top = [p for p in proposals.listed(session, ProposalState.PUBLISHED) if " ".join(p.text.split())][:MOST]
     if len(top) < 2:
         raise AgendaError("Publish at least two proposals first: an agenda poll ranks them.")
     slug = f"agenda-{now:%Y-%m-%d}"
@@ -46,7 +47,8 @@ def draft(session: Session, flows: FlowRegistry, clock: Clock, fallback: str, no
     slug = next(candidate for n in range(1, 100) if (candidate := slug if n == 1 else f"{slug}-{n}") not in taken)
     options: list[dict[str, Any]] = []
     for proposal in top:
-        words = proposal.text if len(proposal.text) <= LABEL_LENGTH else proposal.text[: LABEL_LENGTH - 1] + "…"
+        said = " ".join(proposal.text.split())
+        words = said if len(said) <= LABEL_LENGTH else said[: LABEL_LENGTH - 1] + "…"
         options.append({"value": f"proposal_{proposal.ref}", "label": {fallback: words, proposal.locale: words}})
     keywords = _each_language(KEYWORD)
     document: dict[str, Any] = {
@@ -62,5 +64,8 @@ def draft(session: Session, flows: FlowRegistry, clock: Clock, fallback: str, no
         ],
         "thanks": _each_language(THANKS),
     }
-    poll, _version = load_poll(session, document, flows, clock)
+    try:
+        poll, _version = load_poll(session, document, flows, clock)
+    except FlowError as exc:  # a proposal's words that cannot be a choice: said, not a server error
+        raise AgendaError(f"The proposals cannot make a poll as they stand: {exc}") from exc
     return poll

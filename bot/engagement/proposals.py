@@ -305,9 +305,12 @@ def supporter_groups(session: Session, proposal_id: int) -> dict[int, dict[str, 
 def from_staff(session: Session, text: str, locale: str, actor: str, now: datetime, rng: random.Random) -> int:
     """A proposal staff publish in residents' name (a theme many raised): no author, published at once; its
     reference (audited)."""
+    words = " ".join(text.split())[:1000]
+    if not words:
+        raise ProposalError("A proposal needs words: name the theme first.")
     ref = allocate_ref(session, rng)
     item = InputItem(
-        ref=ref, kind=KIND, resident_id=None, text=text[:1000], status=ItemStatus.UNDER_REVIEW, channel="dashboard",
+        ref=ref, kind=KIND, resident_id=None, text=words, status=ItemStatus.UNDER_REVIEW, channel="dashboard",
         locale=locale, created_at=now, updated_at=now,
     )  # fmt: skip
     session.add(item)

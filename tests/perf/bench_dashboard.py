@@ -242,6 +242,9 @@ def run_backend(name: str, url: str, workdir: Path, residents: int, seed: int, o
                 if server.proc is not None and server.proc.poll() is not None:
                     result.failure = f"the server exited (code {server.proc.returncode})"
                     break
+            peak = server.peak_rss_mb()
+            if peak is not None:  # issue 16 asks serve to stay under 150 MB with 100,000 residents
+                _log(f"{name}: serve peak RSS {peak:.0f} MB over {residents:,} residents (aim < 150 MB)")
     except (RuntimeError, OSError) as exc:
         result.failure = str(exc)
     finally:

@@ -228,6 +228,17 @@ class Server:
     def cpu_seconds(self) -> float | None:
         return process_tree_cpu_seconds(self.proc.pid) if self.proc is not None else None
 
+    def peak_rss_mb(self) -> float | None:
+        """The server process's peak resident memory so far (VmHWM; Linux /proc; None elsewhere or once gone)."""
+        if self.proc is None:
+            return None
+        try:
+            status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        except OSError:
+            return None
+        line = next((ln for ln in status.splitlines() if ln.startswith("VmHWM:")), None)
+        return int(line.split()[1]) / 1024 if line else None
+
     def stop(self) -> int | None:
         proc = self.proc
         if proc is None:

@@ -159,6 +159,8 @@ async def propose(request: Request) -> Response:
         ref = await runtime.db.in_transaction(act)
     except stored.ThemeError as exc:
         return error_page(request, 404, str(exc))
+    except proposals.ProposalError as exc:
+        return error_page(request, 400, str(exc), title="Cannot do that")
     return with_notice(f"/dashboard/proposals/{ref}", "Published as a proposal: residents can support it.")
 
 
