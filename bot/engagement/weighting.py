@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
-from ipfn import ipfn
 from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import Flow
@@ -169,6 +168,8 @@ def _raked(observed: np.ndarray[Any, Any], targets: list[np.ndarray[Any, Any]], 
 
 def _fit(seed: np.ndarray[Any, Any], targets: list[np.ndarray[Any, Any]]) -> Any:
     """ipfn's numpy path over every dimension's margin (it prints when it stops: kept out of our output)."""
+    from ipfn import ipfn  # noqa: PLC0415  # it brings pandas: imported when results are weighted, not at start
+
     dimensions = [[axis] for axis in range(seed.ndim)]
     fitting = ipfn.ipfn(seed.copy(), targets, dimensions, convergence_rate=1e-10, max_iteration=1000)
     with contextlib.redirect_stdout(io.StringIO()):

@@ -9,13 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import sparse
-from sklearn.cluster import KMeans, MiniBatchKMeans
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.metrics import silhouette_score
-from sklearn.preprocessing import normalize
 
 from bot.engagement.themes.tokens import tokens
+
+# scikit-learn and scipy are imported where themes are computed, not when a process starts: they cost a serving
+# process about 80 MB and a second and a half before its first request, for a button staff press now and then.
 
 MOST_THEMES = 30
 SAMPLE = 2000  # texts the number of themes is chosen on (the silhouette costs the square of it)
@@ -64,6 +62,10 @@ def _concepts(words: list[str]) -> list[str]:
 def _vectors(docs: list[list[str]]) -> tuple[Any, Any]:
     """TF-IDF of each text's words (those said at least twice) beside the concepts they name, the concepts counting
     CONCEPT_WEIGHT times more (they are what texts in different languages share); rows of length 1."""
+    from scipy import sparse  # noqa: PLC0415  # see the imports above
+    from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: PLC0415
+    from sklearn.preprocessing import normalize  # noqa: PLC0415
+
     words = TfidfVectorizer(analyzer=_words, min_df=2, sublinear_tf=True)
     named = TfidfVectorizer(analyzer=_concepts, sublinear_tf=True)
     matrix = sparse.hstack([words.fit_transform(docs), CONCEPT_WEIGHT * named.fit_transform(docs)]).tocsr()
@@ -74,6 +76,8 @@ def _vectors(docs: list[list[str]]) -> tuple[Any, Any]:
 def _clusters(matrix: Any, seed: int, most: int) -> Any:
     """Each row's cluster; the number of clusters is the smallest whose cosine silhouette (on a sample) comes within
     CLOSE of the best (more clusters split a theme by the language it was said in before they add a theme)."""
+    from sklearn.metrics import silhouette_score  # noqa: PLC0415  # see the imports above
+
     rows = matrix.shape[0]
     candidates = range(2, max(2, min(most, rows // 4)) + 1)
     rng = np.random.default_rng(seed)
@@ -89,6 +93,8 @@ def _clusters(matrix: Any, seed: int, most: int) -> Any:
 
 
 def _kmeans(matrix: Any, k: int, seed: int) -> Any:
+    from sklearn.cluster import KMeans, MiniBatchKMeans  # noqa: PLC0415  # see the imports above
+
     if matrix.shape[0] >= BIG:
         return MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=2048).fit(matrix)
     return KMeans(n_clusters=k, random_state=seed, n_init=4).fit(matrix)
