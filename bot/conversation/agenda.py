@@ -7,13 +7,11 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from bot.conversation.flows import engine
-from bot.conversation.flows.context import FlowContext, render_text
+from bot.conversation.flows.context import FlowContext, say
 from bot.conversation.flows.schema import Flow
 from bot.conversation.keywords import Keyword
-from bot.conversation.views import ProposalView, Turn
+from bot.conversation.views import ProposalView, Turn, started
 from bot.i18n.catalogs import _
-from bot.i18n.negotiation import text_direction
-from bot.messages import Reply
 
 PROPOSE_FLOW = "propose"
 PROPOSAL_TOPIC = "proposal"  # the topic the proposal conversation gives its item: it makes the item a proposal
@@ -34,32 +32,18 @@ def request(
         return support(found, ctx)
     if keyword is Keyword.PROPOSE and PROPOSE_FLOW in flows:
         step = engine.start(flows[PROPOSE_FLOW], ctx, state={"answers": {"topic": PROPOSAL_TOPIC}})
-        return Turn(
-            "reply",
-            step.replies,
-            effects=step.effects,
-            end_session=step.ended,
-            start_flow=None if step.ended else PROPOSE_FLOW,
-            session_node=step.node,
-            session_state=step.state,
-            keyword=keyword,
-        )
+        return started(step, PROPOSE_FLOW, keyword)
     return None
 
 
 def support(found: ProposalView, ctx: FlowContext) -> Turn:
     """Supported (the effect, with the count after it), already supported, or no such published proposal."""
     if found.proposal_id is None:
-        return Turn("reply", (_say(ctx, NOT_FOUND, ref=str(found.ref)),))
+        return Turn("reply", (say(ctx, NOT_FOUND, ref=str(found.ref)),))
     shown = found.text if len(found.text) <= SHOWN else found.text[: SHOWN - 1].rstrip() + "…"
     count = found.supporters + (0 if found.already else 1)
-    said = _say(ctx, ALREADY if found.already else SUPPORTED, ref=str(found.ref), text=shown)
+    said = say(ctx, ALREADY if found.already else SUPPORTED, ref=str(found.ref), text=shown)
     many = ctx.translator(ctx.locale).ngettext("{n} person supports it.", "{n} people support it.", count)
     reply = replace(said, text=f"{said.text}\n{many}")
     effects = () if found.already else (engine.Support(found.proposal_id),)
     return Turn("reply", (reply,), effects=effects)
-
-
-def _say(ctx: FlowContext, message: str, **params: str) -> Reply:
-    said = replace(ctx, params={**ctx.params, **params})
-    return Reply(render_text(message, said), (), text_direction(ctx.locale))

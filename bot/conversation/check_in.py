@@ -7,13 +7,13 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from bot.conversation.flows import engine
-from bot.conversation.flows.context import FlowContext, render_text
+from bot.conversation.flows.context import FlowContext, say
 from bot.conversation.flows.schema import Flow
 from bot.conversation.keywords import is_check_in_word
 from bot.conversation.views import CheckInView, SessionView, Turn
 from bot.i18n.catalogs import _
-from bot.i18n.negotiation import pick_text, text_direction
-from bot.messages import Reply
+from bot.i18n.negotiation import pick_text
+from bot.states import Consent
 
 PAYOUT_FLOW = "payout"
 POLL_PREFIX = "poll-"
@@ -23,11 +23,6 @@ ALREADY = _("You are already checked in at {event}. Thank you for coming!")
 UNKNOWN_CODE = _("We could not find an event with the code {code}. Please check the code shown at the event.")
 NOT_OPEN = _("Check-in for {event} is not open at this time.")
 ASK_CODE = _("To check in, send HERE and the code shown at the event, for example HERE 4821.")
-
-
-def _say(ctx: FlowContext, message: str, **params: str) -> Reply:
-    said = replace(ctx, params={**ctx.params, **params})
-    return Reply(render_text(message, said), (), text_direction(ctx.locale))
 
 
 def request(text: str, session: SessionView | None, found: CheckInView | None, ctx: FlowContext) -> Turn | None:
@@ -40,24 +35,24 @@ def request(text: str, session: SessionView | None, found: CheckInView | None, c
 def answer(found: CheckInView, ctx: FlowContext) -> Turn:
     """What HERE <code> does: checked in (the effect), already, no such event, or not open now."""
     if found.event_id is None:
-        return Turn("reply", (_say(ctx, UNKNOWN_CODE, code=found.code),))
+        return Turn("reply", (say(ctx, UNKNOWN_CODE, code=found.code),))
     event = pick_text(found.title, ctx.locale)
     if found.already:
-        return Turn("reply", (_say(ctx, ALREADY, event=event),))
+        return Turn("reply", (say(ctx, ALREADY, event=event),))
     if not found.is_open:
-        return Turn("reply", (_say(ctx, NOT_OPEN, event=event),))
-    return Turn("reply", (_say(ctx, CHECKED_IN, event=event),), effects=(engine.CheckIn(found.event_id),))
+        return Turn("reply", (say(ctx, NOT_OPEN, event=event),))
+    return Turn("reply", (say(ctx, CHECKED_IN, event=event),), effects=(engine.CheckIn(found.event_id),))
 
 
 def ask_code(ctx: FlowContext) -> Turn:
     """HERE without a code: how to check in."""
-    return Turn("reply", (_say(ctx, ASK_CODE),))
+    return Turn("reply", (say(ctx, ASK_CODE),))
 
 
 def can_ask_payout(turn: Turn, session: SessionView | None) -> bool:
     """Whether the payout question can follow this turn now: the resident is not in the middle of another
     conversation (a poll is set aside and resumed afterwards), and did not just stop."""
-    if turn.consent == "revoked" or turn.start_flow is not None or turn.resume:
+    if turn.consent == Consent.REVOKED or turn.start_flow is not None or turn.resume:
         return False
     return turn.end_session or session is None or session.flow.slug.startswith(POLL_PREFIX)
 

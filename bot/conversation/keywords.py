@@ -255,13 +255,19 @@ def _code_after(text: str, words: list[str]) -> str | None:
     return None
 
 
+def _word_and_number(text: str, marked: list[str], folded: list[str]) -> str | None:
+    """The number after one of a keyword's words ("HERE 4821", "ỦNG HỘ 4821"): Vietnamese words with their marks,
+    the others folded (not in a text only Vietnamese writes); None when the message is not that."""
+    exact = plain(text).translate(_DIGITS)
+    number = _code_after(exact, marked)
+    if number is None and not is_vietnamese(exact):
+        number = _code_after(fold(text).translate(_DIGITS), folded)
+    return number
+
+
 def match_check_in(text: str) -> str | None:
     """The code in "HERE 4821" (any supported language, with or without #), else None."""
-    exact = plain(text).translate(_DIGITS)
-    code = _code_after(exact, _CHECK_IN_PLAIN)
-    if code is None and not is_vietnamese(exact):
-        code = _code_after(fold(text).translate(_DIGITS), _CHECK_IN_FOLDED)
-    return code
+    return _word_and_number(text, _CHECK_IN_PLAIN, _CHECK_IN_FOLDED)
 
 
 def is_check_in_word(text: str) -> bool:
@@ -274,8 +280,5 @@ def is_check_in_word(text: str) -> bool:
 
 def match_support(text: str) -> int | None:
     """The proposal's number in "SUPPORT 4821" (any supported language, with or without #), else None."""
-    exact = plain(text).translate(_DIGITS)
-    code = _code_after(exact, _SUPPORT_PLAIN)
-    if code is None and not is_vietnamese(exact):
-        code = _code_after(fold(text).translate(_DIGITS), _SUPPORT_FOLDED)
-    return int(code) if code is not None else None
+    number = _word_and_number(text, _SUPPORT_PLAIN, _SUPPORT_FOLDED)
+    return int(number) if number is not None else None

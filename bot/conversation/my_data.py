@@ -14,7 +14,7 @@ from bot.conversation.flows.context import FlowContext, render_text
 from bot.conversation.flows.schema import Flow
 from bot.conversation.keywords import Keyword
 from bot.conversation.text import fold
-from bot.conversation.views import DataSummary, ResidentView, SessionView, Turn
+from bot.conversation.views import DataSummary, ResidentView, SessionView, Turn, started
 from bot.i18n.catalogs import _
 from bot.i18n.formatting import babel_locale, format_number_for
 from bot.i18n.negotiation import text_direction
@@ -52,9 +52,9 @@ def request(
     if keyword is Keyword.MY_DATA and summary is not None:
         return Turn("reply", (Reply(summary_text(summary, ctx), (), text_direction(ctx.locale)),), keyword=keyword)
     if keyword is Keyword.DELETE_MY_DATA:
-        return _started(engine.start(flows[DELETE_FLOW], ctx), DELETE_FLOW, (engine.ForgetAboutMe(),), keyword)
+        return started(engine.start(flows[DELETE_FLOW], ctx), DELETE_FLOW, keyword, (engine.ForgetAboutMe(),))
     if keyword is Keyword.ABOUT_ME and resident.consent == Consent.GRANTED and ABOUT_ME_FLOW in flows:
-        return _started(engine.start(flows[ABOUT_ME_FLOW], ctx), ABOUT_ME_FLOW, (), keyword)
+        return started(engine.start(flows[ABOUT_ME_FLOW], ctx), ABOUT_ME_FLOW, keyword)
     return None
 
 
@@ -112,16 +112,3 @@ def summary_text(summary: DataSummary, ctx: FlowContext) -> str:
         **{name: format_number_for(n, ctx.locale, sms=True) for name, n in counts.items()},
     }
     return render_text(SUMMARY, replace(ctx, params={**ctx.params, **params}))
-
-
-def _started(step: engine.Step, flow: str, effects: tuple[engine.Effect, ...], keyword: Keyword) -> Turn:
-    return Turn(
-        "reply",
-        step.replies,
-        effects=(*effects, *step.effects),
-        end_session=step.ended,
-        start_flow=None if step.ended else flow,
-        session_node=step.node,
-        session_state=step.state,
-        keyword=keyword,
-    )

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from bot.conversation import agenda, check_in, my_data
 from bot.conversation.flows import engine
-from bot.conversation.flows.context import FlowContext, render_text
+from bot.conversation.flows.context import FlowContext, say
 from bot.conversation.flows.schema import Flow
 from bot.conversation.keywords import Keyword
 from bot.conversation.opt_out import StopRequest, read_keyword
@@ -25,12 +25,6 @@ FEEDBACK_FLOW = "feedback"
 EVENTS_FLOW = "events"
 POLLS_FLOW = "polls"
 FOLLOWUP_FLOW = "event-followup"
-
-
-def _say(ctx: FlowContext, message: str, **params: str) -> Reply:
-    if params:
-        ctx = replace(ctx, params={**ctx.params, **params})
-    return Reply(render_text(message, ctx), (), text_direction(ctx.locale))
 
 
 HELP = _(
@@ -90,8 +84,8 @@ def _from_step(step: engine.Step, purpose: str, flow_slug: str | None) -> Turn:
 def _poll_turn(poll: PollView, session: SessionView | None, flows: Mapping[str, Flow], ctx: FlowContext) -> Turn:
     if poll.status != "open":
         if poll.results_url:
-            return Turn("reply", (_say(ctx, POLL_CLOSED_RESULTS, url=poll.results_url),))
-        return Turn("reply", (_say(ctx, POLL_CLOSED),))
+            return Turn("reply", (say(ctx, POLL_CLOSED_RESULTS, url=poll.results_url),))
+        return Turn("reply", (say(ctx, POLL_CLOSED),))
     if session is not None and session.flow.slug == poll.flow:
         node = session.flow.nodes[session.node]
         return Turn("reply", (engine.ask(node, ctx),))  # resume where they stopped
@@ -111,7 +105,7 @@ def _resume(turn: Turn, session: SessionView | None, ctx: FlowContext) -> Turn:
         return turn
     paused = session.paused
     question = engine.ask(paused.flow.nodes[paused.node], ctx)
-    return replace(turn, replies=(*turn.replies, _say(ctx, BACK_TO_POLL), question), resume=True)
+    return replace(turn, replies=(*turn.replies, say(ctx, BACK_TO_POLL), question), resume=True)
 
 
 def route(
@@ -142,7 +136,7 @@ def route(
         # it is not kept as input: the question is the answer.
         if session is None:
             turn = Turn("reply")
-        turn = replace(turn, replies=(*turn.replies, _say(after, ASK_STOP)))
+        turn = replace(turn, replies=(*turn.replies, say(after, ASK_STOP)))
     return turn
 
 
@@ -179,11 +173,11 @@ def _route(  # noqa: PLR0911  # one return per rule of precedence
     if keyword is Keyword.LANGUAGE:
         step = engine.start(flows[ONBOARDING], ctx)
         if resident.consent == Consent.GRANTED and step.replies:  # someone we know: no "Welcome to …"
-            first = replace(step.replies[0], text=_say(ctx, CHOOSE_LANGUAGE).text)
+            first = replace(step.replies[0], text=say(ctx, CHOOSE_LANGUAGE).text)
             step = replace(step, replies=(first, *step.replies[1:]))
         return _from_step(step, "reply", ONBOARDING)
     if keyword is Keyword.MENU:
-        return Turn("reply", (_say(ctx, MENU),), keyword=keyword)
+        return Turn("reply", (say(ctx, MENU),), keyword=keyword)
     in_poll = session is not None and session.flow.slug.startswith("poll-")
     if session is not None and in_poll and session.flow.slug not in {p.flow for p in world.open_polls}:
         # The poll closed while this resident was in it: say so once and let the conversation go.
@@ -218,9 +212,9 @@ def _kept(text: str, ctx: FlowContext) -> Turn:
     bare yes, ok or thanks is acknowledged, not kept)."""
     ref = ctx.params.get("ref")
     if not ref or is_acknowledgement(text):
-        return Turn("reply", (_say(ctx, FALLBACK),))
+        return Turn("reply", (say(ctx, FALLBACK),))
     kept = engine.SubmitFeedback(text, None, may_contact=False)
-    return Turn("reply", (_say(ctx, KEPT),), effects=(kept,))
+    return Turn("reply", (say(ctx, KEPT),), effects=(kept,))
 
 
 def _opt_in(
@@ -236,12 +230,12 @@ def _opt_in(
     if resident.consent == Consent.PENDING:
         return None
     if resident.consent == Consent.GRANTED:
-        return Turn("reply", () if silent else (_say(ctx, ALREADY),), keyword=Keyword.OPT_IN)
+        return Turn("reply", () if silent else (say(ctx, ALREADY),), keyword=Keyword.OPT_IN)
     if not resident.joined_before:
         onboarding = flows[ONBOARDING]
         step = engine.start(onboarding, ctx, CONSENT_NODE if CONSENT_NODE in onboarding.nodes else None)
         return replace(_from_step(step, "opt_in", ONBOARDING), consent=Consent.PENDING, keyword=Keyword.OPT_IN)
-    restarted = () if silent else (_say(ctx, RESTARTED),)
+    restarted = () if silent else (say(ctx, RESTARTED),)
     return Turn("opt_in", restarted, consent=Consent.GRANTED, end_session=session is not None, keyword=Keyword.OPT_IN)
 
 
@@ -251,9 +245,9 @@ def _consent_keyword(
     """STOP and HELP, answered whatever the consent (silent: the provider, e.g. Twilio Advanced Opt-Out, already
     answered it)."""
     if keyword is Keyword.OPT_OUT:
-        stopped_reply = () if silent else (_say(ctx, STOPPED),)
+        stopped_reply = () if silent else (say(ctx, STOPPED),)
         return Turn("opt_out", stopped_reply, consent=Consent.REVOKED, end_session=True, keyword=keyword)
-    replies: list[Reply] = [] if silent else [_say(ctx, HELP)]
+    replies: list[Reply] = [] if silent else [say(ctx, HELP)]
     if session and not stopped and replies:
         node = session.flow.nodes[session.node]
         replies.append(Reply(engine.expected_answer_hint(node, ctx), (), text_direction(ctx.locale)))
@@ -277,7 +271,7 @@ def _request(  # noqa: PLR0911  # one return per kind of request
         if session is not None and session.flow.slug.startswith("poll-"):
             return Turn("reply", (engine.ask(session.flow.nodes[session.node], ctx),))
         if not world.open_polls:
-            return Turn("reply", (_say(ctx, NO_POLL),), keyword=keyword)
+            return Turn("reply", (say(ctx, NO_POLL),), keyword=keyword)
         if len(world.open_polls) > 1 and POLLS_FLOW in flows:  # which one: numbered, in the resident's language
             titles = [(p.flow, pick_text(p.title, ctx.locale) or p.slug) for p in world.open_polls]
             listed = [[flow, title, title] for flow, title in titles]
@@ -285,7 +279,7 @@ def _request(  # noqa: PLR0911  # one return per kind of request
         return _poll_turn(world.open_polls[0], session, flows, ctx)
     if keyword is Keyword.EVENTS and EVENTS_FLOW in flows:
         if not world.events:
-            return Turn("reply", (_say(ctx, NO_EVENTS),), keyword=keyword)
+            return Turn("reply", (say(ctx, NO_EVENTS),), keyword=keyword)
         zone = str(ctx.resident.get("timezone") or "") or None  # unknown: each event in its own zone
         listings = {str(e.id): e.listing(ctx.locale, zone) for e in world.events}
         listed = [[event_id, line, title] for event_id, (title, line, _) in listings.items()]
@@ -296,15 +290,15 @@ def _request(  # noqa: PLR0911  # one return per kind of request
         return _from_step(engine.start(flows[FEEDBACK_FLOW], ctx), "reply", FEEDBACK_FLOW)
     if world.recent_items is not None:
         lines = [
-            _say(ctx, STATUS_TEXTS.get(status, STATUS_UNKNOWN), ref=str(ref)).text for ref, status in world.recent_items
+            say(ctx, STATUS_TEXTS.get(status, STATUS_UNKNOWN), ref=str(ref)).text for ref, status in world.recent_items
         ]
-        statuses = Reply("\n".join(lines), (), text_direction(ctx.locale)) if lines else _say(ctx, NO_ITEMS)
+        statuses = Reply("\n".join(lines), (), text_direction(ctx.locale)) if lines else say(ctx, NO_ITEMS)
         return Turn("reply", (statuses,))
     if world.item_status is not None:
         ref, status = world.item_status
         if world.decision is not None and status in DECIDED_TEXTS:  # what was decided, not "we will let you know"
             title, page = world.decision
-            said = _say(ctx, DECIDED_TEXTS[status], ref=str(ref), decision=pick_text(title, ctx.locale))
+            said = say(ctx, DECIDED_TEXTS[status], ref=str(ref), decision=pick_text(title, ctx.locale))
             return Turn("reply", (replace(said, text="\n".join(filter(None, [said.text, page]))),))
-        return Turn("reply", (_say(ctx, STATUS_TEXTS.get(status or "", STATUS_UNKNOWN), ref=str(ref)),))
+        return Turn("reply", (say(ctx, STATUS_TEXTS.get(status or "", STATUS_UNKNOWN), ref=str(ref)),))
     return None

@@ -138,3 +138,18 @@ class Turn:
     session_state: dict[str, Any] = field(default_factory=dict)
     keyword: Keyword | None = None
     resume: bool = False
+
+
+def started(step: engine.Step, flow: str, keyword: Keyword | None, effects: tuple[engine.Effect, ...] = ()) -> Turn:
+    """The turn that opens a conversation a keyword asked for: its first replies, and the conversation kept open
+    (unless it ended at once)."""
+    return Turn(
+        "reply",
+        step.replies,
+        effects=(*effects, *step.effects),
+        end_session=step.ended,
+        start_flow=None if step.ended else flow,
+        session_node=step.node,
+        session_state=step.state,
+        keyword=keyword,
+    )

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import String, and_, cast, exists, literal, select
 from sqlalchemy.orm import Session
 
-from bot.engagement.polls.public_results import SMALLEST_GROUP
+from bot.engagement.polls.public_results import SMALLEST_GROUP, groups_of_five
 from bot.engagement.residents import about_me
 from bot.states import Consent
 from bot.store.models import ConversationSession, OutboxItem, Resident
@@ -110,9 +110,7 @@ def by_group(session: Session, quarter: str) -> dict[str, list[Tally]]:
 
 
 def _groups(groups: dict[str, list[int]]) -> list[Tally]:
-    named = [_tally(g, s) for g, s in groups.items() if len(s) >= SMALLEST_GROUP]
-    small = [score for s in groups.values() if len(s) < SMALLEST_GROUP for score in s]
-    return sorted(named, key=lambda t: (-t.answers, t.group)) + ([_tally(TOGETHER, small)] if small else [])
+    return [_tally(group, scores) for group, scores in groups_of_five(groups, TOGETHER)]
 
 
 def _tally(group: str, scores: list[int]) -> Tally:

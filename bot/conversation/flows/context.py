@@ -13,6 +13,7 @@ from bot.conversation.text import fold
 from bot.i18n.bidi import isolate
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.negotiation import pick_text, text_direction
+from bot.messages import Reply
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,3 +88,10 @@ def match_choice(node: Node, answer: str, ctx: FlowContext, *, is_button: bool =
         if folded in names:
             return choice.value
     return None
+
+
+def say(ctx: FlowContext, message: Text, **params: str) -> Reply:
+    """A reply in the context's language with these words for its {placeholders} (isolated in right-to-left text)."""
+    if params:
+        ctx = replace(ctx, params={**ctx.params, **params})
+    return Reply(render_text(message, ctx), (), text_direction(ctx.locale))

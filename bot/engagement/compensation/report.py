@@ -96,6 +96,11 @@ class Total:
     owed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     paid: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
+    def add(self, line: Line) -> None:
+        """Count a line: its person (an erased one by the line) and its money, owed or paid."""
+        self.people.add(line.resident_id if line.resident_id is not None else f"line:{line.id}")
+        (self.paid if line.status == PAID else self.owed)[line.currency] += line.amount_minor
+
     def text(self, status: str) -> str:
         """The owed or paid money, each currency written as staff read it ("$75.00", or "$75.00 + €20.00")."""
         money = self.owed if status == OWED else self.paid
@@ -145,12 +150,17 @@ def totals(found: list[Line]) -> dict[str, list[Total]]:
     """People and money by area, language and channel (a person paid twice counted once; an erased one by line)."""
     by: dict[str, dict[str, Total]] = {dimension: {} for dimension in DIMENSIONS}
     for line in found:
-        person: int | str = line.resident_id if line.resident_id is not None else f"line:{line.id}"
         for dimension, group in zip(DIMENSIONS, (line.area, line.locale, line.channel), strict=True):
-            total = by[dimension].setdefault(group or "not known", Total(group or "not known"))
-            total.people.add(person)
-            (total.paid if line.status == PAID else total.owed)[line.currency] += line.amount_minor
+            by[dimension].setdefault(group or "not known", Total(group or "not known")).add(line)
     return {d: sorted(groups.values(), key=lambda t: (-len(t.people), t.group)) for d, groups in by.items()}
+
+
+def overall(found: list[Line]) -> Total:
+    """Everyone's people and money together."""
+    total = Total("all")
+    for line in found:
+        total.add(line)
+    return total
 
 
 def payees(session: Session, found: list[Line]) -> dict[int, dict[str, str]]:

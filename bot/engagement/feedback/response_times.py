@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.engagement.polls.public_results import SMALLEST_GROUP
+from bot.engagement.polls.public_results import SMALLEST_GROUP, groups_of_five
 from bot.store.engagement import InputItem
 
 
@@ -81,9 +81,7 @@ def speeds(session: Session, days: int) -> Speeds:
 
 
 def _groups(found: dict[str, list[tuple[float, bool]]]) -> list[Speed]:
-    named = [_speed(group, took) for group, took in found.items() if len(took) >= SMALLEST_GROUP]
-    few = [t for took in found.values() if len(took) < SMALLEST_GROUP for t in took]
-    return sorted(named, key=lambda s: (-s.answered, s.group)) + ([_speed("", few)] if few else [])
+    return [_speed(group, took) for group, took in groups_of_five(found, "")]
 
 
 def _speed(group: str, took: list[tuple[float, bool]]) -> Speed:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import unicodedata
 from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from babel.numbers import format_percent
 from sqlalchemy.orm import Session
@@ -18,9 +19,22 @@ from bot.i18n.formatting import babel_locale
 from bot.i18n.negotiation import pick_text
 from bot.store.engagement import Answer, Poll
 
+T = TypeVar("T")
 SMALLEST_GROUP = 5  # no count, percentage or breakdown of fewer residents is ever shown
 COUNTED_KINDS = ("ask-choice", "ask-multi", "ask-ranking", "ask-yes-no", "ask-rating")
 TOP_KINDS = ("ask-choice", "ask-multi", "ask-ranking")  # the choice questions whose top options residents are told
+
+
+def groups_of_five(groups: Mapping[str, Sequence[T]], together: str) -> list[tuple[str, list[T]]]:
+    """Groups of SMALLEST_GROUP or more by name, the largest first (then by name), and every smaller group counted
+    as one under `together`, last: no group of fewer than 5 is told apart."""
+    named = sorted(
+        ((g, list(m)) for g, m in groups.items() if len(m) >= SMALLEST_GROUP), key=lambda x: (-len(x[1]), x[0])
+    )
+    small = [member for members in groups.values() if len(members) < SMALLEST_GROUP for member in members]
+    return named + ([(together, small)] if small else [])
+
+
 EXCLUSIVE_KINDS = ("ask-choice", "ask-ranking", "ask-yes-no", "ask-rating")  # one option per respondent
 YES, NO = _("Yes"), _("No")
 MAX_TOP = 2

@@ -53,21 +53,13 @@ async def ledger_page(request: Request) -> Response:
             "more": max(len(shown) - SHOWN, 0),
             "status": status,
             "totals": everyone,
-            "overall": _overall(every),
+            "overall": report.overall(every),
             "representation": representation_panel(session, None, report.payees(session, every)) if every else None,
         }
 
     context = await runtime.db.in_transaction(load)
     page_title = "Compensation"
     return render(request, "dashboard/compensation.html", title=page_title, language_names=LANGUAGE_NAMES, **context)
-
-
-def _overall(every: list[report.Line]) -> report.Total:
-    total = report.Total("all")
-    for line in every:
-        total.people.add(line.resident_id if line.resident_id is not None else f"line:{line.id}")
-        (total.paid if line.status == ledger.PAID else total.owed)[line.currency] += line.amount_minor
-    return total
 
 
 @page("pay")

@@ -47,10 +47,11 @@ async def theme_page(request: Request) -> Response:
 
     def load(session: Session) -> dict[str, Any] | None:
         visible = sharing.visible_to(session, staff, "item")
-        shown = next((t for t in stored.listing(session, visible) if t.id == theme_id), None)
+        every = stored.listing(session, visible)
+        shown = next((t for t in every if t.id == theme_id), None)
         if shown is None:
             return None
-        others = [t for t in stored.listing(session, visible) if t.id != theme_id]
+        others = [t for t in every if t.id != theme_id]
         drafts = [
             (d.slug, pick_text(d.title, runtime.settings.default_locale) or d.slug)
             for d in session.scalars(select(Decision).where(Decision.status == DecisionStatus.DRAFT))
