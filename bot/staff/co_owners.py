@@ -40,13 +40,8 @@ def set_owners(
     session: Session, kind: str, subject: str, organization_ids: set[int], actor: str, now: datetime
 ) -> list[str]:
     """Make exactly these organizations co-owners (each also sees it); the names (audited)."""
-    known = set(session.scalars(select(Organization.id).where(Organization.id.in_(organization_ids))))
-    for organization in owners(session, kind, subject):
-        if organization.id not in known:
-            sharing.unshare(session, organization.id, OWNER[kind], subject)
-    for organization_id in sorted(known):
-        sharing.share(session, organization_id, SHARED_AS[kind], subject, now)
-        sharing.share(session, organization_id, OWNER[kind], subject, now)
+    for organization_id in sharing.share_exactly(session, OWNER[kind], subject, organization_ids, now):
+        sharing.share(session, organization_id, SHARED_AS[kind], subject, now)  # a co-owner sees it
     session.flush()
     named = [o.name for o in owners(session, kind, subject)]
     audit.record(session, actor, f"{kind}.co_owners", f"{kind}:{subject}", now, organizations=named)

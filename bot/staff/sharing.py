@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from bot.engagement.broadcasts.audiences import normalised
 from bot.ids import record_id
 from bot.store.engagement import Broadcast, InputItem, Poll
-from bot.store.staff import Share
+from bot.store.staff import Organization, Share
 
 KINDS = ("poll", "item", "topic", "audience", "decision", "owner:poll", "owner:item")
 
@@ -45,6 +45,19 @@ def unshare(session: Session, organization_id: int, kind: str, subject: str) -> 
         select(Share).where(Share.organization_id == organization_id, Share.kind == kind, Share.subject == subject)
     ):
         session.delete(row)
+
+
+def share_exactly(session: Session, kind: str, subject: str, organization_ids: set[int], now: datetime) -> set[int]:
+    """Share something with exactly these organizations (those that exist): the others' shares of it end. The
+    organizations it is shared with now."""
+    known = set(session.scalars(select(Organization.id).where(Organization.id.in_(organization_ids))))
+    for share_row in session.scalars(select(Share).where(Share.kind == kind, Share.subject == subject)):
+        if share_row.organization_id not in known:
+            session.delete(share_row)
+    for organization_id in sorted(known):
+        share(session, organization_id, kind, subject, now)
+    session.flush()
+    return known
 
 
 def shared_with(session: Session, organization_id: int | None) -> dict[str, set[str]]:

@@ -40,14 +40,9 @@ def set_co_owners(
     """Name the co-owners of a draft and whether it is co-decided (audited); any sign-off given is cleared."""
     if decision.status != DecisionStatus.DRAFT:
         raise CoDecisionError("This decision is published: its co-owners can no longer change.")
-    known = set(session.scalars(select(Organization.id).where(Organization.id.in_(organization_ids))))
-    if co_decided and not known:
+    if co_decided and not session.scalar(select(Organization.id).where(Organization.id.in_(organization_ids))):
         raise CoDecisionError("Choose the partner organizations that decide it together with you.")
-    for organization in co_owners(session, decision):
-        if organization.id not in known:
-            sharing.unshare(session, organization.id, KIND, decision.slug)
-    for organization_id in sorted(known):
-        sharing.share(session, organization_id, KIND, decision.slug, now)
+    known = sharing.share_exactly(session, KIND, decision.slug, organization_ids, now)
     decision.co_decided, decision.updated_at = co_decided, now
     clear_sign_offs(session, decision)
     audit.record(
