@@ -21,6 +21,7 @@ from bot.delivery.rules import SendRules
 from bot.delivery.sweeps import Schedule, run_sweeps
 from bot.delivery.worker import DeliveryWorker
 from bot.messages import Channel
+from bot.pipeline.batching import GroupCommit
 from bot.pipeline.orchestrator import Pipeline
 from bot.program import Program
 from bot.settings import Settings
@@ -68,6 +69,11 @@ class Runtime:
         self.db = Database(self.settings.database_url)
         self.flows = FlowRegistry()
         self.pipeline = Pipeline(self.db, self.settings, self.clock, self.flows)
+
+    @cached_property
+    def inbound(self) -> GroupCommit:
+        """Where the webhooks hand inbound messages: to the pipeline in groups, one commit each."""
+        return GroupCommit(self.db, self.pipeline)
 
     @cached_property
     def twilio(self) -> TwilioSms | None:

@@ -4,9 +4,12 @@ items and RSVPs (with the replies some of them call for)."""
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cached_property
+from typing import Any, cast
 
+from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.orm import Session
 
 from bot.conversation.check_in import PAYOUT_FLOW
@@ -33,6 +36,7 @@ from bot.engagement.polls.answers import poll_for_flow, record_answer
 from bot.engagement.residents import about_me
 from bot.i18n.negotiation import text_direction
 from bot.messages import Reply
+from bot.pipeline.sender import RESIDENTS, ResidentRow
 from bot.program import Program
 from bot.states import Consent
 from bot.store.engagement import Event
@@ -40,13 +44,17 @@ from bot.store.models import ConsentEvent, Resident
 from bot.store.outbox import cancel_unsent, notice_row, queue_once, reachable_address
 
 ERASE_QUESTION = "erase_everything"  # the delete-my-data flow's confirmation
+CONSENT_EVENTS = cast(Table, ConsentEvent.__table__)
+_SET_RESIDENT = update(RESIDENTS).where(RESIDENTS.c.id == bindparam("resident_id"))
+_NEW_CONSENT_EVENT = insert(CONSENT_EVENTS)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Situation:
     """Who said it, where, in which conversation, and the program's defaults for what the resident has not said."""
 
-    resident: Resident
+    session: Session
+    person: ResidentRow  # as read with the message, then as the turn changed it
     channel: str
     message_id: int
     flow_slug: str | None
@@ -55,6 +63,19 @@ class Situation:
     now: datetime
     topic: str | None = None  # what the conversation is about (its answers' topic), e.g. decision:<slug>
 
+    @cached_property
+    def resident(self) -> Resident:
+        """The resident as an ORM object, for the effects that change more than a field (read fresh when first
+        needed: the turn's own field and consent changes are written before)."""
+        found = self.session.get(Resident, self.person.id, populate_existing=True)
+        assert found is not None
+        return found
+
+    @property
+    def locale(self) -> str:
+        """The resident's language after the turn, or the program's default."""
+        return self.person.locale_or(self.program.default_locale)
+
 
 def apply_effects(session: Session, turn: Turn, where: Situation, rng: random.Random) -> tuple[list[Reply], list[Owed]]:
     """Store everything the turn changed; the replies some effects call for (an RSVP's confirmation), and what the
@@ -62,24 +83,23 @@ def apply_effects(session: Session, turn: Turn, where: Situation, rng: random.Ra
     _update_resident(session, turn, where)
     replies: list[Reply] = []
     owed: list[Owed] = []
-    resident, now = where.resident, where.now
-    locale = resident.locale_or(where.program.default_locale)  # after the turn set it, if it did
+    now, locale = where.now, where.locale  # after the turn set it, if it did
     for effect in turn.effects:
         if isinstance(effect, RecordAnswer):
             _record(session, effect, where, locale, rng)
         elif isinstance(effect, CheckIn):
             event = session.get(Event, effect.event_id)
-            _new, due = ledger.check_in(session, event, resident, where.channel, now) if event else (False, None)
-            owed.extend([due] if due else [])
+            checked = ledger.check_in(session, event, where.resident, where.channel, now) if event else None
+            owed.extend([checked[1]] if checked and checked[1] else [])
         elif isinstance(effect, ForgetAboutMe):
-            about_me.forget(session, resident.id, where.channel, now)
+            about_me.forget(session, where.person.id, where.channel, now)
         elif isinstance(effect, SubmitFeedback) and where.ref is not None:
-            item = submit_feedback(session, resident, where.ref, effect, locale, where.channel, now)
+            item = submit_feedback(session, where.resident, where.ref, effect, locale, where.channel, now)
             if item.kind == proposals.KIND:
                 session.flush()
                 proposals.received(session, item, now)
         elif isinstance(effect, Support):
-            proposals.support(session, effect.proposal_id, resident, (where.channel, locale), now, where.program)
+            proposals.support(session, effect.proposal_id, where.resident, (where.channel, locale), now, where.program)
         elif isinstance(effect, Rsvp):
             replies.extend(_rsvp(session, effect, where, locale))
     completed = _completed_poll(session, turn, where)
@@ -138,37 +158,43 @@ def wants_erasure(turn: Turn, where: Situation) -> bool:
 
 
 def _update_resident(session: Session, turn: Turn, where: Situation) -> None:
-    """The fields the conversation set (language, area, answers kept on the resident) and a change of consent."""
-    resident, now = where.resident, where.now
+    """The fields the conversation set (language, answers kept on the resident) and a change of consent, in one
+    statement; then the area (matched to the program's areas), which needs the resident as an ORM object."""
+    person, now = where.person, where.now
+    changes: dict[str, Any] = {}
+    area: tuple[str | None] | None = None
     for effect in turn.effects:
         if not isinstance(effect, SetField):
             continue
         if effect.field == "locale" and effect.value:
-            resident.locale = effect.value
+            changes["locale"] = effect.value
         elif effect.field == "area":  # matched to the program's areas; what was typed is kept too
-            assign_area(session, resident, effect.value, where.program.default_locale)
+            area = (effect.value,)
         elif effect.field == "about_me" and effect.value:  # its own consent, kept apart
-            about_me.record_consent(session, resident.id, effect.value, where.channel, now)
+            about_me.record_consent(session, person.id, effect.value, where.channel, now)
         elif effect.field.startswith("fields."):
-            resident.fields = {**resident.fields, effect.field.removeprefix("fields."): effect.value}
-    if turn.consent and turn.consent != resident.consent:
-        resident.consent = turn.consent
+            changes["fields"] = {
+                **changes.get("fields", person.fields),
+                effect.field.removeprefix("fields."): effect.value,
+            }
+    if turn.consent and turn.consent != person.consent:
+        changes["consent"] = turn.consent
+    if changes:
+        db = session.connection()
+        db.execute(_SET_RESIDENT, {"resident_id": person.id, **changes, "updated_at": now})
+        where.person = replace(person, **changes)
+    if "consent" in changes:
         source = turn.keyword.value if turn.keyword else "onboarding"
-        session.add(
-            ConsentEvent(
-                resident_id=resident.id,
-                state=turn.consent,
-                source=source,
-                channel=where.channel,
-                message_id=where.message_id,
-                at=now,
-            )
-        )
+        event = {"resident_id": person.id, "state": turn.consent, "source": source, "channel": where.channel}
+        db.execute(_NEW_CONSENT_EVENT, {**event, "message_id": where.message_id, "at": now})
         if turn.consent == Consent.REVOKED:
             # STOP wins over anything already queued, on every channel of this resident.
-            cancel_unsent(session, resident.id, now)
-    if session.is_modified(resident):
+            cancel_unsent(session, person.id, now)
+    if area is not None:
+        resident = where.resident
+        assign_area(session, resident, area[0], where.program.default_locale)
         resident.updated_at = now
+        where.person = replace(where.person, area=resident.area)
 
 
 def _tell_promoted(session: Session, event: Event, resident_id: int, where: Situation) -> None:

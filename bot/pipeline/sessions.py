@@ -5,23 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, delete, insert, select, update
+from sqlalchemy import Table, delete, insert, update
 from sqlalchemy.orm import Session
 
 from bot.conversation.views import SessionView, Turn
 from bot.engagement.polls.answers import POLL_FLOW_PREFIX
+from bot.pipeline.sender import SessionRow
 from bot.store.flow_registry import FlowRegistry
 from bot.store.models import ConversationSession
 
 SESSIONS = cast(Table, ConversationSession.__table__)
 
 
-def session_row(session: Session, resident_id: int) -> Row[Any] | None:
-    """The resident's conversation row, if they are in one."""
-    return session.connection().execute(select(SESSIONS).where(SESSIONS.c.resident_id == resident_id)).first()
-
-
-def session_view(session: Session, flows: FlowRegistry, row: Row[Any] | None) -> SessionView | None:
+def session_view(session: Session, flows: FlowRegistry, row: SessionRow | None) -> SessionView | None:
     """The conversation as the router sees it: the flow, the node, its state, and a poll paused underneath."""
     if row is None:
         return None
@@ -43,7 +39,7 @@ def start_session(
 
 
 def save_session(
-    session: Session, flows: FlowRegistry, resident_id: int, row: Row[Any] | None, turn: Turn, now: datetime
+    session: Session, flows: FlowRegistry, resident_id: int, row: SessionRow | None, turn: Turn, now: datetime
 ) -> None:
     """Where the conversation stands after this turn (Core statements: one row, no unit of work)."""
     db = session.connection()

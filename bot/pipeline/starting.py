@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from bot.channels.segments import fits_in_a_bot_message
 from bot.conversation.flows.context import FlowContext
 from bot.conversation.flows.engine import start
+from bot.pipeline.sender import ResidentRow
 from bot.pipeline.sessions import start_session
 from bot.program import Program
 from bot.store.flow_registry import FlowRegistry
@@ -18,7 +19,9 @@ from bot.store.models import Resident
 from bot.store.outbox import queue_once, reply_row
 
 
-def flow_context(resident: Resident, program: Program, params: dict[str, str], now: datetime) -> FlowContext:
+def flow_context(
+    resident: Resident | ResidentRow, program: Program, params: dict[str, str], now: datetime
+) -> FlowContext:
     """The one context a flow runs with, for a resident's message or a conversation the program starts."""
     locale = resident.locale_or(program.default_locale)
     facts = {

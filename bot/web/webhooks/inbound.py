@@ -1,4 +1,5 @@
-"""What every inbound webhook shares: a bounded body, one message through the pipeline, and "send it again"."""
+"""What every inbound webhook shares: a bounded body, one message through the pipeline (in a group committed
+together with those that arrived alongside it), and "send it again"."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from bot.channels.twilio_sms import MAX_BODY_BYTES
 from bot.delivery.gate import settled
 from bot.ids import plain_number
 from bot.messages import Inbound
-from bot.pipeline.orchestrator import Handled
+from bot.pipeline.orchestrator import Arrival, Handled
 from bot.runtime import Runtime
 
 
@@ -36,9 +37,7 @@ async def handle_inbound(
 ) -> Handled:
     """One message through the pipeline (TransientFailure when it must be sent again). A STOP answered inline
     waits, before its confirmation goes back, for the resident's messages already in a provider's hands."""
-    handled = await runtime.db.run(
-        lambda: runtime.pipeline.handle(inbound, reply_inline=reply_inline, provider_replied=provider_replied)
-    )
+    handled = await runtime.inbound.handle(Arrival(inbound, reply_inline, provider_replied))
     if handled.queued:
         runtime.wake_worker()
     if reply_inline and handled.opted_out and handled.resident_id is not None:

@@ -1,0 +1,122 @@
+"""Who sent a message, in one read: the resident behind the address with their conversation (locked in the one
+order every message takes), or a new resident made for an address never seen; statements built once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bot.i18n.negotiation import negotiate
+from bot.messages import Inbound
+from bot.states import Consent
+from bot.store.models import Address as AddressRow
+from bot.store.models import ConversationSession, Message, Resident
+
+RESIDENTS = cast(Table, Resident.__table__)
+ADDRESSES = cast(Table, AddressRow.__table__)
+SESSIONS = cast(Table, ConversationSession.__table__)
+MESSAGES = cast(Table, Message.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentRow:
+    """What the conversation knows of a resident, as read with their message (not an ORM object: no unit of work)."""
+
+    id: int
+    locale: str | None
+    timezone: str | None
+    consent: str
+    area: str | None
+    fields: dict[str, Any]
+
+    def locale_or(self, default: str) -> str:
+        """The resident's language, or the program's default while they have not chosen one."""
+        return self.locale or default
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """The resident's conversation row as read with their message."""
+
+    id: int
+    flow_version_id: int
+    node: str
+    state: dict[str, Any]
+
+
+_SENDER = (
+    select(
+        RESIDENTS.c.id,
+        RESIDENTS.c.locale,
+        RESIDENTS.c.timezone,
+        RESIDENTS.c.consent,
+        RESIDENTS.c.area,
+        RESIDENTS.c.fields,
+        SESSIONS.c.id.label("session_id"),
+        SESSIONS.c.flow_version_id,
+        SESSIONS.c.node,
+        SESSIONS.c.state,
+    )
+    .select_from(ADDRESSES.join(RESIDENTS, RESIDENTS.c.id == ADDRESSES.c.resident_id))
+    .outerjoin(SESSIONS, SESSIONS.c.resident_id == RESIDENTS.c.id)
+    .where(ADDRESSES.c.channel == bindparam("channel"), ADDRESSES.c.value == bindparam("value"))
+)
+# On PostgreSQL the resident's row is locked first, by every message (two from one resident wait for each other
+# instead of deadlocking); a key-share lock lets the delivery worker's gate read it meanwhile. SQLite has one writer.
+_SENDER_LOCKED = _SENDER.with_for_update(key_share=True, of=RESIDENTS)
+_NEW_RESIDENT = insert(RESIDENTS).returning(RESIDENTS.c.id)
+_FORGET_RESIDENT = delete(RESIDENTS).where(RESIDENTS.c.id == bindparam("resident_id"))
+# A first message from one new address in two processes at once: the second address is not stored, its resident
+# is forgotten, and the message goes to the first one's.
+_NEW_ADDRESS = {
+    name: dialect.insert(ADDRESSES).on_conflict_do_nothing().returning(ADDRESSES.c.resident_id)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+# One row per provider id and channel: a duplicate stores nothing and returns no id.
+_NEW_MESSAGE = {
+    name: dialect.insert(MESSAGES).on_conflict_do_nothing().returning(MESSAGES.c.id)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+
+
+def _rows(row: Any) -> tuple[ResidentRow, SessionRow | None]:
+    resident = ResidentRow(row.id, row.locale, row.timezone, row.consent, row.area, row.fields or {})
+    if row.session_id is None:
+        return resident, None
+    return resident, SessionRow(row.session_id, row.flow_version_id, row.node, row.state or {})
+
+
+def find_sender(session: Session, inbound: Inbound, now: datetime) -> tuple[ResidentRow, SessionRow | None]:
+    """The resident behind the message's address with their conversation, made first for a new address."""
+    db = session.connection()
+    where = {"channel": inbound.address.channel.value, "value": inbound.address.value}
+    query = _SENDER if db.dialect.name == "sqlite" else _SENDER_LOCKED
+    for _ in range(2):
+        found = db.execute(query, where).first()
+        if found is not None:
+            return _rows(found)
+        hint = negotiate(inbound.language_hint, default="") or None
+        values: dict[str, Any] = {
+            "locale": hint,
+            "consent": Consent.PENDING,
+            "fields": {},
+            "created_at": now,
+            "updated_at": now,
+        }
+        resident_id = db.execute(_NEW_RESIDENT, {**values, "display_name": inbound.display_name}).scalar_one()
+        address = {**where, "resident_id": resident_id, "reachable": True, "created_at": now}
+        if db.execute(_NEW_ADDRESS[db.dialect.name], address).first() is None:
+            db.execute(_FORGET_RESIDENT, {"resident_id": resident_id})
+    raise LookupError("the address was taken and released again while its first message was stored")
+
+
+def store_inbound(session: Session, values: dict[str, Any]) -> int | None:
+    """Store an inbound message's row; None when its provider id was stored before (a duplicate)."""
+    db = session.connection()
+    stored = db.execute(_NEW_MESSAGE[db.dialect.name], values).scalar()
+    return None if stored is None else int(stored)

@@ -1,0 +1,178 @@
+"""Where an inbound SMS webhook's time goes: the real app driven in-process (no sockets), under cProfile, with the
+SQL statements each message costs counted.
+
+    .venv/bin/python -m tests.perf.profile_webhook                 # 3,000 messages, top 25 functions
+    .venv/bin/python -m tests.perf.profile_webhook --concurrency 32 --top 40 --messages 5000
+
+The requests are the webhook benchmark's (same mix of texts and senders, signed with twilio's validator); they go
+straight to the ASGI app, `--concurrency` at a time, on a fresh SQLite file (or `--postgres URL`, a new schema
+dropped afterwards). Not part of pytest: it is a tool for reading a profile, not a measurement to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import os
+import pstats
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import event
+
+from tests.perf.bench_webhook import TO_NUMBER, WEBHOOK_PATH, Credentials, make_plan
+
+PUBLIC_URL = "http://bench.invalid"
+
+
+def _environment(database_url: str, creds: Credentials) -> None:
+    for key in [k for k in os.environ if k.startswith("LOOPLINE_")]:
+        del os.environ[key]
+    os.environ.update(
+        {
+            "LOOPLINE_DATABASE_URL": database_url,
+            "LOOPLINE_PUBLIC_URL": PUBLIC_URL,
+            "LOOPLINE_TWILIO_ACCOUNT_SID": creds.account_sid,
+            "LOOPLINE_TWILIO_AUTH_TOKEN": creds.auth_token,
+            "LOOPLINE_TWILIO_FROM": TO_NUMBER,
+            "LOOPLINE_TWILIO_API_BASE": "http://127.0.0.1:9",
+        }
+    )
+
+
+def _requests(count: int, warmup: int, creds: Credentials) -> tuple[list[tuple[bytes, bytes]], int]:
+    from twilio.request_validator import RequestValidator  # noqa: PLC0415
+
+    validator = RequestValidator(creds.auth_token)
+    before, measured = make_plan(count, warmup, seed=1, residents=2000)
+    built = []
+    for index, (sender, text) in enumerate([*before, *measured]):
+        params = {
+            "MessageSid": f"SM{index:032x}",
+            "AccountSid": creds.account_sid,
+            "From": sender,
+            "To": TO_NUMBER,
+            "Body": text,
+            "NumSegments": "1",
+            "NumMedia": "0",
+        }
+        built.append((urlencode(params).encode(), validator.compute_signature(PUBLIC_URL + WEBHOOK_PATH, params).encode()))
+    return built, len(before)
+
+
+async def _call(app: Any, body: bytes, signature: bytes) -> int:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": WEBHOOK_PATH,
+        "raw_path": WEBHOOK_PATH.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "server": ("bench.invalid", 80),
+        "client": ("127.0.0.1", 5000),
+        "headers": [
+            (b"host", b"bench.invalid"),
+            (b"content-type", b"application/x-www-form-urlencoded"),
+            (b"x-twilio-signature", signature),
+            (b"content-length", str(len(body)).encode()),
+        ],
+    }
+    sent = False
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            await asyncio.sleep(3600)
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+async def _drive(app: Any, requests: Sequence[tuple[bytes, bytes]], concurrency: int) -> Counter[int]:
+    statuses: Counter[int] = Counter()
+    queue = iter(requests)
+
+    async def lane() -> None:
+        for body, signature in queue:
+            statuses[await _call(app, body, signature)] += 1
+
+    await asyncio.gather(*(lane() for _ in range(concurrency)))
+    return statuses
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--top", type=int, default=25, help="functions listed (0: no profiler, wall time only)")
+    parser.add_argument("--postgres", help="a PostgreSQL URL instead of SQLite (a schema made and dropped)")
+    args = parser.parse_args(argv)
+    creds = Credentials.generate()
+    from tests.perf.bench_broadcast import fresh_database  # noqa: PLC0415
+
+    kind = "postgres" if args.postgres else "sqlite"
+    with tempfile.TemporaryDirectory() as folder, fresh_database(kind, Path(folder), args.postgres, "profile") as db:
+        return _run(args, db.url, creds)
+
+
+def _run(args: argparse.Namespace, url: str, creds: Credentials) -> int:
+    _environment(url, creds)
+    from bot.runtime import Runtime  # noqa: PLC0415
+    from bot.settings import load_settings  # noqa: PLC0415
+    from bot.web.app import create_app  # noqa: PLC0415
+
+    runtime = Runtime(load_settings(os.environ))
+    runtime.prepare(migrate=True)
+    app = create_app(runtime, deliver=False)
+    requests, warmup = _requests(args.messages, args.warmup, creds)
+    statements: Counter[str] = Counter()
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        statements[statement.split(None, 1)[0].upper()] += 1
+
+    asyncio.run(_drive(app, requests[:warmup], args.concurrency))
+    event.listen(runtime.db.engine, "before_cursor_execute", count)
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    if args.top:
+        profiler.enable()
+    statuses = asyncio.run(_drive(app, requests[warmup:], args.concurrency))
+    profiler.disable()
+    elapsed = time.perf_counter() - started
+    runtime.close()
+    measured = len(requests) - warmup
+    if args.top:
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats("tottime").print_stats(args.top)
+        stats.sort_stats("cumulative").print_stats(args.top)
+        print(out.getvalue())
+    per_message = {kind: round(n / measured, 2) for kind, n in statements.most_common()}
+    where = "under the profiler" if args.top else "(no profiler)"
+    print(f"statuses {dict(statuses)}; {measured} messages in {elapsed:.2f} s {where}: {elapsed / measured * 1000:.3f} ms each")
+    print(f"SQL statements per message: {round(sum(statements.values()) / measured, 2)} {per_message}")
+    return 0 if set(statuses) <= {200} else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
