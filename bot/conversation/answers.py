@@ -14,6 +14,7 @@ from bot.i18n.negotiation import SUPPORTED_LOCALES
 MAX_FOLDED = 500  # no real poll answer is longer; longer text is not an answer
 _MAX_PARSES = 16  # more readings of one message than this: it is too ambiguous to act on
 _AMBIGUOUS = -1
+_MOST_RESOLVED = 4096  # pieces of answers remembered per question (the same few words come again and again)
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,8 @@ class _Choices:
                     found = named if named == {int(number) - 1} else set()
             if not found and piece not in _THEN:  # "then" is a separator, not a typo for "the"
                 found = self.near(piece)
+            if len(self.cache) >= _MOST_RESOLVED:
+                self.cache.clear()
             self.cache[piece] = None if not found else found.pop() if len(found) == 1 else _AMBIGUOUS
         return self.cache[piece]
 
@@ -255,9 +258,27 @@ class _Choices:
         return set() if any(_AMBIGUOUS in r for r in readings) else readings
 
 
+_BUILT: dict[tuple[int, str], tuple[Sequence[Option], _Choices]] = {}
+_MOST_BUILT = 512
+
+
+def _choices(options: Sequence[Option], locale: str) -> _Choices:
+    """The index of a question's options in a locale, built once per question (flows are parsed once per process
+    and never change, so their options are the same objects every time) and kept with what it has resolved."""
+    key = (id(options), locale)
+    built = _BUILT.get(key)
+    if built is not None and built[0] is options:
+        return built[1]
+    if len(_BUILT) >= _MOST_BUILT:
+        _BUILT.clear()
+    choices = _Choices(options, locale)
+    _BUILT[key] = (options, choices)
+    return choices
+
+
 def parse_single(answer: str, options: Sequence[Option], locale: str) -> str | None:
     """The one option an answer names by number, label (any supported language), synonym or a near typo."""
-    chosen = {frozenset(r) for r in _Choices(options, locale).readings(answer, _AND, letters=False)}
+    chosen = {frozenset(r) for r in _choices(options, locale).readings(answer, _AND, letters=False)}
     if len(chosen) != 1:
         return None
     (only,) = chosen
@@ -268,7 +289,7 @@ def parse_multi(
     answer: str, options: Sequence[Option], locale: str, max_choices: int | None = None
 ) -> tuple[str, ...] | None:
     """The options an answer names ("1,3", "1 and 3", "a c", "all"), in the options' order; None if in doubt."""
-    choices = _Choices(options, locale)
+    choices = _choices(options, locale)
     folded = normalise(answer)
     if folded in _ALL and not choices.exact(folded):
         chosen: set[frozenset[int]] = {frozenset(range(len(options)))}
@@ -284,7 +305,7 @@ def parse_multi(
 
 def parse_ranking(answer: str, options: Sequence[Option], locale: str, max_ranked: int = 5) -> tuple[str, ...] | None:
     """Distinct options in the resident's order ("3 1 2", "3>1>2", "c a b"), at most max_ranked; else None."""
-    readings = _Choices(options, locale).readings(answer, _THEN, letters=True)
+    readings = _choices(options, locale).readings(answer, _THEN, letters=True)
     if len(readings) != 1:
         return None
     (order,) = readings

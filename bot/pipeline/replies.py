@@ -16,6 +16,7 @@ from bot.store.models import Message
 from bot.store.outbox import OUTBOX, outbox_row
 
 MESSAGES = cast(Table, Message.__table__)
+_NEW_OUTBOX_ROW = insert(OUTBOX)
 
 
 def outbound_message_row(resident_id: int | None, outbound: Outbound, now: datetime) -> dict[str, Any]:
@@ -52,5 +53,5 @@ def queue_replies(
             sent_id = insert_returning_id(session, MESSAGES, outbound_message_row(resident_id, outbound, now))
             row.update(status="sent", message_id=sent_id, finished_at=now, attempts=1)
             answered_now.append(outbound)
-        session.connection().execute(insert(OUTBOX), row)
+        session.connection().execute(_NEW_OUTBOX_ROW, row)
     return answered_now

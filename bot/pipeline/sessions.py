@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, update
+from sqlalchemy import Table, bindparam, delete, insert, update
 from sqlalchemy.orm import Session
 
 from bot.conversation.views import SessionView, Turn
@@ -15,6 +15,10 @@ from bot.store.flow_registry import FlowRegistry
 from bot.store.models import ConversationSession
 
 SESSIONS = cast(Table, ConversationSession.__table__)
+_THIS = SESSIONS.c.id == bindparam("session_id")
+_NEW = insert(SESSIONS)
+_SET = update(SESSIONS).where(_THIS)
+_END = delete(SESSIONS).where(_THIS)
 
 
 def session_view(session: Session, flows: FlowRegistry, row: SessionRow | None) -> SessionView | None:
@@ -35,7 +39,7 @@ def start_session(
 ) -> None:
     """A conversation the program starts (the resident's next message answers its first question)."""
     values = {"flow_version_id": version_id, "node": node, "state": state, "started_at": now, "updated_at": now}
-    session.connection().execute(insert(SESSIONS), {"resident_id": resident_id, **values})
+    session.connection().execute(_NEW, {"resident_id": resident_id, **values})
 
 
 def save_session(
@@ -47,9 +51,9 @@ def save_session(
     if turn.end_session:
         if row is not None and turn.resume and isinstance(paused, dict):
             resumed = {"flow_version_id": paused["flow_version_id"], "node": paused["node"], "state": paused["state"]}
-            db.execute(update(SESSIONS).where(SESSIONS.c.id == row.id).values(**resumed, updated_at=now))
+            db.execute(_SET, {"session_id": row.id, **resumed, "updated_at": now})
         elif row is not None:
-            db.execute(delete(SESSIONS).where(SESSIONS.c.id == row.id))
+            db.execute(_END, {"session_id": row.id})
         if turn.start_flow is None or turn.resume:
             return
         row, paused = None, None  # one conversation ended and the next begins (a poll's end, then the payout)
@@ -65,10 +69,7 @@ def save_session(
             start_session(session, resident_id, version_id, turn.session_node, state, now)
         else:
             values = {"flow_version_id": version_id, "node": turn.session_node, "state": state}
-            db.execute(update(SESSIONS).where(SESSIONS.c.id == row.id).values(**values, started_at=now, updated_at=now))
+            db.execute(_SET, {"session_id": row.id, **values, "started_at": now, "updated_at": now})
     elif row is not None and turn.session_node is not None:
-        db.execute(
-            update(SESSIONS)
-            .where(SESSIONS.c.id == row.id)
-            .values(node=turn.session_node, state=turn.session_state, updated_at=now)
-        )
+        values = {"node": turn.session_node, "state": turn.session_state, "updated_at": now}
+        db.execute(_SET, {"session_id": row.id, **values})

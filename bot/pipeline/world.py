@@ -29,17 +29,19 @@ from bot.states import EventStatus, PollStatus
 from bot.store.engagement import Event, Poll
 from bot.store.models import Resident
 
+_POLLS = (
+    select(Poll.slug, Poll.status, Poll.keywords, Poll.results_url, Poll.title)
+    .where(Poll.status != PollStatus.DRAFT)
+    .order_by(Poll.opened_at.desc(), Poll.id.desc())
+)
+
 
 def read_world(
     session: Session, resident_id: int, text: str, now: datetime, page: Callable[[str], str | None] = lambda _: None
 ) -> World:
     """The open polls (newest first), every published poll's keywords, the status a STATUS message asks for, and
     what is held about the resident when MY DATA asks."""
-    polls = session.execute(
-        select(Poll.slug, Poll.status, Poll.keywords, Poll.results_url, Poll.title)
-        .where(Poll.status != PollStatus.DRAFT)
-        .order_by(Poll.opened_at.desc(), Poll.id.desc())
-    ).all()
+    polls = session.connection().execute(_POLLS).all()
     views = [(p, PollView(p.slug, p.status, POLL_FLOW_PREFIX + p.slug, p.results_url, p.title)) for p in polls]
     keywords = {fold(word): view for poll, view in views for word in poll.keywords.values() if fold(word)}
     keyword = match_keyword(text)

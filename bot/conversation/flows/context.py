@@ -12,7 +12,7 @@ from bot.conversation.flows.schema import Node, Text
 from bot.conversation.text import fold
 from bot.i18n.bidi import isolate
 from bot.i18n.catalogs import Translator, _
-from bot.i18n.negotiation import pick_text, text_direction
+from bot.i18n.negotiation import SUPPORTED_LOCALES, pick_text, text_direction
 from bot.messages import Reply
 
 
@@ -65,6 +65,15 @@ def render_text(text: Text, ctx: FlowContext) -> str:
     if "contact" in fields and not ctx.params.get("contact"):
         params["contact"] = translator.gettext(CONTACT)
     return raw.format_map(params)
+
+
+def has_placeholders(text: Text, ctx: FlowContext) -> bool:
+    """Whether the text has a {placeholder} in any supported language (else it reads the same for everyone)."""
+    for locale in SUPPORTED_LOCALES:
+        raw = ctx.translator(locale).gettext(text) if isinstance(text, str) else pick_text(text, locale)
+        if any(name for _, name, _, _ in string.Formatter().parse(raw)):
+            return True
+    return False
 
 
 def frequency(translator: Translator, per_month: int) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.conversation.agenda import PROPOSAL_TOPIC
@@ -16,12 +16,14 @@ from bot.states import DecisionStatus, ItemStatus
 from bot.store.engagement import Decision, DecisionLink, InputItem
 from bot.store.models import Resident
 
+_REF_TAKEN = select(InputItem.id).where(InputItem.ref == bindparam("ref"))
+
 
 def allocate_ref(session: Session, rng: random.Random) -> int:
     """A short reference residents can quote (e.g. 4821): four digits while they last, then more."""
     for digits in (4, 4, 4, 5, 5, 6, 6, 7):
         ref = rng.randrange(10 ** (digits - 1), 10**digits)
-        if session.scalar(select(InputItem.id).where(InputItem.ref == ref)) is None:
+        if session.connection().execute(_REF_TAKEN, {"ref": ref}).first() is None:
             return ref
     raise RuntimeError("no free input item reference")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.conversation.views import DataSummary
@@ -23,10 +23,17 @@ TEXT_KIND = "ask-text"  # own words: kept for the resident, never a group
 REDACTED = "[an answer about themselves, kept apart]"
 
 
+_CONSENT_STATE = (
+    select(AboutMeConsent.state)
+    .where(AboutMeConsent.resident_id == bindparam("resident_id"))
+    .order_by(AboutMeConsent.id.desc())
+    .limit(1)
+)
+
+
 def consent_state(session: Session, resident_id: int) -> str | None:
     """The resident's latest answer to being asked about themselves (granted, declined, withdrawn), None if never."""
-    query = select(AboutMeConsent.state).where(AboutMeConsent.resident_id == resident_id)
-    return session.scalar(query.order_by(AboutMeConsent.id.desc()).limit(1))
+    return session.execute(_CONSENT_STATE, {"resident_id": resident_id}).scalar()
 
 
 def record_consent(session: Session, resident_id: int, state: str, channel: str | None, now: datetime) -> None:
