@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from bot.clock import Clock
 from bot.conversation.text import storable
 from bot.messages import Channel, Inbound, Outbound
-from bot.pipeline.sender import MESSAGES, find_sender, store_inbound
+from bot.pipeline.sender import MESSAGES, find_sender, store_message
 from bot.pipeline.turn import Said, Setting, take_turn
 from bot.program import Program
 from bot.settings import Settings
@@ -160,12 +160,13 @@ class Pipeline:
         if (text_ := storable(inbound.text)) != inbound.text:
             inbound = replace(inbound, text=text_)
         resident, conversation = find_sender(session, inbound, now)
-        message_id = store_inbound(session, _inbound_row(inbound, resident.id, now))
+        message_id = store_message(session, _inbound_row(inbound, resident.id, now))
         if message_id is None:
             return Handled(None, duplicate=True)
         said = Said(inbound, message_id, resident, conversation, arrival.reply_inline, arrival.provider_replied)
         try:
             with session.begin_nested():
+                session.connection()  # the savepoint now: the turn's statements may go straight to the driver
                 answered = take_turn(session, said, self.setting)
         except Exception as exc:
             if is_transient(exc):

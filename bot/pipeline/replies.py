@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from bot.channels.render import render
 from bot.conversation.views import Turn
 from bot.messages import Address, Outbound
-from bot.store.db import insert_returning_id
-from bot.store.models import Message
+from bot.pipeline.sender import store_message
 from bot.store.outbox import OUTBOX, outbox_row
+from bot.store.prepared import Prepared
 
-MESSAGES = cast(Table, Message.__table__)
-_NEW_OUTBOX_ROW = insert(OUTBOX)
+# outbox_row names every column
+_NEW_OUTBOX_ROW = Prepared(insert(OUTBOX), [column.name for column in OUTBOX.columns if column.name != "id"])
 
 
 def outbound_message_row(resident_id: int | None, outbound: Outbound, now: datetime) -> dict[str, Any]:
@@ -50,8 +50,8 @@ def queue_replies(
         outbound = render(reply, address)
         row = outbox_row(f"{turn.purpose}:{message_id}:{index}", turn.purpose, resident_id, outbound, now)
         if inline:
-            sent_id = insert_returning_id(session, MESSAGES, outbound_message_row(resident_id, outbound, now))
+            sent_id = store_message(session, outbound_message_row(resident_id, outbound, now))
             row.update(status="sent", message_id=sent_id, finished_at=now, attempts=1)
             answered_now.append(outbound)
-        session.connection().execute(_NEW_OUTBOX_ROW, row)
+        _NEW_OUTBOX_ROW.run(session, row)
     return answered_now

@@ -16,6 +16,7 @@ from bot.messages import Inbound
 from bot.states import Consent
 from bot.store.models import Address as AddressRow
 from bot.store.models import ConversationSession, Message, Resident
+from bot.store.prepared import Prepared
 
 RESIDENTS = cast(Table, Resident.__table__)
 ADDRESSES = cast(Table, AddressRow.__table__)
@@ -68,7 +69,7 @@ _SENDER = (
 )
 # On PostgreSQL the resident's row is locked first, by every message (two from one resident wait for each other
 # instead of deadlocking); a key-share lock lets the delivery worker's gate read it meanwhile. SQLite has one writer.
-_SENDER_LOCKED = _SENDER.with_for_update(key_share=True, of=RESIDENTS)
+_FIND_SENDER = Prepared({"sqlite": _SENDER, "postgresql": _SENDER.with_for_update(key_share=True, of=RESIDENTS)})
 _NEW_RESIDENT = insert(RESIDENTS).returning(RESIDENTS.c.id)
 _FORGET_RESIDENT = delete(RESIDENTS).where(RESIDENTS.c.id == bindparam("resident_id"))
 # A first message from one new address in two processes at once: the second address is not stored, its resident
@@ -78,28 +79,31 @@ _NEW_ADDRESS = {
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
 }
 # One row per provider id and channel: a duplicate stores nothing and returns no id.
-_NEW_MESSAGE = {
-    name: dialect.insert(MESSAGES).on_conflict_do_nothing().returning(MESSAGES.c.id)
-    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
-}
+_NEW_MESSAGE = Prepared(
+    {
+        name: dialect.insert(MESSAGES).on_conflict_do_nothing().returning(MESSAGES.c.id)
+        for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+    },
+    ("resident_id", "direction", "channel", "address", "text", "provider_id", "status", "payload", "created_at"),
+)
 
 
-def _rows(row: Any) -> tuple[ResidentRow, SessionRow | None]:
-    resident = ResidentRow(row.id, row.locale, row.timezone, row.consent, row.area, row.fields or {})
-    if row.session_id is None:
+def _rows(row: tuple[Any, ...]) -> tuple[ResidentRow, SessionRow | None]:
+    resident_id, locale, timezone, consent, area, fields, session_id, version_id, node, state = row
+    resident = ResidentRow(resident_id, locale, timezone, consent, area, fields or {})
+    if session_id is None:
         return resident, None
-    return resident, SessionRow(row.session_id, row.flow_version_id, row.node, row.state or {})
+    return resident, SessionRow(session_id, version_id, node, state or {})
 
 
 def find_sender(session: Session, inbound: Inbound, now: datetime) -> tuple[ResidentRow, SessionRow | None]:
     """The resident behind the message's address with their conversation, made first for a new address."""
-    db = session.connection()
     where = {"channel": inbound.address.channel.value, "value": inbound.address.value}
-    query = _SENDER if db.dialect.name == "sqlite" else _SENDER_LOCKED
     for _ in range(2):
-        found = db.execute(query, where).first()
+        found = _FIND_SENDER.first(session, where)
         if found is not None:
             return _rows(found)
+        db = session.connection()
         hint = negotiate(inbound.language_hint, default="") or None
         values: dict[str, Any] = {
             "locale": hint,
@@ -115,8 +119,8 @@ def find_sender(session: Session, inbound: Inbound, now: datetime) -> tuple[Resi
     raise LookupError("the address was taken and released again while its first message was stored")
 
 
-def store_inbound(session: Session, values: dict[str, Any]) -> int | None:
-    """Store an inbound message's row; None when its provider id was stored before (a duplicate)."""
-    db = session.connection()
-    stored = db.execute(_NEW_MESSAGE[db.dialect.name], values).scalar()
-    return None if stored is None else int(stored)
+def store_message(session: Session, values: dict[str, Any]) -> int | None:
+    """Store a message's row (every column but the error code given); None when its provider id was stored
+    before (a duplicate)."""
+    stored = _NEW_MESSAGE.first(session, values)
+    return None if stored is None else int(stored[0])

@@ -13,12 +13,21 @@ from bot.engagement.polls.answers import POLL_FLOW_PREFIX
 from bot.pipeline.sender import SessionRow
 from bot.store.flow_registry import FlowRegistry
 from bot.store.models import ConversationSession
+from bot.store.prepared import Prepared
 
 SESSIONS = cast(Table, ConversationSession.__table__)
 _THIS = SESSIONS.c.id == bindparam("session_id")
-_NEW = insert(SESSIONS)
-_SET = update(SESSIONS).where(_THIS)
-_END = delete(SESSIONS).where(_THIS)
+_NEW = Prepared(insert(SESSIONS), ("resident_id", "flow_version_id", "node", "state", "started_at", "updated_at"))
+_END = Prepared(delete(SESSIONS).where(_THIS))
+
+
+def _setting(*columns: str) -> Prepared:
+    return Prepared(update(SESSIONS).where(_THIS).values({name: bindparam(name) for name in columns}))
+
+
+_MOVE = _setting("node", "state", "updated_at")  # the next question of the same conversation
+_RESUME = _setting("flow_version_id", "node", "state", "updated_at")  # back to a paused poll
+_RESTART = _setting("flow_version_id", "node", "state", "started_at", "updated_at")  # another conversation
 
 
 def session_view(session: Session, flows: FlowRegistry, row: SessionRow | None) -> SessionView | None:
@@ -39,21 +48,20 @@ def start_session(
 ) -> None:
     """A conversation the program starts (the resident's next message answers its first question)."""
     values = {"flow_version_id": version_id, "node": node, "state": state, "started_at": now, "updated_at": now}
-    session.connection().execute(_NEW, {"resident_id": resident_id, **values})
+    _NEW.run(session, {"resident_id": resident_id, **values})
 
 
 def save_session(
     session: Session, flows: FlowRegistry, resident_id: int, row: SessionRow | None, turn: Turn, now: datetime
 ) -> None:
     """Where the conversation stands after this turn (Core statements: one row, no unit of work)."""
-    db = session.connection()
     paused = row.state.get("paused") if row is not None else None
     if turn.end_session:
         if row is not None and turn.resume and isinstance(paused, dict):
             resumed = {"flow_version_id": paused["flow_version_id"], "node": paused["node"], "state": paused["state"]}
-            db.execute(_SET, {"session_id": row.id, **resumed, "updated_at": now})
+            _RESUME.run(session, {"session_id": row.id, **resumed, "updated_at": now})
         elif row is not None:
-            db.execute(_END, {"session_id": row.id})
+            _END.run(session, {"session_id": row.id})
         if turn.start_flow is None or turn.resume:
             return
         row, paused = None, None  # one conversation ended and the next begins (a poll's end, then the payout)
@@ -69,7 +77,7 @@ def save_session(
             start_session(session, resident_id, version_id, turn.session_node, state, now)
         else:
             values = {"flow_version_id": version_id, "node": turn.session_node, "state": state}
-            db.execute(_SET, {"session_id": row.id, **values, "started_at": now, "updated_at": now})
+            _RESTART.run(session, {"session_id": row.id, **values, "started_at": now, "updated_at": now})
     elif row is not None and turn.session_node is not None:
         values = {"node": turn.session_node, "state": turn.session_state, "updated_at": now}
-        db.execute(_SET, {"session_id": row.id, **values})
+        _MOVE.run(session, {"session_id": row.id, **values})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.conversation.keywords import (
@@ -28,10 +28,11 @@ from bot.engagement.residents import about_me
 from bot.states import EventStatus, PollStatus
 from bot.store.engagement import Event, Poll
 from bot.store.models import Resident
+from bot.store.prepared import Prepared
 
-_POLLS = (
+_POLLS = Prepared(
     select(Poll.slug, Poll.status, Poll.keywords, Poll.results_url, Poll.title)
-    .where(Poll.status != PollStatus.DRAFT)
+    .where(Poll.status != bindparam("draft"))
     .order_by(Poll.opened_at.desc(), Poll.id.desc())
 )
 
@@ -41,9 +42,12 @@ def read_world(
 ) -> World:
     """The open polls (newest first), every published poll's keywords, the status a STATUS message asks for, and
     what is held about the resident when MY DATA asks."""
-    polls = session.connection().execute(_POLLS).all()
-    views = [(p, PollView(p.slug, p.status, POLL_FLOW_PREFIX + p.slug, p.results_url, p.title)) for p in polls]
-    keywords = {fold(word): view for poll, view in views for word in poll.keywords.values() if fold(word)}
+    polls = _POLLS.run(session, {"draft": PollStatus.DRAFT})
+    views = [
+        (words, PollView(slug, status, POLL_FLOW_PREFIX + slug, url, title))
+        for slug, status, words, url, title in polls
+    ]
+    keywords = {fold(word): view for words, view in views for word in words.values() if fold(word)}
     keyword = match_keyword(text)
     wants_events = keyword is Keyword.EVENTS
     resident = session.get(Resident, resident_id) if keyword is Keyword.MY_DATA else None

@@ -52,11 +52,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _without_values(context: ExceptionContext) -> None:
+def without_values(original: BaseException, wrapped: BaseException | None) -> None:
     """PostgreSQL repeats values in its errors ('Key (channel, value)=(sms, +1…) already exists', 'Failing row
     contains (…)' on the lines after the first; 'value "…" is out of range for type integer' in a data error):
     the error keeps its first line, with a data error's (class 22) quoted values blanked; exc.orig.diag keeps all."""
-    original = context.original_exception
     sqlstate = getattr(getattr(original, "diag", None), "sqlstate", None)
     if not isinstance(sqlstate, str):
         return  # not an error the server sent (a refused connection, a driver error)
@@ -64,9 +63,13 @@ def _without_values(context: ExceptionContext) -> None:
     if sqlstate.startswith("22"):
         message = _QUOTED.sub('"..."', message)
     original.args = (message,)
-    if context.sqlalchemy_exception is not None:
+    if wrapped is not None:
         kind = type(original)
-        context.sqlalchemy_exception.args = (f"({kind.__module__}.{kind.__name__}) {message}",)
+        wrapped.args = (f"({kind.__module__}.{kind.__name__}) {message}",)
+
+
+def _without_values(context: ExceptionContext) -> None:
+    without_values(context.original_exception, context.sqlalchemy_exception)
 
 
 def make_engine(url: str, **options: Any) -> Engine:

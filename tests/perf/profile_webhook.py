@@ -49,7 +49,7 @@ def _environment(database_url: str, creds: Credentials) -> None:
 
 
 def _requests(count: int, warmup: int, creds: Credentials) -> tuple[list[tuple[bytes, bytes]], int]:
-    from twilio.request_validator import RequestValidator  # noqa: PLC0415
+    from twilio.request_validator import RequestValidator
 
     validator = RequestValidator(creds.auth_token)
     before, measured = make_plan(count, warmup, seed=1, residents=2000)
@@ -64,7 +64,9 @@ def _requests(count: int, warmup: int, creds: Credentials) -> tuple[list[tuple[b
             "NumSegments": "1",
             "NumMedia": "0",
         }
-        built.append((urlencode(params).encode(), validator.compute_signature(PUBLIC_URL + WEBHOOK_PATH, params).encode()))
+        built.append(
+            (urlencode(params).encode(), validator.compute_signature(PUBLIC_URL + WEBHOOK_PATH, params).encode())
+        )
     return built, len(before)
 
 
@@ -128,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--postgres", help="a PostgreSQL URL instead of SQLite (a schema made and dropped)")
     args = parser.parse_args(argv)
     creds = Credentials.generate()
-    from tests.perf.bench_broadcast import fresh_database  # noqa: PLC0415
+    from tests.perf.bench_broadcast import fresh_database
 
     kind = "postgres" if args.postgres else "sqlite"
     with tempfile.TemporaryDirectory() as folder, fresh_database(kind, Path(folder), args.postgres, "profile") as db:
@@ -137,9 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, url: str, creds: Credentials) -> int:
     _environment(url, creds)
-    from bot.runtime import Runtime  # noqa: PLC0415
-    from bot.settings import load_settings  # noqa: PLC0415
-    from bot.web.app import create_app  # noqa: PLC0415
+    from bot.runtime import Runtime
+    from bot.settings import load_settings
+    from bot.web.app import create_app
 
     runtime = Runtime(load_settings(os.environ))
     runtime.prepare(migrate=True)
@@ -151,7 +153,13 @@ def _run(args: argparse.Namespace, url: str, creds: Credentials) -> int:
         statements[statement.split(None, 1)[0].upper()] += 1
 
     asyncio.run(_drive(app, requests[:warmup], args.concurrency))
-    event.listen(runtime.db.engine, "before_cursor_execute", count)
+    if runtime.db.is_sqlite:  # every statement, those run straight on the driver too
+        with runtime.db.engine.connect() as connection:
+            driver = connection.connection.dbapi_connection
+            assert driver is not None
+            driver.set_trace_callback(lambda sql: count(None, None, sql))
+    else:
+        event.listen(runtime.db.engine, "before_cursor_execute", count)
     profiler = cProfile.Profile()
     started = time.perf_counter()
     if args.top:
@@ -169,7 +177,8 @@ def _run(args: argparse.Namespace, url: str, creds: Credentials) -> int:
         print(out.getvalue())
     per_message = {kind: round(n / measured, 2) for kind, n in statements.most_common()}
     where = "under the profiler" if args.top else "(no profiler)"
-    print(f"statuses {dict(statuses)}; {measured} messages in {elapsed:.2f} s {where}: {elapsed / measured * 1000:.3f} ms each")
+    each = elapsed / measured * 1000
+    print(f"statuses {dict(statuses)}; {measured} messages in {elapsed:.2f} s {where}: {each:.3f} ms each")
     print(f"SQL statements per message: {round(sum(statements.values()) / measured, 2)} {per_message}")
     return 0 if set(statuses) <= {200} else 1
 

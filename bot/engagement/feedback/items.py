@@ -15,15 +15,16 @@ from bot.conversation.flows.engine import SubmitFeedback
 from bot.states import DecisionStatus, ItemStatus
 from bot.store.engagement import Decision, DecisionLink, InputItem
 from bot.store.models import Resident
+from bot.store.prepared import Prepared
 
-_REF_TAKEN = select(InputItem.id).where(InputItem.ref == bindparam("ref"))
+_REF_TAKEN = Prepared(select(InputItem.id).where(InputItem.ref == bindparam("ref")))
 
 
 def allocate_ref(session: Session, rng: random.Random) -> int:
     """A short reference residents can quote (e.g. 4821): four digits while they last, then more."""
     for digits in (4, 4, 4, 5, 5, 6, 6, 7):
         ref = rng.randrange(10 ** (digits - 1), 10**digits)
-        if session.connection().execute(_REF_TAKEN, {"ref": ref}).first() is None:
+        if _REF_TAKEN.first(session, {"ref": ref}) is None:
             return ref
     raise RuntimeError("no free input item reference")
 

@@ -1,0 +1,100 @@
+"""Statements compiled once per database and run straight on the driver's connection: the few statements every
+inbound message runs, without SQLAlchemy's per-execution work, its types still converting each value both ways
+and its errors still the ones the rest of the program knows (transient or not, no value in the text)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Delete, Insert, Select, Update
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from bot.store.db import without_values
+
+Convert = Callable[[Any], Any] | None
+Statement = Select[Any] | Insert | Update | Delete
+_DRIVER = "loopline.driver"
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    positional: bool
+    binds: tuple[tuple[str, Convert], ...]
+    results: tuple[Convert, ...]
+
+
+def _driver(session: Session) -> tuple[Any, Dialect, Any]:
+    """The transaction's driver connection, its dialect and SQLAlchemy's connection (found once per session)."""
+    found: tuple[Any, Dialect, Any] | None = session.info.get(_DRIVER)
+    if found is None:
+        connection = session.connection()
+        found = session.info[_DRIVER] = (connection.connection.dbapi_connection, connection.dialect, connection)
+    return found
+
+
+class Prepared:
+    """One statement (bound parameters named, every inserted column given; or one per dialect name, for what
+    each writes its own way), compiled the first time it runs on a database; run(session, params) executes it
+    in the session's transaction."""
+
+    def __init__(self, statement: Statement | Mapping[str, Statement], columns: Sequence[str] = ()) -> None:
+        self.statement = statement
+        self.columns = list(columns)  # an INSERT's columns: each must be in every params given
+        self._by_dialect: dict[str, _Compiled] = {}
+
+    def _compiled(self, dialect: Dialect) -> _Compiled:
+        found = self._by_dialect.get(dialect.name)
+        if found is not None:
+            return found
+        statement = self.statement if not isinstance(self.statement, Mapping) else self.statement[dialect.name]
+        compiled = statement.compile(dialect=dialect, column_keys=self.columns or None)
+        if getattr(compiled, "insert_prefetch", None):
+            missing = ", ".join(c.key for c in compiled.insert_prefetch)
+            raise ValueError(f"a prepared INSERT must be given every column; missing: {missing}")
+        names = list(compiled.positiontup or ()) if compiled.positional else list(compiled.binds)
+        binds = tuple((name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in names)
+        returned: Sequence[Any] = (
+            getattr(statement, "selected_columns", None) or getattr(statement, "_returning", None) or ()
+        )
+        results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in returned)
+        found = self._by_dialect[dialect.name] = _Compiled(compiled.string, compiled.positional, binds, results)
+        return found
+
+    def run(self, session: Session, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Execute; the rows it returns (a SELECT's, an INSERT's RETURNING), each value converted as SQLAlchemy
+        would."""
+        raw, dialect, connection = _driver(session)
+        compiled = self._compiled(dialect)
+        values = [(name, params[name] if do is None else do(params[name])) for name, do in compiled.binds]
+        args: Any = tuple(v for _, v in values) if compiled.positional else dict(values)
+        try:
+            cursor = raw.execute(compiled.sql, args)
+            rows = cursor.fetchall() if cursor.description else []
+        except dialect.loaded_dbapi.Error as exc:
+            raise _wrapped(exc, compiled.sql, dialect, raw, connection) from None
+        if not any(compiled.results):
+            return [tuple(row) for row in rows]
+        return [tuple(v if c is None else c(v) for v, c in zip(row, compiled.results, strict=True)) for row in rows]
+
+    def first(self, session: Session, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The first row, or None."""
+        rows = self.run(session, params)
+        return rows[0] if rows else None
+
+
+def _wrapped(exc: Any, sql: str, dialect: Dialect, raw: Any, connection: Any) -> BaseException:
+    """The driver's error as SQLAlchemy raises it (OperationalError, IntegrityError …), parameters hidden, values
+    gone from the text, the connection given up when it is lost (so the failure counts as transient)."""
+    lost = dialect.is_disconnect(exc, raw, None)
+    if lost:
+        connection.invalidate(exc)
+    error: Any = DBAPIError.instance(
+        sql, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True, connection_invalidated=lost, dialect=dialect
+    )
+    without_values(exc, error if isinstance(error, DBAPIError) else None)
+    return error if isinstance(error, BaseException) else exc
