@@ -3,6 +3,8 @@ Twilio's statuses and error codes mean is in twilio_statuses, which needs no Twi
 
 from __future__ import annotations
 
+import functools
+import hmac
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -42,6 +44,7 @@ def parse_form(body: bytes) -> dict[str, str]:
     return form
 
 
+@functools.lru_cache(maxsize=8192)  # residents write again and again from the same few thousand numbers
 def normalise_phone(raw: str) -> str | None:
     """E.164 for a phone number, the digits of a short code, None for anything else."""
     value = raw.strip()
@@ -97,7 +100,12 @@ class TwilioSms:
         """True when X-Twilio-Signature matches; checked before the form is used for anything."""
         if not signature:
             return False
-        return bool(self.validator.validate(self.signed_url(request_url), dict(form), signature))
+        url, params = self.signed_url(request_url), dict(form)
+        # The URL as it came first (the usual case, one signature to compute); else the validator's own check,
+        # which also tries it with and without the port.
+        if "bodySHA256" not in url and hmac.compare_digest(self.validator.compute_signature(url, params), signature):
+            return True
+        return bool(self.validator.validate(url, params, signature))
 
     def parse(self, form: Mapping[str, str], received_at: datetime) -> Inbound:
         """An Inbound from an authentic webhook form; InvalidInbound when something essential is missing."""

@@ -19,7 +19,7 @@ from bot.clock import Clock
 from bot.conversation.text import storable
 from bot.messages import Channel, Inbound, Outbound
 from bot.pipeline.sender import MESSAGES, find_sender, store_message
-from bot.pipeline.turn import Said, Setting, take_turn
+from bot.pipeline.turn import Answered, Said, Setting, take_turn
 from bot.program import Program
 from bot.settings import Settings
 from bot.store.db import Database, is_transient
@@ -73,6 +73,16 @@ def _inbound_row(inbound: Inbound, resident_id: int, now: datetime) -> dict[str,
     }
 
 
+def _handled(message_id: int, resident_id: int, answered: Answered) -> Handled:
+    return Handled(
+        message_id,
+        immediate=answered.immediate,
+        queued=answered.queued,
+        resident_id=resident_id,
+        opted_out=answered.opted_out,
+    )
+
+
 class Pipeline:
     """The only orchestrator between channel adapters and the store (DESIGN.md)."""
 
@@ -122,7 +132,7 @@ class Pipeline:
             with self.db.transaction() as session:
                 self._set_lock_timeout(session)
                 for index in order:
-                    results[index] = self._once(session, arrivals[index], self.clock.now())
+                    results[index] = self._once(session, arrivals[index], self.clock.now(), isolated=False)
             return results
         except Exception as exc:
             log.warning(
@@ -153,9 +163,10 @@ class Pipeline:
         if not self.db.is_sqlite:
             session.execute(text(f"SET LOCAL lock_timeout = {int(self.lock_timeout_ms)}"))
 
-    def _once(self, session: Session, arrival: Arrival, now: datetime) -> Handled:
-        """One message in the transaction: the sender (locked first), the message row, then its turn in a
-        savepoint, so that a failure there rolls back only the effects and the message is kept as "error"."""
+    def _once(self, session: Session, arrival: Arrival, now: datetime, *, isolated: bool = True) -> Handled:
+        """One message in the transaction: the sender (locked first), the message row, then its turn; alone, the
+        turn is in a savepoint, so that a failure there rolls back only the effects and the message is kept as
+        "error" (in a group, it fails the group, whose messages are then handled alone)."""
         inbound = arrival.inbound
         if (text_ := storable(inbound.text)) != inbound.text:
             inbound = replace(inbound, text=text_)
@@ -164,6 +175,8 @@ class Pipeline:
         if message_id is None:
             return Handled(None, duplicate=True)
         said = Said(inbound, message_id, resident, conversation, arrival.reply_inline, arrival.provider_replied)
+        if not isolated:  # in a group: a failure undoes the group, and each of its messages is handled alone
+            return _handled(message_id, resident.id, take_turn(session, said, self.setting))
         try:
             with session.begin_nested():
                 session.connection()  # the savepoint now: the turn's statements may go straight to the driver
@@ -174,13 +187,7 @@ class Pipeline:
             log.exception("message %s could not be handled; it is kept with status 'error'", message_id)
             session.connection().execute(_FAILED, {"message_id": message_id})
             return Handled(message_id, failed=True, resident_id=resident.id)
-        return Handled(
-            message_id,
-            immediate=answered.immediate,
-            queued=answered.queued,
-            resident_id=resident.id,
-            opted_out=answered.opted_out,
-        )
+        return _handled(message_id, resident.id, answered)
 
     @property
     def setting(self) -> Setting:

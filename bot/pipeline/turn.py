@@ -109,6 +109,7 @@ def take_turn(session: Session, said: Said, where: Setting) -> Answered:
     recipient = None if erasing else resident.id
     inline = said.reply_inline
     immediate = queue_replies(session, recipient, turn, said.inbound.address, said.message_id, inline, now)
+    session.flush()  # what the effects left in the unit of work, before the next message reads past it
     return Answered(immediate, 0 if inline else len(turn.replies), turn.consent == Consent.REVOKED)
 
 
