@@ -42,11 +42,16 @@ from bot.states import Consent
 from bot.store.engagement import Event
 from bot.store.models import ConsentEvent, Resident
 from bot.store.outbox import cancel_unsent, notice_row, queue_once, reachable_address
+from bot.store.prepared import Prepared
 
 ERASE_QUESTION = "erase_everything"  # the delete-my-data flow's confirmation
 CONSENT_EVENTS = cast(Table, ConsentEvent.__table__)
-_SET_RESIDENT = update(RESIDENTS).where(RESIDENTS.c.id == bindparam("resident_id"))
-_NEW_CONSENT_EVENT = insert(CONSENT_EVENTS)
+_SET_RESIDENT = Prepared(
+    update(RESIDENTS)
+    .where(RESIDENTS.c.id == bindparam("resident_id"))
+    .values({name: bindparam(name) for name in ("locale", "fields", "consent", "updated_at")})
+)
+_NEW_CONSENT_EVENT = Prepared(insert(CONSENT_EVENTS), ("resident_id", "state", "source", "channel", "message_id", "at"))
 
 
 @dataclass
@@ -180,13 +185,13 @@ def _update_resident(session: Session, turn: Turn, where: Situation) -> None:
     if turn.consent and turn.consent != person.consent:
         changes["consent"] = turn.consent
     if changes:
-        db = session.connection()
-        db.execute(_SET_RESIDENT, {"resident_id": person.id, **changes, "updated_at": now})
-        where.person = replace(person, **changes)
+        where.person = changed = replace(person, **changes)
+        values = {"locale": changed.locale, "fields": changed.fields, "consent": changed.consent}
+        _SET_RESIDENT.run(session, {"resident_id": person.id, **values, "updated_at": now})
     if "consent" in changes:
         source = turn.keyword.value if turn.keyword else "onboarding"
         event = {"resident_id": person.id, "state": turn.consent, "source": source, "channel": where.channel}
-        db.execute(_NEW_CONSENT_EVENT, {**event, "message_id": where.message_id, "at": now})
+        _NEW_CONSENT_EVENT.run(session, {**event, "message_id": where.message_id, "at": now})
         if turn.consent == Consent.REVOKED:
             # STOP wins over anything already queued, on every channel of this resident.
             cancel_unsent(session, person.id, now)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Delete, Insert, Select, Update
+from sqlalchemy import BindParameter, Delete, Insert, Select, Update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -26,6 +26,11 @@ class _Compiled:
     positional: bool
     binds: tuple[tuple[str, Convert], ...]
     results: tuple[Convert, ...]
+    fixed: dict[str, Any]  # values written into the statement (a LIMIT's), given unless params say otherwise
+
+
+def _bind(name: str, bind: BindParameter[Any], dialect: Dialect) -> tuple[str, Convert]:
+    return name, bind.type.dialect_impl(dialect).bind_processor(dialect)
 
 
 def _driver(session: Session) -> tuple[Any, Dialect, Any]:
@@ -57,12 +62,13 @@ class Prepared:
             missing = ", ".join(c.key for c in compiled.insert_prefetch)
             raise ValueError(f"a prepared INSERT must be given every column; missing: {missing}")
         names = list(compiled.positiontup or ()) if compiled.positional else list(compiled.binds)
-        binds = tuple((name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in names)
+        binds = tuple(_bind(name, compiled.binds[name], dialect) for name in names)
         returned: Sequence[Any] = (
             getattr(statement, "selected_columns", None) or getattr(statement, "_returning", None) or ()
         )
         results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in returned)
-        found = self._by_dialect[dialect.name] = _Compiled(compiled.string, compiled.positional, binds, results)
+        fixed = {n: b.effective_value for n, b in compiled.binds.items() if not b.required and n not in self.columns}
+        found = self._by_dialect[dialect.name] = _Compiled(compiled.string, compiled.positional, binds, results, fixed)
         return found
 
     def run(self, session: Session, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
@@ -70,7 +76,8 @@ class Prepared:
         would."""
         raw, dialect, connection = _driver(session)
         compiled = self._compiled(dialect)
-        values = [(name, params[name] if do is None else do(params[name])) for name, do in compiled.binds]
+        given = {**compiled.fixed, **params} if compiled.fixed else params
+        values = [(name, given[name] if do is None else do(given[name])) for name, do in compiled.binds]
         args: Any = tuple(v for _, v in values) if compiled.positional else dict(values)
         try:
             cursor = raw.execute(compiled.sql, args)

@@ -15,6 +15,7 @@ from bot.states import Consent
 from bot.store.about_me import AboutMeAnswer, AboutMeConsent
 from bot.store.engagement import Answer, InputItem
 from bot.store.models import Address, ConsentEvent, Message, Resident
+from bot.store.prepared import Prepared
 
 WITHDRAWN = "withdrawn"
 PREFER_NOT = "prefer_not"
@@ -23,7 +24,7 @@ TEXT_KIND = "ask-text"  # own words: kept for the resident, never a group
 REDACTED = "[an answer about themselves, kept apart]"
 
 
-_CONSENT_STATE = (
+_CONSENT_STATE = Prepared(
     select(AboutMeConsent.state)
     .where(AboutMeConsent.resident_id == bindparam("resident_id"))
     .order_by(AboutMeConsent.id.desc())
@@ -33,7 +34,9 @@ _CONSENT_STATE = (
 
 def consent_state(session: Session, resident_id: int) -> str | None:
     """The resident's latest answer to being asked about themselves (granted, declined, withdrawn), None if never."""
-    return session.execute(_CONSENT_STATE, {"resident_id": resident_id}).scalar()
+    session.flush()  # an answer given earlier in this unit of work counts
+    found = _CONSENT_STATE.first(session, {"resident_id": resident_id})
+    return None if found is None else str(found[0])
 
 
 def record_consent(session: Session, resident_id: int, state: str, channel: str | None, now: datetime) -> None:
