@@ -128,7 +128,7 @@ def _substitute(text: str) -> str:
 
 
 def _is_gsm7(text: str) -> bool:
-    return all(ch in _GSM7_ALL for ch in text)
+    return _GSM7_ALL.issuperset(text)
 
 
 def smart_encode(text: str) -> str:

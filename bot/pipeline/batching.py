@@ -45,7 +45,9 @@ class GroupCommit:
     def _start(self) -> None:
         self._scheduled = False
         while self._waiting and self._busy < self.lanes:
-            group = [self._waiting.popleft() for _ in range(min(self.most, len(self._waiting)))]
+            # What waits is shared among the free lanes (on PostgreSQL their round trips overlap).
+            share = -(-len(self._waiting) // (self.lanes - self._busy))
+            group = [self._waiting.popleft() for _ in range(min(self.most, share))]
             self._busy += 1
             task = asyncio.ensure_future(self._run(group))
             self._running.add(task)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 
@@ -11,6 +12,7 @@ Network = IPv4Network | IPv6Network
 Address = IPv4Address | IPv6Address
 
 
+@functools.lru_cache(maxsize=4096)  # the same few peers and proxies, request after request
 def _address(text: str) -> Address | None:
     try:
         found = ip_address(text.strip())

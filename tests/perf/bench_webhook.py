@@ -40,6 +40,7 @@ from urllib.parse import urlencode
 
 from twilio.request_validator import RequestValidator
 
+from tests.perf.bench_broadcast import fresh_database
 from tests.perf.loadgen import LoadResult, run_load_in_subprocess
 
 HOST = "127.0.0.1"  # loopback only, by design
@@ -52,6 +53,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 BARE = "bare"
 LOOPLINE = "loopline"
 LOOPLINE_PG = "loopline-pg"
+LOOPLINE_PG2 = "loopline-pg x2"
+# The aims of issue 16: the webhook at a fifth of a bare ASGI app on SQLite with p99 under 50 ms; on PostgreSQL
+# two serve processes at 1.7 times one.
+AIM_RATIO, AIM_P99_MS, AIM_SCALE = 0.20, 50.0, 1.7
 
 Plan = tuple[str, str]  # (From, Body)
 
@@ -315,6 +320,8 @@ class TargetRun:
     exit_code: int | None = None
     failure: str | None = None
     log_tail: str = ""
+    processes: int = 1
+    peak_rss_mb: float | None = None  # the largest of its server processes' peak resident memory
 
     @property
     def ok(self) -> bool:
@@ -344,6 +351,8 @@ class TargetRun:
             "warmup_errors": self.warmup_errors,
             "server_cpu_s": self.server_cpu_s,
             "server_cpu_ms_per_req": self.server_cpu_ms_per_req,
+            "processes": self.processes,
+            "peak_rss_mb": self.peak_rss_mb,
             "client_cpu_fraction": _client_cpu_fraction(self.load),
             "exit_code": self.exit_code,
             "failure": self.failure,
@@ -410,6 +419,10 @@ CommandFactory = Callable[[int], list[str]]
 EnvFactory = Callable[[int], dict[str, str]]
 
 
+def _env_factory(database_url: str, creds: Credentials) -> EnvFactory:
+    return lambda port: loopline_env(port, database_url, creds)
+
+
 @dataclass(frozen=True)
 class Options:
     requests: int
@@ -433,51 +446,49 @@ def run_target(
     opts: Options,
     log_dir: Path,
     prepare_cmd: Sequence[str] | None = None,
+    processes: int = 1,
 ) -> TargetRun:
-    port = free_port()
-    run = TargetRun(target=target, round=round_no, port=port)
-    requests = build_requests(plan, port, creds)
-    warmup = build_requests(warmup_plan, port, creds)
-    server = Server(target, cmd_for_port(port), env_for_port(port), port, log_dir / f"{target}.log")
+    """Start the target (``processes`` servers of it, each on its own port, all given the first one's public URL
+    so that every one checks the same signatures), warm it up, load it, stop it."""
+    ports = [free_port() for _ in range(processes)]
+    run = TargetRun(target=target, round=round_no, port=ports[0], processes=processes)
+    requests = build_requests(plan, ports[0], creds)
+    warmup = build_requests(warmup_plan, ports[0], creds)
+    env = env_for_port(ports[0])
+    servers = [
+        Server(target, cmd_for_port(port), env, port, log_dir / f"{target.replace(' ', '-')}-{n}.log")
+        for n, port in enumerate(ports, 1)
+    ]
+    load = {"connections": opts.connections, "seconds": opts.seconds, "request_timeout": opts.request_timeout}
     try:
         if prepare_cmd:
             _log(f"{target} (round {round_no}): {shlex.join(prepare_cmd)}")
-            prepare(prepare_cmd, env_for_port(port), server.log_path, opts.startup_timeout)
-        _log(f"{target} (round {round_no}): starting on {HOST}:{port}: {shlex.join(server.cmd)}")
-        with running(server):
-            run.startup_s = server.wait_healthy(opts.startup_timeout)
+            prepare(prepare_cmd, env, servers[0].log_path, opts.startup_timeout)
+        with contextlib.ExitStack() as stack:
+            for server in servers:
+                _log(f"{target} (round {round_no}): starting on {HOST}:{server.port}: {shlex.join(server.cmd)}")
+                stack.enter_context(running(server))
+            run.startup_s = max(server.wait_healthy(opts.startup_timeout) for server in servers)
             _log(f"{target}: healthy after {run.startup_s:.1f}s; warming up with {len(warmup)} requests")
             if warmup:
-                warm = run_load_in_subprocess(
-                    HOST,
-                    port,
-                    warmup,
-                    connections=opts.connections,
-                    seconds=opts.seconds,
-                    request_timeout=opts.request_timeout,
-                )
+                warm = run_load_in_subprocess(HOST, ports, warmup, **load)  # type: ignore[arg-type]
                 run.warmup_non_2xx, run.warmup_errors = warm.non_2xx, warm.errors
             _log(f"{target}: loading with {len(requests)} requests over {opts.connections} connections")
-            cpu_before = server.cpu_seconds()
-            run.load = run_load_in_subprocess(
-                HOST,
-                port,
-                requests,
-                connections=opts.connections,
-                seconds=opts.seconds,
-                request_timeout=opts.request_timeout,
-                marker=MESSAGE_MARKER,
-            )
-            cpu_after = server.cpu_seconds()
-            if cpu_before is not None and cpu_after is not None:
-                run.server_cpu_s = cpu_after - cpu_before
-            if server.proc is not None and server.proc.poll() is not None:
-                run.failure = f"server exited during the run (code {server.proc.returncode})"
+            cpu_before = [server.cpu_seconds() for server in servers]
+            run.load = run_load_in_subprocess(HOST, ports, requests, marker=MESSAGE_MARKER, **load)  # type: ignore[arg-type]
+            cpu_after = [server.cpu_seconds() for server in servers]
+            if None not in cpu_before and None not in cpu_after:
+                run.server_cpu_s = sum(a - b for a, b in zip(cpu_after, cpu_before, strict=True))  # type: ignore[operator]
+            peaks = [peak for peak in (server.peak_rss_mb() for server in servers) if peak is not None]
+            run.peak_rss_mb = max(peaks) if peaks else None
+            exited = [s for s in servers if s.proc is not None and s.proc.poll() is not None]
+            if exited:
+                run.failure = f"server exited during the run (code {exited[0].proc.returncode})"  # type: ignore[union-attr]
     except (RuntimeError, OSError) as exc:
         run.failure = str(exc)
-    run.exit_code = server.proc.returncode if server.proc is not None else None
+    run.exit_code = servers[0].proc.returncode if servers[0].proc is not None else None
     if not run.ok:
-        run.log_tail = server.log_tail()
+        run.log_tail = "\n".join(server.log_tail() for server in servers)
     if run.load is not None:
         _log(
             f"{target}: {run.load.completed} done in {run.load.duration_s:.1f}s = {run.load.rps:.0f} req/s, "
@@ -511,7 +522,9 @@ def summarize(runs: Sequence[TargetRun]) -> dict[str, dict[str, Any]]:
             if mine is not None and theirs:
                 cpu_ratios.append(mine / theirs)
         loads = [r.load for r in rows if r.load is not None]
+        peaks = [r.peak_rss_mb for r in rows if r.peak_rss_mb is not None]
         summary[target] = {
+            "peak_rss_mb": max(peaks) if peaks else None,
             "ok": all(r.ok for r in rows),
             "rounds": len(rows),
             "rps_median": statistics.median(x.rps for x in loads) if loads else None,
@@ -524,7 +537,37 @@ def summarize(runs: Sequence[TargetRun]) -> dict[str, dict[str, Any]]:
             "completed": sum(x.completed for x in loads),
             "message_replies": sum(x.marker_hits for x in loads),
         }
+    one = {r.round: r for r in runs if r.target == LOOPLINE_PG and r.load is not None and r.load.rps > 0}
+    scales = [
+        r.load.rps / one[r.round].load.rps for r in runs if r.target == LOOPLINE_PG2 and r.load and r.round in one
+    ]  # type: ignore[union-attr]
+    if LOOPLINE_PG2 in summary:
+        summary[LOOPLINE_PG2]["scale_over_one_process"] = statistics.median(scales) if scales else None
     return summary
+
+
+def aims(summary: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """One line per aim of issue 16 that this run measured, MET or NOT MET."""
+    lines = []
+    sqlite = summary.get(LOOPLINE)
+    if sqlite and sqlite["rps_ratio"] is not None:
+        met = sqlite["rps_ratio"] >= AIM_RATIO and sqlite["p99_ms_median"] < AIM_P99_MS and sqlite["ok"]
+        lines.append(
+            f"SQLite, one process: {sqlite['rps_ratio']:.3f} of bare (aim >= {AIM_RATIO}), p99 "
+            f"{sqlite['p99_ms_median']:.1f} ms (aim < {AIM_P99_MS:g}), errors {sqlite['errors'] + sqlite['non_2xx']}: "
+            f"{'MET' if met else 'NOT MET'}"
+        )
+    two = summary.get(LOOPLINE_PG2)
+    if two and two.get("scale_over_one_process") is not None:
+        scale = two["scale_over_one_process"]
+        lines.append(
+            f"PostgreSQL, two serve processes: {scale:.2f}x one process (aim >= {AIM_SCALE}): "
+            f"{'MET' if scale >= AIM_SCALE and two['ok'] else 'NOT MET'}"
+        )
+    for target, s in summary.items():
+        if target != BARE and s.get("peak_rss_mb") is not None:
+            lines.append(f"{target}: serve peak RSS {s['peak_rss_mb']:.0f} MB")
+    return lines
 
 
 def print_report(runs: Sequence[TargetRun], summary: Mapping[str, Mapping[str, Any]], out: TextIO) -> None:
@@ -566,6 +609,8 @@ def print_report(runs: Sequence[TargetRun], summary: Mapping[str, Mapping[str, A
             f"answered with <Message>: {s['message_replies']}/{s['completed']}",
             file=out,
         )
+    for line in aims(summary):
+        print(line, file=out)
 
 
 def print_problems(runs: Sequence[TargetRun], out: TextIO) -> None:
@@ -611,7 +656,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--rounds", type=int, default=1, help="repeat bare+Loopline R times; ratios are medians (default 1)"
     )
-    parser.add_argument("--postgres", metavar="URL", help="also run Loopline against this PostgreSQL URL")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="PostgreSQL server database (default: $LOOPLINE_TEST_POSTGRES_URL): Loopline is run on it with one and "
+        "with two serve processes, each on a fresh schema dropped afterwards",
+    )
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only, even if the variable is set")
     parser.add_argument("--no-sqlite", action="store_true", help="skip the SQLite Loopline run")
     parser.add_argument("--seed", type=int, default=1, help="seed for senders and bodies (default 1)")
     parser.add_argument("--residents", type=int, default=2000, help="distinct sender numbers (default 2000)")
@@ -651,14 +702,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     loadavg = list(os.getloadavg())
     runs: list[TargetRun] = []
 
-    with tempfile.TemporaryDirectory(prefix="loopline-bench-") as tmp:
+    postgres = None if args.no_postgres else (args.postgres or os.environ.get("LOOPLINE_TEST_POSTGRES_URL") or None)
+    with tempfile.TemporaryDirectory(prefix="loopline-bench-") as tmp, contextlib.ExitStack() as stack:
         workdir = Path(tmp)
         sqlite_url = f"sqlite:///{workdir / 'bench.db'}"
         log_dir = Path(args.log_dir) if args.log_dir else workdir
         log_dir.mkdir(parents=True, exist_ok=True)
         # (name, command, environment, set-up command run before each start)
-        targets: list[tuple[str, CommandFactory, EnvFactory, list[str] | None]] = [
-            (BARE, bare_command, lambda port: _clean_env(), None)
+        targets: list[tuple[str, CommandFactory, EnvFactory, list[str] | None, int]] = [
+            (BARE, bare_command, lambda port: _clean_env(), None, 1)
         ]
         if not args.no_sqlite:
             targets.append(
@@ -667,22 +719,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                     lambda port: loopline_command(port, args.target_cmd),
                     lambda port: loopline_env(port, sqlite_url, creds),
                     None,  # `loopline serve` migrates the embedded SQLite database itself
+                    1,
                 )
             )
-        if args.postgres:
-            targets.append(
-                (
-                    LOOPLINE_PG,
-                    lambda port: loopline_command(port, args.target_cmd),
-                    lambda port: loopline_env(port, args.postgres, creds),
-                    None if args.target_cmd else loopline_migrate_command(),
+        if postgres:
+            for name, processes in ((LOOPLINE_PG, 1), (LOOPLINE_PG2, 2)):
+                backend = stack.enter_context(fresh_database("postgres", workdir, postgres, name.replace(" ", "")))
+                targets.append(
+                    (
+                        name,
+                        lambda port: loopline_command(port, args.target_cmd),
+                        _env_factory(backend.url, creds),
+                        None if args.target_cmd else loopline_migrate_command(),
+                        processes,
+                    )
                 )
-            )
         for round_no in range(1, args.rounds + 1):
             # Odd rounds run the baseline first, even rounds last (A B B A ...), so a
             # machine that slowly gets busier or quieter does not favour one target.
             ordered = targets if round_no % 2 else targets[::-1]
-            for target, cmd_for_port, env_for_port, prepare_cmd in ordered:
+            for target, cmd_for_port, env_for_port, prepare_cmd, processes in ordered:
                 runs.append(
                     run_target(
                         target,
@@ -695,6 +751,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         opts,
                         log_dir,
                         prepare_cmd,
+                        processes,
                     )
                 )
 
@@ -712,7 +769,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "seed": opts.seed,
                 "residents": opts.residents,
                 "target_cmd": args.target_cmd,
-                "postgres": bool(args.postgres),
+                "postgres": bool(postgres),
             },
             "machine": {"cpus": os.cpu_count(), "loadavg_at_start": loadavg},
             "summary": summary,

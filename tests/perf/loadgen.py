@@ -235,7 +235,7 @@ async def _worker(
 
 async def run_load(
     host: str,
-    port: int,
+    port: int | Sequence[int],
     requests: Sequence[bytes],
     *,
     connections: int = 32,
@@ -245,6 +245,7 @@ async def run_load(
 ) -> LoadResult:
     """Send ``requests`` over ``connections`` keep-alive connections; see the module doc.
 
+    ``port`` may list several ports (servers): connection *i* goes to ``port[i % len(port)]``.
     ``seconds`` bounds the sending phase; the run as a whole takes at most about
     ``seconds + request_timeout``. ``marker``, if given, is searched for in every
     response body and the hits are counted.
@@ -256,9 +257,9 @@ async def run_load(
 
     # Open the connections before starting the clock, so the figures describe
     # steady keep-alive traffic rather than connection set-up.
-    opened = await asyncio.gather(
-        *(_connect(host, port, request_timeout) for _ in range(connections)), return_exceptions=True
-    )
+    ports = [port] if isinstance(port, int) else list(port)
+    port_of = [ports[i % len(ports)] for i in range(connections)]
+    opened = await asyncio.gather(*(_connect(host, p, request_timeout) for p in port_of), return_exceptions=True)
     conns: list[tuple[asyncio.StreamReader, asyncio.StreamWriter] | None] = []
     connect_errors: list[str] = []
     for item in opened:
@@ -276,7 +277,7 @@ async def run_load(
         marker=marker,
     )
     state.error_samples.extend(connect_errors[:MAX_SAMPLES])
-    await asyncio.gather(*(_worker(state, host, port, conn) for conn in conns))
+    await asyncio.gather(*(_worker(state, host, p, conn) for p, conn in zip(port_of, conns, strict=True)))
     duration = time.perf_counter() - started
 
     latencies_ms = sorted(x * 1000.0 for x in state.latencies)
@@ -309,7 +310,7 @@ async def run_load(
 
 def run_load_sync(
     host: str,
-    port: int,
+    port: int | Sequence[int],
     requests: Sequence[bytes],
     connections: int = 32,
     seconds: float = 60.0,
@@ -343,7 +344,7 @@ def _child_main(conn: Connection, args: tuple[Any, ...]) -> None:
 
 def run_load_in_subprocess(
     host: str,
-    port: int,
+    port: int | Sequence[int],
     requests: Sequence[bytes],
     *,
     connections: int = 32,
@@ -359,7 +360,15 @@ def run_load_in_subprocess(
     _check_loopback(host)
     context = multiprocessing.get_context("spawn")
     parent_conn, child_conn = context.Pipe(duplex=False)
-    args = (host, port, list(requests), connections, seconds, request_timeout, marker)
+    args = (
+        host,
+        port if isinstance(port, int) else list(port),
+        list(requests),
+        connections,
+        seconds,
+        request_timeout,
+        marker,
+    )
     process = context.Process(target=_child_main, args=(child_conn, args), name="loadgen", daemon=True)
     process.start()
     child_conn.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import io
 import os
 import pstats
@@ -109,13 +110,19 @@ async def _call(app: Any, body: bytes, signature: bytes) -> int:
     return status
 
 
+LATENCIES: list[tuple[float, float]] = []  # (when it started, how long it took), seconds
+
+
 async def _drive(app: Any, requests: Sequence[tuple[bytes, bytes]], concurrency: int) -> Counter[int]:
     statuses: Counter[int] = Counter()
     queue = iter(requests)
+    LATENCIES.clear()
 
     async def lane() -> None:
         for body, signature in queue:
+            started = time.perf_counter()
             statuses[await _call(app, body, signature)] += 1
+            LATENCIES.append((started, time.perf_counter() - started))
 
     await asyncio.gather(*(lane() for _ in range(concurrency)))
     return statuses
@@ -126,6 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--freeze", action="store_true", help="gc.freeze() after the warm-up, as serve does")
     parser.add_argument("--top", type=int, default=25, help="functions listed (0: no profiler, wall time only)")
     parser.add_argument("--postgres", help="a PostgreSQL URL instead of SQLite (a schema made and dropped)")
     args = parser.parse_args(argv)
@@ -153,6 +161,8 @@ def _run(args: argparse.Namespace, url: str, creds: Credentials) -> int:
         statements[statement.split(None, 1)[0].upper()] += 1
 
     asyncio.run(_drive(app, requests[:warmup], args.concurrency))
+    if args.freeze:
+        gc.freeze()
     if runtime.db.is_sqlite:  # every statement, those run straight on the driver too
         with runtime.db.engine.connect() as connection:
             driver = connection.connection.dbapi_connection
@@ -179,6 +189,11 @@ def _run(args: argparse.Namespace, url: str, creds: Credentials) -> int:
     where = "under the profiler" if args.top else "(no profiler)"
     each = elapsed / measured * 1000
     print(f"statuses {dict(statuses)}; {measured} messages in {elapsed:.2f} s {where}: {each:.3f} ms each")
+    took = sorted(t for _, t in LATENCIES)
+    tail = [f"p{p} {took[min(len(took) - 1, len(took) * p // 100)] * 1000:.1f} ms" for p in (50, 90, 99)]
+    first = LATENCIES[0][0] if LATENCIES else 0.0
+    slow = [f"{(at - first):.2f}s:{t * 1000:.0f}ms" for at, t in LATENCIES if t > 3 * took[len(took) // 2]][:20]
+    print(f"latency in the app {', '.join(tail)}, max {took[-1] * 1000:.1f} ms; slow ones at: {' '.join(slow)}")
     print(f"SQL statements per message: {round(sum(statements.values()) / measured, 2)} {per_message}")
     return 0 if set(statuses) <= {200} else 1
 
