@@ -27,6 +27,7 @@ class _Compiled:
     binds: tuple[tuple[str, Convert], ...]
     results: tuple[Convert, ...]
     fixed: dict[str, Any]  # values written into the statement (a LIMIT's), given unless params say otherwise
+    converts: bool  # whether any column of the result is converted
 
 
 def _bind(name: str, bind: BindParameter[Any], dialect: Dialect) -> tuple[str, Convert]:
@@ -68,7 +69,9 @@ class Prepared:
         )
         results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in returned)
         fixed = {n: b.effective_value for n, b in compiled.binds.items() if not b.required and n not in self.columns}
-        found = self._by_dialect[dialect.name] = _Compiled(compiled.string, compiled.positional, binds, results, fixed)
+        found = self._by_dialect[dialect.name] = _Compiled(
+            compiled.string, compiled.positional, binds, results, fixed, any(results)
+        )
         return found
 
     def run(self, session: Session, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
@@ -77,15 +80,15 @@ class Prepared:
         raw, dialect, connection = _driver(session)
         compiled = self._compiled(dialect)
         given = {**compiled.fixed, **params} if compiled.fixed else params
-        values = [(name, given[name] if do is None else do(given[name])) for name, do in compiled.binds]
-        args: Any = tuple(v for _, v in values) if compiled.positional else dict(values)
+        values = [given[name] if do is None else do(given[name]) for name, do in compiled.binds]
+        args: Any = values if compiled.positional else {name: v for (name, _), v in zip(compiled.binds, values)}  # noqa: B905
         try:
             cursor = raw.execute(compiled.sql, args)
             rows = cursor.fetchall() if cursor.description else []
         except dialect.loaded_dbapi.Error as exc:
             raise _wrapped(exc, compiled.sql, dialect, raw, connection) from None
-        if not any(compiled.results):
-            return [tuple(row) for row in rows]
+        if not compiled.converts:
+            return rows  # the driver's rows are tuples already
         return [tuple(v if c is None else c(v) for v, c in zip(row, compiled.results, strict=True)) for row in rows]
 
     def first(self, session: Session, params: Mapping[str, Any]) -> tuple[Any, ...] | None:

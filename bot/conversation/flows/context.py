@@ -6,7 +6,7 @@ import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from bot.conversation.flows.schema import Node, Text
 from bot.conversation.text import fold
@@ -44,6 +44,9 @@ ABOUT = _("news, polls and events")
 CONTACT = _("the program team")
 
 
+T = TypeVar("T")
+
+
 class _SafeParams(dict[str, str]):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
@@ -65,6 +68,21 @@ def render_text(text: Text, ctx: FlowContext) -> str:
     if "contact" in fields and not ctx.params.get("contact"):
         params["contact"] = translator.gettext(CONTACT)
     return raw.format_map(params)
+
+
+_PER_NODE: dict[tuple[int, str], tuple[Node, Any]] = {}
+
+
+def per_node(node: Node, what: str, build: Callable[[], T], *, fixed: Callable[[], bool]) -> T:
+    """What build() makes for a node, made once when fixed() says it reads the same for everyone (flows are parsed
+    once per process and never change: the same node is the same object every time)."""
+    kept = _PER_NODE.get((id(node), what))
+    if kept is not None and kept[0] is node:
+        return cast(T, kept[1])
+    made = build()
+    if fixed():
+        _PER_NODE[(id(node), what)] = (node, made)
+    return made
 
 
 def has_placeholders(text: Text, ctx: FlowContext) -> bool:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.conversation.flows import questions
-from bot.conversation.flows.context import FlowContext, render_text, with_state
+from bot.conversation.flows.context import FlowContext, has_placeholders, per_node, render_text, with_state
 from bot.conversation.flows.schema import ASK_KINDS, Flow, Node
 from bot.conversation.text import fold
 from bot.i18n.catalogs import _
@@ -99,8 +99,13 @@ def ask(node: Node, ctx: FlowContext) -> Reply:
     """The question a waiting node asks, with its choices and how to answer."""
     assert node.text is not None
     body = render_text(node.text, ctx)
-    if node.until_language_known is not None and ctx.resident.get("locale_known") != "yes":
-        others = [render_text(node.until_language_known, replace(ctx, locale=loc)) for loc in SUPPORTED_LOCALES]
+    if (until := node.until_language_known) is not None and ctx.resident.get("locale_known") != "yes":
+        others = per_node(
+            node,
+            "until_language_known",
+            lambda: [render_text(until, replace(ctx, locale=loc)) for loc in SUPPORTED_LOCALES],
+            fixed=lambda: not has_placeholders(until, ctx),
+        )
         body = "\n".join([body, *(line for line in dict.fromkeys(others) if line not in body)])
     choices, numbered = questions.choices(node, ctx)
     line = questions.instruction(node, ctx)

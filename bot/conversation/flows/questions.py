@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from bot.conversation import answers, scales
-from bot.conversation.flows.context import FlowContext, has_placeholders, match_choice, render_text
+from bot.conversation.flows.context import FlowContext, has_placeholders, match_choice, per_node, render_text
 from bot.conversation.text import fold
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.negotiation import SUPPORTED_LOCALES, text_direction
@@ -44,21 +44,19 @@ class Reading:
         return self.hint is None
 
 
-_STATIC_OPTIONS: dict[int, tuple[Node, tuple[answers.Option, ...]]] = {}
-
-
 def options(node: Node, ctx: FlowContext) -> tuple[answers.Option, ...]:
     """The node's choices with their labels in every language, for the parser: built once per node when no label
-    has a {placeholder} (flows are parsed once per process and never change; the parser then keeps what it has
-    read for the same objects)."""
-    kept = _STATIC_OPTIONS.get(id(node))
-    if kept is not None and kept[0] is node:
-        return kept[1]
-    labels = [{loc: render_text(c.label, replace(ctx, locale=loc)) for loc in SUPPORTED_LOCALES} for c in node.choices]
-    built = tuple(answers.Option(c.value, named, tuple(c.words)) for c, named in zip(node.choices, labels, strict=True))
-    if not any(has_placeholders(c.label, ctx) for c in node.choices):
-        _STATIC_OPTIONS[id(node)] = (node, built)
-    return built
+    has a {placeholder} (the parser then keeps what it has read for the same objects)."""
+
+    def build() -> tuple[answers.Option, ...]:
+        labels = [
+            {loc: render_text(c.label, replace(ctx, locale=loc)) for loc in SUPPORTED_LOCALES} for c in node.choices
+        ]
+        return tuple(
+            answers.Option(c.value, named, tuple(c.words)) for c, named in zip(node.choices, labels, strict=True)
+        )
+
+    return per_node(node, "options", build, fixed=lambda: not any(has_placeholders(c.label, ctx) for c in node.choices))
 
 
 def choices(node: Node, ctx: FlowContext) -> tuple[tuple[Choice, ...], bool]:
