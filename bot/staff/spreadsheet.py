@@ -23,11 +23,12 @@ def safe_cell(value: Any) -> str:
     return "'" + text if text.lstrip().startswith(FORMULA_STARTS) else text
 
 
-def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """Rows as CSV under a header, every cell made safe."""
+def csv_text(header: Sequence[str] | None, rows: Iterable[Sequence[Any]]) -> str:
+    """Rows as CSV under a header (None: a later part of a file, no header), every cell made safe."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([safe_cell(cell) for cell in header])
+    if header is not None:
+        writer.writerow([safe_cell(cell) for cell in header])
     writer.writerows([safe_cell(cell) for cell in row] for row in rows)
     return out.getvalue()
 

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.engagement.feedback import triage
-from bot.engagement.feedback.export import items_csv
+from bot.engagement.feedback.export import EXPORT_ROWS, PAGE_ROWS, Cursor, items_csv_page
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.staff import sharing
 from bot.staff.accounts import Staff
@@ -21,10 +21,10 @@ from bot.web.api.content import visible_decisions
 from bot.web.api.operations import (
     AFTER,
     LIMIT,
+    NO_STORE,
     ApiError,
     Param,
     bad_request,
-    csv_response,
     data,
     iso,
     not_found,
@@ -34,6 +34,7 @@ from bot.web.api.operations import (
     wants_csv,
 )
 from bot.web.api.schemas import ITEM_STATUSES, page_of, ref
+from bot.web.downloads import csv_pages
 from bot.web.guard import runtime_of, staff_of
 
 ITEM_REF = Param("ref", "integer", "The item's reference (the number residents quote).", where="path", minimum=1)
@@ -87,17 +88,19 @@ async def list_input_items(request: Request, args: dict[str, Any]) -> Response:
     runtime, staff = runtime_of(request), staff_of(request)
     csv = wants_csv(request, args)
 
-    def load(session: Session) -> dict[str, Any] | str:
+    if csv:
+        timezone, stamp = runtime.settings.timezone, (iso(runtime.clock.now()) or "")[:10]
+
+        def csv_page(session: Session, after: Cursor | None) -> tuple[str, Cursor | None]:
+            return items_csv_page(session, filtered(session, staff, args), timezone, after)
+
+        return csv_pages(runtime.db, csv_page, EXPORT_ROWS // PAGE_ROWS, f"input-items-{stamp}.csv", NO_STORE)
+
+    def load(session: Session) -> dict[str, Any]:
         query = filtered(session, staff, args)
-        if csv:
-            return items_csv(session, query, runtime.settings.timezone)
         return page(session, query, InputItem.id, args, lambda rows: serialize.input_items(session, rows))
 
-    found = await runtime.db.in_transaction(load)
-    if isinstance(found, str):
-        stamp = (iso(runtime.clock.now()) or "")[:10]
-        return csv_response(found, f"input-items-{stamp}.csv")
-    return data(found)
+    return data(await runtime.db.in_transaction(load))
 
 
 def _find(session: Session, staff: Staff, ref: int) -> InputItem:

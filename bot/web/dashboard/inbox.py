@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.engagement.decisions import publishing as decisions
 from bot.engagement.feedback import triage
-from bot.engagement.feedback.export import items_csv
+from bot.engagement.feedback.export import EXPORT_ROWS, PAGE_ROWS, Cursor, items_csv_page
 from bot.engagement.feedback.triage import STATUS_LABELS, STATUSES, TriageError
 from bot.ids import record_id
 from bot.program import Program
@@ -27,7 +27,7 @@ from bot.store.models import Address
 from bot.store.staff import User
 from bot.web.dashboard import inbox_query
 from bot.web.dashboard.inbox_query import PAGE_SIZE, FilterError, InboxFilter
-from bot.web.downloads import csv_download
+from bot.web.downloads import csv_pages
 from bot.web.guard import Endpoint, read_form, runtime_of, staff_of
 from bot.web.guard import page as guard
 from bot.web.rendering import PRIVATE_HEADERS, FormError, error_page, render
@@ -106,10 +106,10 @@ async def inbox_csv(request: Request) -> Response:
     timezone = runtime.settings.timezone
     due = (runtime.clock.now(), runtime.settings.response_days)
 
-    def load(session: Session) -> str:
-        return items_csv(session, inbox_query.items_query(session, staff, chosen, timezone, due), timezone)
+    def page(session: Session, after: Cursor | None) -> tuple[str, Cursor | None]:
+        return items_csv_page(session, inbox_query.items_query(session, staff, chosen, timezone, due), timezone, after)
 
-    return csv_download(await runtime.db.in_transaction(load), "inbox.csv", PRIVATE_HEADERS)
+    return csv_pages(runtime.db, page, EXPORT_ROWS // PAGE_ROWS, "inbox.csv", PRIVATE_HEADERS)
 
 
 def _ref(request: Request) -> int:
