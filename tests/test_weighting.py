@@ -1,6 +1,7 @@
-"""Weighted results (issue 14, item 5): raking to the baseline's margins with ipfn, weights capped, the effective
-sample size and design effect, groups too small to weight named — and a scripted community of 300 residents over SMS
-and Telegram, with known age bands and an under-represented language, whose weighted margins meet the baseline's."""
+"""Weighted results (issue 14, item 5): raking to the baseline's margins (iterative proportional fitting), weights
+capped, the effective sample size and design effect, groups too small to weight named — and a scripted community
+of 300 residents over SMS and Telegram, with known age bands and an under-represented language, whose weighted
+margins meet the baseline's."""
 
 from __future__ import annotations
 

@@ -1,11 +1,9 @@
 """Weighted results: a poll's respondents raked to the population baseline's margins (iterative proportional fitting,
-by the ipfn library) over the dimensions staff choose, weights capped, with the effective sample size and design
+numpy only) over the dimensions staff choose, weights capped, with the effective sample size and design
 effect, and every group too small to weight said plainly."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -25,6 +23,7 @@ from bot.store.engagement import Answer, Poll
 
 CAP = 5.0  # no respondent counts for more than 5 times the average respondent
 TRIM_ROUNDS = 20  # rake, trim to the cap, rake again... until both hold
+FIT_ROUNDS, FIT_TOLERANCE = 1000, 1e-10
 NOT_WEIGHTED = "(not weighted)"  # the groups too small to weight, kept together at their share of respondents
 
 
@@ -166,14 +165,22 @@ def _raked(observed: np.ndarray[Any, Any], targets: list[np.ndarray[Any, Any]], 
     return weights
 
 
-def _fit(seed: np.ndarray[Any, Any], targets: list[np.ndarray[Any, Any]]) -> Any:
-    """ipfn's numpy path over every dimension's margin (it prints when it stops: kept out of our output)."""
-    from ipfn import ipfn  # noqa: PLC0415  # it brings pandas: imported when results are weighted, not at start
-
-    dimensions = [[axis] for axis in range(seed.ndim)]
-    fitting = ipfn.ipfn(seed.copy(), targets, dimensions, convergence_rate=1e-10, max_iteration=1000)
-    with contextlib.redirect_stdout(io.StringIO()):
-        return fitting.iteration()
+def _fit(seed: np.ndarray[Any, Any], targets: list[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
+    """Iterative proportional fitting: the table scaled to each dimension's margin in turn, over and over, until
+    every margin holds (to a ten-billionth of the total) or a thousand rounds have passed. Cells with no
+    respondent stay empty."""
+    table = seed.astype(float)
+    scale = max(float(table.sum()), 1.0)
+    others = [tuple(a for a in range(table.ndim) if a != axis) for axis in range(table.ndim)]
+    for _ in range(FIT_ROUNDS):
+        for axis, target in enumerate(targets):
+            current = table.sum(axis=others[axis])
+            factor = np.divide(target, current, out=np.zeros_like(current), where=current > 0)
+            table *= factor.reshape([-1 if a == axis else 1 for a in range(table.ndim)])
+        worst = max(float(np.abs(table.sum(axis=others[a]) - t).max()) for a, t in enumerate(targets))
+        if worst <= FIT_TOLERANCE * scale:
+            break
+    return table
 
 
 def _summary(
