@@ -22,7 +22,8 @@ it is SIGKILLed (a stopped process dies at once), a new worker is started, and t
 the broadcast to drain.
 
 Runs only with LOOPLINE_TEST_POSTGRES_URL (it is not collected without it): SQLite has one writer
-and no SKIP LOCKED, so several worker processes are a PostgreSQL deployment's concern.
+and no SKIP LOCKED, so several worker processes are a PostgreSQL deployment's concern; the SQLite
+deployment's single worker killed mid-broadcast is test_worker_crash_sqlite.py, with the same checks.
 """
 
 from __future__ import annotations
@@ -196,6 +197,54 @@ def _freeze_holding_claims(victim: subprocess.Popen[bytes], engine: Engine, purp
     raise AssertionError("the worker to kill was never caught holding claimed rows")
 
 
+def assert_each_sent_once(engine: Engine, purpose: str, workers: Workers) -> None:
+    """Every row of the broadcast sent, each with a message of its own: one per resident and per address, in their
+    language, none beside the outbox's (exactly once at the database)."""
+    # The outbox: every row sent, and each points at a message of its own.
+    assert _by_status(engine, purpose) == {"sent": RESIDENTS}, workers.logs()
+    [(rows, messages, residents)] = _rows(
+        engine,
+        "SELECT count(*), count(DISTINCT message_id), count(DISTINCT resident_id) FROM outbox "
+        "WHERE purpose = :p AND message_id IS NOT NULL",
+        p=purpose,
+    )
+    assert (rows, messages, residents) == (RESIDENTS, RESIDENTS, RESIDENTS)
+
+    # The messages: one outbound row per resident and per address, none beside the outbox's.
+    [(outbound,)] = _rows(engine, "SELECT count(*) FROM messages WHERE direction = 'out'")
+    assert outbound == RESIDENTS
+    per_resident = _rows(
+        engine,
+        "SELECT r.id, count(m.id) FROM residents r LEFT JOIN messages m "
+        "ON m.resident_id = r.id AND m.direction = 'out' GROUP BY r.id HAVING count(m.id) <> 1",
+    )
+    assert per_resident == []
+    per_address = _rows(
+        engine,
+        "SELECT a.value, count(m.id) FROM addresses a LEFT JOIN messages m ON m.direction = 'out' "
+        "AND m.channel = a.channel AND m.address = a.value GROUP BY a.value HAVING count(m.id) <> 1",
+    )
+    assert per_address == []
+    mismatched = _rows(
+        engine,
+        "SELECT o.id FROM outbox o JOIN messages m ON m.id = o.message_id "
+        "WHERE o.purpose = :p AND (m.resident_id <> o.resident_id OR m.address <> o.address "
+        "OR m.channel <> o.channel OR m.text <> o.text)",
+        p=purpose,
+    )
+    assert mismatched == []
+
+    # Each text in the resident's language.
+    languages = _rows(
+        engine,
+        "SELECT r.locale, m.text, count(*) FROM outbox o JOIN messages m ON m.id = o.message_id "
+        "JOIN residents r ON r.id = o.resident_id WHERE o.purpose = :p GROUP BY r.locale, m.text",
+        p=purpose,
+    )
+    assert {(locale, body) for locale, body, _ in languages} == set(TEXTS.items())
+    assert sum(n for *_, n in languages) == RESIDENTS
+
+
 if POSTGRES_URL:  # not collected at all without PostgreSQL (like the "postgres" backend in conftest)
 
     @pytest.mark.e2e
@@ -248,49 +297,7 @@ if POSTGRES_URL:  # not collected at all without PostgreSQL (like the "postgres"
                 workers.stop_all()
 
             try:
-                # The outbox: every row sent, and each points at a message of its own.
-                assert _by_status(engine, purpose) == {"sent": RESIDENTS}, workers.logs()
-                [(rows, messages, residents)] = _rows(
-                    engine,
-                    "SELECT count(*), count(DISTINCT message_id), count(DISTINCT resident_id) FROM outbox "
-                    "WHERE purpose = :p AND message_id IS NOT NULL",
-                    p=purpose,
-                )
-                assert (rows, messages, residents) == (RESIDENTS, RESIDENTS, RESIDENTS)
-
-                # The messages: one outbound row per resident and per address, none beside the outbox's.
-                [(outbound,)] = _rows(engine, "SELECT count(*) FROM messages WHERE direction = 'out'")
-                assert outbound == RESIDENTS
-                per_resident = _rows(
-                    engine,
-                    "SELECT r.id, count(m.id) FROM residents r LEFT JOIN messages m "
-                    "ON m.resident_id = r.id AND m.direction = 'out' GROUP BY r.id HAVING count(m.id) <> 1",
-                )
-                assert per_resident == []
-                per_address = _rows(
-                    engine,
-                    "SELECT a.value, count(m.id) FROM addresses a LEFT JOIN messages m ON m.direction = 'out' "
-                    "AND m.channel = a.channel AND m.address = a.value GROUP BY a.value HAVING count(m.id) <> 1",
-                )
-                assert per_address == []
-                mismatched = _rows(
-                    engine,
-                    "SELECT o.id FROM outbox o JOIN messages m ON m.id = o.message_id "
-                    "WHERE o.purpose = :p AND (m.resident_id <> o.resident_id OR m.address <> o.address "
-                    "OR m.channel <> o.channel OR m.text <> o.text)",
-                    p=purpose,
-                )
-                assert mismatched == []
-
-                # Each text in the resident's language.
-                languages = _rows(
-                    engine,
-                    "SELECT r.locale, m.text, count(*) FROM outbox o JOIN messages m ON m.id = o.message_id "
-                    "JOIN residents r ON r.id = o.resident_id WHERE o.purpose = :p GROUP BY r.locale, m.text",
-                    p=purpose,
-                )
-                assert {(locale, body) for locale, body, _ in languages} == set(TEXTS.items())
-                assert sum(n for *_, n in languages) == RESIDENTS
+                assert_each_sent_once(engine, purpose, workers)
 
                 # The killed worker's rows were reclaimed (a second attempt) and finished by another worker.
                 attempts = dict(
