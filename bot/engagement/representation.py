@@ -28,6 +28,7 @@ from bot.store.places import BaselineCount
 DIMENSIONS = ("language", "area", "channel")  # what every resident has; what residents say about themselves joins
 SMALL_GROUPS = "fewer than 5 each"  # self-described groups of 1-4 people, counted together
 THRESHOLD = 0.8  # a group below 0.8 of its population share is flagged
+NOT_KNOWN = "not known"  # the group of someone who has not said (or has no reachable address)
 COLUMNS = ("dimension", "group", "population", "area", "source")
 
 
@@ -166,12 +167,53 @@ def report(
 ) -> Report:
     """The representation report of a poll's respondents, or of everyone taking part (their groups may be given
     when they were read already, for weighted results)."""
-    who = who if who is not None else respondent_groups(session, poll)
+    if who is None and poll is None:
+        total, counts = _everyone_counted(session)
+    else:
+        who = who if who is not None else respondent_groups(session, poll)
+        total, counts = len(who), _counted(who)
     baseline = baseline_margins(session)
     sources = sorted({s for s in session.scalars(select(BaselineCount.source).distinct()) if s})
-    described = {dimension for groups in who.values() for dimension in groups}
-    dimensions = [*DIMENSIONS, *sorted((set(baseline) | described) - set(DIMENSIONS))]
-    return Report(len(who), [_dimension(d, who, baseline.get(d), threshold) for d in dimensions], sources)
+    dimensions = [*DIMENSIONS, *sorted((set(baseline) | set(counts)) - set(DIMENSIONS))]
+    for dimension in dimensions:  # those who are in no group of a dimension are "not known" in it
+        known = counts.setdefault(dimension, Counter())
+        known[NOT_KNOWN] += total - sum(known.values())
+        if not known[NOT_KNOWN]:
+            del known[NOT_KNOWN]
+    return Report(total, [_dimension(d, counts[d], baseline.get(d), threshold) for d in dimensions], sources)
+
+
+def _counted(who: dict[int, dict[str, str]]) -> dict[str, Counter[str]]:
+    """Each dimension's groups counted over the respondents (those in none are left for report to count)."""
+    counts: dict[str, Counter[str]] = {}
+    for groups in who.values():
+        for dimension, group in groups.items():
+            if group:
+                counts.setdefault(dimension, Counter())[group] += 1
+    return counts
+
+
+def _everyone_counted(session: Session) -> tuple[int, dict[str, Counter[str]]]:
+    """How many residents take part, and their groups counted per dimension by the database (a program's every
+    resident is never held as a row per person: 100,000 of them took about 50 MB)."""
+    taking_part = Resident.consent == Consent.GRANTED
+    total = int(session.scalar(select(func.count(Resident.id)).where(taking_part)) or 0)
+    first = select(Address.resident_id, func.min(Address.channel).label("channel")).group_by(Address.resident_id)
+    channels = first.subquery()
+    counts: dict[str, Counter[str]] = {}
+    for dimension, column, joined in (
+        ("language", Resident.locale, None),
+        ("area", Resident.area, None),
+        ("channel", channels.c.channel, channels),
+    ):
+        query = select(column, func.count()).select_from(Resident).where(taking_part).group_by(column)
+        if joined is not None:
+            query = query.outerjoin(joined, joined.c.resident_id == Resident.id)
+        counts[dimension] = Counter({str(group): int(n) for group, n in session.execute(query) if group})
+    for groups in about_me.groups(session, select(Resident.id).where(taking_part)).values():
+        for dimension, group in groups.items():
+            counts.setdefault(dimension, Counter())[group] += 1
+    return total, counts
 
 
 def kept_report(session: Session, poll: Poll | None = None) -> Report:
@@ -183,9 +225,8 @@ def kept_report(session: Session, poll: Poll | None = None) -> Report:
 
 
 def _dimension(
-    dimension: str, who: dict[int, dict[str, str]], population: Counter[str] | None, threshold: float
+    dimension: str, counts: Counter[str], population: Counter[str] | None, threshold: float
 ) -> DimensionReport:
-    counts = Counter(groups.get(dimension) or "not known" for groups in who.values())
     if dimension not in DIMENSIONS:  # what people said about themselves: no group of fewer than 5 named
         counts, population = _small_groups_together(counts, population)
     total, people = sum(counts.values()), sum((population or Counter()).values())
