@@ -197,6 +197,18 @@ def _freeze_holding_claims(victim: subprocess.Popen[bytes], engine: Engine, purp
     raise AssertionError("the worker to kill was never caught holding claimed rows")
 
 
+def queue_broadcast(url: str, now: datetime) -> tuple[str, int]:
+    """The clinic notice queued for everyone who joined, in their language: its outbox purpose and how many rows."""
+    db = Database(url)
+    try:
+        with db.transaction() as session:
+            notice = BroadcastFile("Clinic open day", dict(TEXTS), {}, False)
+            broadcast, queued = enqueue(session, notice, parse_audience(""), "en", now, now)
+            return f"broadcast:{broadcast.id}", queued
+    finally:
+        db.dispose()
+
+
 def assert_each_sent_once(engine: Engine, purpose: str, workers: Workers) -> None:
     """Every row of the broadcast sent, each with a message of its own: one per resident and per address, in their
     language, none beside the outbox's (exactly once at the database)."""
@@ -261,14 +273,7 @@ if POSTGRES_URL:  # not collected at all without PostgreSQL (like the "postgres"
             try:
                 _seed(engine, RESIDENTS, now)
                 timings["seed"] = time.monotonic() - started
-                db = Database(url)
-                try:
-                    with db.transaction() as session:
-                        notice = BroadcastFile("Clinic open day", dict(TEXTS), {}, False)
-                        broadcast, queued = enqueue(session, notice, parse_audience(""), "en", now, now)
-                        purpose = f"broadcast:{broadcast.id}"
-                finally:
-                    db.dispose()
+                purpose, queued = queue_broadcast(url, now)
                 assert queued == RESIDENTS
                 timings["enqueue"] = time.monotonic() - started
 
@@ -340,14 +345,7 @@ if POSTGRES_URL:
             workers = Workers(url, tmp_path)
             try:
                 _seed(engine, residents, now)
-                db = Database(url)
-                try:
-                    with db.transaction() as session:
-                        notice = BroadcastFile("Clinic open day", dict(TEXTS), {}, False)
-                        broadcast, _queued = enqueue(session, notice, parse_audience(""), "en", now, now)
-                        purpose = f"broadcast:{broadcast.id}"
-                finally:
-                    db.dispose()
+                purpose, _queued = queue_broadcast(url, now)
                 first = workers.start()
                 wait_until(lambda: _by_status(engine, purpose).get("sent", 0) >= 100, 60, 0.02)
                 first.send_signal(signal.SIGTERM)

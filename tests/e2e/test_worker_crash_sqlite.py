@@ -18,20 +18,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from bot.engagement.broadcasts.audiences import parse_audience
-from bot.engagement.broadcasts.sending import BroadcastFile, enqueue
-from bot.store.db import Database
 from tests.e2e import wait_until
 from tests.e2e.test_worker_crash import (
     DRAIN_TIMEOUT,
     RESIDENTS,
-    TEXTS,
     Workers,
     _by_status,
     _migrate,
     _rows,
     _seed,
     assert_each_sent_once,
+    queue_broadcast,
 )
 
 
@@ -45,14 +42,7 @@ def test_the_worker_of_a_sqlite_deployment_killed_mid_broadcast_loses_and_double
     workers = Workers(url, tmp_path)
     try:
         _seed(engine, RESIDENTS, now)
-        db = Database(url)
-        try:
-            with db.transaction() as session:
-                notice = BroadcastFile("Clinic open day", dict(TEXTS), {}, False)
-                broadcast, queued = enqueue(session, notice, parse_audience(""), "en", now, now)
-                purpose = f"broadcast:{broadcast.id}"
-        finally:
-            db.dispose()
+        purpose, queued = queue_broadcast(url, now)
         assert queued == RESIDENTS
         victim = workers.start()
         wait_until(lambda: _by_status(engine, purpose).get("sent", 0) >= RESIDENTS // 2, 120, 0.02)

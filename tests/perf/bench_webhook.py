@@ -101,6 +101,19 @@ def make_plan(count: int, warmup: int, seed: int, residents: int) -> tuple[list[
     return plan[:warmup], plan[warmup:]
 
 
+def webhook_form(sid: str, creds: Credentials, sender: str, text: str) -> dict[str, str]:
+    """The form Twilio posts for one inbound SMS."""
+    return {
+        "MessageSid": sid,
+        "AccountSid": creds.account_sid,
+        "From": sender,
+        "To": TO_NUMBER,
+        "Body": text,
+        "NumSegments": "1",
+        "NumMedia": "0",
+    }
+
+
 def build_requests(plan: Sequence[Plan], port: int, creds: Credentials) -> list[bytes]:
     """Signed ``POST /webhooks/twilio/sms`` requests, each with a fresh MessageSid."""
     public_url = f"http://{HOST}:{port}"
@@ -118,15 +131,7 @@ def build_requests(plan: Sequence[Plan], port: int, creds: Credentials) -> list[
     )
     requests: list[bytes] = []
     for sender, text in plan:
-        params = {
-            "MessageSid": "SM" + secrets.token_hex(16),
-            "AccountSid": creds.account_sid,
-            "From": sender,
-            "To": TO_NUMBER,
-            "Body": text,
-            "NumSegments": "1",
-            "NumMedia": "0",
-        }
+        params = webhook_form("SM" + secrets.token_hex(16), creds, sender, text)
         body = urlencode(params).encode("utf-8")
         signature = validator.compute_signature(url, params)
         head = head_template.format(signature=signature, length=len(body))

@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import event
 
-from tests.perf.bench_webhook import TO_NUMBER, WEBHOOK_PATH, Credentials, make_plan
+from tests.perf.bench_webhook import TO_NUMBER, WEBHOOK_PATH, Credentials, make_plan, webhook_form
 
 PUBLIC_URL = "http://bench.invalid"
 
@@ -56,15 +56,7 @@ def _requests(count: int, warmup: int, creds: Credentials) -> tuple[list[tuple[b
     before, measured = make_plan(count, warmup, seed=1, residents=2000)
     built = []
     for index, (sender, text) in enumerate([*before, *measured]):
-        params = {
-            "MessageSid": f"SM{index:032x}",
-            "AccountSid": creds.account_sid,
-            "From": sender,
-            "To": TO_NUMBER,
-            "Body": text,
-            "NumSegments": "1",
-            "NumMedia": "0",
-        }
+        params = webhook_form(f"SM{index:032x}", creds, sender, text)
         built.append(
             (urlencode(params).encode(), validator.compute_signature(PUBLIC_URL + WEBHOOK_PATH, params).encode())
         )
