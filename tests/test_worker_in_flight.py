@@ -320,7 +320,9 @@ def test_sends_through_twilio_overlap_on_connections_kept_open(database_url: str
         assert _by_status(runtime) == {"sent": 24}
         assert SlowTwilio.accepted == 24
         assert 10 < SlowTwilio.most_open <= 12
-        assert len(SlowTwilio.connections) == 12
+        # No connection was opened that was not needed at once: the second broadcast found the first one's kept open
+        # (on a busy machine fewer than 12 may be open at once; then fewer are made).
+        assert len(SlowTwilio.connections) == SlowTwilio.most_open
     finally:
         runtime.close()
         server.shutdown()
