@@ -254,7 +254,7 @@ class SlowTwilio(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"  # keep-alive, as the Twilio client's session expects
     disable_nagle_algorithm = True  # the body is a second write: it must not wait for the client's delayed ACK
-    latency = 0.2
+    latency = 0.5  # long enough for all 12 to overlap on a busy machine
     lock = threading.Lock()
     open = most_open = accepted = 0
     connections: ClassVar[set[int]] = set()  # the client ports requests came from: one per connection
@@ -290,8 +290,8 @@ class SlowTwilio(BaseHTTPRequestHandler):
 
 def test_sends_through_twilio_overlap_on_connections_kept_open(database_url: str) -> None:
     """The real Twilio adapter (its blocking client in threads) against a slow local API: 12 sends at once, more
-    than the 10 connections requests keeps by default. Two broadcasts one after the other: the second finds all 12
-    connections of the first kept open (by default two would have been closed when the first one ended)."""
+    than the 10 connections requests keeps by default. Two broadcasts one after the other: the second finds every
+    connection of the first kept open (by default those beyond 10 would have been closed when the first one ended)."""
     SlowTwilio.open = SlowTwilio.most_open = SlowTwilio.accepted = 0
     SlowTwilio.connections = set()
     server = ThreadingHTTPServer(("127.0.0.1", 0), SlowTwilio)
