@@ -19,7 +19,7 @@ from bot.clock import Clock
 from bot.conversation.text import storable
 from bot.messages import Channel, Inbound, Outbound
 from bot.pipeline.sender import MESSAGES, find_sender, store_message
-from bot.pipeline.turn import Answered, Said, Setting, take_turn
+from bot.pipeline.turn import Answered, Setting, StoredMessage, take_turn
 from bot.program import Program
 from bot.settings import Settings
 from bot.store.db import Database, is_transient
@@ -116,9 +116,9 @@ class Pipeline:
 
     def handle_batch(self, arrivals: Sequence[Arrival]) -> list[Handled | Exception]:
         """Messages that arrived together, in one transaction and one commit, each with its own outcome (an
-        exception is that message's: TransientFailure asks its provider to send it again). Each message still
-        has its effects in a savepoint of its own; if the shared transaction fails, nothing of it is kept and
-        every message is handled again alone, in order."""
+        exception is that message's: TransientFailure asks its provider to send it again). If anything in the
+        group fails, nothing of it is kept and every message is handled again alone, in order, each turn then in a
+        savepoint of its own."""
         if len(arrivals) == 1:
             return [self._outcome(arrivals[0])]
         # Every group takes its senders' locks in one order (by address; one resident's messages keep theirs), so
@@ -174,7 +174,9 @@ class Pipeline:
         message_id = store_message(session, _inbound_row(inbound, resident.id, now))
         if message_id is None:
             return Handled(None, duplicate=True)
-        said = Said(inbound, message_id, resident, conversation, arrival.reply_inline, arrival.provider_replied)
+        said = StoredMessage(
+            inbound, message_id, resident, conversation, arrival.reply_inline, arrival.provider_replied
+        )
         if not isolated:  # in a group: a failure undoes the group, and each of its messages is handled alone
             return _handled(message_id, resident.id, take_turn(session, said, self.setting))
         try:

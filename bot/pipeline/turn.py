@@ -43,7 +43,7 @@ REF_FLOWS = (FEEDBACK_FLOW, FOLLOWUP_FLOW, ABOUT_ME_FLOW, PROPOSE_FLOW, CHECK_BA
 
 
 @dataclass(frozen=True, slots=True)
-class Said:
+class StoredMessage:
     """A stored inbound message and who sent it, as the turn starts."""
 
     inbound: Inbound
@@ -73,7 +73,7 @@ class Setting:
     rng: random.Random
 
 
-def take_turn(session: Session, said: Said, where: Setting) -> Answered:
+def take_turn(session: Session, said: StoredMessage, where: Setting) -> Answered:
     """Route the message and write everything it causes."""
     resident, row, flows = said.resident, said.conversation, where.flows
     # Another process may have loaded a poll or a new version of a flow: seen within a second.

@@ -3,7 +3,6 @@ show no bound parameter and no value PostgreSQL repeats (a phone number, a messa
 
 from __future__ import annotations
 
-import functools
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -11,7 +10,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from anyio import to_thread
-from sqlalchemy import Engine, Insert, Table, create_engine, event, insert
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,16 +23,6 @@ _QUOTED = re.compile(r'"[^"]*"')
 def is_transient(exc: BaseException) -> bool:
     """A failure that may pass on a retry: deadlock, serialisation failure, lock timeout, a lost connection."""
     return isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
-
-
-@functools.cache
-def _insert_returning_id(table: Table) -> Insert:
-    return insert(table).returning(table.c.id)
-
-
-def insert_returning_id(session: Session, table: Table, values: dict[str, Any]) -> int:
-    """Insert one row with Core (no ORM unit of work on the hot path; the statement built once) and return its id."""
-    return int(session.connection().execute(_insert_returning_id(table), values).scalar_one())
 
 
 def normalise_url(url: str) -> str:
