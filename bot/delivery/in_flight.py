@@ -129,23 +129,3 @@ class Batch:
         except asyncio.CancelledError:
             self.cancel()
             raise
-
-
-def widen_connection_pools(adapters: Iterable[object], size: int) -> None:
-    """Let an adapter whose blocking HTTP client keeps a requests connection pool (Twilio's) keep `size` connections
-    per host open, one for each send in flight. requests keeps 10 (Twilio's client mounts min(32, CPUs + 4) for
-    HTTPS: 6 on two cores); sends beyond that open connections of their own, which are closed when they come back
-    to a full pool, so that each burst above it opens new ones (a TLS handshake each, with Twilio)."""
-    for adapter in adapters:
-        http = getattr(getattr(adapter, "client", None), "http_client", None)
-        session = getattr(http, "session", None)
-        if session is None or not callable(getattr(session, "mount", None)):
-            continue
-        from requests.adapters import HTTPAdapter  # noqa: PLC0415 (imported when an adapter uses requests)
-
-        for prefix in ("https://", "http://"):
-            current = session.get_adapter(prefix)
-            if isinstance(current, HTTPAdapter) and getattr(current, "_pool_maxsize", 0) >= size:
-                continue
-            retries = getattr(current, "max_retries", 0)
-            session.mount(prefix, HTTPAdapter(pool_maxsize=size, max_retries=retries))

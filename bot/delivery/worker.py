@@ -17,7 +17,7 @@ from bot.channels.segments import segment_count
 from bot.clock import Clock
 from bot.delivery.claims import claim_due
 from bot.delivery.gate import Verdict, pass_gate
-from bot.delivery.in_flight import IN_FLIGHT, Batch, widen_connection_pools
+from bot.delivery.in_flight import IN_FLIGHT, Batch
 from bot.delivery.outcome import Claimed, record
 from bot.delivery.ratelimit import Limit, hold_back, reserve
 from bot.delivery.rules import SendRules
@@ -335,11 +335,10 @@ class DeliveryWorker:
     async def run_forever(self, idle_seconds: float = 2.0) -> None:
         """Drain the outbox, then sleep until woken (by a commit or the scheduler's tick), until stop()."""
         self.stopping = False
-        widen_connection_pools(self.adapters.values(), self.in_flight)
         for adapter in self.adapters.values():
             warm = getattr(adapter, "warm", None)
-            if warm is not None:
-                await warm()  # open the provider connection now, so that the first paced send is not late
+            if warm is not None:  # connections for the sends in flight, one opened now: the first send is not late
+                await warm(self.in_flight)
         while not self.stopping:
             try:
                 sent = await self.run_once()
