@@ -14,6 +14,7 @@ class Channel(enum.StrEnum):
 
     SMS = "sms"
     TELEGRAM = "telegram"
+    WHATSAPP = "whatsapp"
     SIMULATOR = "simulator"
 
 
@@ -23,6 +24,17 @@ class Address:
 
     channel: Channel
     value: str
+
+
+@dataclass(frozen=True, slots=True)
+class MediaRef:
+    """One file attached to an inbound message, as the provider names it: a Twilio MediaUrl or a Telegram file_id,
+    with the type and size the provider declared (not yet fetched or checked)."""
+
+    source: str
+    content_type: str | None = None
+    size: int | None = None
+    filename: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +49,7 @@ class Inbound:
     display_name: str | None = None
     is_button: bool = False
     raw: dict[str, str] = field(default_factory=dict)
+    media: tuple[MediaRef, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

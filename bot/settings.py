@@ -39,13 +39,19 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class TwilioSettings:
-    """Credentials and sender of the Twilio SMS channel."""
+    """Credentials and senders of the Twilio channels: SMS (a number or a messaging service) and WhatsApp."""
 
     account_sid: str
     auth_token: str
     from_number: str | None
     messaging_service_sid: str | None
     api_base: str | None
+    whatsapp_from: str | None = None
+
+    @property
+    def sms(self) -> bool:
+        """Whether SMS can be sent: a number or a messaging service is set."""
+        return bool(self.from_number or self.messaging_service_sid)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +95,10 @@ class Settings:
     def live_channels(self) -> list[str]:
         """Names of the channels that can carry messages in this process."""
         live = []
-        if self.twilio:
+        if self.twilio and self.twilio.sms:
             live.append("sms")
+        if self.twilio and self.twilio.whatsapp_from:
+            live.append("whatsapp")
         if self.telegram:
             live.append("telegram")
         if self.simulator:
@@ -185,19 +193,31 @@ def _twilio(env: Mapping[str, str]) -> TwilioSettings | None:
         raise SettingsError("LOOPLINE_TWILIO_AUTH_TOKEN", "is required when LOOPLINE_TWILIO_ACCOUNT_SID is set")
     if not _SID.match(sid) or not sid.startswith("AC"):
         raise SettingsError("LOOPLINE_TWILIO_ACCOUNT_SID", "must be AC followed by 32 hexadecimal digits")
-    sender = env.get("LOOPLINE_TWILIO_FROM", "").strip() or None
+    sender = _e164(env, "LOOPLINE_TWILIO_FROM")
     service = env.get("LOOPLINE_TWILIO_MESSAGING_SERVICE_SID", "").strip() or None
-    if not sender and not service:
-        raise SettingsError("LOOPLINE_TWILIO_FROM", "set it (or LOOPLINE_TWILIO_MESSAGING_SERVICE_SID) to send SMS")
-    if sender:
-        try:
-            parsed = phonenumbers.parse(sender, None)
-        except phonenumbers.NumberParseException as exc:
-            raise SettingsError("LOOPLINE_TWILIO_FROM", "must be an E.164 number like +15551234567") from exc
-        sender = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    whatsapp = _e164(env, "LOOPLINE_TWILIO_WHATSAPP_FROM", prefix="whatsapp:")
+    if not sender and not service and not whatsapp:
+        raise SettingsError(
+            "LOOPLINE_TWILIO_FROM",
+            "set it (or LOOPLINE_TWILIO_MESSAGING_SERVICE_SID) for SMS, or LOOPLINE_TWILIO_WHATSAPP_FROM for WhatsApp",
+        )
     if service and not (_SID.match(service) and service.startswith("MG")):
         raise SettingsError("LOOPLINE_TWILIO_MESSAGING_SERVICE_SID", "must be MG followed by 32 hexadecimal digits")
-    return TwilioSettings(sid, token, sender, service, _url(env, "LOOPLINE_TWILIO_API_BASE"))
+    return TwilioSettings(sid, token, sender, service, _url(env, "LOOPLINE_TWILIO_API_BASE"), whatsapp)
+
+
+def _e164(env: Mapping[str, str], name: str, prefix: str = "") -> str | None:
+    """A sending number in E.164 (written with or without the given prefix, such as "whatsapp:"), or None."""
+    value = env.get(name, "").strip()
+    if prefix and value.lower().startswith(prefix):
+        value = value[len(prefix) :].strip()
+    if not value:
+        return None
+    try:
+        parsed = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException as exc:
+        raise SettingsError(name, f"must be an E.164 number like {prefix}+15551234567") from exc
+    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 
 def _telegram(env: Mapping[str, str], public_url: str | None) -> TelegramSettings | None:

@@ -24,7 +24,8 @@ from twilio.rest import Client
 
 from bot.channels.base import InvalidInbound
 from bot.channels.twilio_statuses import classify_error
-from bot.messages import Address, Channel, Inbound, Outbound, SendResult, SendStatus
+from bot.ids import plain_number
+from bot.messages import Address, Channel, Inbound, MediaRef, Outbound, SendResult, SendStatus
 from bot.settings import TwilioSettings
 
 SMS_PATH = "/webhooks/twilio/sms"
@@ -34,6 +35,9 @@ _SID = re.compile(r"(SM|MM|SMS)[0-9a-zA-Z]{16,40}|[A-Za-z0-9]{10,64}")
 logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 log = logging.getLogger("loopline.twilio")
 _XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
+WHATSAPP_PREFIX = "whatsapp:"
+MAX_MEDIA = 10  # Twilio sends at most 10 media per message
+_KEPT = ("NumSegments", "NumMedia", "OptOutType", "To", "FromZip", "ButtonText", "WaId")
 
 
 def parse_form(body: bytes) -> dict[str, str]:
@@ -62,6 +66,28 @@ def normalise_phone(raw: str) -> str | None:
     if not phonenumbers.is_possible_number(number):
         return None
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def sender_address(raw: str) -> Address | None:
+    """The channel address of a Twilio `From`: `whatsapp:+E164` is a WhatsApp address (kept as the bare number),
+    anything else a phone number or short code on SMS; None when it is neither."""
+    value = raw.strip()
+    if value[:9].lower() == WHATSAPP_PREFIX:
+        number = normalise_phone(value[9:])
+        return Address(Channel.WHATSAPP, number) if number and number.startswith("+") else None
+    number = normalise_phone(value)
+    return Address(Channel.SMS, number) if number else None
+
+
+def media_refs(form: Mapping[str, str]) -> tuple[MediaRef, ...]:
+    """The files Twilio says came with the message (MMS or WhatsApp): MediaUrl0…N with their declared types."""
+    count = min(plain_number(form.get("NumMedia", "0"), MAX_MEDIA) or 0, MAX_MEDIA)
+    refs = []
+    for index in range(count):
+        url = form.get(f"MediaUrl{index}", "").strip()
+        if url.startswith("https://") or url.startswith("http://"):
+            refs.append(MediaRef(url, form.get(f"MediaContentType{index}", "").strip().lower() or None))
+    return tuple(refs)
 
 
 class RewritingHttpClient(TwilioHttpClient):  # type: ignore[misc]
@@ -116,14 +142,23 @@ class TwilioSms:
             raise InvalidInbound("MessageSid is missing or malformed")
         if form.get("AccountSid") not in (None, "", self.settings.account_sid):
             raise InvalidInbound("AccountSid is not this account")
-        sender = normalise_phone(form.get("From", ""))
-        if sender is None:
+        address = sender_address(form.get("From", ""))
+        if address is None:
             raise InvalidInbound("From is missing or not a phone number")
-        body = form.get("Body", "")
-        if not body and form.get("NumMedia", "0") not in ("", "0"):
-            body = "[media]"
-        raw = {k: v for k, v in form.items() if k in ("NumSegments", "NumMedia", "OptOutType", "To", "FromZip")}
-        return Inbound(Address(Channel.SMS, sender), body[:5000], sid, received_at, raw=raw)
+        raw = {k: v for k, v in form.items() if k in _KEPT}
+        payload = form.get("ButtonPayload", "").strip()
+        text = payload or form.get("Body", "")
+        profile = form.get("ProfileName", "").strip()[:120] or None
+        return Inbound(
+            address,
+            text[:5000],
+            sid,
+            received_at,
+            display_name=profile if address.channel is Channel.WHATSAPP else None,
+            is_button=bool(payload),
+            raw=raw,
+            media=media_refs(form),
+        )
 
     @staticmethod
     def provider_replied(inbound: Inbound) -> bool:

@@ -1,5 +1,16 @@
 """The store: every model is registered on one metadata as soon as the package is imported."""
 
-from bot.store import about_me, compensation, engagement, models, places, proposals, pulse, staff, themes
+from bot.store import about_me, compensation, engagement, models, places, proposals, pulse, staff, themes, whatsapp
 
-__all__ = ["about_me", "compensation", "engagement", "models", "places", "proposals", "pulse", "staff", "themes"]
+__all__ = [
+    "about_me",
+    "compensation",
+    "engagement",
+    "models",
+    "places",
+    "proposals",
+    "pulse",
+    "staff",
+    "themes",
+    "whatsapp",
+]
