@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from bot.conversation import agenda, check_in, my_data
 from bot.conversation.flows import engine
-from bot.conversation.flows.context import FlowContext, say
+from bot.conversation.flows.context import FlowContext, say, with_state
 from bot.conversation.flows.schema import Flow
 from bot.conversation.keywords import Keyword
 from bot.conversation.opt_out import StopRequest, read_keyword
@@ -226,7 +226,8 @@ def _opt_in(
     if session is not None and resident.consent in (Consent.PENDING, Consent.GRANTED):
         if resident.consent == Consent.GRANTED:
             return None
-        return Turn("reply", (engine.ask(session.flow.nodes[session.node], ctx),))
+        # Asked as it was (the language question with the language it suggested first).
+        return Turn("reply", (engine.ask(session.flow.nodes[session.node], with_state(ctx, session.state)),))
     if resident.consent == Consent.PENDING:
         return None
     if resident.consent == Consent.GRANTED:

@@ -3,7 +3,7 @@ order every message takes), or a new resident made for an address never seen; st
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -11,6 +11,8 @@ from sqlalchemy import Table, bindparam, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bot.conversation.keywords import match_keyword
+from bot.i18n.detection import suggest_locale
 from bot.i18n.negotiation import negotiate
 from bot.messages import Inbound
 from bot.states import Consent
@@ -34,6 +36,9 @@ class ResidentRow:
     consent: str
     area: str | None
     fields: dict[str, Any]
+    # Someone new without a language hint: the language their first message seems written in, offered first when
+    # they are asked theirs (read from this message only, never stored).
+    suggested_locale: str | None = None
 
     def locale_or(self, default: str) -> str:
         """The resident's language, or the program's default while they have not chosen one."""
@@ -99,12 +104,15 @@ def _rows(row: tuple[Any, ...]) -> tuple[ResidentRow, SessionRow | None]:
 def find_sender(session: Session, inbound: Inbound, now: datetime) -> tuple[ResidentRow, SessionRow | None]:
     """The resident behind the message's address with their conversation, made first for a new address."""
     where = {"channel": inbound.address.channel.value, "value": inbound.address.value}
+    suggested: str | None = None
     for _ in range(2):
         found = _FIND_SENDER.first(session, where)
         if found is not None:
-            return _rows(found)
+            resident, conversation = _rows(found)
+            return (replace(resident, suggested_locale=suggested) if suggested else resident), conversation
         db = session.connection()
         hint = negotiate(inbound.language_hint, default="") or None
+        suggested = None if hint else first_message_locale(inbound.text)
         values: dict[str, Any] = {
             "locale": hint,
             "consent": Consent.PENDING,
@@ -117,6 +125,12 @@ def find_sender(session: Session, inbound: Inbound, now: datetime) -> tuple[Resi
         if db.execute(_NEW_ADDRESS[db.dialect.name], address).first() is None:
             db.execute(_FORGET_RESIDENT, {"resident_id": resident_id})
     raise LookupError("the address was taken and released again while its first message was stored")
+
+
+def first_message_locale(text: str) -> str | None:
+    """The language a newcomer's first message clearly seems written in; a keyword (STOP, AYUDA, ALTO…) says what
+    they want, not their language."""
+    return None if match_keyword(text) is not None else suggest_locale(text)
 
 
 def store_message(session: Session, values: dict[str, Any]) -> int | None:

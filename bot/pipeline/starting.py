@@ -30,6 +30,8 @@ def flow_context(
         "locale_known": "yes" if resident.locale else "no",
         "area": resident.area,
         "timezone": resident.timezone,  # None when not known: an event is then told in its own zone
+        # A newcomer's first message only: the language it seems written in, offered first at the language question
+        "suggested_locale": resident.suggested_locale if isinstance(resident, ResidentRow) else None,
     }
     words = {**program.params(), **params}
     return FlowContext(locale=locale, resident=facts, params=words, now=now, fits=fits_in_a_bot_message)

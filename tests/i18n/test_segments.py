@@ -130,15 +130,21 @@ LISTED = tuple(
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
 def test_every_question_fits_in_three_segments(locale: str) -> None:
     """A question as SMS sends it (its text, the how-to-answer line and its numbered options) for a resident who
-    has chosen a language, and the language menu for one who has not."""
+    has chosen a language, and the language menu for one who has not (with the language their first message seemed
+    written in first, or without)."""
     over = []
     for flow in _flows():
         for node in flow.nodes.values():
             if node.kind not in ASK_KINDS:
                 continue
-            for known in ("yes", "no") if node.until_language_known is not None else ("yes",):
+            # The language menu too, for one who has not chosen: as it is, and with each language guessed first.
+            cases: list[tuple[str, str | None]] = [("yes", None)]
+            if node.until_language_known is not None:
+                cases += [("no", guess) for guess in (None, *SUPPORTED_LOCALES)]
+            for known, guess in cases:
                 params: dict[str, Any] = {**TYPICAL, "event": "Eastside community health fair"}
-                ctx = FlowContext(locale, {"locale_known": known}, params, listed=LISTED, fits=fits_in_a_bot_message)
+                facts = {"locale_known": known, "suggested_locale": guess}
+                ctx = FlowContext(locale, facts, params, listed=LISTED, fits=fits_in_a_bot_message)
                 text = render(ask(node, ctx), SMS).text
                 if not fits_in_a_bot_message(text):
                     over.append(f"{flow.slug}/{node.id} ({segment_count(text)} segments):\n{text}")

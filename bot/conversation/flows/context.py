@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from bot.conversation.flows.schema import Node, Text
+from bot.conversation.flows.schema import ChoiceSpec, Node, Text
 from bot.conversation.text import fold
 from bot.i18n.bidi import isolate
 from bot.i18n.catalogs import Translator, _
@@ -29,15 +29,40 @@ class FlowContext:
     now: datetime | None = None
     # Whether a message is short enough to send (the pipeline's SMS rule); None: no limit.
     fits: Callable[[str], bool] | None = None
+    # The language a newcomer's first message seemed written in (bot.i18n.detection), kept in the state of the
+    # conversation that asks their language: that question offers it first. Never their language until they choose.
+    suggested_locale: str | None = None
 
 
 def with_state(ctx: FlowContext, state: Mapping[str, Any]) -> FlowContext:
-    """The context of a conversation in progress: its {vars} for texts and the choices it listed."""
+    """The context of a conversation in progress: its {vars} for texts, the choices it listed, the language it
+    suggested."""
     variables = state.get("vars") or {}
     listed = tuple((str(v), str(line), str(name)) for v, line, name in state.get("listed") or ())
+    suggested = state.get("suggested_locale")
+    if suggested and suggested != ctx.suggested_locale:
+        ctx = replace(ctx, suggested_locale=str(suggested))
     if not variables and not listed:
         return ctx
     return replace(ctx, params={**ctx.params, **{str(k): str(v) for k, v in variables.items()}}, listed=listed)
+
+
+def guessed_language(node: Node, ctx: FlowContext) -> str | None:
+    """The language a language question offers first: the one the newcomer's first message seemed written in (as
+    the resident's facts carry it on that first message, then the conversation's state), while no language is
+    known for them and the question offers it; else None (the usual menu)."""
+    if node.until_language_known is None or ctx.resident.get("locale_known") == "yes":
+        return None
+    suggested = ctx.suggested_locale or ctx.resident.get("suggested_locale")
+    return suggested if any(choice.value == suggested for choice in node.choices) else None
+
+
+def ordered_choices(node: Node, ctx: FlowContext) -> tuple[ChoiceSpec, ...]:
+    """A question's choices in the order they are numbered: the guessed language first, when there is one."""
+    guess = guessed_language(node, ctx)
+    if guess is None:
+        return node.choices
+    return tuple(sorted(node.choices, key=lambda choice: choice.value != guess))  # stable: the others keep their order
 
 
 ABOUT = _("news, polls and events")
@@ -107,8 +132,8 @@ def match_choice(node: Node, answer: str, ctx: FlowContext, *, is_button: bool =
     if not folded:
         return None
     if folded.isdecimal():  # any script's decimal digits ("٣"); "𐩀" is a digit int() cannot read
-        index = int(folded)
-        return node.choices[index - 1].value if 1 <= index <= len(node.choices) else None
+        index, numbered = int(folded), ordered_choices(node, ctx)
+        return numbered[index - 1].value if 1 <= index <= len(numbered) else None
     for choice in node.choices:
         names = {fold(choice.value), fold(render_text(choice.label, ctx))}
         names.update(fold(w) for w in choice.words)

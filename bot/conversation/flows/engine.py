@@ -7,8 +7,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.conversation import scales
 from bot.conversation.flows import questions
-from bot.conversation.flows.context import FlowContext, has_placeholders, per_node, render_text, with_state
+from bot.conversation.flows.context import (
+    FlowContext,
+    guessed_language,
+    has_placeholders,
+    per_node,
+    render_text,
+    with_state,
+)
 from bot.conversation.flows.schema import ASK_KINDS, Flow, Node
 from bot.conversation.text import fold
 from bot.i18n.catalogs import _
@@ -18,6 +26,11 @@ from bot.messages import BUTTON_SEPARATOR, Reply
 MAX_AUTO_STEPS = 50
 JOIN_WINDOW = timedelta(seconds=15)
 SEGMENT_LENGTHS = frozenset({153, 160, 67, 70})  # where a carrier cuts a long SMS (GSM-7, UCS-2)
+# The language question for a newcomer whose first message seemed written in one language, said in that language
+# (each catalog names its own language here): it comes first, and the others follow as further choices.
+GUESSED_LANGUAGE = _(
+    "Welcome to {program}! You seem to write in English: reply 1 to continue in English, or choose another language:"
+)
 SKIP_WORDS = frozenset(
     fold(w) for w in ("skip", "omitir", "saltar", "passer", "ignorer", "bo qua", "跳过", "跳過", "تخطي", "تخطى")
 )
@@ -98,6 +111,11 @@ class Step:
 def ask(node: Node, ctx: FlowContext) -> Reply:
     """The question a waiting node asks, with its choices and how to answer."""
     assert node.text is not None
+    guess = guessed_language(node, ctx)
+    if guess is not None:  # in the language the newcomer seems to write, which is choice 1; they still choose
+        choices, numbered = questions.choices(node, ctx)
+        text = render_text(GUESSED_LANGUAGE, replace(ctx, locale=guess))
+        return Reply(text, choices, text_direction(guess), numbered=numbered, question=node.id)
     body = render_text(node.text, ctx)
     if (until := node.until_language_known) is not None and ctx.resident.get("locale_known") != "yes":
         others = per_node(
@@ -148,6 +166,9 @@ def _run(
             return Step(None, state, tuple(replies), tuple(effects))
         node = flow.nodes[node_id]
         if node.kind in ASK_KINDS:
+            guess = guessed_language(node, here)
+            if guess is not None:  # kept with the conversation: the answer is read against the menu it was shown
+                state = {**state, "suggested_locale": guess}
             replies.append(ask(node, here))
             return Step(node.id, {**state, "attempts": 0}, tuple(replies), tuple(effects))
         if node.kind == "send":
@@ -247,7 +268,11 @@ def _read_choice(
     asks again (or joins the next part of a long text the carrier split)."""
     if node.skippable and not is_button and fold(answer) in SKIP_WORDS:
         return None, node.next
-    reading = questions.read(node, answer, ctx, is_button=is_button)
+    guess = guessed_language(node, ctx)
+    if guess is not None and not is_button and scales.parse_yes_no(answer) is True:
+        reading = questions.Reading(guess)  # "sí", "oui", "ok" to "reply 1 to continue in …": that language
+    else:  # a hint in the language the menu was said in
+        reading = questions.read(node, answer, replace(ctx, locale=guess or ctx.locale), is_button=is_button)
     if not reading.understood:
         joined = _joined_part(state, answer, ctx)
         if joined is not None:
@@ -330,7 +355,8 @@ def reprompt(node: Node, ctx: FlowContext, hint: str) -> Reply:
         return ask(node, ctx)
     choices, _numbered = questions.choices(node, ctx)
     several = node.kind in ("ask-multi", "ask-ranking")
-    return Reply(hint, choices, text_direction(ctx.locale), numbered=False, buttons=not several, question=node.id)
+    direction = text_direction(guessed_language(node, ctx) or ctx.locale)  # the hint's language (see _read_choice)
+    return Reply(hint, choices, direction, numbered=False, buttons=not several, question=node.id)
 
 
 def expected_answer_hint(node: Node, ctx: FlowContext) -> str:

@@ -8,7 +8,14 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from bot.conversation import answers, scales
-from bot.conversation.flows.context import FlowContext, has_placeholders, match_choice, per_node, render_text
+from bot.conversation.flows.context import (
+    FlowContext,
+    has_placeholders,
+    match_choice,
+    ordered_choices,
+    per_node,
+    render_text,
+)
 from bot.conversation.text import fold
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.negotiation import SUPPORTED_LOCALES, text_direction
@@ -48,15 +55,14 @@ def options(node: Node, ctx: FlowContext) -> tuple[answers.Option, ...]:
     """The node's choices with their labels in every language, for the parser: built once per node when no label
     has a {placeholder} (the parser then keeps what it has read for the same objects)."""
 
-    def build() -> tuple[answers.Option, ...]:
-        labels = [
-            {loc: render_text(c.label, replace(ctx, locale=loc)) for loc in SUPPORTED_LOCALES} for c in node.choices
-        ]
-        return tuple(
-            answers.Option(c.value, named, tuple(c.words)) for c, named in zip(node.choices, labels, strict=True)
-        )
+    numbered = ordered_choices(node, ctx)  # the guessed language first at a language question ("the first one")
 
-    return per_node(node, "options", build, fixed=lambda: not any(has_placeholders(c.label, ctx) for c in node.choices))
+    def build() -> tuple[answers.Option, ...]:
+        labels = [{loc: render_text(c.label, replace(ctx, locale=loc)) for loc in SUPPORTED_LOCALES} for c in numbered]
+        return tuple(answers.Option(c.value, named, tuple(c.words)) for c, named in zip(numbered, labels, strict=True))
+
+    order = "options" if numbered is node.choices else f"options:{numbered[0].value}"
+    return per_node(node, order, build, fixed=lambda: not any(has_placeholders(c.label, ctx) for c in node.choices))
 
 
 def choices(node: Node, ctx: FlowContext) -> tuple[tuple[Choice, ...], bool]:
@@ -69,7 +75,7 @@ def choices(node: Node, ctx: FlowContext) -> tuple[tuple[Choice, ...], bool]:
         return tuple(Choice(str(n), str(n)) for n in range(RATING_LOW, RATING_HIGH + 1)), False
     if node.kind == "ask-listed":  # the details are lines of the text; buttons carry the names only
         return tuple(Choice(value, f"{i} {name}") for i, (value, _line, name) in enumerate(ctx.listed, 1)), False
-    return tuple(Choice(c.value, render_text(c.label, ctx)) for c in node.choices), True
+    return tuple(Choice(c.value, render_text(c.label, ctx)) for c in ordered_choices(node, ctx)), True
 
 
 def instruction(node: Node, ctx: FlowContext) -> str | None:
