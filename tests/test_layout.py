@@ -29,6 +29,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "bot.engagement": ("bot.settings", "bot.pipeline", "bot.delivery", "bot.web", "bot.cli", "bot.runtime"),
     "bot.pipeline": ("bot.delivery", "bot.web", "bot.cli", "bot.runtime"),
     "bot.delivery": ("bot.settings", "bot.web", "bot.cli", "bot.runtime"),
+    # The files residents send: beside delivery (the store below it), built by the runtime, served by the web app.
+    "bot.media": ("bot.settings", "bot.conversation", "bot.channels", *ABOVE_STORE),
     "bot.settings": ("bot.store", "bot.delivery", "bot.channels", "bot.conversation", *ABOVE_STORE),
     "bot.runtime": ("bot.web", "bot.cli"),
     "bot.web": ("bot.cli",),

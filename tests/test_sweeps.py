@@ -120,7 +120,7 @@ def test_the_scheduler_wakes_the_sweeps(runtime: Runtime) -> None:
         finally:
             clock.shutdown(wait=False)
 
-    assert asyncio.run(started()) == ["outbox", "reminders"]
+    assert asyncio.run(started()) == ["media", "outbox", "reminders"]
     runtime.clock = FixedClock(at=NOW)
     assert runtime.sweep() == {
         "event_reminders": 0,

@@ -12,12 +12,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.request import HTTPXRequest
 
 from bot.channels.base import InvalidInbound
-from bot.messages import Address, Channel, Inbound, Outbound, SendResult, SendStatus
+from bot.messages import Address, Channel, Inbound, MediaRef, Outbound, SendResult, SendStatus
 from bot.settings import TelegramSettings
 
 log = logging.getLogger("loopline.telegram")
@@ -62,6 +62,37 @@ def keyboard(outbound: Outbound) -> InlineKeyboardMarkup | None:
 
 def _text_or_none(value: object) -> str | None:
     return value[:64] if isinstance(value, str) else None
+
+
+def _ref(found: object, default_type: str | None) -> MediaRef | None:
+    """A file as Telegram describes it (its file_id, its declared type, size and name)."""
+    file_id = getattr(found, "file_id", None)
+    if not isinstance(file_id, str) or not file_id:
+        return None
+    mime, size, name = (getattr(found, key, None) for key in ("mime_type", "file_size", "file_name"))
+    return MediaRef(
+        file_id[:1000],
+        mime[:100] if isinstance(mime, str) and mime else default_type,
+        size if isinstance(size, int) else None,
+        name[:255] if isinstance(name, str) and name else None,
+    )
+
+
+def _media(message: Message) -> tuple[MediaRef, ...]:
+    """The files we keep from a message: a photo (its largest size), a voice note, an audio file, or a document that
+    says it is a PDF, an image or audio (the media worker checks what each really is)."""
+    found: list[MediaRef | None] = []
+    if message.photo:
+        largest = max(message.photo, key=lambda size: (size.width or 0) * (size.height or 0))
+        found.append(_ref(largest, "image/jpeg"))
+    for item, default in ((message.voice, "audio/ogg"), (message.audio, "audio/mpeg")):
+        if item is not None:
+            found.append(_ref(item, default))
+    document = message.document
+    kind = (document.mime_type or "") if document is not None else ""
+    if document is not None and (kind == "application/pdf" or kind.startswith(("image/", "audio/"))):
+        found.append(_ref(document, None))
+    return tuple(ref for ref in found if ref is not None)
 
 
 class TelegramChannel:
@@ -123,7 +154,9 @@ class TelegramChannel:
             return None, None
         if message.chat is None or not isinstance(message.chat.id, int) or message.chat.type != "private":
             raise InvalidInbound("only private chats are served")
-        text = message.text or message.caption or ("[attachment]" if message.effective_attachment else "")
+        media = _media(message)
+        # A caption is the message's text; a file we do not keep (a video, a sticker) is named, as before.
+        text = message.text or message.caption or ("[attachment]" if message.effective_attachment and not media else "")
         if not isinstance(text, str):
             raise InvalidInbound("the message text is not text")
         sender = message.from_user
@@ -135,8 +168,16 @@ class TelegramChannel:
             sent_at,
             language_hint=_text_or_none(sender.language_code if sender else None),
             display_name=_text_or_none(sender.first_name if sender else None),
+            media=media,
         )
         return inbound, None
+
+    async def file_url(self, file_id: str) -> str:
+        """Where a file a resident sent can be downloaded (getFile; the URL holds the bot's token: never log it)."""
+        found = await self.bot.get_file(file_id)
+        if not found.file_path:
+            raise BadRequest("getFile named no file path")
+        return str(found.file_path)
 
     async def answer_callback(self, query_id: str) -> None:
         """Stop the button's spinner; failures here never matter to the conversation."""

@@ -54,13 +54,15 @@ def export_command(resident_id: int | None, address: str | None) -> None:
 def erase_command(resident_id: int | None, address: str | None, yes: bool) -> None:
     """Erase a resident: their messages, answers and addresses go; their input stays counted, text erased."""
     _chosen(resident_id, address)
-    with command_runtime() as runtime, runtime.db.transaction() as session:
-        resident = _resident(session, resident_id, address)
-        if not yes and not click.confirm(f"Erase resident #{resident.id} and their messages?"):
-            sys.exit(1)
-        erased_id = resident.id
-        counts = privacy.erase(session, resident)
-        audit.record(
-            session, audit.cli_actor(), "resident.erase", f"resident:{erased_id}", runtime.clock.now(), **counts
-        )
+    with command_runtime() as runtime:
+        with runtime.db.transaction() as session:
+            resident = _resident(session, resident_id, address)
+            if not yes and not click.confirm(f"Erase resident #{resident.id} and their messages?"):
+                sys.exit(1)
+            erased_id = resident.id
+            counts = privacy.erase(session, resident)
+            audit.record(
+                session, audit.cli_actor(), "resident.erase", f"resident:{erased_id}", runtime.clock.now(), **counts
+            )
+        runtime.purge_media()  # their stored files, now that the erasure is committed
     click.echo(f"erased resident #{erased_id}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

@@ -24,6 +24,7 @@ from bot.program import Program
 from bot.settings import Settings
 from bot.store.db import Database, is_transient
 from bot.store.flow_registry import FlowRegistry
+from bot.store.media import add_pending
 from bot.store.models import DeadLetter
 
 log = logging.getLogger("loopline.pipeline")
@@ -174,8 +175,10 @@ class Pipeline:
         message_id = store_message(session, _inbound_row(inbound, resident.id, now))
         if message_id is None:
             return Handled(None, duplicate=True)
+        # The message's files are fetched later by the media worker (a message without any costs nothing here).
+        files = tuple(add_pending(session, message_id, resident.id, inbound, now)) if inbound.media else ()
         said = StoredMessage(
-            inbound, message_id, resident, conversation, arrival.reply_inline, arrival.provider_replied
+            inbound, message_id, resident, conversation, arrival.reply_inline, arrival.provider_replied, files
         )
         if not isolated:  # in a group: a failure undoes the group, and each of its messages is handled alone
             return _handled(message_id, resident.id, take_turn(session, said, self.setting))

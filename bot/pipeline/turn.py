@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,6 +26,7 @@ from bot.engagement.residents import about_me
 from bot.engagement.residents.privacy import erase
 from bot.i18n.negotiation import pick_text
 from bot.messages import Inbound, Outbound
+from bot.pipeline.attachments import MEDIA_STATE, attach, kept, routed_text
 from bot.pipeline.effects import Situation, apply_effects, wants_erasure
 from bot.pipeline.replies import queue_replies
 from bot.pipeline.sender import ResidentRow, SessionRow
@@ -52,6 +54,7 @@ class StoredMessage:
     conversation: SessionRow | None
     reply_inline: bool
     provider_replied: bool
+    attachments: tuple[int, ...] = ()  # the message's files, waiting to be fetched
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,19 +90,15 @@ def take_turn(session: Session, said: StoredMessage, where: Setting) -> Answered
     extra = {"ref": str(allocate_ref(session, where.rng))} if may_keep else {}
     ctx = flow_context(resident, where.program, extra, where.clock.now())
     now = ctx.now or where.clock.now()
-    text = said.inbound.text
-    world = read_world(session, resident.id, text, now, where.program.pages(ctx.locale))
-    view = resident_view(session, resident, ctx.locale, current)
-    is_button = said.inbound.is_button
-    turn = route(
-        text, view, current, latest, ctx, world=world, is_button=is_button, provider_replied=said.provider_replied
-    )
+    turn = _decide(session, said, current, latest, ctx, now, where.program)
     now = where.clock.now()
     channel = said.inbound.address.channel.value
     slug = current.flow.slug if current is not None else turn.start_flow
     ref = int(extra["ref"]) if extra else None
     situation = Situation(session, resident, channel, said.message_id, slug, ref, where.program, now, _topic(current))
     turn = _carry_out(session, turn, situation, current, latest, ctx, where.rng)
+    if said.attachments or (current is not None and MEDIA_STATE in current.state):
+        turn = attach(session, turn, said.attachments, current, resident.id, now)
     erasing = wants_erasure(turn, situation)
     if erasing:  # DELETE MY DATA, confirmed: as the staff erase; the reply saying so is the last trace
         counts = erase(session, situation.resident)
@@ -111,6 +110,28 @@ def take_turn(session: Session, said: StoredMessage, where: Setting) -> Answered
     immediate = queue_replies(session, recipient, turn, said.inbound.address, said.message_id, inline, now)
     session.flush()  # what the effects left in the unit of work, before the next message reads past it
     return Answered(immediate, 0 if inline else len(turn.replies), turn.consent == Consent.REVOKED)
+
+
+def _decide(
+    session: Session,
+    said: StoredMessage,
+    current: SessionView | None,
+    latest: Mapping[str, Flow],
+    ctx: FlowContext,
+    now: datetime,
+    program: Program,
+) -> Turn:
+    """What the message does, as the router decides; files alone while a question waits are kept, and it stays."""
+    text, resident = said.inbound.text, said.resident
+    if said.attachments:
+        routed = routed_text(text, said.inbound.media, current, resident.consent)
+        if routed is None and current is not None:
+            return kept(current, ctx)
+        text = routed or text
+    world = read_world(session, resident.id, text, now, program.pages(ctx.locale))
+    view = resident_view(session, resident, ctx.locale, current)
+    is_button, provider_replied = said.inbound.is_button, said.provider_replied
+    return route(text, view, current, latest, ctx, world=world, is_button=is_button, provider_replied=provider_replied)
 
 
 def _topic(current: SessionView | None) -> str | None:

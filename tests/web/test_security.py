@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from html import unescape
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
@@ -17,14 +18,25 @@ from bot.messages import Channel
 from bot.runtime import Runtime
 from bot.staff import accounts, sharing
 from bot.store.staff import ROLES, Organization
+from tests.conftest import make_settings
 from tests.support.chat import Chat
-from tests.support.staff import api_token, make_user, sign_in
+from tests.support.media import png, send_media, store_files
+from tests.support.staff import api_token, csrf_of, make_user, sign_in
 
 PUBLIC = ("/api/v1/openapi.json",)
 _PARAM = re.compile(r"\{([a-z_]+)(?::[a-z]+)?\}")
 _HREF = re.compile(r'(?:href|action)="([^"]+)"')
 SMS_NUMBERS = ("+14155550123", "+14155550188")
 TELEGRAM_CHAT = "730125561"
+
+
+@pytest.fixture
+def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
+    """The web app's runtime (SMS live, Telegram off), keeping residents' files in the test's folder."""
+    rt = Runtime(make_settings(database_url, LOOPLINE_TELEGRAM_TOKEN="", LOOPLINE_MEDIA_DIR=str(tmp_path / "media")))
+    rt.prepare(migrate=True)
+    yield rt
+    rt.close()
 
 
 def _fill(path: str) -> str:
@@ -201,3 +213,66 @@ def test_what_residents_say_about_themselves_is_on_no_page(
             rid = session.scalar(select(Address.resident_id).where(Address.value == "+14155550199"))
         page = client.get(f"/dashboard/residents/{rid}").text
         assert "About themselves: granted, 8 answers" in page and OWN_WORDS not in page
+
+
+MEDIA_NUMBER = "+14155550155"
+_MEDIA_SRC = re.compile(r'(?:src|href)="(/dashboard/media/\d+)"')
+
+
+def _item_with_a_photo(runtime: Runtime, chat: Callable[..., Chat]) -> tuple[int, str]:
+    """A resident's feedback that is a photo alone, fetched and stored: the item's ref and the photo's URL."""
+    from bot.messages import MediaRef
+    from bot.store.engagement import InputItem
+    from bot.store.media import Attachment
+
+    resident = chat(Channel.SMS, MEDIA_NUMBER)
+    for text in ("hi", "1", "yes", "94110", "2", "FEEDBACK"):
+        resident.send(text)
+    send_media(runtime, Channel.SMS, MEDIA_NUMBER, (MediaRef("provider:photo", "image/jpeg"),))
+    resident.send("1")
+    resident.send("yes")
+    assert store_files(runtime, Channel.SMS, {"provider:photo": png()})["stored"] == 1
+    from sqlalchemy import select
+
+    with runtime.db.transaction() as session:
+        attachment = session.scalars(select(Attachment)).one()
+        item = session.get(InputItem, attachment.item_id)
+        assert item is not None
+        return item.ref, f"/dashboard/media/{attachment.id}"
+
+
+def _media_shown(pages: dict[str, str]) -> set[str]:
+    return {found for text in pages.values() for found in _MEDIA_SRC.findall(text)}
+
+
+@pytest.mark.parametrize("role", ["partner", "viewer"])
+def test_a_residents_photo_shows_to_partners_and_viewers_only_when_shared_and_publishable(
+    client: TestClient, runtime: Runtime, chat: Callable[..., Chat], role: str
+) -> None:
+    """Partners and viewers see a resident's file nowhere (pages, the file's own URL) until staff mark it
+    publishable; then those who may see its item (shared with the partner's organization) see it, no one else."""
+    _seed_residents(chat)
+    ref, photo = _item_with_a_photo(runtime, chat)
+    staff_client = TestClient(client.app, base_url="http://testserver")
+    staff_csrf = sign_in(staff_client, make_user(runtime, "staff"))
+    assert photo in _media_shown(_crawl(staff_client))  # the control: staff see it on the item's page
+    email = make_user(runtime, role, organization="Eastside Promotoras" if role == "partner" else None)
+    if role == "partner":
+        _share_everything_with(runtime, "Eastside Promotoras")
+        make_user(runtime, "partner", "other@partner.example", organization="Westside Tenants")
+    own_csrf = sign_in(client, email)
+    assert _media_shown(_crawl(client)) == set()
+    assert client.get(f"/dashboard/inbox/{ref}").status_code == 200  # the item itself is theirs to see
+    assert client.get(photo).status_code == 404
+
+    form = staff_client.get(f"/dashboard/inbox/{ref}").text
+    marked = staff_client.post(f"{photo}/publishable", data={"csrf_token": csrf_of(form), "publishable": "1"})
+    assert marked.status_code == 200 and staff_csrf
+    assert _media_shown(_crawl(client)) == {photo}
+    shown = client.get(photo)
+    assert shown.status_code == 200 and shown.headers["content-type"] == "image/png"
+    if role == "partner":  # another organization, with which nothing is shared, still sees nothing
+        other = TestClient(client.app, base_url="http://testserver")
+        sign_in(other, "other@partner.example")
+        assert _media_shown(_crawl(other)) == set() and other.get(photo).status_code == 404
+    assert client.post(f"{photo}/publishable", data={"csrf_token": own_csrf}).status_code == 403  # staff's to say

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.states import Consent, OutboxStatus
 from bot.store.engagement import Answer, InputItem, Rsvp
+from bot.store.media import Attachment
 from bot.store.models import Address, ConsentEvent, ConversationSession, Message, OutboxItem, Resident
 from bot.store.outbox import cancel_unsent
 
@@ -64,7 +65,7 @@ def merge(session: Session, keep_id: int, other_id: int, now: datetime) -> Resid
         )
         .values(status=OutboxStatus.CANCELLED, last_error="merged into another resident", finished_at=now)
     )
-    for model in (Address, ConsentEvent, Message, OutboxItem, InputItem):
+    for model in (Address, ConsentEvent, Message, OutboxItem, InputItem, Attachment):
         session.execute(update(model).where(model.resident_id == other_id).values(resident_id=keep_id))
     session.execute(delete(ConversationSession).where(ConversationSession.resident_id == other_id))
     if keep.consent == Consent.REVOKED:

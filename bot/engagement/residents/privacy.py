@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.engagement.compensation import ledger
 from bot.engagement.residents import about_me
+from bot.store import media
 from bot.store.about_me import AboutMeAnswer, AboutMeConsent
 from bot.store.engagement import Answer, InputItem, Rsvp
 from bot.store.models import Address, ConsentEvent, Message, OutboxItem, Resident
@@ -83,16 +84,28 @@ def export(session: Session, resident: Resident) -> dict[str, Any]:
             {"event_id": r.event_id, "response": r.response, "waitlisted": r.waitlisted, "at": _when(r.updated_at)}
             for r in session.scalars(select(Rsvp).where(Rsvp.resident_id == resident.id))
         ],
+        "files": _files(session, resident.id),
         "about_me": about_me.exported(session, resident.id),
         "compensation": ledger.exported(session, resident.id),
     }
 
 
+def _files(session: Session, resident_id: int) -> list[dict[str, Any]]:
+    """The files the resident sent: what each is, its size and where it stands (the bytes are on the dashboard)."""
+    mine = select(media.Attachment).where(media.Attachment.resident_id == resident_id).order_by(media.Attachment.id)
+    return [
+        {"type": f.content_type or f.declared_type, "size": f.size, "status": f.status, "at": _when(f.created_at)}
+        for f in session.scalars(mine)
+    ]
+
+
 def erase(session: Session, resident: Resident) -> dict[str, int]:
-    """Delete the resident, their addresses, messages, answers, what they said about themselves, RSVPs and queued
-    messages; their input items stay (decisions count them) with the text erased and no link to them, and so do the
-    lines of the compensation ledger (finance must balance), without where to send a payment. Counts of what went."""
+    """Delete the resident, their addresses, messages, the files they sent, answers, what they said about themselves,
+    RSVPs and queued messages; their input items stay (decisions count them) with the text erased and no link to
+    them, and so do the lines of the compensation ledger (finance must balance), without where to send a payment.
+    Counts of what went."""
     values = list(session.scalars(select(Address.value).where(Address.resident_id == resident.id)))
+    files = media.forget_resident(session, resident.id)  # stored files are deleted once this commits
     messages = _count(
         session.execute(delete(Message).where(or_(Message.resident_id == resident.id, Message.address.in_(values))))
     )
@@ -117,6 +130,7 @@ def erase(session: Session, resident: Resident) -> dict[str, int]:
         "answers": answers,
         "about_me_answers": about,
         "compensation_lines_anonymised": paid_lines,
+        "files": files,
     }
 
 

@@ -25,7 +25,7 @@ from bot.states import DecisionStatus
 from bot.store.engagement import Decision, DecisionLink, InputItem, Poll
 from bot.store.models import Address
 from bot.store.staff import User
-from bot.web.dashboard import inbox_query
+from bot.web.dashboard import inbox_media, inbox_query
 from bot.web.dashboard.inbox_query import PAGE_SIZE, FilterError, InboxFilter
 from bot.web.downloads import csv_pages
 from bot.web.guard import Endpoint, read_form, runtime_of, staff_of
@@ -160,6 +160,7 @@ async def _show_item(request: Request, problem: FormError | None = None) -> Resp
             "drafts": drafts,
             "addresses": addresses,
             "assignable": _users(session, staff) if staff.can("triage") else [],
+            "files": inbox_media.files_of(session, staff, item),
             **_lookups(session, [item]),
         }
 
@@ -366,4 +367,5 @@ ROUTES: list[BaseRoute] = [
         Route(f"/dashboard/inbox/{{ref:id}}/{name}", item_action(name, permission, action), methods=["POST"])
         for name, (permission, action) in ACTIONS.items()
     ),
+    *inbox_media.ROUTES,
 ]

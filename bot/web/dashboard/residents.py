@@ -97,6 +97,7 @@ async def erase_resident(request: Request) -> Response:
     counts = await runtime.db.in_transaction(erase)
     if counts is None:
         return error_page(request, 404, "No such resident.")
+    await runtime.db.run(runtime.purge_media)  # their stored files, now that the erasure is committed
     done = f"Resident #{resident_id} was erased ({counts['messages']} messages deleted)."
     return RedirectResponse(f"/dashboard/inbox?done={done}", status_code=303)
 
