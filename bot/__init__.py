@@ -1,1 +1,1 @@
-"""Loopline: a multilingual SMS and Telegram gateway for two-way community engagement."""
+"""Loopline: a multilingual SMS, WhatsApp and Telegram gateway for two-way community engagement."""

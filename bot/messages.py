@@ -80,6 +80,11 @@ class Outbound:
     text: str
     choices: tuple[Choice, ...] = ()
     reference: str = ""
+    # WhatsApp: the text above the choices when they can go as quick-reply buttons (text has them as numbered lines)
+    lead: str = ""
+    # WhatsApp: an approved content (template or quick reply) to send instead of text, with its variables as JSON
+    content_sid: str = ""
+    content_variables: str = ""
 
 
 class SendStatus(enum.StrEnum):

@@ -1,4 +1,4 @@
-"""One process's parts, wired from Settings: store, flows, pipeline, channel adapters and delivery worker (the
+"""One process's parts, wired from Settings: store, flows, pipeline, channel adapters, delivery and media workers (the
 adapters and the worker are built, and the provider libraries loaded, when a process first uses them: a short
 command that only reads or queues does without)."""
 
@@ -20,6 +20,8 @@ from bot.clock import Clock
 from bot.delivery.rules import SendRules
 from bot.delivery.sweeps import Schedule, run_sweeps
 from bot.delivery.worker import DeliveryWorker
+from bot.media.storage import Storage, open_storage
+from bot.media.worker import MediaWorker, purge
 from bot.messages import Channel
 from bot.pipeline.batching import GroupCommit
 from bot.pipeline.orchestrator import Pipeline
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 
     from bot.channels.telegram import TelegramChannel
     from bot.channels.twilio_sms import TwilioSms
+    from bot.channels.twilio_whatsapp import TwilioWhatsApp
 
 log = logging.getLogger("loopline")
 
@@ -49,6 +52,9 @@ def send_rules(settings: Settings) -> SendRules:
         settings.timezone,
         settings.sms_segments_per_second,
         settings.sms_sender,
+        whatsapp_per_second=settings.whatsapp_per_second,
+        whatsapp_sender=settings.twilio.whatsapp_from or "default" if settings.twilio else "default",
+        default_locale=settings.default_locale,
         claim_seconds=settings.claim_seconds,
     )
 
@@ -85,6 +91,15 @@ class Runtime:
         return TwilioSms(self.settings.twilio, self.settings.public_url)
 
     @cached_property
+    def whatsapp(self) -> TwilioWhatsApp | None:
+        """The WhatsApp adapter, when Twilio and a WhatsApp sender are configured."""
+        if not (self.twilio and self.settings.twilio and self.settings.twilio.whatsapp_from):
+            return None
+        from bot.channels.twilio_whatsapp import TwilioWhatsApp  # noqa: PLC0415 (see the module's docstring)
+
+        return TwilioWhatsApp(self.twilio, self.settings.twilio.whatsapp_from)
+
+    @cached_property
     def telegram(self) -> TelegramChannel | None:
         """The Telegram adapter, when a bot token is configured."""
         if not self.settings.telegram:
@@ -97,13 +112,44 @@ class Runtime:
     def worker(self) -> DeliveryWorker:
         """The delivery worker, sending through the live channels' adapters."""
         adapters: dict[Channel, ChannelAdapter] = {}
-        if self.twilio:
+        if self.twilio and self.settings.twilio and self.settings.twilio.sms:
             adapters[Channel.SMS] = self.twilio
+        if self.whatsapp:
+            adapters[Channel.WHATSAPP] = self.whatsapp
         if self.telegram:
             adapters[Channel.TELEGRAM] = self.telegram
         if self.settings.simulator:
             adapters[Channel.SIMULATOR] = SimulatorChannel()
         return DeliveryWorker(self.db, adapters, self.clock, rules=send_rules(self.settings))
+
+    @cached_property
+    def storage(self) -> Storage:
+        """Where the files residents send are kept (the folder or the bucket the settings name)."""
+        return open_storage(self.settings.media)
+
+    @cached_property
+    def media(self) -> MediaWorker:
+        """The media worker, fetching through the live channels' providers."""
+        from bot.media.fetching import Fetcher, TelegramMedia, TwilioMedia  # noqa: PLC0415 (loads httpx)
+
+        twilio = self.settings.twilio
+        fetchers: dict[str, Fetcher] = {}
+        if twilio:
+            fetchers["sms"] = fetchers["whatsapp"] = TwilioMedia(twilio.account_sid, twilio.auth_token, twilio.api_base)
+        if self.telegram:
+            fetchers["telegram"] = TelegramMedia(self.telegram.file_url)
+        return MediaWorker(self.db, self.storage, fetchers, self.clock, self.settings.media.max_bytes)
+
+    def purge_media(self) -> int:
+        """Delete the stored files of residents just erased (every serve and worker process also does, every 2 s)."""
+        return purge(self.db, self.storage)
+
+    async def fetch_media(self) -> None:
+        """Fetch, check and store the files residents sent, and delete erased ones (a failure waits for next time)."""
+        try:
+            await self.media.run_once()
+        except Exception as exc:  # the next run tries again; what failed for a file is kept on its row
+            log.warning("media: not fetched this time (%s)", type(exc).__name__)
 
     def prepare(self, migrate: bool) -> None:
         """Migrate (when asked) and store the built-in flows' current versions."""
@@ -150,6 +196,7 @@ class Runtime:
         clock = AsyncIOScheduler(timezone="UTC")
         clock.add_job(self.worker.wake.set, "interval", seconds=2, id="outbox", coalesce=True, max_instances=1)
         clock.add_job(reminders, "interval", seconds=60, id="reminders", coalesce=True, max_instances=1)
+        clock.add_job(self.fetch_media, "interval", seconds=2, id="media", coalesce=True, max_instances=1)
         clock.start()
         return clock
 

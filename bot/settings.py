@@ -65,6 +65,16 @@ class TelegramSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaSettings:
+    """Where the files residents send are kept (a local folder, or an S3-compatible bucket) and the largest kept."""
+
+    directory: str = "./media"
+    max_bytes: int = 10 * 1024 * 1024
+    s3_bucket: str | None = None
+    s3_endpoint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the process needs to know, read once at start."""
 
@@ -84,12 +94,14 @@ class Settings:
     sms_price_per_segment: float = 0.0083
     sms_currency: str = "USD"
     sms_segments_per_second: float = 1.0
+    whatsapp_per_second: float = 80.0
     claim_seconds: float = 120.0
     event_reminders: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=2))
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
     response_days: int = 60
     proposal_threshold: int = 25
     check_back_days: int = 30
+    media: MediaSettings = MediaSettings()
 
     @property
     def live_channels(self) -> list[str]:
@@ -303,6 +315,25 @@ def _trusted_proxies(env: Mapping[str, str]) -> tuple[IPv4Network | IPv6Network,
     return tuple(networks)
 
 
+_S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def _media(env: Mapping[str, str]) -> MediaSettings:
+    """Where residents' files are kept: the folder, or a bucket (with its endpoint; credentials the standard AWS way)
+    and the largest file kept."""
+    directory = env.get("LOOPLINE_MEDIA_DIR", "").strip() or "./media"
+    if "\x00" in directory:
+        raise SettingsError("LOOPLINE_MEDIA_DIR", "must be a folder's path")
+    most = _number(env, "LOOPLINE_MEDIA_MAX_MB", "10", (0.01, 100), "10")
+    bucket = env.get("LOOPLINE_MEDIA_S3_BUCKET", "").strip() or None
+    if bucket is not None and not _S3_BUCKET.match(bucket):
+        raise SettingsError("LOOPLINE_MEDIA_S3_BUCKET", "must be a bucket name (3-63 of a-z 0-9 . -)")
+    endpoint = _url(env, "LOOPLINE_MEDIA_S3_ENDPOINT")
+    if endpoint and not bucket:
+        raise SettingsError("LOOPLINE_MEDIA_S3_ENDPOINT", "is set but LOOPLINE_MEDIA_S3_BUCKET is not")
+    return MediaSettings(directory, int(most * 1024 * 1024), bucket, endpoint)
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Read and check every LOOPLINE_* variable; raise SettingsError naming the first bad one."""
     database_url = env.get("LOOPLINE_DATABASE_URL", "").strip() or "sqlite:///./loopline.db"
@@ -342,10 +373,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         sms_price_per_segment=_number(env, "LOOPLINE_SMS_PRICE_PER_SEGMENT", "0.0083", (0, 10), "0.0083"),
         sms_currency=_currency(env),
         sms_segments_per_second=_number(env, "LOOPLINE_TWILIO_SEGMENTS_PER_SECOND", "1", (0.01, 1000), "1, 3 or 100"),
+        whatsapp_per_second=_number(env, "LOOPLINE_WHATSAPP_MESSAGES_PER_SECOND", "80", (0.01, 1000), "80"),
         claim_seconds=_claim(env),
         event_reminders=_parsed(env, "LOOPLINE_EVENT_REMINDERS", "24h,2h", parse_leads),
         trusted_proxies=_trusted_proxies(env),
         response_days=_whole(env, "LOOPLINE_RESPONSE_DAYS", "60", 730),
         proposal_threshold=_whole(env, "LOOPLINE_PROPOSAL_THRESHOLD", "25", 1_000_000),
         check_back_days=_whole(env, "LOOPLINE_CHECK_BACK_DAYS", "30", 730),
+        media=_media(env),
     )

@@ -48,6 +48,7 @@ JOIN_AR = ["مرحبا", "5", "نعم", "تخطي"]
 JOIN_TG_EN = ["hi", "button:en", "button:yes", "skip"]
 JOIN_TG_ES = ["hola", "button:es", "button:yes", "omitir"]
 JOIN_TG_AR = ["مرحبا", "button:ar", "button:yes", "تخطي"]
+JOIN_WA_ES = ["Hola, quiero información sobre las vacunas", "1", "button:yes", "omitir"]
 
 # name: (channel, Telegram language_code, what the resident sends; "button:X" presses the button with value X)
 SCENARIOS: dict[str, tuple[Channel, str | None, list[str]]] = {
@@ -61,6 +62,34 @@ SCENARIOS: dict[str, tuple[Channel, str | None, list[str]]] = {
     "onboarding_telegram_es": (Channel.TELEGRAM, "es-MX", ["hola", "button:es", "button:yes", "94110"]),
     "onboarding_telegram_ar": (Channel.TELEGRAM, "ar", ["مرحبا", "button:ar", "button:no", "مرحبا"]),
     "onboarding_telegram_en": (Channel.TELEGRAM, "en", ["/start", "button:en", "button:yes", "button:stale"]),
+    # WhatsApp: no language hint (the first message's language preselected), numbers for six choices, quick-reply
+    # buttons for two or three (the choices a reply carries; whether they go as buttons is decided when it is sent).
+    "onboarding_whatsapp_vi": (
+        Channel.WHATSAPP,
+        None,
+        ["Xin chào, tôi muốn hỏi về lịch tiêm chủng", "1", "button:yes", "Quận 1", "DỪNG"],
+    ),
+    "poll_kinds_whatsapp_es": (
+        Channel.WHATSAPP,
+        None,
+        [*JOIN_WA_ES, "tipos", "manzana", "1,2", "1", "5", "button:yes", "Nada más"],
+    ),
+    # The first message's language (issue 17): a clear first message in a language offers it first, in it, and "1"
+    # (or a yes) continues in it; a short or unclear one gets the usual menu; another number picks another language.
+    "first_message_sms_en": (Channel.SMS, None, ["Hi, where can I get a flu shot for my kids?", "1", "yes", "skip"]),
+    "first_message_sms_es": (Channel.SMS, None, ["Hola, quiero información sobre las vacunas", "1", "sí", "omitir"]),
+    "first_message_sms_zh": (Channel.SMS, None, ["你好，我想问一下打疫苗的事", "1", "是", "跳过"]),
+    "first_message_sms_vi": (Channel.SMS, None, ["Xin chào, tôi muốn hỏi về tiêm ngừa", "1", "có", "bỏ qua"]),
+    "first_message_sms_ar": (Channel.SMS, None, ["مرحبا، أريد أن أسأل عن اللقاحات", "1", "نعم", "تخطي"]),
+    "first_message_sms_fr": (
+        Channel.SMS,
+        None,
+        ["Bonjour, je voudrais des informations sur les vaccins", "1", "oui", "passer"],
+    ),
+    "first_message_unclear_sms": (Channel.SMS, None, ["👍", "ok", "1", "yes", "skip"]),
+    "first_message_other_choice_sms_es": (Channel.SMS, None, ["Hola, necesito ayuda con la renta", "2", "yes", "skip"]),
+    "first_message_yes_sms_fr": (Channel.SMS, None, ["bonjour c'est pour des renseignements", "oui", "d'accord"]),
+    "first_message_not_understood_sms_ar": (Channel.SMS, None, ["السلام عليكم، عندي سؤال عن العيادة", "ربما", "1"]),
     # The consent question takes what every yes/no question takes.
     "consent_in_own_words_sms_es": (Channel.SMS, None, ["hola", "2", "sí claro", "omitir"]),
     "consent_in_own_words_sms_en": (Channel.SMS, None, ["hi", "1", "yes please", "skip"]),

@@ -1,1 +1,1 @@
-"""Channel adapters: Twilio SMS, Telegram and the simulator, each behind one small interface."""
+"""Channel adapters: Twilio SMS and WhatsApp, Telegram and the simulator, each behind one small interface."""

@@ -1,4 +1,4 @@
-"""Rendering a Reply for a channel: buttons on Telegram, numbered lines on SMS and in the simulator."""
+"""Rendering a Reply for a channel: buttons on Telegram (and on WhatsApp when they fit), numbered lines elsewhere."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from bot.messages import BUTTON_SEPARATOR, Address, Channel, Choice, Outbound, R
 
 SMS_MAX_CHARACTERS = 1600
 TELEGRAM_MAX_CHARACTERS = 4096
+WHATSAPP_MAX_BUTTONS = 3  # quick replies in a session message (no template approval)
+WHATSAPP_MAX_TITLE = 20  # characters of a quick-reply button's title
+WHATSAPP_MAX_LEAD = 1024  # characters of a quick-reply content's body
 _RLM = "\u200f"
 
 
@@ -41,4 +44,20 @@ def render(reply: Reply, address: Address) -> Outbound:
     text = numbered_lines(reply)
     if address.channel is Channel.SMS:
         text = smart_encode(text)  # curly quotes, dashes, odd spaces: kept GSM-7 when that is all that stood in the way
+    if address.channel is Channel.WHATSAPP and _as_buttons(reply):
+        # Numbered lines, and the choices kept too: sent as quick-reply buttons when the resident's 24-hour window
+        # is open and staff registered a quick-reply content for that many buttons (decided when it is sent).
+        choices = tuple(_tagged(reply, c) for c in reply.choices)
+        return Outbound(address, _clip(text, SMS_MAX_CHARACTERS), choices, lead=_clip(reply.text, WHATSAPP_MAX_LEAD))
     return Outbound(address, _clip(text, SMS_MAX_CHARACTERS))
+
+
+def _as_buttons(reply: Reply) -> bool:
+    """Whether a reply's choices fit WhatsApp's quick replies sent within a session: 1 to 3 buttons, titles of at
+    most 20 characters."""
+    return (
+        reply.buttons
+        and reply.numbered
+        and 1 <= len(reply.choices) <= WHATSAPP_MAX_BUTTONS
+        and all(len(c.label) <= WHATSAPP_MAX_TITLE for c in reply.choices)
+    )

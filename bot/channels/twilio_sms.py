@@ -174,16 +174,21 @@ class TwilioSms:
         messages = "".join(f"<Message>{escape(t)}</Message>" if t else "<Message />" for t in texts)
         return f"{_XML_DECLARATION}<Response>{messages}</Response>"
 
-    def _create(self, outbound: Outbound) -> str:
-        sender: dict[str, str] = (
-            {"messaging_service_sid": self.settings.messaging_service_sid}
-            if self.settings.messaging_service_sid
-            else {"from_": self.settings.from_number or ""}
-        )
+    def _create(self, params: dict[str, str]) -> str:
         if self.public_url:
-            sender["status_callback"] = self.public_url.rstrip("/") + STATUS_PATH
-        message = self.client.messages.create(to=outbound.address.value, body=outbound.text, **sender)
+            params["status_callback"] = self.public_url.rstrip("/") + STATUS_PATH
+        message = self.client.messages.create(**params)
         return str(message.sid)
+
+    def sms_params(self, outbound: Outbound) -> dict[str, str]:
+        """The REST API's parameters for an SMS: to, the body, and the number or messaging service it goes from."""
+        if self.settings.messaging_service_sid:
+            return {
+                "to": outbound.address.value,
+                "body": outbound.text,
+                "messaging_service_sid": self.settings.messaging_service_sid,
+            }
+        return {"to": outbound.address.value, "body": outbound.text, "from_": self.settings.from_number or ""}
 
     async def warm(self, in_flight: int = 1) -> None:
         """Get ready to have `in_flight` sends at once: keep that many connections open (requests keeps 10, and
@@ -193,7 +198,7 @@ class TwilioSms:
         self._keep_open(in_flight)
         try:
             await anyio.to_thread.run_sync(self.client.api.v2010.accounts(self.settings.account_sid).fetch)
-        except (TwilioRestException, OSError) as exc:
+        except (TwilioRestException, OSError, ValueError) as exc:  # ValueError: an answer that is not JSON
             log.info("twilio warm-up: %s", type(exc).__name__)
 
     def _keep_open(self, connections: int) -> None:
@@ -207,9 +212,14 @@ class TwilioSms:
             session.mount(prefix, HTTPAdapter(pool_maxsize=connections, max_retries=getattr(current, "max_retries", 0)))
 
     async def send(self, outbound: Outbound) -> SendResult:
-        """Send through the REST API (the blocking client runs in a worker thread) and classify the outcome."""
+        """Send an SMS through the REST API and classify the outcome."""
+        return await self.create(self.sms_params(outbound))
+
+    async def create(self, params: dict[str, str]) -> SendResult:
+        """Create one message through the REST API (the blocking client runs in a worker thread) and classify the
+        outcome; every Twilio channel sends through here."""
         try:
-            sid = await anyio.to_thread.run_sync(self._create, outbound)
+            sid = await anyio.to_thread.run_sync(self._create, params)
         except TwilioRestException as exc:
             return classify_error(exc.code, exc.status, str(exc.msg))
         except OSError as exc:  # connection refused, DNS, timeouts from requests are OSError subclasses

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from bot.messages import SendResult, SendStatus
 
-# Opted out (21610) is permanent and means consent is gone; these mean the number can never get SMS.
-OPTED_OUT_CODES = frozenset({21610})
-UNREACHABLE_CODES = frozenset({21211, 21612, 21614, 30005, 30006, 21408})
-TRANSIENT_CODES = frozenset({20429, 30003, 30008, 20003})
+# Opted out means consent is gone: the SMS recipient replied STOP to Twilio (21610), or the WhatsApp user blocked
+# the program's number (63014).
+OPTED_OUT_CODES = frozenset({21610, 63014})
+# The address can never get the channel's messages: not a mobile number, a landline, or no WhatsApp account
+# (63003: the channel could not find the address; 63024: not a valid WhatsApp recipient).
+UNREACHABLE_CODES = frozenset({21211, 21612, 21614, 30005, 30006, 21408, 63003, 63024})
+# Worth trying again later: throttling (20429; WhatsApp's 63018), carrier or queue trouble.
+TRANSIENT_CODES = frozenset({20429, 30003, 30008, 20003, 63018})
 
 
 def classify_error(code: int | None, status: int, message: str) -> SendResult:

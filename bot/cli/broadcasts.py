@@ -70,7 +70,13 @@ def preview_command(file: Path, audience: str | None, fallback: str | None) -> N
             sys.exit(1)  # the file needs work, not the command line
         try:
             found = broadcasts.preview(
-                session, message, chosen, settings.default_locale, settings.sms_price_per_segment, fallback
+                session,
+                message,
+                chosen,
+                settings.default_locale,
+                settings.sms_price_per_segment,
+                fallback,
+                at=runtime.clock.now(),
             )
         except AudienceError as exc:  # a poll, question, answer or area that does not exist
             fail(f"--audience: {exc}")
@@ -88,6 +94,12 @@ def preview_command(file: Path, audience: str | None, fallback: str | None) -> N
             click.echo(f"    warning: {forcing} force UCS-2 (70 characters a segment)")
     for locale, count in sorted(found.missing.items()):
         click.echo(f"  missing text: {count} recipients speak {locale} (add it, or --fallback)")
+    for window in found.whatsapp:
+        template = window.template or "none registered: they cannot be reached (register one, see README)"
+        click.echo(
+            f"  WhatsApp {window.locale}: {window.inside} inside the 24-hour window, {window.outside} outside "
+            f"(they get the template {template})"
+        )
     click.echo(f"  estimated SMS cost: {money(found.cost)}")
 
 

@@ -17,7 +17,7 @@ from bot.channels import simulator
 from bot.cli.context import command_runtime, fail
 from bot.conversation.flows.loader import UnreadableFile, place_lines, place_text, read_document
 from bot.conversation.flows.schema import FlowError, flow_problems
-from bot.engagement import weighting
+from bot.engagement import weighting, whatsapp_templates
 from bot.engagement.areas import load_areas
 from bot.engagement.events.calendar import event_problems, load_event, moved_to_offset
 from bot.engagement.polls import definition as poll_store
@@ -52,6 +52,7 @@ PROBLEMS: dict[str, Callable[[dict[str, Any]], list[FlowError]]] = {
     "flow": flow_problems,
     "poll": poll_problems,
     "event": event_problems,
+    whatsapp_templates.KIND: whatsapp_templates.template_problems,
 }
 
 
@@ -65,7 +66,7 @@ def file_problems(path: Path) -> list[str]:
     kind = document.get("kind", "flow")
     problems = PROBLEMS.get(kind)
     if problems is None:
-        found = [FlowError(f"kind must be flow, poll or event, got {kind!r}", place=("kind",))]
+        found = [FlowError(f"kind must be one of {', '.join(PROBLEMS)}, got {kind!r}", place=("kind",))]
     else:
         found = problems(document)
     line = place_lines(path.read_text(encoding="utf-8"))
@@ -84,7 +85,7 @@ def _documents(files: tuple[Path, ...]) -> list[tuple[Path, dict[str, Any]]]:
             failed = True
             continue
         document = read_document(path)
-        click.echo(f"ok {path} ({document.get('kind', 'flow')} {document['slug']})")
+        click.echo(f"ok {path} ({document.get('kind', 'flow')} {document.get('slug', path.stem)})")
         found.append((path, document))
     if failed:
         sys.exit(1)
@@ -113,6 +114,9 @@ def load(files: tuple[Path, ...]) -> None:
             if document.get("kind") == "poll":
                 poll, version = poll_store.load_poll(session, document, runtime.flows, runtime.clock)
                 click.echo(f"loaded poll {poll.slug} ({poll.status}), questions version {version}")
+            elif document.get("kind") == whatsapp_templates.KIND:
+                count = whatsapp_templates.load_templates(session, document, audit.cli_actor(), runtime.clock.now())
+                click.echo(f"registered {count} WhatsApp contents from {path}")
             elif document.get("kind") == "event":
                 event = load_event(session, document, runtime.clock.now())
                 click.echo(f"loaded event {event.slug} ({event.starts_at.isoformat()})")

@@ -36,8 +36,11 @@ def startup_line(settings: Settings, local_url: str) -> str:
     """One line naming the live channels and the URL to give each provider."""
     public = settings.public_url or local_url
     parts = []
-    if settings.twilio:
+    twilio = settings.twilio
+    if twilio and twilio.sms:
         parts.append(f"sms (Twilio messaging webhook: POST {public}/webhooks/twilio/sms)")
+    if twilio and twilio.whatsapp_from:
+        parts.append(f"whatsapp (the WhatsApp sender's webhook: POST {public}/webhooks/twilio/sms)")
     if settings.telegram:
         where = f"webhook {public}/webhooks/telegram" if settings.telegram.mode == "webhook" else "polling"
         parts.append(f"telegram ({where})")

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.delivery.gate import lock_resident
-from bot.delivery.statuses import apply_early, provider_refused
-from bot.messages import Channel, Outbound, SendResult, SendStatus
+from bot.delivery.statuses import TWILIO_CHANNELS, apply_early, provider_refused
+from bot.messages import Outbound, SendResult, SendStatus
 from bot.states import OutboxStatus
 from bot.store.models import Message, OutboxItem
 
@@ -94,5 +94,5 @@ def _sent(session: Session, item: OutboxItem, result: SendResult, now: datetime)
     session.add(message)
     session.flush()
     item.status, item.message_id, item.finished_at, item.last_error = "sent", message.id, now, None
-    if result.provider_id and item.channel == Channel.SMS.value:
+    if result.provider_id and item.channel in TWILIO_CHANNELS:
         apply_early(session, result.provider_id, now)  # a callback that beat us to it

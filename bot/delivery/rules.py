@@ -18,6 +18,9 @@ class SendRules:
     timezone: str = "UTC"
     sms_segments_per_second: float = 1.0  # a US long code; toll-free 3, short code 100
     sms_sender: str = "default"
+    whatsapp_per_second: float = 80.0  # a WhatsApp sender's messages per second (Twilio's default throughput)
+    whatsapp_sender: str = "default"
+    default_locale: str = "en"  # the language of a resident who never chose one (their WhatsApp template's)
     telegram_per_second: float = 30.0
     telegram_per_chat_per_second: float = 1.0
     # How long a worker holds the rows it claimed: long enough for a batch at one SMS segment a second;

@@ -14,12 +14,15 @@ from bot.states import Consent
 from bot.store.models import Address, ConsentEvent, EarlyStatus, Message, Resident
 from bot.store.outbox import cancel_unsent
 
+TWILIO_CHANNELS = (Channel.SMS.value, Channel.WHATSAPP.value)  # whose statuses Twilio calls back
+
 
 def apply_status(session: Session, sid: str, status: str, code: int | None, now: datetime) -> bool:
-    """Record one callback inside a transaction; False when no outbound SMS has this provider id."""
+    """Record one callback inside a transaction; False when no outbound SMS or WhatsApp message has this provider
+    id."""
     message = session.execute(
-        select(Message.id, Message.resident_id, Message.address).where(
-            Message.channel == Channel.SMS.value, Message.provider_id == sid, Message.direction == "out"
+        select(Message.id, Message.resident_id, Message.channel, Message.address).where(
+            Message.channel.in_(TWILIO_CHANNELS), Message.provider_id == sid, Message.direction == "out"
         )
     ).first()
     if message is None:
@@ -38,7 +41,7 @@ def apply_status(session: Session, sid: str, status: str, code: int | None, now:
     provider_refused(
         session,
         message.resident_id,
-        Channel.SMS.value,
+        message.channel,
         message.address,
         now,
         opted_out=code in OPTED_OUT_CODES,

@@ -72,7 +72,8 @@ class DeliveryWorker:
             record(session, claimed, result, self.clock.now(), lock=not self.db.is_sqlite)
 
     def limits(self, outbound: Outbound) -> list[tuple[Limit, float]]:
-        """The paces a message counts against: Telegram overall and per chat; SMS segments per sender."""
+        """The paces a message counts against: Telegram overall and per chat; SMS segments per sender; WhatsApp
+        messages per sender."""
         # No bursts, and a few percent under the provider's figure: a send that arrives a little early against a
         # strict one-second window would otherwise be refused (measured: tests/perf/bench_broadcast.py).
         rules, margin = self.rules, PACE_MARGIN
@@ -82,6 +83,8 @@ class DeliveryWorker:
                 (Limit("telegram", rules.telegram_per_second * margin, 1.0), 1.0),
                 (Limit(f"telegram:{outbound.address.value}", chat, 1.0), 1.0),
             ]
+        if outbound.address.channel is Channel.WHATSAPP:
+            return [(Limit(f"whatsapp:{rules.whatsapp_sender}", rules.whatsapp_per_second * margin, 1.0), 1.0)]
         if outbound.address.channel is Channel.SMS:
             segments = float(segment_count(outbound.text))
             rate = rules.sms_segments_per_second * margin

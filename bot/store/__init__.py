@@ -1,11 +1,24 @@
 """The store: every model is registered on one metadata as soon as the package is imported."""
 
-from bot.store import about_me, compensation, engagement, models, places, proposals, pulse, staff, themes, whatsapp
+from bot.store import (
+    about_me,
+    compensation,
+    engagement,
+    media,
+    models,
+    places,
+    proposals,
+    pulse,
+    staff,
+    themes,
+    whatsapp,
+)
 
 __all__ = [
     "about_me",
     "compensation",
     "engagement",
+    "media",
     "models",
     "places",
     "proposals",

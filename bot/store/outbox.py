@@ -46,7 +46,7 @@ def outbox_row(key: str, purpose: str, resident_id: int | None, outbound: Outbou
         "channel": outbound.address.channel.value,
         "address": outbound.address.value,
         "text": outbound.text,
-        "choices": {"choices": [[c.value, c.label] for c in outbound.choices]} if outbound.choices else {},
+        "choices": _choices(outbound),
         "status": OutboxStatus.PENDING,
         "urgent": False,
         "attempts": 0,
@@ -58,6 +58,16 @@ def outbox_row(key: str, purpose: str, resident_id: int | None, outbound: Outbou
         "created_at": now,
         "finished_at": None,
     }
+
+
+def _choices(outbound: Outbound) -> dict[str, Any]:
+    """The choices column: the buttons' data and labels, and the text above them where it differs (WhatsApp)."""
+    if not outbound.choices:
+        return {}
+    kept: dict[str, Any] = {"choices": [[c.value, c.label] for c in outbound.choices]}
+    if outbound.lead:
+        kept["lead"] = outbound.lead
+    return kept
 
 
 def reachable_address(session: Session, resident_id: int) -> AddressRow | None:

@@ -3,12 +3,15 @@ go outside the 24-hour customer-service window, and the quick-reply contents tha
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from bot.store.models import Base
+from bot.store.models import Base, Message
 
 
 class WhatsAppTemplate(Base):
@@ -26,3 +29,74 @@ class WhatsAppTemplate(Base):
     label: Mapped[str] = mapped_column(String(120), default="")  # the name staff know it by in Twilio's console
     created_at: Mapped[datetime]
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+WINDOW = timedelta(hours=24)  # WhatsApp's customer-service window after the resident's last message
+ANY_LANGUAGE = "*"
+BUTTONS = "buttons"
+# What staff register a template for; a message the program starts uses its own purpose's template in the
+# resident's language, else the "update" one (the general template).
+PURPOSES = ("update", "broadcast", "reminder", "decision", "event", "reply")
+_BY_PREFIX = (
+    ("broadcast:", "broadcast"),
+    ("reminder:", "reminder"),
+    ("decision:", "decision"),
+    ("event", "event"),
+    ("staff_reply", "reply"),
+)
+CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
+MAX_VARIABLE = 1024  # characters of a template's body variable
+
+
+def template_purpose(outbox_purpose: str) -> str:
+    """The template purpose an outbox row's purpose asks for ("broadcast:12" → "broadcast")."""
+    return next((purpose for prefix, purpose in _BY_PREFIX if outbox_purpose.startswith(prefix)), "update")
+
+
+@dataclass(frozen=True, slots=True)
+class Templates:
+    """The registered contents, read at once: text templates by (purpose, language), quick replies by buttons."""
+
+    text: Mapping[tuple[str, str], str]
+    buttons: Mapping[int, str]
+
+    def for_notice(self, purpose: str, locale: str) -> str | None:
+        """The Content SID for a message outside the window: its purpose's template in its language, else the
+        general one in its language (never another language's)."""
+        return self.text.get((purpose, locale)) or self.text.get(("update", locale))
+
+
+def registered(session: Session) -> Templates:
+    """Every registered content (a few dozen rows at most)."""
+    text: dict[tuple[str, str], str] = {}
+    buttons: dict[int, str] = {}
+    for row in session.scalars(select(WhatsAppTemplate)):
+        if row.purpose == BUTTONS:
+            buttons[row.buttons] = row.content_sid
+        else:
+            text[(row.purpose, row.locale)] = row.content_sid
+    return Templates(text, buttons)
+
+
+def last_messages(session: Session, resident_ids: Iterable[int]) -> dict[tuple[int, str], datetime]:
+    """When each of these residents last wrote on WhatsApp, per address: (resident id, number) → time."""
+    ids = sorted(set(resident_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Message.resident_id, Message.address, func.max(Message.created_at))
+        .where(Message.resident_id.in_(ids), Message.channel == "whatsapp", Message.direction == "in")
+        .group_by(Message.resident_id, Message.address)
+    )
+    return {(rid, address): at for rid, address, at in rows if rid is not None and at is not None}
+
+
+def window_open(last_message: datetime | None, now: datetime) -> bool:
+    """Whether free-form messages may go: the resident wrote within the last 24 hours."""
+    return last_message is not None and now - last_message < WINDOW
+
+
+def template_variable(text: str) -> str:
+    """A message as a template's body variable: WhatsApp refuses new lines, tabs and runs of spaces in one."""
+    flat = " · ".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
+    return flat if len(flat) <= MAX_VARIABLE else flat[: MAX_VARIABLE - 1] + "…"

@@ -47,6 +47,7 @@ NAV = (
     ("/dashboard/decisions", "Decisions", "view"),
     ("/dashboard/trust", "Trust", "view"),
     ("/dashboard/areas", "Areas", "content"),
+    ("/dashboard/whatsapp", "WhatsApp", "content"),
     ("/dashboard/compensation", "Compensation", "pay"),
     ("/dashboard/users", "Users", "users"),
     ("/dashboard/audit", "Audit log", "audit"),

@@ -100,8 +100,9 @@ ABOUT_ME_OFFER = (
 
 
 def base_env(database_path: Path, **overrides: str) -> dict[str, str]:
-    """Environment for a Loopline process: every LOOPLINE_* blank, a fresh SQLite file, our program."""
-    env = dict.fromkeys(LOOPLINE_VARIABLES, "")
+    """Environment for a Loopline process: every LOOPLINE_* blank (the known ones, and any this process's
+    environment has), a fresh SQLite file, our program."""
+    env = dict.fromkeys((*LOOPLINE_VARIABLES, *(k for k in os.environ if k.startswith("LOOPLINE_"))), "")
     env.update(
         LOOPLINE_DATABASE_URL=f"sqlite:///{database_path}",
         LOOPLINE_PROGRAM_NAME=PROGRAM,

@@ -49,7 +49,7 @@ class Chat:
             language_hint=self.language_hint,
             is_button=button,
         )
-        inline = self.channel is not Channel.TELEGRAM
+        inline = self.channel in (Channel.SMS, Channel.SIMULATOR)  # Telegram and WhatsApp answer through the outbox
         handled = self.runtime.pipeline.handle(inbound, reply_inline=inline)
         if inline:
             return [Said(o.text) for o in handled.immediate]

@@ -32,6 +32,7 @@ class FlakyTwilio:
     throttle_share: float = 0.10
     seed: int = 7
     accepted: list[tuple[str, str, float]] = field(default_factory=list)  # (to, body, arrived)
+    forms: list[dict[str, str]] = field(default_factory=list)  # every accepted request's whole form
     refused: dict[int, int] = field(default_factory=dict)  # status -> count
     requests: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -52,6 +53,7 @@ class FlakyTwilio:
             else:
                 status, code = 201, 0
                 self.accepted.append((str(form.get("To", "")), str(form.get("Body", "")), arrived))
+                self.forms.append({key: str(value) for key, value in form.items()})
             if status != 201:
                 self.refused[status] = self.refused.get(status, 0) + 1
         if status != 201:

@@ -14,6 +14,7 @@ from bot.channels.render import render
 from bot.channels.segments import analyse
 from bot.conversation.flows.schema import FlowError, flag
 from bot.engagement.broadcasts.audiences import Audience, recipient_query, recipients
+from bot.engagement.broadcasts.whatsapp_windows import WhatsAppLanguage, missing_templates, whatsapp_languages
 from bot.engagement.forms import language_name
 from bot.i18n.catalogs import Translator, _
 from bot.i18n.negotiation import SUPPORTED_LOCALES, text_direction
@@ -104,6 +105,7 @@ class Preview:
     missing: dict[str, int]
     cost: float
     zones: Counter[str | None] = field(default_factory=Counter)  # recipients by time zone (None: not known)
+    whatsapp: list[WhatsAppLanguage] = field(default_factory=list)  # the 24-hour window, per language
 
 
 def preview(
@@ -113,8 +115,12 @@ def preview(
     default_locale: str,
     price_per_segment: float,
     fallback: str | None = None,
+    *,
+    at: datetime | None = None,
 ) -> Preview:
-    """Who would get it and what SMS would cost, after smart encoding, before anything is queued."""
+    """Who would get it and what SMS would cost, after smart encoding, and which WhatsApp recipients are outside
+    their 24-hour window when it goes (`at`; without it, every one is counted outside), before anything is
+    queued."""
     found = recipients(session, audience, default_locale)
     by_locale: dict[str, LanguagePreview] = {}
     missing: Counter[str] = Counter()
@@ -142,6 +148,7 @@ def preview(
         dict(missing),
         round(total_cost, 4),
         zones,
+        whatsapp_languages(session, found, at),
     )
 
 
@@ -223,17 +230,19 @@ def send(
     fallback: str | None = None,
 ) -> tuple[Broadcast, int]:
     """Queue a broadcast, the one way the dashboard and the CLI do: when = (send at, now), program = (default
-    language, SMS price per segment); NotSent when the time is wrong or some recipients' languages have no text;
-    audited."""
+    language, SMS price per segment); NotSent when the time is wrong, some recipients' languages have no text, or
+    WhatsApp recipients outside their window have no template in their language; audited."""
     send_at, now = when
     default_locale, price = program
     problem = send_time_problem(send_at, now)
     if problem:
         raise NotSent(problem)
-    found = preview(session, broadcast, audience, default_locale, price, fallback)
+    found = preview(session, broadcast, audience, default_locale, price, fallback, at=max(send_at, now))
     if found.missing:
         lacking = ", ".join(f"{language_name(k)}: {n}" for k, n in sorted(found.missing.items()))
         raise NotSent(f"Some recipients' languages have no text ({lacking}): write it, or choose a fallback.", found)
+    if problem := missing_templates(found.whatsapp):
+        raise NotSent(problem, found)
     row, count = enqueue(session, broadcast, audience, default_locale, send_at, now, fallback)
     audit.record(
         session,

@@ -7,11 +7,12 @@ from typing import Any
 from bot.engagement.feedback import triage
 from bot.engagement.feedback.triage import MAX_REASON, MAX_TAG_LENGTH, MAX_TAGS
 from bot.i18n.negotiation import SUPPORTED_LOCALES
+from bot.messages import Channel
 from bot.states import Consent, DecisionStatus, PollStatus
 
 ITEM_STATUSES = triage.STATUSES
 CONSENT_STATES = (Consent.PENDING, Consent.GRANTED, Consent.DECLINED, Consent.REVOKED)
-CHANNELS = ("sms", "telegram", "simulator")
+CHANNELS = tuple(channel.value for channel in Channel)
 
 STRING = {"type": "string"}
 NULLABLE_STRING = {"type": ["string", "null"]}

@@ -25,6 +25,7 @@ from bot.web.dashboard import (
     trust_view,
     users,
     weighting_view,
+    whatsapp_view,
 )
 
 
@@ -41,6 +42,7 @@ def routes() -> list[BaseRoute]:
         *events.ROUTES,
         *compensation.ROUTES,
         *broadcasts.ROUTES,
+        *whatsapp_view.ROUTES,
         *inbox.ROUTES,
         *proposals.ROUTES,
         *themes_view.ROUTES,

@@ -159,6 +159,7 @@ async def compose(request: Request) -> Response:
                 settings.default_locale,
                 settings.sms_price_per_segment,
                 composed.fallback,
+                at=max(composed.send_at, now),
             )
         except AudienceError as exc:
             return "problems", ([f"Audience: {exc}."], None)

@@ -1,5 +1,5 @@
-"""Twilio's webhooks: the signature first, then an SMS answered in TwiML, or a status callback that only ever moves
-a message's status forward."""
+"""Twilio's webhooks: the signature first, then an SMS answered in TwiML or a WhatsApp message (answered through
+the outbox), or a status callback that only ever moves a message's status forward."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from bot.channels.base import InvalidInbound
-from bot.channels.twilio_sms import STATUS_PATH, TwilioSms, parse_form
+from bot.channels.twilio_sms import STATUS_PATH, WHATSAPP_PREFIX, TwilioSms, parse_form
 from bot.channels.twilio_statuses import RANK, error_code
 from bot.delivery.statuses import apply_status, keep_early
 from bot.messages import Channel
@@ -41,20 +41,26 @@ async def verified_twilio_form(request: Request) -> tuple[Runtime, TwilioSms, di
 
 
 async def twilio_sms(request: Request) -> Response:
-    """POST /webhooks/twilio/sms: verify, store, answer in TwiML."""
+    """POST /webhooks/twilio/sms, for SMS and WhatsApp alike: verify, store, answer (SMS in TwiML)."""
     verified = await verified_twilio_form(request)
     if isinstance(verified, Response):
         return verified
     runtime, twilio, form = verified
+    channel = Channel.WHATSAPP if form.get("From", "").strip().lower().startswith(WHATSAPP_PREFIX) else Channel.SMS
     try:
         inbound = twilio.parse(form, runtime.clock.now())
+        if channel is Channel.WHATSAPP and runtime.whatsapp is None:
+            raise InvalidInbound("a WhatsApp message, and LOOPLINE_TWILIO_WHATSAPP_FROM is not set")
     except InvalidInbound as exc:
         log.warning("twilio webhook kept as a dead letter: %s", exc)
-        await runtime.db.run(runtime.pipeline.record_dead_letter, Channel.SMS, str(exc), form)
+        await runtime.db.run(runtime.pipeline.record_dead_letter, channel, str(exc), form)
         return Response(TwilioSms.twiml([]), status_code=200, media_type=TWIML)
+    # SMS replies go back in the TwiML answer; WhatsApp replies through the outbox, where the 24-hour window, quick
+    # replies and the WhatsApp pace are decided when they are sent.
+    inline = inbound.address.channel is Channel.SMS
     try:
         handled = await handle_inbound(
-            runtime, inbound, reply_inline=True, provider_replied=twilio.provider_replied(inbound)
+            runtime, inbound, reply_inline=inline, provider_replied=inline and twilio.provider_replied(inbound)
         )
     except TransientFailure:
         return try_again()
