@@ -250,6 +250,12 @@ REALISTIC_EXTRAS = {
     "FromZip": "94105",
     "FromCountry": "US",
     "MessagingServiceSid": "MG" + "0" * 32,
+    # WhatsApp's and MMS's fields, as a hostile sender might fill them: a profile name with a bidi override, an
+    # empty button payload, a media URL that is no URL and a declared type that is not a file's.
+    "ProfileName": "Lan \u202eevil",
+    "ButtonPayload": "",
+    "MediaUrl0": "javascript:alert(1)",
+    "MediaContentType0": "text/html",
 }
 KNOWN_FIELDS = {"MessageSid", "SmsSid", "SmsMessageSid", "AccountSid", "From", "Body", "NumMedia", "OptOutType"}
 
