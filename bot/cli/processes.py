@@ -10,11 +10,15 @@ import gc
 import signal
 import socket
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from bot.cli.context import configure_logging, fail, open_runtime, settings_or_fail
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 LOG_LEVEL = click.option(
     "--log-level",
@@ -52,6 +56,17 @@ def startup_line(settings: Settings, local_url: str) -> str:
     return line
 
 
+def storage_or_fail(runtime: Runtime) -> None:
+    """One line and exit status 2 when the media folder cannot be written (the files residents send would be lost)."""
+    from bot.media.storage import StorageError  # noqa: PLC0415
+
+    try:
+        runtime.storage.check()
+    except StorageError as exc:
+        runtime.close()
+        fail(f"LOOPLINE_MEDIA_DIR: {exc}; give a folder this process can write to")
+
+
 def _check_free(host: str, port: int) -> None:
     """One line and exit status 2 when the address cannot be listened on (another server has the port), before
     anything says it is serving."""
@@ -84,6 +99,7 @@ def serve(host: str, port: int, no_delivery: bool, log_level: str, access_log: b
     _check_free(host, port)
     configure_logging(log_level)
     runtime = open_runtime(settings, migrate=settings.is_sqlite)
+    storage_or_fail(runtime)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
     click.echo(startup_line(settings, f"http://{shown}:{port}"), err=False)
     sys.stdout.flush()
@@ -111,6 +127,7 @@ def worker(log_level: str) -> None:
     settings = settings_or_fail()
     configure_logging(log_level)
     runtime = open_runtime(settings, migrate=False)
+    storage_or_fail(runtime)
     click.echo(f"Loopline worker sending on: {', '.join(settings.live_channels) or 'no channel'}")
 
     async def run() -> None:

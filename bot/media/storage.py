@@ -32,6 +32,9 @@ class Storage(Protocol):
     def describe(self) -> str:
         """Where the files are, in a few words (for the startup line and logs)."""
 
+    def check(self) -> None:
+        """StorageError when files cannot be kept there at all (checked once when a long-running process starts)."""
+
 
 def new_key(now: datetime, extension: str) -> str:
     """A fresh key: the month it came, a random 128-bit id, and the extension of its kind ("2026/12/9f0c….jpg")."""
@@ -87,6 +90,18 @@ class LocalStorage:
         """The folder."""
         return f"folder {self.root}"
 
+    def check(self) -> None:
+        """Make the folder if it is missing, and write and remove a file in it."""
+        probe = self.root / f".write-check-{secrets.token_hex(4)}"
+        try:
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise StorageError(
+                f"cannot write to the folder {self.root} ({exc.strerror or type(exc).__name__})"
+            ) from exc
+
 
 class S3Storage:
     """Objects in an S3-compatible bucket (AWS, MinIO, Ceph…), private; credentials from the environment, the AWS
@@ -131,6 +146,9 @@ class S3Storage:
     def describe(self) -> str:
         """The bucket (and its endpoint when not AWS)."""
         return f"bucket {self.bucket}" + (f" at {self.endpoint}" if self.endpoint else "")
+
+    def check(self) -> None:
+        """Nothing at start: a bucket out of reach now is retried at each file (the network may come back)."""
 
 
 def open_storage(settings: MediaSettings) -> Storage:

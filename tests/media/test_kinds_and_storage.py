@@ -152,3 +152,31 @@ def test_a_bad_media_setting_stops_serve_with_one_line_and_status_2(tmp_path: Pa
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [done.stderr.strip()]
     assert "LOOPLINE_MEDIA_MAX_MB" in done.stderr
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_a_media_folder_that_cannot_be_written_stops_serve_and_worker_in_one_line(tmp_path: Path, command: str) -> None:
+    import subprocess
+    import sys
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder", encoding="utf-8")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("LOOPLINE_")},
+        "LOOPLINE_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+        "LOOPLINE_MEDIA_DIR": str(blocked / "media"),
+    }
+    if command == "worker":
+        subprocess.run([sys.executable, "-m", "bot", "migrate"], env=env, capture_output=True, timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", command], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()]
+    assert "LOOPLINE_MEDIA_DIR: cannot write to the folder" in done.stderr
+
+
+def test_the_local_folder_is_made_and_checked(tmp_path: Path) -> None:
+    folder = tmp_path / "new" / "media"
+    LocalStorage(folder).check()
+    assert folder.is_dir() and list(folder.iterdir()) == []  # the probe file is gone
