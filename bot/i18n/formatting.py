@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_datetime, format_skeleton, format_time, get_timezone_location
+from babel.lists import format_list
 from babel.numbers import format_currency, format_decimal, get_currency_precision
 
 # Our locale codes that Babel needs spelled differently (the rest parse as they are).
@@ -48,6 +49,11 @@ def format_amount_for(amount_minor: int, currency: str, locale: str, *, sms: boo
     units = Decimal(amount_minor).scaleb(-get_currency_precision(currency))
     text = format_currency(units, currency, locale=babel_locale(locale))
     return _gsm_spaces(text) if sms else text
+
+
+def format_or_list(items: list[str], locale: str) -> str:
+    """Alternatives joined as the language joins them ("SMS, WhatsApp, or Telegram"; "短信、WhatsApp或Telegram")."""
+    return str(format_list(items, style="or", locale=babel_locale(locale)))
 
 
 def format_number_for(n: float, locale: str, *, sms: bool = False) -> str:

@@ -32,7 +32,7 @@ from bot.engagement.polls.public_results import (
     tally_poll,
 )
 from bot.i18n.catalogs import Translator, _
-from bot.i18n.formatting import babel_locale, format_event_time, format_number_for
+from bot.i18n.formatting import babel_locale, format_event_time, format_number_for, format_or_list
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES, negotiate, pick_text, text_direction
 from bot.runtime import Runtime
 from bot.staff import co_owners
@@ -243,6 +243,7 @@ def _render(request: Request, template: str, locale: str, status_code: int = 200
         lang=html_lang(locale),
         dir=text_direction(locale),
         program=runtime.settings.program_name,
+        ways=ways_in(runtime.settings.live_channels, locale),
         languages=[
             (loc, html_lang(loc), NATIVE_NAMES[loc], f"{path}?{urlencode({'lang': loc})}") for loc in SUPPORTED_LOCALES
         ],
@@ -310,6 +311,15 @@ def _how_fast(session: Session, locale: str, days: int) -> dict[str, Any] | None
     return {"days": days, "overall": row(found.overall, ""), "tables": tables}
 
 
+def ways_in(live: list[str], locale: str) -> str:
+    """How residents reach the program, in the page's language ("text message, WhatsApp, or Telegram"): the live
+    channels (text message when none is, as where the simulator stands in for it)."""
+    translator = Translator(locale)
+    names = {channel: translator.gettext(name) for channel, name in CHANNEL_NAMES.items()}
+    return format_or_list([names[c] for c in ("sms", "whatsapp", "telegram") if c in live] or [names["sms"]], locale)
+
+
+CHANNEL_NAMES = {"sms": _("text message"), "whatsapp": _("WhatsApp"), "telegram": _("Telegram")}
 FEW = _("fewer than 5")
 YES, PARTLY, NO = _("Yes"), _("Partly"), _("No")
 FEWER_EACH = _("groups of fewer than 5, together")

@@ -73,6 +73,7 @@ TYPICAL = {
     "into": "4822",
     "typical": "12 days",
     "partners": "Eastside Promotoras, Mission Tenants Union",
+    "ways": "text message, WhatsApp, or Telegram",
     "title": "The clinic opens on Saturdays",
     "why": "The library is closed on Saturdays until June; the clinic opens on Sundays instead.",
     "on_time": "85%",

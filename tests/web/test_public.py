@@ -24,6 +24,7 @@ from bot.program import Program
 from bot.runtime import Runtime
 from bot.store.engagement import Answer, Event, Poll
 from bot.store.models import Resident
+from bot.web.public import ways_in
 from tests.support.chat import Chat
 from tests.support.voices import give_feedback, join, open_demo_poll
 
@@ -118,7 +119,7 @@ def test_spanish_page_has_polls_events_decisions_and_safe_results(client: TestCl
     page = response.text
     assert '<html lang="es" dir="ltr">' in page
     assert "Encuestas abiertas" in page and "Prioridades de salud de la comunidad" in page
-    assert "Para participar, envía SALUD por mensaje de texto o por Telegram." in page
+    assert "Para participar, envía SALUD por mensaje de texto." in page  # SMS is the one live channel here
     assert "Feria de salud comunitaria del Eastside" in page
     with client.app.state.runtime.db.transaction() as session:  # type: ignore[attr-defined]
         fair = session.scalars(select(Event)).one()
@@ -202,3 +203,19 @@ def test_who_takes_part_is_public_in_aggregate_only(
     assert "Quién participa" in section and "Por idioma" in section
     rows = dict(re.findall(r'<th scope="row" dir="auto">([^<]+)</th><td class="num">([^<]+)</td>', section))
     assert rows["English"] == "50 %" and rows["Español"] == "40 %" and rows["Tiếng Việt"] == "menos de 5"
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("en", "text message, WhatsApp, or Telegram"),
+        ("es", "mensaje de texto, WhatsApp o Telegram"),
+        ("zh_Hans", "短信、WhatsApp或Telegram"),
+        ("vi", "tin nhắn, WhatsApp hoặc Telegram"),
+        ("ar", "رسالة نصية أو واتساب أو تيليجرام"),
+        ("fr", "SMS, WhatsApp ou Telegram"),
+    ],
+)
+def test_the_page_names_the_live_channels_in_its_language(locale: str, expected: str) -> None:
+    assert ways_in(["sms", "whatsapp", "telegram", "simulator"], locale) == expected
+    assert ways_in(["simulator"], locale) == ways_in(["sms"], locale)  # the simulator stands in for text messages
