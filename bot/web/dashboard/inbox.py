@@ -74,6 +74,7 @@ async def _show_inbox(
             "total": inbox_query.count(session, staff, chosen, timezone, due),
             "menus": inbox_query.choices(session, staff),
             **_lookups(session, items),
+            "files": inbox_media.file_counts(session, staff, [i.id for i in items]),
         }
 
     found = await runtime.db.in_transaction(load)

@@ -6,11 +6,12 @@ and staff marking a file publishable (audited)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -75,6 +76,18 @@ def files_of(session: Session, staff: Staff, item: InputItem) -> list[Shown]:
             Shown(row.id, kind.shown_as if kind else "", what, content_type, size, row.publishable, row.status, error)
         )
     return shown
+
+
+def file_counts(session: Session, staff: Staff, item_ids: Collection[int]) -> dict[int, int]:
+    """How many kept files each of these items has that the person may see (the inbox list's marker)."""
+    if not item_ids:
+        return {}
+    rows = session.execute(
+        select(Attachment.item_id, func.count())
+        .where(Attachment.item_id.in_(list(item_ids)), Attachment.status == MediaStatus.STORED, _files_clause(staff))
+        .group_by(Attachment.item_id)
+    )
+    return {int(item_id): int(n) for item_id, n in rows if item_id is not None}
 
 
 def _visible(session: Session, staff: Staff, attachment_id: int) -> tuple[Attachment, InputItem] | None:
