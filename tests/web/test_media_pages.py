@@ -64,7 +64,7 @@ def test_staff_see_the_photo_hear_the_recording_and_get_the_pdf(client: TestClie
     assert f'/dashboard/media/{page}"' not in html and f'/dashboard/media/{later}"' not in html
 
     listed = client.get("/dashboard/inbox").text
-    assert re.search(rf'#{ref}</a>.*?\(3 files\)</span>', listed, re.S)  # kept ones: not the refused, not the pending
+    assert re.search(rf"#{ref}</a>.*?\(3 files\)</span>", listed, re.S)  # kept ones: not the refused, not the pending
 
     shown = client.get(f"/dashboard/media/{photo}")
     assert shown.status_code == 200 and shown.content == png()
