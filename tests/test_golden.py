@@ -86,6 +86,12 @@ SCENARIOS: dict[str, tuple[Channel, str | None, list[str]]] = {
         None,
         ["Bonjour, je voudrais des informations sur les vaccins", "1", "oui", "passer"],
     ),
+    # HELP first (no conversation started): the next message may still tell the language.
+    "first_message_after_help_sms_es": (
+        Channel.SMS,
+        None,
+        ["AYUDA", "Hola, quiero información sobre las vacunas", "1"],
+    ),
     "first_message_unclear_sms": (Channel.SMS, None, ["👍", "ok", "1", "yes", "skip"]),
     "first_message_other_choice_sms_es": (Channel.SMS, None, ["Hola, necesito ayuda con la renta", "2", "yes", "skip"]),
     "first_message_yes_sms_fr": (Channel.SMS, None, ["bonjour c'est pour des renseignements", "oui", "d'accord"]),

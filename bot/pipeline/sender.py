@@ -109,6 +109,10 @@ def find_sender(session: Session, inbound: Inbound, now: datetime) -> tuple[Resi
         found = _FIND_SENDER.first(session, where)
         if found is not None:
             resident, conversation = _rows(found)
+            if suggested is None and resident.locale is None and conversation is None and not inbound.language_hint:
+                # Known, but never asked their language (their first message was HELP or STOP, say): this one may
+                # still tell it.
+                suggested = first_message_locale(inbound.text)
             return (replace(resident, suggested_locale=suggested) if suggested else resident), conversation
         db = session.connection()
         hint = negotiate(inbound.language_hint, default="") or None
