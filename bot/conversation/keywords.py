@@ -29,92 +29,97 @@ class Keyword(enum.StrEnum):
     DELETE_MY_DATA = "delete_my_data"
 
 
-# Twilio's defaults (FACTS.md) first, then each language's natural words; matched after fold().
+# Twilio's defaults (FACTS.md) and English first, then each language's natural words; matched after fold(). The
+# language a word is in tells a newcomer's language (see keyword_language).
 # fmt: off
+_WORDS_BY_LANGUAGE: dict[Keyword, dict[str, tuple[str, ...]]] = {
+    Keyword.OPT_OUT: {
+        "en": ("stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout", "opt out"),
+        "es": ("alto", "parar", "para", "cancelar", "baja", "darse de baja"),
+        "fr": ("arret", "arreter", "arretez", "desabonner", "desinscrire", "stop sms"),
+        "zh_Hans": ("退订", "退訂", "停止", "取消", "取消订阅", "取消訂閱", "退出"),
+        "ar": ("توقف", "وقف", "اوقف", "ايقاف", "الغاء", "الغاء الاشتراك"),  # (hamza folded by NFKD where it can be)
+    },
+    Keyword.OPT_IN: {
+        "en": ("start", "unstop", "subscribe"),
+        "es": ("iniciar", "comenzar", "alta", "empezar"),
+        "fr": ("commencer", "demarrer", "abonner"),
+        "zh_Hans": ("开始", "開始", "订阅", "訂閱"),
+        "ar": ("ابدا", "ابدأ", "اشتراك"),
+    },
+    Keyword.HELP: {
+        "en": ("help", "info"),
+        "es": ("ayuda", "informacion"),
+        "fr": ("aide",),
+        "zh_Hans": ("帮助", "幫助", "求助", "信息"),
+        "ar": ("مساعدة", "مساعده", "معلومات"),
+    },
+    Keyword.LANGUAGE: {
+        "en": ("language", "lang", "languages"),
+        "es": ("idioma", "idiomas", "lengua"),
+        "fr": ("langue", "langues"),
+        "zh_Hans": ("语言", "語言"),
+        "ar": ("لغة", "اللغة", "لغه"),
+    },
+    Keyword.MENU: {
+        "en": ("menu", "options"),
+        "es": ("opciones",),
+        "zh_Hans": ("菜单", "菜單", "選單", "目录"),
+        "ar": ("القائمة", "قائمة", "القائمه"),
+    },
+    Keyword.POLL: {
+        "en": ("poll", "polls", "survey"),
+        "es": ("encuesta", "encuestas"),
+        "fr": ("sondage", "sondages", "enquete"),
+        "zh_Hans": ("调查", "問卷", "问卷", "投票"),
+        "ar": ("استطلاع", "استبيان"),
+    },
+    Keyword.FEEDBACK: {
+        "en": ("feedback", "comment", "suggestion"),
+        "es": ("comentario", "comentarios", "opinion", "sugerencia"),
+        "fr": ("avis", "commentaire", "suggestion"),
+        "zh_Hans": ("反馈", "意见", "建议", "意見"),
+        "ar": ("راي", "رأي", "ملاحظات"),
+    },
+    Keyword.PROPOSE: {
+        "en": ("propose", "proposal", "idea", "ideas"),
+        "es": ("propuesta", "proponer", "propongo"),
+        "fr": ("proposer", "proposition", "idee", "je propose"),
+        "zh_Hans": ("提议", "提案", "倡议", "点子"),
+        "ar": ("اقتراح", "اقترح", "مقترح"),
+    },
+    Keyword.EVENTS: {
+        "en": ("events", "event", "calendar"),
+        "es": ("eventos", "evento", "calendario"),
+        "fr": ("evenements", "evenement", "agenda"),
+        "zh_Hans": ("活动", "活動", "日程"),
+        "ar": ("فعاليات", "الفعاليات", "فعالية", "احداث"),
+    },
+    Keyword.ABOUT_ME: {
+        "en": ("about me", "aboutme"),
+        "es": ("sobre mi", "acerca de mi"),
+        "fr": ("a propos de moi", "sur moi"),
+        "zh_Hans": ("关于我", "關於我"),
+        "ar": ("عني", "عن نفسي", "نبذة عني"),
+    },
+    Keyword.MY_DATA: {
+        "en": ("my data", "mydata", "my info"),
+        "es": ("mis datos",),
+        "fr": ("mes donnees",),
+        "zh_Hans": ("我的数据", "我的資料", "我的信息"),
+        "ar": ("بياناتي",),
+    },
+    Keyword.DELETE_MY_DATA: {
+        "en": ("delete my data", "delete me", "erase my data", "delete my info"),
+        "es": ("borrar mis datos", "eliminar mis datos", "borrar mis datos personales"),
+        "fr": ("supprimer mes donnees", "effacer mes donnees"),
+        "zh_Hans": ("删除我的数据", "刪除我的資料", "删除我的信息"),
+        "ar": ("احذف بياناتي", "حذف بياناتي", "امسح بياناتي"),
+    },
+}
 _WORDS: dict[Keyword, tuple[str, ...]] = {
-    Keyword.OPT_OUT: (
-        "stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout", "opt out",
-        "alto", "parar", "para", "cancelar", "baja", "darse de baja",  # es
-        "arret", "arreter", "arretez", "desabonner", "desinscrire", "stop sms",  # fr
-        "退订", "退訂", "停止", "取消", "取消订阅", "取消訂閱", "退出",  # zh
-        "توقف", "وقف", "اوقف", "ايقاف", "الغاء", "الغاء الاشتراك",  # ar (hamza folded by NFKD where it can be)
-    ),
-    Keyword.OPT_IN: (
-        "start", "unstop", "subscribe",
-        "iniciar", "comenzar", "alta", "empezar",  # es
-        "commencer", "demarrer", "abonner",  # fr
-        "开始", "開始", "订阅", "訂閱",  # zh
-        "ابدا", "ابدأ", "اشتراك",  # ar
-    ),
-    Keyword.HELP: (
-        "help", "info",
-        "ayuda", "informacion",  # es
-        "aide",  # fr
-        "帮助", "幫助", "求助", "信息",  # zh
-        "مساعدة", "مساعده", "معلومات",  # ar
-    ),
-    Keyword.LANGUAGE: (
-        "language", "lang", "languages",
-        "idioma", "idiomas", "lengua",  # es
-        "langue", "langues",  # fr
-        "语言", "語言",  # zh
-        "لغة", "اللغة", "لغه",  # ar
-    ),
-    Keyword.MENU: (
-        "menu", "options",
-        "opciones",  # es
-        "菜单", "菜單", "選單", "目录",  # zh
-        "القائمة", "قائمة", "القائمه",  # ar
-    ),
-    Keyword.POLL: (
-        "poll", "polls", "survey",
-        "encuesta", "encuestas",  # es
-        "sondage", "sondages", "enquete",  # fr
-        "调查", "問卷", "问卷", "投票",  # zh
-        "استطلاع", "استبيان",  # ar
-    ),
-    Keyword.FEEDBACK: (
-        "feedback", "comment", "suggestion",
-        "comentario", "comentarios", "opinion", "sugerencia",  # es
-        "avis", "commentaire", "suggestion",  # fr
-        "反馈", "意见", "建议", "意見",  # zh
-        "راي", "رأي", "ملاحظات",  # ar
-    ),
-    Keyword.PROPOSE: (
-        "propose", "proposal", "idea", "ideas",
-        "propuesta", "proponer", "propongo",  # es
-        "proposer", "proposition", "idee", "je propose",  # fr
-        "提议", "提案", "倡议", "点子",  # zh
-        "اقتراح", "اقترح", "مقترح",  # ar
-    ),
-    Keyword.EVENTS: (
-        "events", "event", "calendar",
-        "eventos", "evento", "calendario",  # es
-        "evenements", "evenement", "agenda",  # fr
-        "活动", "活動", "日程",  # zh
-        "فعاليات", "الفعاليات", "فعالية", "احداث",  # ar
-    ),
-    Keyword.ABOUT_ME: (
-        "about me", "aboutme",
-        "sobre mi", "acerca de mi",  # es
-        "a propos de moi", "sur moi",  # fr
-        "关于我", "關於我",  # zh
-        "عني", "عن نفسي", "نبذة عني",  # ar
-    ),
-    Keyword.MY_DATA: (
-        "my data", "mydata", "my info",
-        "mis datos",  # es
-        "mes donnees",  # fr
-        "我的数据", "我的資料", "我的信息",  # zh
-        "بياناتي",  # ar
-    ),
-    Keyword.DELETE_MY_DATA: (
-        "delete my data", "delete me", "erase my data", "delete my info",
-        "borrar mis datos", "eliminar mis datos", "borrar mis datos personales",  # es
-        "supprimer mes donnees", "effacer mes donnees",  # fr
-        "删除我的数据", "刪除我的資料", "删除我的信息",  # zh
-        "احذف بياناتي", "حذف بياناتي", "امسح بياناتي",  # ar
-    ),
+    keyword: tuple(word for words in by_language.values() for word in words)
+    for keyword, by_language in _WORDS_BY_LANGUAGE.items()
 }
 # Vietnamese, with its marks; matched after plain().
 VIETNAMESE: dict[Keyword, tuple[str, ...]] = {
@@ -222,6 +227,34 @@ def match_keyword(text: str, *, opted_out: bool = False) -> Keyword | None:
     if keyword is None and opted_out and (exact in OPT_IN_WHEN_STOPPED_VIETNAMESE or fold(text) in _YES_FOLDED):
         return Keyword.OPT_IN
     return keyword
+
+
+def _word_languages() -> dict[str, str]:
+    """Each keyword word that only one language other than English has, and that language (a Vietnamese one too)."""
+    seen: dict[str, set[str]] = {}
+    for by_language in _WORDS_BY_LANGUAGE.values():
+        for language, words in by_language.items():
+            for word in words:
+                seen.setdefault(fold(word), set()).add(language)
+    for table in (VIETNAMESE, _VIETNAMESE_BARE):
+        for words in table.values():
+            for word in words:
+                seen.setdefault(plain(word), set()).add("vi")
+    return {
+        word: next(iter(languages)) for word, languages in seen.items() if len(languages) == 1 and "en" not in languages
+    }
+
+
+_WORD_LANGUAGE = _word_languages()
+
+
+def keyword_language(text: str) -> str | None:
+    """The language of a keyword a message is, when only that language has the word ("AYUDA" is Spanish, "帮助"
+    Chinese); None for English and Twilio's words (STOP, HELP: everyone's), and for words several languages share."""
+    exact = plain(text)
+    if not exact or match_keyword(text) is None:
+        return None
+    return _WORD_LANGUAGE.get(exact) or _WORD_LANGUAGE.get(fold(text))
 
 
 def all_keywords() -> dict[Keyword, tuple[str, ...]]:

@@ -11,7 +11,7 @@ from sqlalchemy import Table, bindparam, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.conversation.keywords import match_keyword
+from bot.conversation.keywords import keyword_language, match_keyword
 from bot.i18n.detection import suggest_locale
 from bot.i18n.negotiation import negotiate
 from bot.messages import Inbound
@@ -132,9 +132,11 @@ def find_sender(session: Session, inbound: Inbound, now: datetime) -> tuple[Resi
 
 
 def first_message_locale(text: str) -> str | None:
-    """The language a newcomer's first message clearly seems written in; a keyword (STOP, AYUDA, ALTO…) says what
-    they want, not their language."""
-    return None if match_keyword(text) is not None else suggest_locale(text)
+    """The language a newcomer's message clearly seems written in: a keyword's own language when only one language
+    has the word (AYUDA, ALTO, 帮助; not STOP or HELP, which everyone sends), else what the words say."""
+    if match_keyword(text) is not None:
+        return keyword_language(text)
+    return suggest_locale(text)
 
 
 def store_message(session: Session, values: dict[str, Any]) -> int | None:

@@ -23,7 +23,8 @@ def flow_context(
     resident: Resident | ResidentRow, program: Program, params: dict[str, str], now: datetime
 ) -> FlowContext:
     """The one context a flow runs with, for a resident's message or a conversation the program starts."""
-    locale = resident.locale_or(program.default_locale)
+    suggested = resident.suggested_locale if isinstance(resident, ResidentRow) else None
+    locale = resident.locale or suggested or program.default_locale
     facts = {
         "consent": resident.consent,
         "locale": locale,

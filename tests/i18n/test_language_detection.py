@@ -18,7 +18,7 @@ from bot.conversation.flows.context import FlowContext
 from bot.conversation.flows.engine import SetField, advance, start
 from bot.conversation.flows.loader import shipped_flows
 from bot.conversation.flows.schema import Flow
-from bot.conversation.keywords import all_keywords
+from bot.conversation.keywords import all_keywords, keyword_language
 from bot.i18n.detection import MIN_HAN, MIN_WORDS, readable_part, says_enough, suggest_locale
 from bot.i18n.negotiation import NATIVE_NAMES, SUPPORTED_LOCALES
 from bot.messages import Channel
@@ -157,13 +157,17 @@ def test_the_thresholds_are_words_and_han_characters() -> None:
     assert suggest_locale("quiero información vacunas") == "es"
 
 
-def test_a_keyword_in_any_language_is_no_language_signal() -> None:
-    """A keyword says what the resident wants (STOP, AYUDA, ALTO, 帮助): the menu is not preselected by it."""
+def test_a_keyword_tells_a_language_only_by_its_own_word() -> None:
+    """A keyword says what the resident wants, and its word alone (AYUDA, ALTO, 帮助) may say their language; its
+    other words are never read (lingua is not asked about a keyword), and everyone's words (STOP, HELP) say none."""
     keywords = [word for words in all_keywords().values() for word in words]
     assert "ayuda" in keywords
     for word in keywords:
         for said in (word, word.upper()):
-            assert first_message_locale(said) is None, said
+            assert first_message_locale(said) == keyword_language(said), said
+    assert [first_message_locale(w) for w in ("STOP", "HELP", "AYUDA", "ALTO", "帮助", "مساعدة")] == [
+        None, None, "es", "es", "zh_Hans", "ar",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
