@@ -70,6 +70,7 @@ class Reply:
     numbered: bool = True  # SMS shows the choices as numbered lines
     buttons: bool = True  # Telegram shows them as buttons (not for questions that take several numbers)
     question: str = ""  # the node that asked: a button carries it, so that a stale press is recognised
+    locale: str = ""  # the language it is in, for a channel's own words around it (a WhatsApp list's button)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,8 @@ class Outbound:
     # WhatsApp: an approved content (template or quick reply) to send instead of text, with its variables as JSON
     content_sid: str = ""
     content_variables: str = ""
+    # WhatsApp: the words of the button that opens a list of choices, in the message's language
+    choose: str = ""
 
 
 class SendStatus(enum.StrEnum):

@@ -214,6 +214,7 @@ slug: whatsapp
 templates:
   - {purpose: broadcast, language: vi, content_sid: HX7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e, label: tin_tuc_vi}
   - {purpose: buttons, buttons: 2, content_sid: HXb2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2}
+  - {purpose: list, items: 6, content_sid: HX16161616161616161616161616161616}
 """
 
 
@@ -228,11 +229,12 @@ def test_templates_load_from_a_content_file_and_its_errors_name_their_lines(runt
     good = tmp_path / "whatsapp.yaml"
     good.write_text(TEMPLATES_FILE, encoding="utf-8")
     loaded = CliRunner().invoke(main, ["flows", "load", str(good)], env=env)
-    assert loaded.exit_code == 0 and "registered 2 WhatsApp contents" in loaded.output, loaded.output
+    assert loaded.exit_code == 0 and "registered 3 WhatsApp contents" in loaded.output, loaded.output
     with runtime.db.transaction() as session:
         templates = registered(session)
     assert templates.for_notice("broadcast", "vi") == BUTTONS_2.replace("b2", "7e")
     assert templates.buttons == {2: BUTTONS_2}
+    assert templates.lists == {6: "HX" + "16" * 16}
 
 
 def test_whatsapp_is_paced_per_sender_through_the_shared_buckets(world: WhatsAppWorld) -> None:
@@ -240,3 +242,21 @@ def test_whatsapp_is_paced_per_sender_through_the_shared_buckets(world: WhatsApp
     ((limit, cost),) = worker.limits(Outbound(ChannelAddress(Channel.WHATSAPP, "+84901234567"), "Xin chào " * 300))
     assert limit.key == f"whatsapp:{OUR_WHATSAPP}" and cost == 1.0  # a message, whatever its length
     assert limit.per_second == pytest.approx(80 * PACE_MARGIN)
+
+
+def test_the_language_menu_goes_as_a_list_when_one_is_registered(world: WhatsAppWorld) -> None:
+    number = "+84901234580"
+    list_6 = "HX" + "16" * 16
+    world.register("list", "*", list_6, buttons=6)
+    world.say(number, "Xin chào, tôi muốn hỏi về lịch tiêm chủng")
+    (menu,) = world.deliver()
+    assert menu["ContentSid"] == list_6 and "Body" not in menu
+    variables = json.loads(menu["ContentVariables"])
+    assert variables["2"] == "Chọn"  # the list's button, in the language the message seems written in
+    titles = {variables[str(n)]: variables[str(n + 1)] for n in range(3, 15, 2)}
+    assert next(iter(titles)) == "Tiếng Việt" and len(titles) == 6
+    world.say(number, "Tiếng Việt", payload=titles["Tiếng Việt"])
+    (consent,) = world.deliver()
+    assert "Bạn muốn tham gia?" in consent.get("Body", "") or "Bạn muốn tham gia?" in consent.get(
+        "ContentVariables", ""
+    )

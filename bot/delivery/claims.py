@@ -92,6 +92,7 @@ def _claim(item: OutboxItem, known: _Known, now: datetime, rules: SendRules) -> 
         choices,
         reference=item.idempotency_key,
         lead=str(item.choices.get("lead", "")),
+        choose=str(item.choices.get("button", "")),
     )
     if item.channel == Channel.WHATSAPP.value:
         locale = (resident.locale if resident else None) or rules.default_locale

@@ -15,7 +15,7 @@ from bot.engagement.forms import language_name
 from bot.i18n.negotiation import SUPPORTED_LOCALES
 from bot.ids import plain_number
 from bot.staff import audit
-from bot.store.whatsapp import ANY_LANGUAGE, BUTTONS, CONTENT_SID, PURPOSES, WhatsAppTemplate
+from bot.store.whatsapp import ANY_LANGUAGE, BUTTONS, CONTENT_SID, LIST, PURPOSES, WhatsAppTemplate
 
 KIND = "whatsapp-templates"
 MAX_LABEL = 120
@@ -27,7 +27,10 @@ PURPOSE_NAMES = {
     "event": "Event changes (a place freed, an event cancelled)",
     "reply": "Staff replies to input",
     BUTTONS: "Quick-reply buttons inside the 24-hour window (any language)",
+    LIST: "A list of 4 to 10 choices inside the 24-hour window (any language)",
 }
+INTERACTIVE = {BUTTONS: (1, 3), LIST: (4, 10)}  # how many choices each kind of interactive content carries
+KINDS = (*PURPOSES, BUTTONS, LIST)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,19 +47,21 @@ class Wanted:
 def checked(purpose: str, locale: str, buttons: str | int, content_sid: str, label: str) -> Wanted:
     """A content to register, or ValueError saying (to staff) what is wrong."""
     purpose, content_sid, label = purpose.strip(), content_sid.strip(), " ".join(label.split())
-    if purpose not in (*PURPOSES, BUTTONS):
-        raise ValueError(f"Purpose must be one of {', '.join((*PURPOSES, BUTTONS))}.")
+    if purpose not in KINDS:
+        raise ValueError(f"Purpose must be one of {', '.join(KINDS)}.")
     if not CONTENT_SID.fullmatch(content_sid):
         raise ValueError(
             "The Content SID is HX followed by 32 hexadecimal digits, as Twilio's Content Template Builder shows it."
         )
     if len(label) > MAX_LABEL:
         raise ValueError(f"The name is at most {MAX_LABEL} characters.")
-    if purpose == BUTTONS:
-        count = plain_number(str(buttons), 3) or 0
-        if not 1 <= count <= 3:
-            raise ValueError("A quick-reply content has 1, 2 or 3 buttons (WhatsApp's limit inside the window).")
-        return Wanted(BUTTONS, ANY_LANGUAGE, count, content_sid, label)
+    if purpose in INTERACTIVE:
+        least, most = INTERACTIVE[purpose]
+        count = plain_number(str(buttons), most) or 0
+        if not least <= count <= most:
+            what = "quick-reply content has 1, 2 or 3 buttons" if purpose == BUTTONS else "list has 4 to 10 items"
+            raise ValueError(f"A {what} (WhatsApp's limit inside the window).")
+        return Wanted(purpose, ANY_LANGUAGE, count, content_sid, label)
     if locale not in SUPPORTED_LOCALES:
         raise ValueError(f"Language must be one of {', '.join(SUPPORTED_LOCALES)}.")
     return Wanted(purpose, locale, 0, content_sid, label)
@@ -101,7 +106,7 @@ def remove(session: Session, template_id: int, actor: str, now: datetime) -> boo
 def listed(session: Session) -> list[dict[str, Any]]:
     """Every registered content, as the dashboard lists them: by purpose, then language."""
     rows = session.scalars(select(WhatsAppTemplate)).all()
-    order = {purpose: index for index, purpose in enumerate((*PURPOSES, BUTTONS))}
+    order = {purpose: index for index, purpose in enumerate(KINDS)}
     return [
         {
             "id": row.id,
@@ -118,7 +123,7 @@ def listed(session: Session) -> list[dict[str, Any]]:
 
 
 def template_problems(document: dict[str, Any]) -> list[FlowError]:
-    """Every error of a content file of kind whatsapp-templates (`templates: [{purpose, language | buttons,
+    """Every error of a content file of kind whatsapp-templates (`templates: [{purpose, language | buttons | items,
     content_sid, label}]`), each with its place."""
     entries = document.get("templates")
     if not isinstance(entries, list) or not entries:
@@ -138,7 +143,7 @@ def _wanted(entry: Any) -> Wanted:
     return checked(
         str(entry.get("purpose", "")),
         str(entry.get("language", "")),
-        str(entry.get("buttons", "0")),
+        str(entry.get("items", entry.get("buttons", "0"))),  # a list's items, a quick reply's buttons
         str(entry.get("content_sid", "")),
         str(entry.get("label", "")),
     )

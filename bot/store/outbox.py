@@ -67,6 +67,8 @@ def _choices(outbound: Outbound) -> dict[str, Any]:
     kept: dict[str, Any] = {"choices": [[c.value, c.label] for c in outbound.choices]}
     if outbound.lead:
         kept["lead"] = outbound.lead
+    if outbound.choose:
+        kept["button"] = outbound.choose
     return kept
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, func, select
@@ -15,8 +15,9 @@ from bot.store.models import Base, Message
 
 
 class WhatsAppTemplate(Base):
-    """A Twilio Content SID (HX…) registered for a purpose ("update", "broadcast", "reminder", "decision", or
-    "buttons" for quick replies) in one language ("*" for a language-neutral content such as quick replies)."""
+    """A Twilio Content SID (HX…) registered for a purpose ("update", "broadcast", "reminder", "decision"…, or
+    "buttons" for quick replies and "list" for list pickers, with their number in `buttons`) in one language ("*"
+    for a language-neutral content such as quick replies)."""
 
     __tablename__ = "whatsapp_templates"
     __table_args__ = (UniqueConstraint("purpose", "locale", "buttons", name="uq_whatsapp_templates_purpose"),)
@@ -24,7 +25,7 @@ class WhatsAppTemplate(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     purpose: Mapped[str] = mapped_column(String(32))
     locale: Mapped[str] = mapped_column(String(16))
-    buttons: Mapped[int] = mapped_column(Integer, default=0)  # quick-reply buttons the content has (0: a text)
+    buttons: Mapped[int] = mapped_column(Integer, default=0)  # its buttons or list items (0: a text template)
     content_sid: Mapped[str] = mapped_column(String(34))
     label: Mapped[str] = mapped_column(String(120), default="")  # the name staff know it by in Twilio's console
     created_at: Mapped[datetime]
@@ -34,6 +35,7 @@ class WhatsAppTemplate(Base):
 WINDOW = timedelta(hours=24)  # WhatsApp's customer-service window after the resident's last message
 ANY_LANGUAGE = "*"
 BUTTONS = "buttons"
+LIST = "list"  # a list picker: 4 to 10 choices inside the window
 # What staff register a template for; a message the program starts uses its own purpose's template in the
 # resident's language, else the "update" one (the general template).
 PURPOSES = ("update", "broadcast", "reminder", "decision", "event", "reply")
@@ -55,10 +57,12 @@ def template_purpose(outbox_purpose: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Templates:
-    """The registered contents, read at once: text templates by (purpose, language), quick replies by buttons."""
+    """The registered contents, read at once: text templates by (purpose, language), quick replies by buttons, lists
+    by items."""
 
     text: Mapping[tuple[str, str], str]
     buttons: Mapping[int, str]
+    lists: Mapping[int, str] = field(default_factory=dict)  # list pickers, by their number of items
 
     def for_notice(self, purpose: str, locale: str) -> str | None:
         """The Content SID for a message outside the window: its purpose's template in its language, else the
@@ -70,12 +74,15 @@ def registered(session: Session) -> Templates:
     """Every registered content (a few dozen rows at most)."""
     text: dict[tuple[str, str], str] = {}
     buttons: dict[int, str] = {}
+    lists: dict[int, str] = {}
     for row in session.scalars(select(WhatsAppTemplate)):
         if row.purpose == BUTTONS:
             buttons[row.buttons] = row.content_sid
+        elif row.purpose == LIST:
+            lists[row.buttons] = row.content_sid
         else:
             text[(row.purpose, row.locale)] = row.content_sid
-    return Templates(text, buttons)
+    return Templates(text, buttons, lists)
 
 
 def last_messages(session: Session, resident_ids: Iterable[int]) -> dict[tuple[int, str], datetime]:

@@ -26,6 +26,7 @@ WA = Address(Channel.WHATSAPP, "+84901234567")
 BUTTONS_2 = "HX" + "b2" * 16
 VI = "HX" + "7e" * 16
 VI_UPDATE = "HX" + "70" * 16
+LIST_6 = "HX" + "16" * 16
 
 
 @pytest.mark.parametrize(
@@ -73,10 +74,13 @@ def test_choices_go_as_buttons_only_when_they_fit_whatsapps_quick_replies() -> N
     assert rendered.text == "Join?\n1 Join\n2 No thanks"  # the numbered fallback is always there
     assert rendered.lead == "Join?"
     assert [c.value for c in rendered.choices] == ["ask_consent|yes", "ask_consent|no"]
-    four = Reply("Pick", tuple(Choice(str(n), f"Option {n}") for n in range(4)))
+    ten = Reply("Pick", tuple(Choice(str(n), f"Option {n}") for n in range(10)), question="q")
+    assert len(render(ten, WA).choices) == 10  # a list
+    eleven = Reply("Pick", tuple(Choice(str(n), f"Option {n}") for n in range(11)))
     long_title = Reply("Pick", (Choice("a", "A title longer than twenty"), Choice("b", "B")))
+    long_item = Reply("Pick", (*ten.choices[:4], Choice("x", "An item longer than twenty-four")))
     several = Reply("Pick any", (Choice("a", "A"), Choice("b", "B")), buttons=False)
-    for reply in (four, long_title, several):
+    for reply in (eleven, long_title, long_item, several):
         assert render(reply, WA).choices == ()
     assert render(two, Address(Channel.SMS, "+14155550100")).choices == ()
 
@@ -89,6 +93,20 @@ def test_inside_the_window_buttons_need_a_registered_quick_reply() -> None:
     assert isinstance(sent, Outbound) and sent.content_sid == BUTTONS_2
     assert json.loads(sent.content_variables) == {"1": "Join?", "2": "Join", "3": "q|yes", "4": "No", "5": "q|no"}
     assert shaped(outbound, "reply", "vi", recent, NOW, Templates({}, {3: BUTTONS_2})) == outbound
+
+
+def test_inside_the_window_four_to_ten_choices_go_as_a_list_with_its_button_in_the_residents_language() -> None:
+    languages = ("English", "Español", "中文", "Tiếng Việt", "العربية", "Français")
+    menu = Reply("Chọn:", tuple(Choice(str(n), name) for n, name in enumerate(languages, 1)), question="q", locale="vi")
+    outbound = render(menu, WA)
+    recent = NOW - timedelta(hours=1)
+    assert shaped(outbound, "reply", "vi", recent, NOW, Templates({}, {2: BUTTONS_2})) == outbound  # none for 6
+    sent = shaped(outbound, "reply", "vi", recent, NOW, Templates({}, {}, {6: LIST_6}))
+    assert isinstance(sent, Outbound) and sent.content_sid == LIST_6
+    variables = json.loads(sent.content_variables)
+    assert variables["1"] == "Chọn:" and variables["2"] == "Chọn"  # the button in the question's language
+    assert [variables[str(n)] for n in (3, 5, 7, 9, 11, 13)] == list(languages)
+    assert [variables[str(n)] for n in (4, 14)] == ["q|1", "q|6"]
 
 
 @pytest.mark.parametrize(

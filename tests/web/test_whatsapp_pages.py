@@ -52,6 +52,10 @@ def test_staff_register_replace_and_remove_templates(client: TestClient, runtime
         "/dashboard/whatsapp/add", data={**form, "purpose": "buttons", "buttons": "4", "content_sid": other}
     )
     assert buttons.status_code == 400 and "1, 2 or 3 buttons" in buttons.text
+    listed = client.post(
+        "/dashboard/whatsapp/add", data={**form, "purpose": "list", "buttons": "3", "content_sid": other}
+    )
+    assert listed.status_code == 400 and "4 to 10 items" in listed.text
     removed = client.post(f"/dashboard/whatsapp/{template_id}/remove", data={"csrf_token": csrf}, follow_redirects=True)
     assert "Template removed." in removed.text and "None yet" in removed.text
     assert client.post("/dashboard/whatsapp/99999/remove", data={"csrf_token": csrf}).status_code == 404

@@ -115,7 +115,7 @@ def ask(node: Node, ctx: FlowContext) -> Reply:
     if guess is not None:  # in the language the newcomer seems to write, which is choice 1; they still choose
         choices, numbered = questions.choices(node, ctx)
         text = render_text(GUESSED_LANGUAGE, replace(ctx, locale=guess))
-        return Reply(text, choices, text_direction(guess), numbered=numbered, question=node.id)
+        return Reply(text, choices, text_direction(guess), numbered=numbered, question=node.id, locale=guess)
     body = render_text(node.text, ctx)
     if (until := node.until_language_known) is not None and ctx.resident.get("locale_known") != "yes":
         others = per_node(
@@ -130,7 +130,8 @@ def ask(node: Node, ctx: FlowContext) -> Reply:
     if line:
         body = _fitting(body, line.split("\n"), ctx.fits)
     several = node.kind in ("ask-multi", "ask-ranking")  # answered with several numbers: no single-tap buttons
-    return Reply(body, choices, text_direction(ctx.locale), numbered=numbered, buttons=not several, question=node.id)
+    direction = text_direction(ctx.locale)
+    return Reply(body, choices, direction, numbered=numbered, buttons=not several, question=node.id, locale=ctx.locale)
 
 
 def _fitting(body: str, lines: list[str], fits: Callable[[str], bool] | None) -> str:
@@ -355,8 +356,9 @@ def reprompt(node: Node, ctx: FlowContext, hint: str) -> Reply:
         return ask(node, ctx)
     choices, _numbered = questions.choices(node, ctx)
     several = node.kind in ("ask-multi", "ask-ranking")
-    direction = text_direction(guessed_language(node, ctx) or ctx.locale)  # the hint's language (see _read_choice)
-    return Reply(hint, choices, direction, numbered=False, buttons=not several, question=node.id)
+    language = guessed_language(node, ctx) or ctx.locale  # the hint's language (see _read_choice)
+    direction = text_direction(language)
+    return Reply(hint, choices, direction, numbered=False, buttons=not several, question=node.id, locale=language)
 
 
 def expected_answer_hint(node: Node, ctx: FlowContext) -> str:

@@ -13,7 +13,6 @@ from starlette.routing import BaseRoute, Route
 from bot.engagement import whatsapp_templates as contents
 from bot.engagement.forms import LANGUAGE_NAMES
 from bot.ids import MAX_RECORD_ID, plain_number
-from bot.store.whatsapp import BUTTONS, PURPOSES
 from bot.web.dashboard.polls import with_notice
 from bot.web.guard import page, read_form, runtime_of, staff_of
 from bot.web.rendering import FormError, error_page, render
@@ -30,7 +29,7 @@ async def _show(request: Request, problem: FormError | None = None) -> Response:
         problem=problem,
         title="WhatsApp templates",
         templates=rows,
-        purposes=[(p, contents.PURPOSE_NAMES[p]) for p in (*PURPOSES, BUTTONS)],
+        purposes=[(p, contents.PURPOSE_NAMES[p]) for p in contents.KINDS],
         language_names=LANGUAGE_NAMES,
         sender=twilio.whatsapp_from if twilio else None,
     )
