@@ -8,9 +8,8 @@ import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy.orm import Session
 
 from bot.conversation.flows.schema import Flow
@@ -20,6 +19,9 @@ from bot.engagement.remembered import inputs, remembered
 from bot.engagement.representation import DIMENSIONS, baseline_margins, respondent_groups
 from bot.staff.spreadsheet import csv_text
 from bot.store.engagement import Answer, Poll
+
+if TYPE_CHECKING:
+    import numpy as np
 
 CAP = 5.0  # no respondent counts for more than 5 times the average respondent
 TRIM_ROUNDS = 20  # rake, trim to the cap, rake again... until both hold
@@ -103,6 +105,8 @@ def rake(
 ) -> Weighting:
     """Weights for respondents (their group in each dimension) so that their shares match the population's in every
     dimension at once; a group of fewer than 5 respondents is not weighted but kept at its share of respondents."""
+    import numpy as np  # noqa: PLC0415 (loaded when first needed: 15 MB a process)
+
     people = list(groups)
     if not people:
         return Weighting([], {}, 0.0, 1.0, 1.0, [], ["No one has answered yet: nothing to weight."])
@@ -128,6 +132,8 @@ def _axis(
     dimension: str, found: list[str], population: Mapping[str, Counter[str]], notes: list[str]
 ) -> tuple[list[str], np.ndarray[Any, Any]] | None:
     """A dimension's groups to weight and their targets (respondents), the rest kept together at their share."""
+    import numpy as np  # noqa: PLC0415 (loaded when first needed: 15 MB a process)
+
     counts, margin = Counter(found), population.get(dimension, Counter())
     kept = [g for g in sorted(margin) if counts[g] >= SMALLEST_GROUP and margin[g] > 0]
     for group in sorted(set(margin) - set(kept)):
@@ -152,6 +158,8 @@ def _place(group: str, labels: list[str]) -> int:
 
 def _raked(observed: np.ndarray[Any, Any], targets: list[np.ndarray[Any, Any]], notes: list[str]) -> Any:
     """Each cell's weight: raked, trimmed to CAP times the mean, raked again, until both hold (the cap last)."""
+    import numpy as np  # noqa: PLC0415 (loaded when first needed: 15 MB a process)
+
     seed, weights = observed.copy(), np.ones_like(observed)
     present = observed > 0
     for _round in range(TRIM_ROUNDS):
@@ -169,6 +177,8 @@ def _fit(seed: np.ndarray[Any, Any], targets: list[np.ndarray[Any, Any]]) -> np.
     """Iterative proportional fitting: the table scaled to each dimension's margin in turn, over and over, until
     every margin holds (to a ten-billionth of the total) or a thousand rounds have passed. Cells with no
     respondent stay empty."""
+    import numpy as np  # noqa: PLC0415 (loaded when first needed: 15 MB a process)
+
     table = seed.astype(float)
     scale = max(float(table.sum()), 1.0)
     others = [tuple(a for a in range(table.ndim) if a != axis) for axis in range(table.ndim)]
@@ -190,6 +200,8 @@ def _summary(
     population: Mapping[str, Counter[str]],
     notes: list[str],
 ) -> Weighting:
+    import numpy as np  # noqa: PLC0415 (loaded when first needed: 15 MB a process)
+
     values = np.array(list(weights.values()))
     total, squares = float(values.sum()), float((values**2).sum())
     effective = total * total / squares if squares else 0.0

@@ -7,16 +7,19 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from typing import TYPE_CHECKING
 
-from lingua import Language, LanguageDetector, LanguageDetectorBuilder
+if TYPE_CHECKING:
+    from lingua import LanguageDetector
 
-LOCALE_OF: dict[Language, str] = {
-    Language.ENGLISH: "en",
-    Language.SPANISH: "es",
-    Language.CHINESE: "zh_Hans",
-    Language.VIETNAMESE: "vi",
-    Language.ARABIC: "ar",
-    Language.FRENCH: "fr",
+# lingua's name of each of our languages (lingua itself is imported when the first detector is built).
+LOCALE_OF: dict[str, str] = {
+    "ENGLISH": "en",
+    "SPANISH": "es",
+    "CHINESE": "zh_Hans",
+    "VIETNAMESE": "vi",
+    "ARABIC": "ar",
+    "FRENCH": "fr",
 }
 MIN_WORDS = 3  # "hola", "ok", "Xin chào", "STOP 2" say too little
 MIN_HAN = 4  # Chinese writes no spaces: "你好" is one greeting, "我想问疫苗" a sentence
@@ -77,7 +80,10 @@ def detector() -> LanguageDetector:
     if _built is None:
         with _building:
             if _built is None:
-                _built = LanguageDetectorBuilder.from_languages(*LOCALE_OF).with_low_accuracy_mode().build()
+                from lingua import Language, LanguageDetectorBuilder  # noqa: PLC0415 (2 MB; for newcomers only)
+
+                languages = [getattr(Language, name) for name in LOCALE_OF]
+                _built = LanguageDetectorBuilder.from_languages(*languages).with_low_accuracy_mode().build()
     return _built
 
 
@@ -123,7 +129,7 @@ def _detected(readable: str) -> str | None:
     runner_up = ranked[1].value if len(ranked) > 1 else 0.0
     if best < MIN_CONFIDENCE or best - runner_up < MIN_MARGIN:
         return None
-    return LOCALE_OF[ranked[0].language]
+    return LOCALE_OF[ranked[0].language.name]
 
 
 def _telling(readable: str) -> dict[str, int]:

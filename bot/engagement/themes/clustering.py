@@ -8,8 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from bot.engagement.themes.tokens import tokens
 
 # scikit-learn and scipy are imported where themes are computed, not when a process starts: they cost a serving
@@ -33,6 +31,8 @@ class Found:
 
 def find_themes(texts: Sequence[tuple[str, str]], *, seed: int = 0, most: int = MOST_THEMES) -> list[Found]:
     """Themes among texts (text, language), the largest first; texts without a telling word belong to none."""
+    import numpy as np  # noqa: PLC0415 (loaded when first needed: 15 MB a process)
+
     docs = [tokens(text, locale) for text, locale in texts]
     told = [i for i, words in enumerate(docs) if words]
     if len(told) < 4:
@@ -62,6 +62,7 @@ def _concepts(words: list[str]) -> list[str]:
 def _vectors(docs: list[list[str]]) -> tuple[Any, Any]:
     """TF-IDF of each text's words (those said at least twice) beside the concepts they name, the concepts counting
     CONCEPT_WEIGHT times more (they are what texts in different languages share); rows of length 1."""
+    import numpy as np  # noqa: PLC0415 (loaded when first needed: 15 MB a process)
     from scipy import sparse  # noqa: PLC0415  # see the imports above
     from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: PLC0415
     from sklearn.preprocessing import normalize  # noqa: PLC0415
@@ -76,6 +77,7 @@ def _vectors(docs: list[list[str]]) -> tuple[Any, Any]:
 def _clusters(matrix: Any, seed: int, most: int) -> Any:
     """Each row's cluster; the number of clusters is the smallest whose cosine silhouette (on a sample) comes within
     CLOSE of the best (more clusters split a theme by the language it was said in before they add a theme)."""
+    import numpy as np  # noqa: PLC0415 (loaded when first needed: 15 MB a process)
     from sklearn.metrics import silhouette_score  # noqa: PLC0415  # see the imports above
 
     rows = matrix.shape[0]
@@ -102,6 +104,8 @@ def _kmeans(matrix: Any, k: int, seed: int) -> Any:
 
 def _keywords(vocabulary: Any, weights: Any) -> list[str]:
     """A theme's strongest words, a concept by its name, each once."""
+    import numpy as np  # noqa: PLC0415 (loaded when first needed: 15 MB a process)
+
     found: list[str] = []
     for index in np.argsort(weights)[::-1]:
         if weights[index] <= 0 or len(found) >= KEYWORDS:
