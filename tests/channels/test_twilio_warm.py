@@ -5,37 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from bot.channels.twilio_sms import TwilioSms
 from bot.settings import load_settings
 from tests.conftest import TWILIO_ENV
+from tests.support.loopback import QuietHandler, serving
 
 
-class _ErrorPage(BaseHTTPRequestHandler):
+class _ErrorPage(QuietHandler):
     def do_GET(self) -> None:
-        body = b"<html><body>502 Bad Gateway</body></html>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+        self.answer(200, b"<html><body>502 Bad Gateway</body></html>", "text/html")
 
 
 @pytest.fixture
 def error_page() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ErrorPage)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serving(_ErrorPage) as (url,):
+        yield url
 
 
 @pytest.mark.parametrize("where", ["html", "refused"])

@@ -7,17 +7,17 @@ from __future__ import annotations
 import base64
 import itertools
 import struct
-import threading
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from bot.messages import Address, Channel, Inbound, MediaRef
 from bot.pipeline.orchestrator import Handled
 from bot.runtime import Runtime
+from tests.support.loopback import QuietHandler, serving
 
 _ids = itertools.count(1)
 
@@ -75,28 +75,25 @@ class TwilioMediaHost:
 def _handler(host: TwilioMediaHost, role: str) -> type[BaseHTTPRequestHandler]:
     expected = "Basic " + base64.b64encode(f"{host.account_sid}:{host.auth_token}".encode()).decode()
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            return
-
+    class Handler(QuietHandler):
         def do_POST(self) -> None:  # a message sent through the REST API (answered as queued)
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             sid = "SM" + "0" * 32
-            self._answer(201, f'{{"sid": "{sid}", "status": "queued"}}'.encode(), "application/json")
+            self.answer(201, f'{{"sid": "{sid}", "status": "queued"}}'.encode(), "application/json")
 
         def do_GET(self) -> None:
             name = self.path.rsplit("/ME", 1)[-1] if role == "api" else self.path.rsplit("/", 1)[-1]
             if role == "api" and "/Media/" not in self.path:  # the account, as a sender warming up fetches it
                 body = f'{{"sid": "{host.account_sid}", "status": "active"}}'.encode()
-                self._answer(200, body, "application/json")
+                self.answer(200, body, "application/json")
                 return
             if role == "api":
                 authorised = self.headers.get("Authorization") == expected
                 host.seen_auth.append(authorised)
                 if not authorised:
-                    self._answer(401, b"unauthorised")
+                    self.answer(401, b"unauthorised")
                 elif name in host.answers:
-                    self._answer(host.answers[name], b"no")
+                    self.answer(host.answers[name], b"no")
                 else:  # as Twilio does: to the file in its storage, on another origin
                     self.send_response(307)
                     self.send_header("Location", f"{host.storage}/media/{name}")
@@ -105,14 +102,7 @@ def _handler(host: TwilioMediaHost, role: str) -> type[BaseHTTPRequestHandler]:
                 return
             host.storage_saw_auth.append("Authorization" in self.headers)
             data, content_type = host.files.get(name, (b"", ""))
-            self._answer(200 if data else 404, data, content_type)
-
-        def _answer(self, status: int, body: bytes, content_type: str = "text/plain") -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.answer(200 if data else 404, data, content_type)
 
     return Handler
 
@@ -121,17 +111,8 @@ def _handler(host: TwilioMediaHost, role: str) -> type[BaseHTTPRequestHandler]:
 def twilio_media_host(account_sid: str, auth_token: str) -> Iterator[TwilioMediaHost]:
     """Both origins served on free loopback ports while the block runs."""
     host = TwilioMediaHost(account_sid, auth_token)
-    servers = [ThreadingHTTPServer(("127.0.0.1", 0), _handler(host, role)) for role in ("api", "storage")]
-    host.api, host.storage = (f"http://127.0.0.1:{server.server_address[1]}" for server in servers)
-    threads = [threading.Thread(target=server.serve_forever, daemon=True) for server in servers]
-    for thread in threads:
-        thread.start()
-    try:
+    with serving(_handler(host, "api"), _handler(host, "storage")) as (host.api, host.storage):
         yield host
-    finally:
-        for server in servers:
-            server.shutdown()
-            server.server_close()
 
 
 class HostedFiles:

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
+
+from tests.support.loopback import QuietHandler, serving
 
 _GET_FILE = re.compile(r"^/bot[^/]+/getFile/?$")
 _FILE = re.compile(r"^/file/bot[^/]+/(.+)$")
@@ -50,10 +51,7 @@ def _file_id(body: bytes, content_type: str) -> str:
 
 
 def _handler(front: TelegramFiles, upstream: str | None) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            return
-
+    class Handler(QuietHandler):
         def _body(self) -> bytes:
             return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
@@ -86,12 +84,12 @@ def _handler(front: TelegramFiles, upstream: str | None) -> type[BaseHTTPRequest
             if found:
                 front.asked.append(f"file {found.group(1)}")
                 data = next((d for p, d in front.files.values() if p == found.group(1)), None)
-                return self._answer(200 if data else 404, data or b"", "application/octet-stream")
+                return self.answer(200 if data else 404, data or b"", "application/octet-stream")
             self._forward(body)
 
         def _forward(self, body: bytes) -> None:
             if upstream is None:
-                return self._answer(404, b"", "text/plain")
+                return self.answer(404, b"", "text/plain")
             if _GET_UPDATES.match(self.path.split("?")[0]) and front.injected:
                 return self._with_injected(body)
             headers = {
@@ -104,9 +102,9 @@ def _handler(front: TelegramFiles, upstream: str | None) -> type[BaseHTTPRequest
             )
             try:
                 with urllib.request.urlopen(request, timeout=30) as answer:
-                    self._answer(answer.status, answer.read(), answer.headers.get("Content-Type", "application/json"))
+                    self.answer(answer.status, answer.read(), answer.headers.get("Content-Type", "application/json"))
             except urllib.error.HTTPError as exc:
-                self._answer(exc.code, exc.read(), exc.headers.get("Content-Type", "application/json"))
+                self.answer(exc.code, exc.read(), exc.headers.get("Content-Type", "application/json"))
 
         def _with_injected(self, body: bytes) -> None:
             headers = {"Content-Type": self.headers.get("Content-Type", "application/json")}
@@ -118,14 +116,7 @@ def _handler(front: TelegramFiles, upstream: str | None) -> type[BaseHTTPRequest
             self._json(200, payload)
 
         def _json(self, status: int, payload: dict[str, Any]) -> None:
-            self._answer(status, json.dumps(payload).encode(), "application/json")
-
-        def _answer(self, status: int, body: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.answer(status, json.dumps(payload).encode(), "application/json")
 
     return Handler
 
@@ -134,12 +125,5 @@ def _handler(front: TelegramFiles, upstream: str | None) -> type[BaseHTTPRequest
 def telegram_files(upstream: str | None = None) -> Iterator[TelegramFiles]:
     """The front on a free loopback port while the block runs."""
     front = TelegramFiles()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(front, upstream))
-    front.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(_handler(front, upstream)) as (front.url,):
         yield front
-    finally:
-        server.shutdown()
-        server.server_close()
