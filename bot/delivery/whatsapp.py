@@ -8,8 +8,7 @@ import json
 from dataclasses import replace
 from datetime import datetime
 
-from bot.channels.render import LIST_BUTTON, WHATSAPP_MAX_BUTTONS
-from bot.i18n.catalogs import Translator
+from bot.channels.render import WHATSAPP_MAX_BUTTONS
 from bot.messages import Outbound
 from bot.store.whatsapp import Templates, template_purpose, template_variable, window_open
 
@@ -21,7 +20,7 @@ def shaped(
 ) -> Outbound | str:
     """The Outbound as it may go to WhatsApp now, or why it may not (a template is missing)."""
     if window_open(last_message, now):
-        return _interactive(outbound, locale, templates)
+        return _interactive(outbound, templates)
     purpose_name = template_purpose(purpose)
     sid = templates.for_notice(purpose_name, locale)
     if sid is None:
@@ -29,7 +28,7 @@ def shaped(
     return replace(outbound, content_sid=sid, content_variables=_json({"1": template_variable(outbound.text)}))
 
 
-def _interactive(outbound: Outbound, locale: str, templates: Templates) -> Outbound:
+def _interactive(outbound: Outbound, templates: Templates) -> Outbound:
     """Inside the window: the choices as quick-reply buttons (up to 3) or a list (more), when a content for that many
     is registered; else the text with its numbered choices."""
     count = len(outbound.choices)
@@ -42,7 +41,7 @@ def _interactive(outbound: Outbound, locale: str, templates: Templates) -> Outbo
     # (README, "WhatsApp").
     first = 2 if buttons else 3
     if not buttons:
-        variables["2"] = outbound.choose or Translator(locale).gettext(LIST_BUTTON)
+        variables["2"] = outbound.choose  # the list's button, in the question's language (bot.channels.render)
     for index, choice in enumerate(outbound.choices):
         variables[str(first + 2 * index)] = choice.label
         variables[str(first + 2 * index + 1)] = choice.value
