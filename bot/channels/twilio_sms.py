@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 from xml.sax.saxutils import escape
 
 import anyio
@@ -41,13 +41,21 @@ _KEPT = ("NumSegments", "NumMedia", "OptOutType", "To", "FromZip", "ButtonText",
 
 
 def parse_form(body: bytes) -> dict[str, str]:
-    """Decode an application/x-www-form-urlencoded body without ever raising (bad UTF-8 becomes U+FFFD)."""
-    text = body.decode("latin-1")
-    pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="replace")
+    """Decode an application/x-www-form-urlencoded body without ever raising (bad UTF-8 becomes U+FFFD); the first
+    of a repeated field wins. What `parse_qsl(…, keep_blank_values=True, errors="replace")` reads, pair for pair (a
+    property test holds it to that), in a third of its time: every webhook starts here."""
     form: dict[str, str] = {}
-    for key, value in pairs:
-        form.setdefault(key, value)
+    for pair in body.decode("latin-1").split("&"):
+        if pair:
+            key, _, value = pair.partition("=")
+            form.setdefault(_form_field(key), _form_field(value))
     return form
+
+
+def _form_field(raw: str) -> str:
+    if "+" in raw:
+        raw = raw.replace("+", " ")
+    return unquote(raw, encoding="utf-8", errors="replace") if "%" in raw else raw
 
 
 @functools.lru_cache(maxsize=8192)  # residents write again and again from the same few thousand numbers

@@ -204,6 +204,7 @@ _PLAIN: dict[str, Keyword] = {
 }
 _YES_FOLDED = frozenset(fold(word) for word in OPT_IN_WHEN_STOPPED)
 _STATUS_FOLDED = frozenset(fold(word) for word in _STATUS_WORDS)
+_STATUS_PREFIXES = tuple(fold(word) for word in _STATUS_WORDS)  # in the words' own order: the first that fits wins
 # Longest first, so that "check in 4821" is not read as "check" and "in 4821".
 _CHECK_IN_FOLDED = sorted({fold(w) for w in (*_CHECK_IN_WORDS, *_CHECK_IN_VIETNAMESE_BARE)}, key=len, reverse=True)
 _CHECK_IN_PLAIN = sorted({plain(w) for w in _CHECK_IN_VIETNAMESE}, key=len, reverse=True)
@@ -213,7 +214,7 @@ _SUPPORT_PLAIN = sorted({plain(w) for w in _SUPPORT_VIETNAMESE}, key=len, revers
 
 def is_vietnamese(text: str) -> bool:
     """True when a (plain) text has a letter only Vietnamese writes."""
-    return any(ch in _VIETNAMESE_LETTERS for ch in text)
+    return not _VIETNAMESE_LETTERS.isdisjoint(text)
 
 
 def match_keyword(text: str, *, opted_out: bool = False) -> Keyword | None:
@@ -270,8 +271,7 @@ def is_status_request(text: str) -> bool:
 def match_status(text: str) -> int | None:
     """The reference in "STATUS 4821" (any supported language, with or without #), else None."""
     folded = fold(text).translate(_DIGITS)
-    for word in _STATUS_WORDS:
-        prefix = fold(word)
+    for prefix in _STATUS_PREFIXES:
         if folded.startswith(prefix):
             rest = folded.removeprefix(prefix).strip()
             if rest.isdecimal() and 3 <= len(rest) <= 8:

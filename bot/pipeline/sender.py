@@ -75,14 +75,20 @@ _SENDER = (
 # On PostgreSQL the resident's row is locked first, by every message (two from one resident wait for each other
 # instead of deadlocking); a key-share lock lets the delivery worker's gate read it meanwhile. SQLite has one writer.
 _FIND_SENDER = Prepared({"sqlite": _SENDER, "postgresql": _SENDER.with_for_update(key_share=True, of=RESIDENTS)})
-_NEW_RESIDENT = insert(RESIDENTS).returning(RESIDENTS.c.id)
-_FORGET_RESIDENT = delete(RESIDENTS).where(RESIDENTS.c.id == bindparam("resident_id"))
+_NEW_RESIDENT = Prepared(
+    insert(RESIDENTS).returning(RESIDENTS.c.id),
+    ("locale", "consent", "fields", "display_name", "created_at", "updated_at"),
+)
+_FORGET_RESIDENT = Prepared(delete(RESIDENTS).where(RESIDENTS.c.id == bindparam("resident_id")))
 # A first message from one new address in two processes at once: the second address is not stored, its resident
 # is forgotten, and the message goes to the first one's.
-_NEW_ADDRESS = {
-    name: dialect.insert(ADDRESSES).on_conflict_do_nothing().returning(ADDRESSES.c.resident_id)
-    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
-}
+_NEW_ADDRESS = Prepared(
+    {
+        name: dialect.insert(ADDRESSES).on_conflict_do_nothing().returning(ADDRESSES.c.resident_id)
+        for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+    },
+    ("resident_id", "channel", "value", "reachable", "created_at"),
+)
 # One row per provider id and channel: a duplicate stores nothing and returns no id.
 _NEW_MESSAGE = Prepared(
     {
@@ -114,20 +120,21 @@ def find_sender(session: Session, inbound: Inbound, now: datetime) -> tuple[Resi
                 # still tell it.
                 suggested = first_message_locale(inbound.text)
             return (replace(resident, suggested_locale=suggested) if suggested else resident), conversation
-        db = session.connection()
         hint = negotiate(inbound.language_hint, default="") or None
         suggested = None if hint else first_message_locale(inbound.text)
         values: dict[str, Any] = {
             "locale": hint,
             "consent": Consent.PENDING,
             "fields": {},
+            "display_name": inbound.display_name,
             "created_at": now,
             "updated_at": now,
         }
-        resident_id = db.execute(_NEW_RESIDENT, {**values, "display_name": inbound.display_name}).scalar_one()
-        address = {**where, "resident_id": resident_id, "reachable": True, "created_at": now}
-        if db.execute(_NEW_ADDRESS[db.dialect.name], address).first() is None:
-            db.execute(_FORGET_RESIDENT, {"resident_id": resident_id})
+        made = _NEW_RESIDENT.first(session, values)
+        assert made is not None  # an INSERT … RETURNING returns its row
+        address = {**where, "resident_id": made[0], "reachable": True, "created_at": now}
+        if _NEW_ADDRESS.first(session, address) is None:
+            _FORGET_RESIDENT.run(session, {"resident_id": made[0]})
     raise LookupError("the address was taken and released again while its first message was stored")
 
 

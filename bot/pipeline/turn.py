@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
@@ -38,7 +38,13 @@ from bot.staff import audit
 from bot.states import Consent
 from bot.store.flow_registry import FlowRegistry
 from bot.store.models import ConsentEvent
+from bot.store.prepared import Prepared
 
+_EVER_GRANTED = Prepared(
+    select(ConsentEvent.id)
+    .where(ConsentEvent.resident_id == bindparam("resident_id"), ConsentEvent.state == bindparam("granted"))
+    .limit(1)
+)
 # Conversations that end in an input item, told its reference; and the offer of the questions about oneself, which
 # something else said instead passes over (what was said is kept as input).
 REF_FLOWS = (FEEDBACK_FLOW, FOLLOWUP_FLOW, ABOUT_ME_FLOW, PROPOSE_FLOW, CHECK_BACK_FLOW)
@@ -181,7 +187,4 @@ def joined_before(session: Session, resident: ResidentRow) -> bool:
     """Whether a resident ever agreed to take part (asked only of those who said STOP or no: the rest need no query)."""
     if resident.consent not in (Consent.REVOKED, Consent.DECLINED):
         return True
-    granted = select(ConsentEvent.id).where(
-        ConsentEvent.resident_id == resident.id, ConsentEvent.state == Consent.GRANTED
-    )
-    return session.scalar(granted.limit(1)) is not None
+    return _EVER_GRANTED.first(session, {"resident_id": resident.id, "granted": Consent.GRANTED}) is not None

@@ -18,6 +18,7 @@ import gc
 import io
 import os
 import pstats
+import re
 import sys
 import tempfile
 import time
@@ -32,6 +33,7 @@ from sqlalchemy import event
 from tests.perf.bench_webhook import TO_NUMBER, WEBHOOK_PATH, Credentials, make_plan, webhook_form
 
 PUBLIC_URL = "http://bench.invalid"
+_LITERALS = re.compile(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?\b")  # SQLite's trace shows values: these fold them
 
 
 def _environment(database_url: str, creds: Credentials) -> None:
@@ -128,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--freeze", action="store_true", help="gc.freeze() after the warm-up, as serve does")
     parser.add_argument("--top", type=int, default=25, help="functions listed (0: no profiler, wall time only)")
     parser.add_argument("--postgres", help="a PostgreSQL URL instead of SQLite (a schema made and dropped)")
+    parser.add_argument("--statements", action="store_true", help="list each distinct statement with its count")
+    parser.add_argument("--dump", help="also write the raw profile to this file (read it with pstats)")
     args = parser.parse_args(argv)
     creds = Credentials.generate()
     from tests.perf.bench_broadcast import fresh_database
@@ -148,9 +152,12 @@ def _run(args: argparse.Namespace, url: str, creds: Credentials) -> int:
     app = create_app(runtime, deliver=False)
     requests, warmup = _requests(args.messages, args.warmup, creds)
     statements: Counter[str] = Counter()
+    texts: Counter[str] = Counter()
 
     def count(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
         statements[statement.split(None, 1)[0].upper()] += 1
+        if args.statements:
+            texts[_LITERALS.sub("?", " ".join(statement.split()))[:150]] += 1
 
     asyncio.run(_drive(app, requests[:warmup], args.concurrency))
     if args.freeze:
@@ -177,6 +184,8 @@ def _run(args: argparse.Namespace, url: str, creds: Credentials) -> int:
         stats.sort_stats("tottime").print_stats(args.top)
         stats.sort_stats("cumulative").print_stats(args.top)
         print(out.getvalue())
+        if args.dump:
+            stats.dump_stats(args.dump)
     per_message = {kind: round(n / measured, 2) for kind, n in statements.most_common()}
     where = "under the profiler" if args.top else "(no profiler)"
     each = elapsed / measured * 1000
@@ -187,6 +196,8 @@ def _run(args: argparse.Namespace, url: str, creds: Credentials) -> int:
     slow = [f"{(at - first):.2f}s:{t * 1000:.0f}ms" for at, t in LATENCIES if t > 3 * took[len(took) // 2]][:20]
     print(f"latency in the app {', '.join(tail)}, max {took[-1] * 1000:.1f} ms; slow ones at: {' '.join(slow)}")
     print(f"SQL statements per message: {round(sum(statements.values()) / measured, 2)} {per_message}")
+    for text, n in texts.most_common():
+        print(f"{n / measured:6.3f}  {text}")
     return 0 if set(statuses) <= {200} else 1
 
 

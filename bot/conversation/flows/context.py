@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -77,10 +78,16 @@ class _SafeParams(dict[str, str]):
         return "{" + key + "}"
 
 
+@functools.lru_cache(maxsize=4096)  # the same few hundred texts are rendered for every message
+def placeholders(raw: str) -> frozenset[str]:
+    """The {names} a text fills in."""
+    return frozenset(name for _, name, _, _ in string.Formatter().parse(raw) if name)
+
+
 def render_text(text: Text, ctx: FlowContext) -> str:
     """The text in the context's locale: a gettext message, or the staff-written text of that language."""
     raw = ctx.translator(ctx.locale).gettext(text) if isinstance(text, str) else pick_text(text, ctx.locale)
-    fields = {n for _, n, _, _ in string.Formatter().parse(raw) if n}
+    fields = placeholders(raw)
     if not fields:
         return raw
     direction = text_direction(ctx.locale)  # a Latin name or a phone number in Arabic keeps its order
@@ -114,7 +121,7 @@ def has_placeholders(text: Text, ctx: FlowContext) -> bool:
     """Whether the text has a {placeholder} in any supported language (else it reads the same for everyone)."""
     for locale in SUPPORTED_LOCALES:
         raw = ctx.translator(locale).gettext(text) if isinstance(text, str) else pick_text(text, locale)
-        if any(name for _, name, _, _ in string.Formatter().parse(raw)):
+        if placeholders(raw):
             return True
     return False
 
