@@ -98,6 +98,15 @@ def media_refs(form: Mapping[str, str]) -> tuple[MediaRef, ...]:
     return tuple(refs)
 
 
+class _SignedForm(dict[str, str]):
+    """A form as twilio's validator reads a Flask MultiDict, through its getall (one value per field, the first, as
+    parse_form keeps): else the validator tries two other kinds of dict first, raising and catching an exception
+    for each, for every field of every webhook."""
+
+    def getall(self, name: str) -> list[str]:
+        return [self[name]]
+
+
 class RewritingHttpClient(TwilioHttpClient):  # type: ignore[misc]
     """The real Twilio HTTP client, sending every request to another base URL (a mock such as Prism)."""
 
@@ -136,7 +145,7 @@ class TwilioSms:
         """True when X-Twilio-Signature matches; checked before the form is used for anything."""
         if not signature:
             return False
-        url, params = self.signed_url(request_url), dict(form)
+        url, params = self.signed_url(request_url), _SignedForm(form)
         # The URL as it came first (the usual case, one signature to compute); else the validator's own check,
         # which also tries it with and without the port.
         if "bodySHA256" not in url and hmac.compare_digest(self.validator.compute_signature(url, params), signature):

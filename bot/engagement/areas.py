@@ -8,6 +8,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -19,6 +20,7 @@ from bot.staff.spreadsheet import csv_rows
 from bot.store.engagement import Answer, InputItem
 from bot.store.models import Resident
 from bot.store.places import Area, AreaSpelling
+from bot.store.prepared import Prepared
 
 NAME_COLUMNS = tuple(f"name_{locale}" for locale in SUPPORTED_LOCALES)
 COLUMNS = ("code", "zips", "aliases", *NAME_COLUMNS)
@@ -31,7 +33,22 @@ class AreaError(ValueError):
     """An areas file, or a mapping, that cannot be taken; the message says which line or field."""
 
 
-def display_name(area: Area, locale: str) -> str:
+@dataclass(frozen=True, slots=True, eq=False)  # one object per area in a book: compared and hashed as itself
+class Place:
+    """An area as matching reads it (not an ORM object: the book is read on a resident's turn)."""
+
+    id: int
+    code: str
+    names: dict[str, Any]
+    zips: dict[str, Any]
+    aliases: dict[str, Any]
+
+
+_AREAS = Prepared(select(Area.id, Area.code, Area.names, Area.zips, Area.aliases).order_by(Area.id))
+_SPELLINGS = Prepared(select(AreaSpelling.spelling, AreaSpelling.area_id))
+
+
+def display_name(area: Area | Place, locale: str) -> str:
     """The area as the program names it: in the language asked, else the first name given, else its code."""
     names = {str(k): str(v) for k, v in (area.names or {}).items() if v}
     return names.get(locale) or next(iter(names.values()), area.code)
@@ -55,27 +72,28 @@ def _distance(a: str, b: str, most: int) -> int:
 class AreaBook:
     """Every area with the words that name it, folded (case and accents aside), read once for a batch of matches."""
 
-    words: dict[str, Area]  # folded code, name in any language or alias -> area
-    zips: dict[str, Area]
-    spellings: dict[str, Area]
+    words: dict[str, Place]  # folded code, name in any language or alias -> area
+    zips: dict[str, Place]
+    spellings: dict[str, Place]
 
     @classmethod
     def read(cls, session: Session) -> AreaBook:
-        """The book of the areas stored now."""
-        areas = list(session.scalars(select(Area)))
+        """The book of the areas stored now (with the session's own changes to them)."""
+        session.flush()  # the statements below run on the driver, past the unit of work
+        areas = [Place(i, c, n or {}, z or {}, a or {}) for i, c, n, z, a in _AREAS.run(session, {})]
         by_id = {area.id: area for area in areas}
-        words: dict[str, Area] = {}
-        zips: dict[str, Area] = {}
+        words: dict[str, Place] = {}
+        zips: dict[str, Place] = {}
         for area in areas:
             for word in [area.code, *(area.names or {}).values(), *(area.aliases or {}).get("names", [])]:
                 if fold(str(word)):
                     words.setdefault(fold(str(word)), area)
             for code in (area.zips or {}).get("codes", []):
                 zips[str(code)] = area
-        spellings = {row.spelling: by_id[row.area_id] for row in session.scalars(select(AreaSpelling))}
+        spellings = {spelling: by_id[area_id] for spelling, area_id in _SPELLINGS.run(session, {})}
         return cls(words, zips, spellings)
 
-    def match(self, typed: str) -> Area | None:
+    def match(self, typed: str) -> Place | None:
         """The area a resident means: its name, code or alias (any case, accents or not), a ZIP code in the text, a
         spelling staff mapped, or one small typo away from a single area's name; None when unsure."""
         folded = fold(typed)
@@ -103,12 +121,12 @@ def area_names(session: Session) -> dict[str, dict[str, str]]:
     return names
 
 
-def assign_area(session: Session, resident: Resident, typed: str | None, locale: str) -> None:
-    """Keep what the resident typed, and their area: the program's name for it when it matches one, else as typed."""
+def typed_area(session: Session, typed: str | None, locale: str) -> tuple[str | None, str | None]:
+    """What a resident typed for their area (as kept), and their area: the program's name for it when it matches
+    one, else as typed."""
     text = (typed or "").strip()[:120] or None
-    resident.area_typed = text
     area = AreaBook.read(session).match(text) if text else None
-    resident.area = display_name(area, locale) if area is not None else text
+    return text, display_name(area, locale) if area is not None else text
 
 
 def _split(raw: str | None) -> list[str]:

@@ -25,7 +25,7 @@ from bot.conversation.flows.engine import (
 from bot.conversation.my_data import ABOUT_ME_FLOW, DELETE_FLOW
 from bot.conversation.views import Turn
 from bot.engagement import proposals, trust
-from bot.engagement.areas import assign_area
+from bot.engagement.areas import typed_area
 from bot.engagement.compensation import ledger
 from bot.engagement.compensation.ledger import Owed
 from bot.engagement.decisions import progress
@@ -50,6 +50,11 @@ _SET_RESIDENT = Prepared(
     update(RESIDENTS)
     .where(RESIDENTS.c.id == bindparam("resident_id"))
     .values({name: bindparam(name) for name in ("locale", "fields", "consent", "updated_at")})
+)
+_SET_AREA = Prepared(
+    update(RESIDENTS)
+    .where(RESIDENTS.c.id == bindparam("resident_id"))
+    .values({name: bindparam(name) for name in ("area_typed", "area", "updated_at")})
 )
 _NEW_CONSENT_EVENT = Prepared(insert(CONSENT_EVENTS), ("resident_id", "state", "source", "channel", "message_id", "at"))
 
@@ -113,24 +118,24 @@ def apply_effects(session: Session, turn: Turn, where: Situation, rng: random.Ra
 
 def _record(session: Session, effect: RecordAnswer, where: Situation, locale: str, rng: random.Random) -> None:
     """An answer, where its conversation keeps it: about oneself (apart), the payout (the ledger), or a poll."""
-    resident, now = where.resident, where.now
+    resident_id, now = where.person.id, where.now
     if where.flow_slug == ABOUT_ME_FLOW:
-        about_me.record_answer(session, resident.id, effect.question, effect.value, effect.kind, now)
+        about_me.record_answer(session, resident_id, effect.question, effect.value, effect.kind, now)
         about_me.redact_message(session, where.message_id)
     elif where.flow_slug == CHECK_BACK_FLOW and where.topic and effect.question == "happened":
         slug = where.topic.removeprefix("decision:")
-        progress.record_check_back(session, slug, resident, effect.value, locale, now)
+        progress.record_check_back(session, slug, where.resident, effect.value, locale, now)
     elif where.flow_slug == trust.TRUST_FLOW and effect.question == trust.QUESTION:
-        trust.record(session, resident, effect.value, (where.channel, locale), now, where.program.timezone)
+        trust.record(session, where.resident, effect.value, (where.channel, locale), now, where.program.timezone)
     elif where.flow_slug == PAYOUT_FLOW:
-        ledger.record_payout(session, resident.id, effect.question, effect.value)
+        ledger.record_payout(session, resident_id, effect.question, effect.value)
         if effect.question == ledger.HANDLE_QUESTION:  # where to send money: on the ledger, not in the messages
             about_me.redact_message(session, where.message_id, ledger.REDACTED_HANDLE)
     elif where.flow_slug:
         poll = poll_for_flow(session, where.flow_slug)
         if poll is not None and poll.status == "open":
             answer = (effect.question, effect.value, effect.kind)
-            record_answer(session, poll, resident, answer, locale, where.channel, now, rng)
+            record_answer(session, poll, where.resident, answer, locale, where.channel, now, rng)
 
 
 def _rsvp(session: Session, effect: Rsvp, where: Situation, locale: str) -> list[Reply]:
@@ -196,10 +201,9 @@ def _update_resident(session: Session, turn: Turn, where: Situation) -> None:
             # STOP wins over anything already queued, on every channel of this resident.
             cancel_unsent(session, person.id, now)
     if area is not None:
-        resident = where.resident
-        assign_area(session, resident, area[0], where.program.default_locale)
-        resident.updated_at = now
-        where.person = replace(where.person, area=resident.area)
+        typed, name = typed_area(session, area[0], where.program.default_locale)
+        _SET_AREA.run(session, {"resident_id": person.id, "area_typed": typed, "area": name, "updated_at": now})
+        where.person = replace(where.person, area=name)
 
 
 def _tell_promoted(session: Session, event: Event, resident_id: int, where: Situation) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from bot.store.db import without_values
 
 Convert = Callable[[Any], Any] | None
-Statement = Select[Any] | Insert | Update | Delete
+Statement = Select[*tuple[Any, ...]] | Insert | Update | Delete
 _DRIVER = "loopline.driver"
 
 

@@ -1,5 +1,6 @@
 """Our webhook form reader reads exactly what the standard library's parse_qsl reads (blank values kept, bad UTF-8
-replaced, the first of a repeated field kept), for any bytes: hostile bodies, real Twilio forms, encoded or not."""
+replaced, the first of a repeated field kept), for any bytes: hostile bodies, real Twilio forms, encoded or not; and
+the form so read passes twilio's own validator exactly when Twilio signed it."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from urllib.parse import parse_qsl, urlencode
 
 from hypothesis import given
 from hypothesis import strategies as st
+from twilio.request_validator import RequestValidator
 
-from bot.channels.twilio_sms import parse_form
+from bot.channels.twilio_sms import TwilioSms, parse_form
+from bot.settings import load_settings
+from tests.conftest import TWILIO_ENV
 
 # Bytes built from what a form is made of (separators, escapes, plus signs, broken escapes, UTF-8 and bytes that
 # are not UTF-8) as well as any bytes at all.
@@ -45,3 +49,19 @@ def test_a_real_inbound_form() -> None:
         "NumMedia": "0",
         "Empty": "",
     }
+
+
+FIELDS = st.dictionaries(st.sampled_from(["MessageSid", "From", "To", "Body", "NumMedia", "X", "a b"]), st.text())
+
+
+@given(FIELDS, st.sampled_from(["/webhooks/twilio/sms", "/webhooks/twilio/sms?x=1"]))
+def test_the_signature_twilio_makes_is_the_one_verify_accepts(fields: dict[str, str], path: str) -> None:
+    """Whatever way the form is handed to twilio's validator, a request Twilio signed passes and any change fails."""
+    settings = load_settings(TWILIO_ENV).twilio
+    assert settings is not None
+    twilio = TwilioSms(settings, "https://loopline.example.org")
+    url = "https://loopline.example.org" + path
+    signed = RequestValidator(settings.auth_token).compute_signature(url, fields)
+    form = parse_form(urlencode(fields).encode("ascii"))
+    assert twilio.verify("http://127.0.0.1:8000" + path, form, signed)
+    assert not twilio.verify("http://127.0.0.1:8000" + path, {**form, "Body": form.get("Body", "") + "!"}, signed)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.conversation.views import DataSummary
@@ -39,28 +39,38 @@ def consent_state(session: Session, resident_id: int) -> str | None:
     return None if found is None else str(found[0])
 
 
+# Written on a resident's turn, so run prepared (consent_state flushes the unit of work before it reads).
+_FORGET_ANSWERS = Prepared(delete(AboutMeAnswer).where(AboutMeAnswer.resident_id == bindparam("resident_id")))
+_FORGET_ANSWER = Prepared(
+    delete(AboutMeAnswer).where(
+        AboutMeAnswer.resident_id == bindparam("resident_id"), AboutMeAnswer.question == bindparam("question")
+    )
+)
+_NEW_CONSENT = Prepared(insert(AboutMeConsent), ("resident_id", "state", "channel", "at"))
+_NEW_ANSWER = Prepared(insert(AboutMeAnswer), ("resident_id", "question", "value", "updated_at"))
+_REDACT = Prepared(update(Message).where(Message.id == bindparam("message_id")).values(text=bindparam("text")))
+
+
 def record_consent(session: Session, resident_id: int, state: str, channel: str | None, now: datetime) -> None:
     """Keep a change of that consent as history; answers are held only under it, so a no deletes them."""
     if state != Consent.GRANTED:
-        session.execute(delete(AboutMeAnswer).where(AboutMeAnswer.resident_id == resident_id))
-    session.add(AboutMeConsent(resident_id=resident_id, state=state, channel=channel, at=now))
+        _FORGET_ANSWERS.run(session, {"resident_id": resident_id})
+    _NEW_CONSENT.run(session, {"resident_id": resident_id, "state": state, "channel": channel, "at": now})
 
 
 def record_answer(session: Session, resident_id: int, question: str, value: Any, kind: str, now: datetime) -> None:
     """Keep (or replace) one answer; a skipped question keeps nothing; nothing is kept without the consent."""
     if consent_state(session, resident_id) != Consent.GRANTED:
         return
-    session.execute(
-        delete(AboutMeAnswer).where(AboutMeAnswer.resident_id == resident_id, AboutMeAnswer.question == question)
-    )
+    _FORGET_ANSWER.run(session, {"resident_id": resident_id, "question": question})
     if value is not None and value != []:
         stored = {"value": value, "kind": kind}
-        session.add(AboutMeAnswer(resident_id=resident_id, question=question, value=stored, updated_at=now))
+        _NEW_ANSWER.run(session, {"resident_id": resident_id, "question": question, "value": stored, "updated_at": now})
 
 
 def redact_message(session: Session, message_id: int, kept_as: str = REDACTED) -> None:
     """The message that answered is kept (every message is), but its words live only with the answers, apart."""
-    session.execute(update(Message).where(Message.id == message_id).values(text=kept_as))
+    _REDACT.run(session, {"message_id": message_id, "text": kept_as})
 
 
 def forget(session: Session, resident_id: int, channel: str | None, now: datetime) -> int:
