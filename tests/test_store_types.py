@@ -3,6 +3,7 @@ aware datetime, exactly what SQLAlchemy's composed processors write, and reads b
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -28,11 +29,13 @@ def _composed(value: datetime) -> str:
     return text
 
 
-@given(AWARE)
-def test_the_sqlite_text_of_a_timestamp_is_sqlalchemys(value: datetime) -> None:
+@given(st.lists(AWARE, min_size=1, max_size=6), st.randoms())
+def test_the_sqlite_text_of_a_timestamp_is_sqlalchemys(values: list[datetime], rng: random.Random) -> None:
+    """Each value, the same object written again (a turn's `now`) or another, gives SQLAlchemy's text."""
     fused = UTCDateTime().bind_processor(sqlite.dialect())
     assert fused is not None
-    assert fused(value) == _composed(value)
+    written = [rng.choice(values) for _ in range(12)]
+    assert [fused(v) for v in written] == [_composed(v) for v in written]
 
 
 def test_none_stays_none_and_a_naive_timestamp_is_refused() -> None:

@@ -10,6 +10,7 @@ are bot.conversation.keywords'; this module only widens them."""
 from __future__ import annotations
 
 import enum
+import functools
 import re
 
 from bot.conversation.keywords import VIETNAMESE, Keyword, is_vietnamese, match_keyword
@@ -91,6 +92,19 @@ def read_keyword(text: str, *, opted_out: bool = False) -> tuple[Keyword | None,
 
 def stop_request(text: str) -> StopRequest:
     """Whether a message that is not a keyword asks to stop (see the module's docstring)."""
+    # The same short answers ("1", "yes", "thanks!") come again and again; a long text is read each time.
+    return _short_stop_request(text) if len(text) <= _CACHED_LENGTH else _stop_request(text)
+
+
+_CACHED_LENGTH = 40
+
+
+@functools.lru_cache(maxsize=4096)
+def _short_stop_request(text: str) -> StopRequest:
+    return _stop_request(text)
+
+
+def _stop_request(text: str) -> StopRequest:
     exact = plain(text)
     if _chinese_stop(exact):
         return StopRequest.STOP

@@ -50,14 +50,21 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
 
+        # A turn writes the same `now` into most of its rows: the last one written is kept with its text, as one
+        # tuple (swapped whole, so threads never see half of it; held here, so its identity is never reused).
+        last: list[tuple[datetime, str]] = [(datetime.min.replace(tzinfo=UTC), "")]
+
         def to_text(value: datetime | None) -> str | None:
             if value is None:
                 return None
+            kept = last[0]
+            if value is kept[0]:
+                return kept[1]
             if value.tzinfo is None:
                 raise ValueError("naive datetime given to a UTC column")
-            if value.tzinfo is not UTC:
-                value = value.astimezone(UTC)
-            return value.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
+            text = (value if value.tzinfo is UTC else value.astimezone(UTC)).isoformat(" ", "microseconds")[:26]
+            last[0] = (value, text)  # without its "+00:00" above
+            return text
 
         return to_text
 
