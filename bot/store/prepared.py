@@ -36,12 +36,16 @@ def _bind(name: str, bind: BindParameter[Any], dialect: Dialect) -> tuple[str, C
 
 
 def _driver(session: Session) -> tuple[Any, Dialect, Any]:
-    """The transaction's driver connection, its dialect and SQLAlchemy's connection (found once per session: the
-    same connection for the whole transaction; a cursor per statement, which psycopg runs faster than one reused)."""
+    """What runs the transaction's statements (found once per session: the same connection for the whole
+    transaction), its dialect and SQLAlchemy's connection. On PostgreSQL one psycopg cursor serves them all (a new
+    cursor copies the connection's adapters: ~17 µs of CPU a statement); sqlite3 makes its own cursors cheaply."""
     found: tuple[Any, Dialect, Any] | None = session.info.get(_DRIVER)
     if found is None:
         connection = session.connection()
-        found = session.info[_DRIVER] = (connection.connection.dbapi_connection, connection.dialect, connection)
+        raw = connection.connection.dbapi_connection
+        assert raw is not None
+        runner = raw if connection.dialect.name == "sqlite" else raw.cursor()
+        found = session.info[_DRIVER] = (runner, connection.dialect, connection)
     return found
 
 
@@ -79,16 +83,16 @@ class Prepared:
     def run(self, session: Session, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Execute; the rows it returns (a SELECT's, an INSERT's RETURNING), each value converted as SQLAlchemy
         would."""
-        raw, dialect, connection = _driver(session)
+        runner, dialect, connection = _driver(session)
         compiled = self._compiled(dialect)
         given = {**compiled.fixed, **params} if compiled.fixed else params
         values = [given[name] if do is None else do(given[name]) for name, do in compiled.binds]
         args: Any = values if compiled.positional else {name: v for (name, _), v in zip(compiled.binds, values)}  # noqa: B905
         try:
-            cursor = raw.execute(compiled.sql, args)
+            cursor = runner.execute(compiled.sql, args)  # sqlite3's connection, or psycopg's cursor: both return one
             rows = cursor.fetchall() if compiled.returns_rows else []
         except dialect.loaded_dbapi.Error as exc:
-            raise _wrapped(exc, compiled.sql, dialect, raw, connection) from None
+            raise _wrapped(exc, compiled.sql, dialect, connection) from None
         if not compiled.converts:
             return rows  # the driver's rows are tuples already
         return [tuple(v if c is None else c(v) for v, c in zip(row, compiled.results, strict=True)) for row in rows]
@@ -99,10 +103,10 @@ class Prepared:
         return rows[0] if rows else None
 
 
-def _wrapped(exc: Any, sql: str, dialect: Dialect, raw: Any, connection: Any) -> BaseException:
+def _wrapped(exc: Any, sql: str, dialect: Dialect, connection: Any) -> BaseException:
     """The driver's error as SQLAlchemy raises it (OperationalError, IntegrityError …), parameters hidden, values
     gone from the text, the connection given up when it is lost (so the failure counts as transient)."""
-    lost = dialect.is_disconnect(exc, raw, None)
+    lost = dialect.is_disconnect(exc, connection.connection.dbapi_connection, None)
     if lost:
         connection.invalidate(exc)
     error: Any = DBAPIError.instance(

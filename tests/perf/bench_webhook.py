@@ -40,6 +40,7 @@ from urllib.parse import urlencode
 
 from twilio.request_validator import RequestValidator
 
+from tests.perf import cpu_budget
 from tests.perf.bench_broadcast import fresh_database
 from tests.perf.loadgen import LoadResult, run_load_in_subprocess
 
@@ -327,6 +328,8 @@ class TargetRun:
     log_tail: str = ""
     processes: int = 1
     peak_rss_mb: float | None = None  # the largest of its server processes' peak resident memory
+    machine_busy_s: float | None = None  # the whole machine's busy CPU during the load phase
+    database_cpu_s: float | None = None  # PostgreSQL's processes' CPU during the load phase
 
     @property
     def ok(self) -> bool:
@@ -479,9 +482,12 @@ def run_target(
                 warm = run_load_in_subprocess(HOST, ports, warmup, **load)  # type: ignore[arg-type]
                 run.warmup_non_2xx, run.warmup_errors = warm.non_2xx, warm.errors
             _log(f"{target}: loading with {len(requests)} requests over {opts.connections} connections")
-            cpu_before = [server.cpu_seconds() for server in servers]
+            cpu_before, budget_before = [server.cpu_seconds() for server in servers], cpu_budget.snapshot()
             run.load = run_load_in_subprocess(HOST, ports, requests, marker=MESSAGE_MARKER, **load)  # type: ignore[arg-type]
-            cpu_after = [server.cpu_seconds() for server in servers]
+            cpu_after, budget_after = [server.cpu_seconds() for server in servers], cpu_budget.snapshot()
+            if budget_before is not None and budget_after is not None:
+                run.machine_busy_s = budget_after.machine_busy_s - budget_before.machine_busy_s
+                run.database_cpu_s = budget_after.database_s - budget_before.database_s
             if None not in cpu_before and None not in cpu_after:
                 run.server_cpu_s = sum(a - b for a, b in zip(cpu_after, cpu_before, strict=True))  # type: ignore[operator]
             peaks = [peak for peak in (server.peak_rss_mb() for server in servers) if peak is not None]
@@ -616,6 +622,29 @@ def print_report(runs: Sequence[TargetRun], summary: Mapping[str, Mapping[str, A
         )
     for line in aims(summary):
         print(line, file=out)
+    for r in runs:
+        if r.target in (LOOPLINE_PG, LOOPLINE_PG2):
+            print(cpu_spent(r), file=out)
+
+
+def cpu_spent(run: TargetRun) -> str:
+    """Where the machine's cores went during a PostgreSQL target's load: the serve processes, PostgreSQL, the load
+    generator, and how busy the whole machine was (a throughput bounded by the cores shows here)."""
+    load, seconds = run.load, run.load.duration_s if run.load is not None else 0.0
+    if load is None or seconds <= 0 or None in (run.server_cpu_s, run.machine_busy_s, run.database_cpu_s):
+        return f"{run.target} (round {run.round}): CPU not measured"
+    per = {
+        "serve": run.server_cpu_s or 0.0,
+        "PostgreSQL": run.database_cpu_s or 0.0,
+        "load generator": load.client_cpu_s,
+    }
+    shares = ", ".join(f"{name} {used / seconds:.2f}" for name, used in per.items())
+    busy = (run.machine_busy_s or 0.0) / seconds
+    each = sum(per.values()) * 1000 / max(load.completed, 1)
+    return (
+        f"{run.target} (round {run.round}): cores used during the load: {shares}; the machine {busy:.2f} of "
+        f"{cpu_budget.cores()} busy; {each:.2f} ms of CPU per request in all"
+    )
 
 
 def print_problems(runs: Sequence[TargetRun], out: TextIO) -> None:
