@@ -4,7 +4,7 @@ and its errors still the ones the rest of the program knows (transient or not, n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,6 +96,21 @@ class Prepared:
         if not compiled.converts:
             return rows  # the driver's rows are tuples already
         return [tuple(v if c is None else c(v) for v, c in zip(row, compiled.results, strict=True)) for row in rows]
+
+    def stream(self, session: Session, params: Mapping[str, Any]) -> Iterator[tuple[Any, ...]]:
+        """The rows one at a time as the driver gives them, for a read too large to hold at once (its columns must
+        need no conversion; read it to the end before the next statement)."""
+        runner, dialect, connection = _driver(session)
+        compiled = self._compiled(dialect)
+        if compiled.converts:
+            raise ValueError("a streamed statement's columns must need no conversion")
+        given = {**compiled.fixed, **params} if compiled.fixed else params
+        values = [given[name] if do is None else do(given[name]) for name, do in compiled.binds]
+        args: Any = values if compiled.positional else {name: v for (name, _), v in zip(compiled.binds, values)}  # noqa: B905
+        try:
+            return iter(runner.execute(compiled.sql, args))
+        except dialect.loaded_dbapi.Error as exc:
+            raise _wrapped(exc, compiled.sql, dialect, connection) from None
 
     def first(self, session: Session, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The first row, or None."""
