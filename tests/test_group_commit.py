@@ -19,6 +19,7 @@ from sqlalchemy import event, func, select
 
 from bot.channels.twilio_sms import SMS_PATH
 from bot.messages import Address, Channel, Inbound
+from bot.pipeline.batching import MOST_LANES, GroupCommit, lanes_for
 from bot.pipeline.orchestrator import Arrival, Handled
 from bot.runtime import Runtime
 from bot.store.models import ConversationSession, Message, OutboxItem
@@ -98,3 +99,31 @@ def test_webhooks_that_arrive_together_share_commits_and_each_gets_its_own_reply
     assert len(replied) >= len(numbers)  # each first arrival answered; a resend in the same group is not
     assert _in_messages(runtime) == {"handled": len(numbers)}
     assert 1 <= len(commits) < len(numbers) // 2, f"{len(commits)} commits for {len(numbers)} messages"
+
+
+def test_groups_overlap_only_when_the_database_is_a_network_away() -> None:
+    assert lanes_for(0.0, embedded=True) == lanes_for(0.01, embedded=True) == 1  # SQLite: one writer
+    assert lanes_for(0.00005, embedded=False) == 1  # PostgreSQL on the same machine: threads would only contend
+    assert lanes_for(0.0008, embedded=False) == MOST_LANES  # across a network: the round trips overlap
+
+
+def test_the_round_trip_is_measured(runtime: Runtime) -> None:
+    taken = runtime.db.round_trip_seconds()
+    if runtime.db.is_sqlite:
+        assert taken == 0.0
+    else:
+        assert 0.0 < taken < 0.5
+
+
+def test_groups_in_flight_at_once_store_and_answer_each_message_once(runtime: Runtime) -> None:
+    """Several lanes (as over a network): groups overlap, residents' locks taken in one order, nothing lost."""
+    numbers = [f"+1415555{n:04d}" for n in range(3000, 3030)]
+    arrivals = [_arrival(n, body) for body in ("hi", "1") for n in numbers]
+
+    async def send_all() -> list[Handled]:
+        commit = GroupCommit(runtime.db, runtime.pipeline, most=8, lanes=MOST_LANES)
+        return list(await asyncio.gather(*(commit.handle(arrival) for arrival in arrivals)))
+
+    outcomes = asyncio.run(send_all())
+    assert all(o.message_id is not None and not o.failed for o in outcomes)
+    assert _in_messages(runtime) == {"handled": len(arrivals)}

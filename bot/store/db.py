@@ -4,7 +4,9 @@ show no bound parameter and no value PostgreSQL repeats (a phone number, a messa
 from __future__ import annotations
 
 import re
+import statistics
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -129,6 +131,23 @@ class Database:
         if self.is_sqlite:
             return work(*args)
         return await to_thread.run_sync(work, *args)
+
+    def round_trip_seconds(self, tries: int = 7) -> float:
+        """How long one statement's round trip to the database takes (the median of a few `SELECT 1` on one
+        pooled connection): zero for the embedded SQLite, ~0.05 ms to PostgreSQL on the same machine, 0.3 ms or
+        more across a network."""
+        if self.is_sqlite:
+            return 0.0
+        taken = []
+        with self.engine.connect() as connection:
+            raw = connection.connection.dbapi_connection
+            assert raw is not None
+            cursor = raw.cursor()
+            for _ in range(tries):
+                started = time.perf_counter()
+                cursor.execute("SELECT 1").fetchall()
+                taken.append(time.perf_counter() - started)
+        return statistics.median(taken)
 
     async def in_transaction(self, work: Callable[[Session], T]) -> T:
         """Run work(session) in one unit of work from async code (a request handler), as run() does."""
