@@ -104,6 +104,7 @@ def serve(host: str, port: int, no_delivery: bool, log_level: str, access_log: b
     click.echo(startup_line(settings, f"http://{shown}:{port}"), err=False)
     sys.stdout.flush()
     app = create_app(runtime, deliver=not no_delivery)
+    runtime.db.checkpoint_in_background()
     settle()
     try:
         uvicorn.run(
@@ -153,6 +154,7 @@ def worker(log_level: str) -> None:
             if runtime.telegram:
                 await runtime.telegram.stop()
 
+    runtime.db.checkpoint_in_background()
     settle()
     try:
         asyncio.run(run())
