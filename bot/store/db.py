@@ -146,11 +146,11 @@ class Database:
         with self.engine.connect() as connection:
             raw = connection.connection.dbapi_connection
             assert raw is not None
-            cursor = raw.cursor()
-            for _ in range(tries):
-                started = time.perf_counter()
-                cursor.execute("SELECT 1").fetchall()
-                taken.append(time.perf_counter() - started)
+            with contextlib.closing(raw.cursor()) as cursor:
+                for _ in range(tries):
+                    started = time.perf_counter()
+                    cursor.execute("SELECT 1").fetchall()
+                    taken.append(time.perf_counter() - started)
         return statistics.median(taken)
 
     async def in_transaction(self, work: Callable[[Session], T]) -> T:

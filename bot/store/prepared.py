@@ -85,11 +85,8 @@ class Prepared:
         would."""
         runner, dialect, connection = _driver(session)
         compiled = self._compiled(dialect)
-        given = {**compiled.fixed, **params} if compiled.fixed else params
-        values = [given[name] if do is None else do(given[name]) for name, do in compiled.binds]
-        args: Any = values if compiled.positional else {name: v for (name, _), v in zip(compiled.binds, values)}  # noqa: B905
         try:
-            cursor = runner.execute(compiled.sql, args)  # sqlite3's connection, or psycopg's cursor: both return one
+            cursor = runner.execute(compiled.sql, _arguments(compiled, params))  # sqlite3's or psycopg's cursor
             rows = cursor.fetchall() if compiled.returns_rows else []
         except dialect.loaded_dbapi.Error as exc:
             raise _wrapped(exc, compiled.sql, dialect, connection) from None
@@ -104,11 +101,8 @@ class Prepared:
         compiled = self._compiled(dialect)
         if compiled.converts:
             raise ValueError("a streamed statement's columns must need no conversion")
-        given = {**compiled.fixed, **params} if compiled.fixed else params
-        values = [given[name] if do is None else do(given[name]) for name, do in compiled.binds]
-        args: Any = values if compiled.positional else {name: v for (name, _), v in zip(compiled.binds, values)}  # noqa: B905
         try:
-            return iter(runner.execute(compiled.sql, args))
+            return iter(runner.execute(compiled.sql, _arguments(compiled, params)))
         except dialect.loaded_dbapi.Error as exc:
             raise _wrapped(exc, compiled.sql, dialect, connection) from None
 
@@ -116,6 +110,13 @@ class Prepared:
         """The first row, or None."""
         rows = self.run(session, params)
         return rows[0] if rows else None
+
+
+def _arguments(compiled: _Compiled, params: Mapping[str, Any]) -> Any:
+    """The driver's arguments: each value converted as SQLAlchemy would, in order or by name as the driver takes."""
+    given = {**compiled.fixed, **params} if compiled.fixed else params
+    values = [given[name] if do is None else do(given[name]) for name, do in compiled.binds]
+    return values if compiled.positional else {name: v for (name, _), v in zip(compiled.binds, values)}  # noqa: B905
 
 
 def _wrapped(exc: Any, sql: str, dialect: Dialect, connection: Any) -> BaseException:
