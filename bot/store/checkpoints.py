@@ -16,6 +16,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 log = logging.getLogger("loopline.store")
 EVERY_SECONDS = 1.0
 RESTART_FROM_BYTES = 1024 * 1024 * 1024
@@ -70,9 +72,9 @@ class Checkpointer:
 
 
 def database_file(url: str) -> Path | None:
-    """The file of a sqlite:/// URL; None for an in-memory database."""
-    path = url.removeprefix("sqlite:///").split("?", 1)[0]
-    return None if not path or path == ":memory:" or url in ("sqlite://", "sqlite:///:memory:") else Path(path)
+    """The file of a sqlite:/// URL (as SQLAlchemy reads it); None for an in-memory database."""
+    path = make_url(url).database
+    return None if not path or path == ":memory:" else Path(path)
 
 
 def off_the_request_path(raw_connection: sqlite3.Connection, path: Path) -> Checkpointer:

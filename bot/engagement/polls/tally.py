@@ -147,16 +147,21 @@ def _counted(session: Session, poll: Poll, flow: Flow) -> tuple[list[tuple[Any, 
     dashboard ~13 MB."""
     asked = {node.question for node in flow.nodes.values() if node.question and node.kind == "ask-text"}
     texts: Texts = defaultdict(list)
+    values: dict[str | None, Any] = {}  # each stored JSON text decoded once
     rows = _ANSWERS.stream(session, {"poll_id": poll.id})
 
     def keeping_texts() -> Iterator[tuple[Any, ...]]:
         for row in rows:
-            if row[1] in asked and (value := _stored_value(row[0])) not in EMPTY_VALUES:
-                texts[row[1]].append(str(value))
+            if row[1] in asked:
+                value = values[row[0]] = _stored_value(row[0])
+                if value not in EMPTY_VALUES:
+                    texts[row[1]].append(str(value))
             yield row
 
     counted = Counter(keeping_texts() if asked else rows)
-    values = {raw: _stored_value(raw) for raw in {raw for raw, *_ in counted}}
+    for raw, *_ in counted:
+        if raw not in values:
+            values[raw] = _stored_value(raw)
     return [(*combination, times) for combination, times in counted.items()], values, texts
 
 
